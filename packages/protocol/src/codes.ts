@@ -1,0 +1,86 @@
+/**
+ * The single registry of Herald's error codes and WebSocket close codes.
+ *
+ * Error codes are stable snake_case words carried by `error` frames and by HTTP error bodies
+ * (`{"error":{"code","message"}}`). A code is never reused for another meaning once released.
+ * `docs/protocol.md` lists every entry; a test fails when the two disagree.
+ */
+
+export interface ErrorCodeInfo {
+  /** HTTP status used when the error is answered over HTTP. */
+  readonly status: number;
+  /** One line a developer reads in the docs. */
+  readonly description: string;
+}
+
+export const ErrorCodes = {
+  invalid_json: { status: 400, description: "The frame or body is not valid JSON." },
+  invalid_frame: { status: 400, description: "A field is missing or has the wrong type; the message names it." },
+  unknown_type: { status: 400, description: "The frame's `type` is not one the client may send." },
+  invalid_channel: { status: 400, description: "The channel name is empty, too long or has characters outside the allowed set." },
+  invalid_event_type: { status: 400, description: "The event type is empty, too long or has characters outside the allowed set." },
+  reserved_event_type: { status: 400, description: "The event type equals a control frame type (connected, subscribed, ping, ...)." },
+  invalid_since: { status: 400, description: "`since` is malformed or names an offset the stream has not reached yet." },
+  invalid_cursor: { status: 400, description: "The polling cursor or Last-Event-ID cannot be decoded." },
+  invalid_param: { status: 400, description: "A URL or query parameter does not match the pattern its route requires." },
+  invalid_body: { status: 400, description: "The HTTP body does not have the documented shape; the message says which field." },
+  already_subscribed: { status: 409, description: "The connection is already subscribed to this channel." },
+  not_subscribed: { status: 409, description: "Unsubscribe from a channel this connection is not subscribed to." },
+  unauthorized: { status: 401, description: "No valid credentials: a missing or wrong API key or token." },
+  token_expired: { status: 401, description: "The token has expired; fetch a new one and send an `auth` frame." },
+  forbidden: { status: 403, description: "Valid credentials, but not allowed to do this." },
+  publish_forbidden: { status: 403, description: "This channel's namespace does not let clients publish." },
+  not_found: { status: 404, description: "No such route or resource." },
+  method_not_allowed: { status: 405, description: "The route exists but not with this HTTP method." },
+  frame_too_large: { status: 413, description: "A WebSocket frame is larger than `maxPayload`." },
+  payload_too_large: { status: 413, description: "The HTTP body is larger than `publish.maxBodyBytes`." },
+  unsupported_media_type: { status: 415, description: "The HTTP body must be `application/json`." },
+  too_many_subscriptions: { status: 429, description: "The connection holds the maximum number of subscriptions." },
+  rate_limited: { status: 429, description: "Too many requests or frames; slow down and retry later." },
+  engine_unavailable: { status: 503, description: "The engine (e.g. Redis) cannot be reached; nothing was accepted." },
+  shutting_down: { status: 503, description: "The node is shutting down; retry on another node." },
+  internal_error: { status: 500, description: "An unexpected server fault; it is logged with the request id." },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ErrorCodes, value);
+}
+
+/** What a client should do after the server closed its connection with a given code. */
+export type CloseAction = "reconnect" | "stop";
+
+export interface CloseCodeInfo {
+  readonly code: number;
+  readonly action: CloseAction;
+  readonly description: string;
+}
+
+/**
+ * Close codes the server sends. Custom codes follow the convention Centrifugo uses for its
+ * 4000-4999 range: 4000-4499 mean "the problem is temporary, reconnect with backoff",
+ * 4500-4999 mean "reconnecting cannot help, stop and tell the user".
+ */
+export const CloseCodes = {
+  normal: { code: 1000, action: "stop", description: "Normal closure asked for by the client." },
+  going_away: { code: 1001, action: "reconnect", description: "The server is shutting down or restarting; reconnect (to another node)." },
+  policy_violation: { code: 1008, action: "reconnect", description: "A limit was broken (too many frames, connections or subscriptions); back off and reconnect." },
+  message_too_big: { code: 1009, action: "reconnect", description: "The client sent a frame larger than `maxPayload`." },
+  internal_error: { code: 1011, action: "reconnect", description: "An unexpected server fault." },
+  ping_timeout: { code: 4000, action: "reconnect", description: "No pong (or any frame) came back within the ping timeout." },
+  idle_timeout: { code: 4001, action: "reconnect", description: "The connection neither subscribed nor authenticated within `idleTimeout`." },
+  slow_consumer: { code: 4008, action: "reconnect", description: "The connection's send queue passed `sendQueueBytes`; reconnect and recover with `since`." },
+  bad_request: { code: 4500, action: "stop", description: "The connection URL is not valid (e.g. a route parameter failed its pattern); the reason says which." },
+  unauthorized: { code: 4501, action: "stop", description: "Authentication failed; get valid credentials before reconnecting." },
+  forbidden: { code: 4503, action: "stop", description: "The credentials are valid but this connection is not allowed." },
+} as const satisfies Record<string, CloseCodeInfo>;
+
+export type CloseCodeName = keyof typeof CloseCodes;
+
+/** Decides from a close code alone whether a client should reconnect. */
+export function closeAction(code: number): CloseAction {
+  if (code === 1000) return "stop";
+  if (code >= 4500 && code <= 4999) return "stop";
+  return "reconnect";
+}

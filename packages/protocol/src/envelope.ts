@@ -1,0 +1,41 @@
+/**
+ * Envelopes: how an event is written as a frame. `herald` is protocol v1's own shape; `event`
+ * and `flat` exist so that clients written for an existing system keep working unchanged
+ * (frames keyed `event`, or the data's fields at the top level next to `type`).
+ *
+ *   herald  {"type":"balance_update","channel":"user:7","data":{…},"offset":3,"epoch":"x1","timestamp":"…"}
+ *   event   {"event":"balance_update","channel":"user:7","data":{…},"offset":3,"epoch":"x1","timestamp":"…"}
+ *   flat    {"type":"snapshot_update","snapshot_id":"…","hash":"…"}   (data that is not an object: {"type","data"})
+ */
+
+export type EnvelopeName = "herald" | "event" | "flat";
+
+export const ENVELOPES: readonly EnvelopeName[] = ["herald", "event", "flat"];
+
+export interface EventFields {
+  readonly type: string;
+  readonly channel: string;
+  readonly offset: number;
+  readonly epoch: string;
+  /** ISO-8601. */
+  readonly timestamp: string;
+}
+
+/**
+ * Encodes one event. `dataJson` is the data already serialised, so a fan-out serialises the data
+ * once however many envelopes and subscribers it serves.
+ */
+export function encodeEvent(fields: EventFields, data: unknown, dataJson: string, envelope: EnvelopeName): string {
+  const meta = `,"channel":${JSON.stringify(fields.channel)},"data":${dataJson},"offset":${fields.offset},"epoch":${JSON.stringify(fields.epoch)},"timestamp":"${fields.timestamp}"}`;
+  switch (envelope) {
+    case "herald":
+      return `{"type":${JSON.stringify(fields.type)}${meta}`;
+    case "event":
+      return `{"event":${JSON.stringify(fields.type)}${meta}`;
+    case "flat":
+      if (typeof data === "object" && data !== null && !Array.isArray(data)) {
+        return JSON.stringify({ type: fields.type, ...(data as Record<string, unknown>), ...("type" in data ? { type: fields.type } : {}) });
+      }
+      return `{"type":${JSON.stringify(fields.type)},"data":${dataJson}}`;
+  }
+}

@@ -1,0 +1,110 @@
+/** Frame shapes of wire protocol v1. Every frame is one JSON object with a string `type`. */
+
+import type { ErrorCode } from "./codes.js";
+
+/** A position in a channel's stream. `offset` grows by exactly 1 per event; `epoch` changes when history is lost. */
+export interface StreamPosition {
+  epoch: string;
+  offset: number;
+}
+
+// ---- server → client ----
+
+export interface ConnectedFrame {
+  type: "connected";
+  connectionId: string;
+  node: string;
+  /** Milliseconds between server pings. */
+  pingInterval: number;
+}
+
+export interface SubscribedFrame {
+  type: "subscribed";
+  id?: string | number;
+  channel: string;
+  epoch: string;
+  offset: number;
+  /** True when every event after `since` follows this frame; false when the app must reload its state. */
+  recovered: boolean;
+}
+
+export interface UnsubscribedFrame {
+  type: "unsubscribed";
+  id?: string | number;
+  channel: string;
+  reason?: string;
+}
+
+export interface PublishedFrame {
+  type: "published";
+  id?: string | number;
+  channel: string;
+  epoch: string;
+  offset: number;
+}
+
+/** An event. `type` is the event's own name, e.g. `balance_update`. */
+export interface EventFrame<T = unknown> {
+  type: string;
+  channel: string;
+  data: T;
+  offset: number;
+  epoch: string;
+  /** ISO-8601. */
+  timestamp: string;
+}
+
+export interface PingFrame {
+  type: "ping";
+}
+
+export interface PongFrame {
+  type: "pong";
+}
+
+export interface ErrorFrame {
+  type: "error";
+  id?: string | number;
+  code: ErrorCode;
+  message: string;
+}
+
+export type ServerControlFrame =
+  | ConnectedFrame
+  | SubscribedFrame
+  | UnsubscribedFrame
+  | PublishedFrame
+  | PingFrame
+  | PongFrame
+  | ErrorFrame;
+
+// ---- client → server ----
+
+export interface SubscribeFrame {
+  type: "subscribe";
+  id?: string | number;
+  channel: string;
+  since?: StreamPosition;
+  token?: string;
+}
+
+export interface UnsubscribeFrame {
+  type: "unsubscribe";
+  id?: string | number;
+  channel: string;
+}
+
+export interface PublishFrame {
+  type: "publish";
+  id?: string | number;
+  channel: string;
+  event: string;
+  data: unknown;
+}
+
+export interface AuthFrame {
+  type: "auth";
+  token: string;
+}
+
+export type ClientFrame = SubscribeFrame | UnsubscribeFrame | PublishFrame | AuthFrame | PingFrame | PongFrame;

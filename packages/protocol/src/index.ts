@@ -1,0 +1,18 @@
+export { ErrorCodes, CloseCodes, closeAction, isErrorCode } from "./codes.js";
+export type { ErrorCode, ErrorCodeInfo, CloseAction, CloseCodeInfo, CloseCodeName } from "./codes.js";
+export {
+  CONTROL_TYPES,
+  MAX_CHANNEL_LENGTH,
+  MAX_EVENT_TYPE_LENGTH,
+  channelProblem,
+  eventTypeProblem,
+  namespaceOf,
+} from "./channel.js";
+export { parseClientFrame, validateClientFrame, parseSince } from "./parse.js";
+export type { ParseResult } from "./parse.js";
+export { encodeCursor, decodeCursor } from "./cursor.js";
+export type { Cursor } from "./cursor.js";
+export type * from "./frames.js";
+export const PROTOCOL_VERSION = 1;
+export { encodeEvent, ENVELOPES } from "./envelope.js";
+export type { EnvelopeName, EventFields } from "./envelope.js";

@@ -1,0 +1,105 @@
+/**
+ * Validation of frames sent by clients. Hand-written rather than schema-driven because it runs
+ * once per received frame on the server's hot path; each failure names the field at fault.
+ */
+
+import type { ErrorCode } from "./codes.js";
+import { channelProblem, eventTypeProblem } from "./channel.js";
+import type { ClientFrame, StreamPosition } from "./frames.js";
+
+export type ParseResult =
+  | { ok: true; frame: ClientFrame }
+  | { ok: false; code: ErrorCode; message: string; id?: string | number };
+
+type Json = Record<string, unknown>;
+
+const fail = (code: ErrorCode, message: string, id?: string | number): ParseResult =>
+  id === undefined ? { ok: false, code, message } : { ok: false, code, message, id };
+
+function isObject(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function requestId(frame: Json): string | number | undefined | null {
+  const id = frame.id;
+  if (id === undefined) return undefined;
+  if ((typeof id === "string" && id.length <= 64) || (typeof id === "number" && Number.isFinite(id))) return id;
+  return null;
+}
+
+/** Checks a `since` value; returns the position or a message. */
+export function parseSince(since: unknown): StreamPosition | string {
+  if (!isObject(since)) return "since must be an object {epoch, offset}";
+  const { epoch, offset } = since;
+  if (typeof epoch !== "string" || epoch.length === 0 || epoch.length > 64) return "since.epoch must be a non-empty string";
+  if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
+    return "since.offset must be a whole number >= 0";
+  }
+  return { epoch, offset };
+}
+
+/** Parses and validates one text frame from a client. */
+export function parseClientFrame(text: string): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return fail("invalid_json", "frame is not valid JSON; send one JSON object per frame");
+  }
+  return validateClientFrame(value);
+}
+
+/** Validates an already-decoded client frame. */
+export function validateClientFrame(value: unknown): ParseResult {
+  if (!isObject(value)) return fail("invalid_frame", "frame must be a JSON object with a string `type`");
+  const id = requestId(value);
+  if (id === null) return fail("invalid_frame", "id must be a string of at most 64 characters or a number");
+  const type = value.type;
+  if (typeof type !== "string") return fail("invalid_frame", "frame must have a string `type`", id);
+
+  switch (type) {
+    case "ping":
+      return { ok: true, frame: { type: "ping" } };
+    case "pong":
+      return { ok: true, frame: { type: "pong" } };
+    case "auth": {
+      if (typeof value.token !== "string" || value.token.length === 0) return fail("invalid_frame", "auth.token must be a non-empty string", id);
+      return { ok: true, frame: { type: "auth", token: value.token } };
+    }
+    case "subscribe": {
+      const problem = channelProblem(value.channel);
+      if (problem) return fail(typeof value.channel === "string" ? "invalid_channel" : "invalid_frame", problem, id);
+      const frame: ClientFrame = { type: "subscribe", channel: value.channel as string };
+      if (id !== undefined) frame.id = id;
+      if (value.since !== undefined && value.since !== null) {
+        const since = parseSince(value.since);
+        if (typeof since === "string") return fail("invalid_since", since, id);
+        frame.since = since;
+      }
+      if (value.token !== undefined) {
+        if (typeof value.token !== "string") return fail("invalid_frame", "subscribe.token must be a string", id);
+        frame.token = value.token;
+      }
+      return { ok: true, frame };
+    }
+    case "unsubscribe": {
+      const problem = channelProblem(value.channel);
+      if (problem) return fail(typeof value.channel === "string" ? "invalid_channel" : "invalid_frame", problem, id);
+      const frame: ClientFrame = { type: "unsubscribe", channel: value.channel as string };
+      if (id !== undefined) frame.id = id;
+      return { ok: true, frame };
+    }
+    case "publish": {
+      const problem = channelProblem(value.channel);
+      if (problem) return fail(typeof value.channel === "string" ? "invalid_channel" : "invalid_frame", problem, id);
+      const eventProblem = eventTypeProblem(value.event);
+      if (eventProblem) return fail(eventProblem.code, `publish.event: ${eventProblem.message}`, id);
+      if (!("data" in value)) return fail("invalid_frame", "publish.data is missing (use null for no data)", id);
+      const frame: ClientFrame = { type: "publish", channel: value.channel as string, event: value.event as string, data: value.data };
+      if (id !== undefined) frame.id = id;
+      return { ok: true, frame };
+    }
+    default:
+      return fail("unknown_type", `unknown frame type "${type.slice(0, 64)}"; expected subscribe, unsubscribe, publish, auth, ping or pong`, id);
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * The decisions a deployment makes about who may do what. The default lets every connection
+ * subscribe to any channel and lets clients publish wherever a namespace allows it; it is what
+ * a hub without authentication configured does, and the ready line says so.
+ */
+
+import type { Session } from "../hub/session.js";
+import { HubError } from "../hub/hub-error.js";
+
+export interface Authorizer {
+  /** Checks a token from an `auth` frame, `?token=` or a cookie; sets `session.user` when it names one. */
+  authenticate(session: Session, token: string): Promise<void>;
+  /** Refuses with a HubError (forbidden, unauthorized, ...) or allows by resolving. */
+  authorizeSubscribe(session: Session, channel: string, token: string | undefined): Promise<void>;
+  authorizePublish(session: Session, channel: string): Promise<void>;
+}
+
+export const openAuthorizer: Authorizer = {
+  async authenticate(): Promise<void> {},
+  async authorizeSubscribe(): Promise<void> {},
+  async authorizePublish(): Promise<void> {},
+};
+
+export { HubError };

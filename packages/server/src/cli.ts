@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+/** The `herald` command: `herald serve [--port N] [--host H] [--config FILE]`. */
+
+import { parseArgs } from "node:util";
+import { ConfigError } from "./config/load.js";
+import { Herald } from "./herald.js";
+
+const USAGE = `Usage: herald serve [--port N] [--host ADDRESS] [--config FILE]
+
+Runs the Herald hub. With no config file it serves on port 8080 with the embedded memory engine.
+  --port, -p     port to listen on (default 8080; PORT and HERALD_PORT are read too)
+  --host         address to bind (default 0.0.0.0)
+  --config, -c   a JSON or YAML config file (HERALD_CONFIG is read too)
+  --help, -h     this text
+
+Every setting can also come from a HERALD_* environment variable: see docs/configuration.md.`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        port: { type: "string", short: "p" },
+        host: { type: "string" },
+        config: { type: "string", short: "c" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`herald: ${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const [command = "serve"] = parsed.positionals;
+  if (parsed.values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (command !== "serve") {
+    process.stderr.write(`herald: unknown command "${command}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  const portText = parsed.values.port;
+  if (portText !== undefined && !/^\d+$/.test(portText)) {
+    process.stderr.write(`herald: --port must be a number, got "${portText}"\n`);
+    return 2;
+  }
+
+  let herald: Herald;
+  try {
+    herald = new Herald({
+      env: process.env,
+      configFile: parsed.values.config ?? process.env.HERALD_CONFIG,
+      config: {
+        ...(portText === undefined ? {} : { port: Number(portText) }),
+        ...(parsed.values.host === undefined ? {} : { host: parsed.values.host }),
+      },
+    });
+  } catch (error) {
+    if (error instanceof ConfigError || (error as { code?: string }).code === "invalid_config") {
+      process.stderr.write(`herald: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+
+  try {
+    await herald.listen();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const hint = code === "EADDRINUSE" ? ` port ${herald.config.port} is in use; pick another with --port or PORT` : "";
+    process.stderr.write(`herald: cannot start: ${(error as Error).message}${hint ? ";" + hint : ""}\n`);
+    return 1;
+  }
+
+  const shown = herald.config.host === "0.0.0.0" || herald.config.host === "::" ? "localhost" : herald.config.host;
+  const base = `http://${shown}:${herald.port}`;
+  const publishNote = herald.config.publish.apiKeys.length > 0
+    ? `${herald.config.publish.apiKeys.length} API key(s)`
+    : "loopback only (no API key configured; set HERALD_API_KEYS)";
+  process.stdout.write(
+    [
+      `Herald ready on ${base} (node ${herald.node}, engine ${herald.config.engine.type})`,
+      `  WebSocket  ws://${shown}:${herald.port}/ws`,
+      `  SSE        ${base}/sse?channel=<name>`,
+      `  Polling    ${base}/api/updates?channel=<name>`,
+      `  Publish    POST ${base}/api/publish  [${publishNote}]`,
+      `  Status     ${base}/api/status   Metrics ${base}/metrics   Health ${base}/healthz`,
+      "",
+    ].join("\n"),
+  );
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      process.stderr.write(`herald: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stdout.write(`herald: ${signal} received, shutting down gracefully\n`);
+    herald.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`herald: shutdown failed: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`herald: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,48 @@
+/** The HERALD_* environment variables and the config key each one sets. */
+
+export type EnvKind = "string" | "int" | "list";
+
+export interface EnvVariable {
+  readonly name: string;
+  readonly path: readonly string[];
+  readonly kind: EnvKind;
+  readonly description: string;
+}
+
+export const ENV_VARIABLES: readonly EnvVariable[] = [
+  { name: "HERALD_PORT", path: ["port"], kind: "int", description: "Port to listen on (PORT is read too)." },
+  { name: "PORT", path: ["port"], kind: "int", description: "Port to listen on, as set by hosting platforms; HERALD_PORT wins when both are set." },
+  { name: "HERALD_HOST", path: ["host"], kind: "string", description: "Address to bind." },
+  { name: "HERALD_NODE", path: ["node"], kind: "string", description: "This node's name." },
+  { name: "HERALD_LOG_LEVEL", path: ["logLevel"], kind: "string", description: "fatal, error, warn, info, debug, trace or silent." },
+  { name: "HERALD_ENGINE", path: ["engine", "type"], kind: "string", description: "memory or redis." },
+  { name: "REDIS_URL", path: ["engine", "redisUrl"], kind: "string", description: "Redis URL for the redis engine." },
+  { name: "HERALD_REDIS_URL", path: ["engine", "redisUrl"], kind: "string", description: "Redis URL; wins over REDIS_URL." },
+  { name: "HERALD_PING_INTERVAL", path: ["pingInterval"], kind: "string", description: "Time between server pings." },
+  { name: "HERALD_IDLE_TIMEOUT", path: ["idleTimeout"], kind: "string", description: "Deadline to subscribe or authenticate." },
+  { name: "HERALD_SEND_QUEUE_BYTES", path: ["sendQueueBytes"], kind: "string", description: "Per-connection send queue cap." },
+  { name: "HERALD_MAX_PAYLOAD", path: ["maxPayload"], kind: "string", description: "Largest frame a client may send." },
+  { name: "HERALD_MAX_SUBSCRIPTIONS", path: ["maxSubscriptionsPerConnection"], kind: "int", description: "Subscriptions per connection." },
+  { name: "HERALD_SHUTDOWN_TIMEOUT", path: ["shutdownTimeout"], kind: "string", description: "Longest a graceful shutdown waits." },
+  { name: "HERALD_HISTORY_SIZE", path: ["history", "size"], kind: "int", description: "Default events kept per channel." },
+  { name: "HERALD_HISTORY_TTL", path: ["history", "ttl"], kind: "string", description: "Default time events are kept." },
+  { name: "HERALD_API_KEYS", path: ["publish", "apiKeys"], kind: "list", description: "Comma-separated publish API keys, each `key` or `name=key`." },
+  { name: "HERALD_PUBLISH_MAX_BODY", path: ["publish", "maxBodyBytes"], kind: "string", description: "Largest publish body." },
+  { name: "HERALD_POLLING_MAX_TIMEOUT", path: ["polling", "maxTimeout"], kind: "string", description: "Longest long-poll wait." },
+];
+
+/** Parses one variable's text into the value its key expects; a bad int is left as text for the schema to refuse. */
+export function envValue(variable: EnvVariable, text: string): unknown {
+  if (variable.kind === "int") return /^\s*-?\d+\s*$/.test(text) ? Number(text) : text;
+  if (variable.kind === "list") {
+    return text
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0)
+      .map((item) => {
+        const eq = item.indexOf("=");
+        return eq > 0 ? { name: item.slice(0, eq), key: item.slice(eq + 1) } : item;
+      });
+  }
+  return text;
+}

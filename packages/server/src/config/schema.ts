@@ -1,0 +1,140 @@
+/**
+ * The configuration schema: every key, its type and its default. The config file (JSON or YAML)
+ * and the HERALD_* environment variables both pass through it, so a bad key or value stops the
+ * start with one line that names it. `docs/configuration.md` documents each key.
+ */
+
+import { z } from "zod";
+import { parseDuration, parseSize } from "./duration.js";
+
+const duration = (fallback: string) =>
+  z
+    .union([z.number(), z.string()])
+    .default(fallback)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `"${value}" is not a duration; write e.g. 500ms, 25s, 5m or a number of milliseconds` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const size = (fallback: string) =>
+  z
+    .union([z.number(), z.string()])
+    .default(fallback)
+    .transform((value, ctx) => {
+      const bytes = parseSize(value);
+      if (bytes === undefined) {
+        ctx.addIssue({ code: "custom", message: `"${value}" is not a size; write e.g. 64KiB, 1MiB or a number of bytes` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
+const optionalDuration = z
+  .union([z.number(), z.string()])
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined) return undefined;
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: "custom", message: `"${value}" is not a duration; write e.g. 500ms, 25s, 5m or a number of milliseconds` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const historySchema = z.strictObject({
+  size: z.number().int().min(0).max(1_000_000).optional(),
+  ttl: optionalDuration,
+});
+
+const namespaceSchema = z.strictObject({
+  /** Events kept per channel and for how long. */
+  history: historySchema.optional(),
+  /** Whether connections to this namespace's channels are listed by /api/presence. */
+  presence: z.boolean().optional(),
+  /** Whether clients may send `publish` frames to this namespace's channels. */
+  clientPublish: z.boolean().optional(),
+});
+
+const paramSchema = z.strictObject({
+  pattern: z.string().optional(),
+  message: z.string().optional(),
+  optional: z.boolean().default(false),
+  /** Applied before the pattern check: "lower" | "upper" normalise case. */
+  transform: z.enum(["lower", "upper"]).optional(),
+});
+
+const envelopeSchema = z.enum(["herald", "event", "flat"]);
+
+const routeSchema = z.strictObject({
+  /** URL path with {name} placeholders, e.g. /api/ws/{address}. */
+  path: z.string().startsWith("/"),
+  /** Patterns for path placeholders and query parameters, by name. */
+  params: z.record(z.string(), paramSchema).default({}),
+  /** Channels the connection is subscribed to at once; {name} is replaced by the parameter. */
+  subscribe: z.array(z.string()).min(1),
+  /** Parameter that names the connection's user (shown in /api/status and presence). */
+  user: z.string().optional(),
+  /** How event frames look on this route: herald (default), event (keyed `event`), flat (data spread at top level). */
+  envelope: envelopeSchema.default("herald"),
+  /** Whether a route connection may also send subscribe frames for other channels. */
+  allowSubscribe: z.boolean().default(true),
+});
+
+const apiKeySchema = z.union([
+  z.string().min(16, "API keys must be at least 16 characters"),
+  z.strictObject({ name: z.string().min(1), key: z.string().min(16, "API keys must be at least 16 characters") }),
+]);
+
+export const configSchema = z.strictObject({
+  port: z.number().int().min(0).max(65_535).default(8080),
+  host: z.string().default("0.0.0.0"),
+  /** This node's name in frames, status and logs. Default: hostname-pid. */
+  node: z.string().optional(),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  engine: z
+    .strictObject({
+      type: z.enum(["memory", "redis"]).default("memory"),
+      redisUrl: z.string().optional(),
+    })
+    .prefault({}),
+  pingInterval: duration("25s"),
+  idleTimeout: duration("30s"),
+  sendQueueBytes: size("1MiB"),
+  maxPayload: size("64KiB"),
+  maxSubscriptionsPerConnection: z.number().int().min(1).default(256),
+  shutdownTimeout: duration("10s"),
+  history: z
+    .strictObject({
+      size: z.number().int().min(0).max(1_000_000).default(100),
+      ttl: duration("5m"),
+    })
+    .prefault({}),
+  namespaces: z.record(z.string(), namespaceSchema).default({}),
+  routes: z.array(routeSchema).default([]),
+  publish: z
+    .strictObject({
+      apiKeys: z.array(apiKeySchema).default([]),
+      maxBodyBytes: size("1MiB"),
+      maxBatch: z.number().int().min(1).default(1000),
+    })
+    .prefault({}),
+  polling: z
+    .strictObject({
+      maxTimeout: duration("30s"),
+      maxEvents: z.number().int().min(1).default(1000),
+    })
+    .prefault({}),
+});
+
+/** The configuration as written by a user (file, env or createHerald options). */
+export type HeraldConfigInput = z.input<typeof configSchema>;
+/** The validated configuration with every default filled in and durations in milliseconds. */
+export type HeraldConfig = z.output<typeof configSchema>;
+export type RouteConfig = HeraldConfig["routes"][number];
+export type NamespaceConfig = z.output<typeof namespaceSchema>;
+export type Envelope = z.output<typeof envelopeSchema>;

@@ -1,0 +1,104 @@
+/**
+ * The engine contract: where streams (history, offsets, epochs), fan-out between nodes and
+ * presence live. The hub and the transports talk only to this interface, so the memory engine
+ * (one process, the default) and the Redis engine (many nodes) are interchangeable.
+ *
+ * Any engine must guarantee:
+ * 1. Offsets. Each channel has one stream with an `epoch` and an `offset`; every accepted publish
+ *    gets `offset = previous + 1`, one total order per channel that every node sees.
+ * 2. Epochs. The epoch changes whenever the stream's history may have been lost (a restart of a
+ *    memory engine, an expired or evicted stream). A position is only comparable within one epoch.
+ * 3. Delivery. After `subscribe(channel)` resolves, every event accepted for that channel on any
+ *    node is passed to `handler.onEvent` on this node, exactly once, in offset order, until
+ *    `unsubscribe(channel)`. Events published before `subscribe` resolved may or may not arrive
+ *    (the hub closes that gap by reading history after subscribing and de-duplicating by offset).
+ * 4. History. `history()` returns the retained events (at most `historySize`, none older than
+ *    `historyTtlMs`) in offset order, with the stream's current position read no earlier than
+ *    the newest returned event.
+ * 5. Honesty. `publish` resolves only once the event is stored and will be delivered; when the
+ *    engine cannot do that it rejects with an `EngineUnavailableError`, never accepting and dropping.
+ */
+
+import type { StreamPosition } from "@herald/protocol";
+
+/** One event as stored in a stream. */
+export interface StreamEvent {
+  readonly channel: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly epoch: string;
+  readonly offset: number;
+  /** Milliseconds since the Unix epoch, set by the engine when it accepted the event. */
+  readonly time: number;
+}
+
+/** Per-channel stream settings, taken from the channel's namespace. */
+export interface StreamOptions {
+  /** How many events history keeps; 0 keeps none (offsets still grow). */
+  readonly historySize: number;
+  /** How long an event stays in history, in milliseconds. */
+  readonly historyTtlMs: number;
+}
+
+export interface HistoryQuery {
+  /** Return events with offset greater than this. */
+  readonly since?: number;
+  /** At most this many events; with `since` the oldest ones, without it the newest ones. */
+  readonly limit?: number;
+}
+
+export interface HistoryResult extends StreamPosition {
+  readonly events: StreamEvent[];
+  /**
+   * With `since`: true when history still held every event after `since` (so nothing between
+   * `since` and the returned events is missing). Without `since`: true.
+   */
+  readonly complete: boolean;
+}
+
+export interface PresenceEntry {
+  readonly connectionId: string;
+  readonly user?: string;
+  readonly transport: string;
+  readonly node: string;
+  /** ISO-8601. */
+  readonly connectedAt: string;
+}
+
+export interface EngineHandler {
+  onEvent(event: StreamEvent): void;
+  /** The engine lost or regained its backing service; optional to implement. */
+  onAvailabilityChange?(available: boolean): void;
+}
+
+export interface EngineStatus {
+  readonly name: string;
+  readonly available: boolean;
+  /** Engine-specific figures for /api/status. */
+  readonly details?: Record<string, unknown>;
+}
+
+export interface Engine {
+  readonly name: string;
+  start(handler: EngineHandler): Promise<void>;
+  close(): Promise<void>;
+  publish(channel: string, type: string, data: unknown, options: StreamOptions): Promise<StreamEvent>;
+  subscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  history(channel: string, query: HistoryQuery, options: StreamOptions): Promise<HistoryResult>;
+  /** The current position of a channel's stream (offset 0 when nothing was ever published). */
+  position(channel: string, options: StreamOptions): Promise<StreamPosition>;
+  addPresence(channel: string, entry: PresenceEntry): Promise<void>;
+  removePresence(channel: string, connectionId: string): Promise<void>;
+  presence(channel: string): Promise<PresenceEntry[]>;
+  status(): EngineStatus;
+}
+
+/** Thrown by an engine that cannot reach its backing service; answered as `engine_unavailable`. */
+export class EngineUnavailableError extends Error {
+  readonly code = "engine_unavailable";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "EngineUnavailableError";
+  }
+}

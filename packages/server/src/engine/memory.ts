@@ -1,0 +1,172 @@
+/**
+ * The memory engine: the embedded default, for one process with nothing to install.
+ *
+ * Streams live in a Map. Publishing is synchronous under the hood (the returned promise is
+ * already settled), so events reach `onEvent` in offset order by construction. History is a
+ * ring trimmed by size on every publish and by TTL lazily (on read, on publish and on a sweep).
+ * A stream with no node subscription and no retained history is freed by the sweep; its next
+ * publish starts a new epoch at offset 1, which is honest: its history is gone.
+ */
+
+import { randomBytes } from "node:crypto";
+import type { StreamPosition } from "@herald/protocol";
+import type {
+  Engine,
+  EngineHandler,
+  EngineStatus,
+  HistoryQuery,
+  HistoryResult,
+  PresenceEntry,
+  StreamEvent,
+  StreamOptions,
+} from "./engine.js";
+
+interface Stream {
+  epoch: string;
+  offset: number;
+  /** Retained events, oldest first; `events[head]` is the oldest still kept. */
+  events: StreamEvent[];
+  head: number;
+}
+
+export interface MemoryEngineOptions {
+  /** How often expired history is swept and idle streams are freed, in ms. Default 30 s. */
+  sweepIntervalMs?: number;
+}
+
+const newEpoch = (): string => randomBytes(6).toString("base64url");
+
+export class MemoryEngine implements Engine {
+  readonly name = "memory";
+  private handler: EngineHandler | undefined;
+  private readonly streams = new Map<string, Stream>();
+  private readonly subscribed = new Set<string>();
+  private readonly presenceByChannel = new Map<string, Map<string, PresenceEntry>>();
+  private readonly ttlByChannel = new Map<string, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly sweepIntervalMs: number;
+
+  constructor(options: MemoryEngineOptions = {}) {
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
+  }
+
+  async start(handler: EngineHandler): Promise<void> {
+    this.handler = handler;
+    this.sweepTimer = setInterval(() => this.sweep(), this.sweepIntervalMs);
+    this.sweepTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.handler = undefined;
+  }
+
+  async publish(channel: string, type: string, data: unknown, options: StreamOptions): Promise<StreamEvent> {
+    const stream = this.streamFor(channel);
+    const now = Date.now();
+    stream.offset += 1;
+    const event: StreamEvent = { channel, type, data, epoch: stream.epoch, offset: stream.offset, time: now };
+    if (options.historySize > 0) {
+      stream.events.push(event);
+      this.ttlByChannel.set(channel, options.historyTtlMs);
+      trim(stream, options, now);
+    }
+    if (this.subscribed.has(channel)) this.handler?.onEvent(event);
+    return event;
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    this.subscribed.add(channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    this.subscribed.delete(channel);
+  }
+
+  async history(channel: string, query: HistoryQuery, options: StreamOptions): Promise<HistoryResult> {
+    const stream = this.streams.get(channel);
+    if (!stream) {
+      // Nothing was ever published here (or it was freed): a fresh position, nothing missed only
+      // when the caller was also at offset 0 of an epoch it cannot know, so `complete` reflects `since`.
+      const fresh = this.streamFor(channel);
+      return { epoch: fresh.epoch, offset: 0, events: [], complete: query.since === undefined || query.since === 0 };
+    }
+    trim(stream, options, Date.now());
+    const retained = stream.events.length - stream.head;
+    const oldest = retained > 0 ? stream.events[stream.head]!.offset : stream.offset + 1;
+    if (query.since === undefined) {
+      const limit = Math.min(query.limit ?? retained, retained);
+      return { epoch: stream.epoch, offset: stream.offset, events: stream.events.slice(stream.events.length - limit), complete: true };
+    }
+    const since = query.since;
+    const complete = since >= oldest - 1;
+    const from = stream.head + Math.max(0, since + 1 - oldest);
+    const to = query.limit === undefined ? stream.events.length : Math.min(stream.events.length, from + query.limit);
+    return { epoch: stream.epoch, offset: stream.offset, events: stream.events.slice(from, to), complete };
+  }
+
+  async position(channel: string): Promise<StreamPosition> {
+    const stream = this.streamFor(channel);
+    return { epoch: stream.epoch, offset: stream.offset };
+  }
+
+  async addPresence(channel: string, entry: PresenceEntry): Promise<void> {
+    let entries = this.presenceByChannel.get(channel);
+    if (!entries) this.presenceByChannel.set(channel, (entries = new Map()));
+    entries.set(entry.connectionId, entry);
+  }
+
+  async removePresence(channel: string, connectionId: string): Promise<void> {
+    const entries = this.presenceByChannel.get(channel);
+    if (!entries) return;
+    entries.delete(connectionId);
+    if (entries.size === 0) this.presenceByChannel.delete(channel);
+  }
+
+  async presence(channel: string): Promise<PresenceEntry[]> {
+    return [...(this.presenceByChannel.get(channel)?.values() ?? [])];
+  }
+
+  status(): EngineStatus {
+    return { name: this.name, available: true, details: { streams: this.streams.size } };
+  }
+
+  private streamFor(channel: string): Stream {
+    let stream = this.streams.get(channel);
+    if (!stream) {
+      stream = { epoch: newEpoch(), offset: 0, events: [], head: 0 };
+      this.streams.set(channel, stream);
+    }
+    return stream;
+  }
+
+  /** Drops expired history everywhere and frees streams nobody holds and nothing remembers. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [channel, stream] of this.streams) {
+      const ttl = this.ttlByChannel.get(channel);
+      if (ttl !== undefined) expire(stream, ttl, now);
+      if (stream.events.length === stream.head && !this.subscribed.has(channel) && !this.presenceByChannel.has(channel)) {
+        this.streams.delete(channel);
+        this.ttlByChannel.delete(channel);
+      }
+    }
+  }
+}
+
+function trim(stream: Stream, options: StreamOptions, now: number): void {
+  const retained = stream.events.length - stream.head;
+  if (retained > options.historySize) stream.head += retained - options.historySize;
+  expire(stream, options.historyTtlMs, now);
+}
+
+function expire(stream: Stream, ttlMs: number, now: number): void {
+  const cutoff = now - ttlMs;
+  while (stream.head < stream.events.length && stream.events[stream.head]!.time <= cutoff) stream.head += 1;
+  // Compact once the dead prefix dominates, so trimming stays amortised O(1) per event.
+  if (stream.head > 64 && stream.head * 2 > stream.events.length) {
+    stream.events = stream.events.slice(stream.head);
+    stream.head = 0;
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * createHerald: builds a hub from a configuration and wires engine, hub, transports and HTTP API.
+ * The returned Herald can listen on its own port, or be mounted on an existing Node HTTP server.
+ */
+
+import { hostname } from "node:os";
+import { createRequire } from "node:module";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { ApiKeys } from "./auth/api-keys.js";
+import { openAuthorizer, type Authorizer } from "./auth/authorizer.js";
+import { loadConfig } from "./config/load.js";
+import type { HeraldConfig, HeraldConfigInput } from "./config/schema.js";
+import type { Engine, StreamEvent } from "./engine/engine.js";
+import { MemoryEngine } from "./engine/memory.js";
+import { buildHttpApp } from "./http/app.js";
+import { Hub } from "./hub/hub.js";
+import { Namespaces } from "./hub/namespaces.js";
+import { HubStats } from "./hub/stats.js";
+import { createLogger } from "./ops/logger.js";
+import { Metrics } from "./ops/metrics.js";
+import { RouteTable } from "./transports/routes.js";
+import { WebSocketTransport } from "./transports/websocket.js";
+
+export interface HeraldOptions {
+  /** Settings, as in a config file; validated like one. Environment variables are not read unless `env` is given. */
+  config?: HeraldConfigInput;
+  /** Read HERALD_* variables from this environment too (the CLI passes process.env). */
+  env?: Record<string, string | undefined>;
+  /** Path of a JSON or YAML config file. */
+  configFile?: string;
+  /** Use this engine instead of the one the config names (e.g. a shared instance in tests). */
+  engine?: Engine;
+  /** Decides authentication and permissions; the default allows everything. */
+  authorizer?: Authorizer;
+  /** A pino logger to use instead of the one made from `logLevel`. */
+  logger?: Logger;
+}
+
+export interface PublishResult {
+  readonly channel: string;
+  readonly type: string;
+  readonly epoch: string;
+  readonly offset: number;
+  /** ISO-8601. */
+  readonly timestamp: string;
+}
+
+const version: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
+
+export class Herald {
+  readonly config: HeraldConfig;
+  readonly logger: Logger;
+  readonly node: string;
+  readonly hub: Hub;
+  /** The Fastify app serving the HTTP API; register more routes on it if you like. */
+  readonly http: FastifyInstance;
+  private readonly engine: Engine;
+  private readonly websocket: WebSocketTransport;
+  private readonly closeStreams: () => void;
+  private accepting = true;
+  private inFlight = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+  private started = false;
+
+  /** Use createHerald(); the constructor does not start the engine. */
+  constructor(options: HeraldOptions = {}) {
+    this.config = loadConfig({ file: options.configFile, env: options.env ?? {}, overrides: options.config });
+    this.logger = options.logger ?? createLogger(this.config.logLevel);
+    this.node = this.config.node ?? `${hostname()}-${process.pid}`;
+    this.engine = options.engine ?? createEngine(this.config);
+    const stats = new HubStats();
+    this.hub = new Hub({
+      engine: this.engine,
+      namespaces: new Namespaces(this.config),
+      authorizer: options.authorizer ?? openAuthorizer,
+      stats,
+      node: this.node,
+      maxSubscriptionsPerConnection: this.config.maxSubscriptionsPerConnection,
+    });
+    const metrics = new Metrics(this.hub, stats, this.node);
+    this.websocket = new WebSocketTransport({
+      hub: this.hub,
+      routes: new RouteTable(this.config.routes),
+      stats,
+      logger: this.logger,
+      node: this.node,
+      pingInterval: this.config.pingInterval,
+      idleTimeout: this.config.idleTimeout,
+      sendQueueBytes: this.config.sendQueueBytes,
+      maxPayload: this.config.maxPayload,
+    });
+    const built = buildHttpApp({
+      config: this.config,
+      hub: this.hub,
+      engine: this.engine,
+      stats,
+      logger: this.logger,
+      apiKeys: new ApiKeys(this.config.publish),
+      metrics,
+      node: this.node,
+      version,
+      accepting: () => this.accepting,
+    });
+    this.http = built.app;
+    this.closeStreams = built.closeStreams;
+    this.http.server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!this.handleUpgrade(request, socket, head)) rejectUpgrade(socket, 404, "no WebSocket endpoint at this path");
+    });
+  }
+
+  /** Starts the engine and readies the HTTP app; createHerald() calls it. */
+  async start(): Promise<this> {
+    if (this.started) return this;
+    this.started = true;
+    await this.engine.start({ onEvent: (event) => this.hub.dispatch(event) });
+    await this.http.ready();
+    return this;
+  }
+
+  /** Publishes one event in-process, exactly as POST /api/publish would. */
+  async publish(channel: string, type: string, data: unknown = null): Promise<PublishResult> {
+    if (!this.accepting) throw Object.assign(new Error("Herald is shutting down"), { code: "shutting_down" });
+    const pending = this.hub.publish(channel, type, data);
+    this.inFlight.add(pending);
+    try {
+      const event: StreamEvent = await pending;
+      return { channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() };
+    } finally {
+      this.inFlight.delete(pending);
+    }
+  }
+
+  /** Listens on the configured (or given) port; resolves to the base URL. */
+  async listen(options: { port?: number; host?: string } = {}): Promise<string> {
+    await this.start();
+    return this.http.listen({ port: options.port ?? this.config.port, host: options.host ?? this.config.host });
+  }
+
+  /** The port the own server listens on (after listen). */
+  get port(): number {
+    const address = this.http.server.address();
+    return typeof address === "object" && address ? address.port : 0;
+  }
+
+  /**
+   * Mounts the WebSocket endpoints on an existing Node HTTP server. Upgrades for other paths are
+   * left alone, so the server can keep its own WebSocket endpoints.
+   */
+  attach(server: Server): void {
+    server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.handleUpgrade(request, socket, head)) return;
+      if (server.listenerCount("upgrade") === 1) rejectUpgrade(socket, 404, "no WebSocket endpoint at this path");
+    });
+  }
+
+  /** Handles one upgrade request if its path is Herald's; returns false when it is not. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    return this.websocket.handleUpgrade(request, socket, head);
+  }
+
+  /** A Node request handler serving Herald's HTTP API, for mounting in another server. */
+  readonly handleRequest = (request: IncomingMessage, response: ServerResponse): void => {
+    this.http.routing(request, response);
+  };
+
+  /**
+   * Graceful shutdown: stop accepting, let in-flight publishes finish, close clients with 1001
+   * (so they reconnect elsewhere), then stop the engine.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.accepting = false;
+      const deadline = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeout).unref());
+      await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+      this.websocket.close();
+      this.closeStreams();
+      await this.http.close();
+      await this.engine.close();
+    })();
+    return this.closing;
+  }
+}
+
+/** Builds and starts a Herald. */
+export async function createHerald(options: HeraldOptions = {}): Promise<Herald> {
+  return new Herald(options).start();
+}
+
+function createEngine(config: HeraldConfig): Engine {
+  if (config.engine.type === "memory") return new MemoryEngine();
+  throw Object.assign(new Error(`engine "${config.engine.type}" is not available in this build; use engine.type: memory`), { code: "invalid_config" });
+}
+
+function rejectUpgrade(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ error: { code: "not_found", message } });
+  socket.end(`HTTP/1.1 ${status} Not Found\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}

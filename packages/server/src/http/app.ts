@@ -1,0 +1,72 @@
+/** The Fastify application: routes, body limits and the one error format. */
+
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import { isErrorCode } from "@herald/protocol";
+import type { HttpContext } from "./context.js";
+import { HttpError, sendError } from "./http-error.js";
+import { HubError } from "../hub/hub-error.js";
+import { EngineUnavailableError } from "../engine/engine.js";
+import { registerPublish } from "./publish.js";
+import { registerReadApi } from "./read-api.js";
+import { registerOperations } from "./operations.js";
+import { registerPolling } from "../transports/polling.js";
+import { registerSse } from "../transports/sse.js";
+
+// Fastify's own error codes, answered in Herald's format.
+const FASTIFY_ERRORS: Record<string, { code: "payload_too_large" | "unsupported_media_type" | "invalid_json" | "invalid_body"; message: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: "payload_too_large", message: "the body is larger than publish.maxBodyBytes" },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: "unsupported_media_type", message: "send the body as application/json" },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: "invalid_body", message: "the body is empty; send a JSON object" },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: "invalid_body", message: "Content-Length does not match the body" },
+};
+
+export function buildHttpApp(context: HttpContext): { app: FastifyInstance; closeStreams(): void } {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: context.logger as FastifyBaseLogger,
+    bodyLimit: context.config.publish.maxBodyBytes,
+    // Per-request info lines would dominate the log under polling load; they are logged at debug below.
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    request.log.debug({ req: request, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request done");
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof HttpError || error instanceof HubError) {
+      context.stats.countError(error.code);
+      return sendError(reply, error.code, error.message);
+    }
+    if (error instanceof EngineUnavailableError) {
+      context.stats.countError("engine_unavailable");
+      return sendError(reply, "engine_unavailable", "the engine is unavailable, nothing was published; retry shortly");
+    }
+    const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
+    if (known) {
+      context.stats.countError(known.code);
+      return sendError(reply, known.code, known.message);
+    }
+    if (error instanceof SyntaxError || error.statusCode === 400) {
+      context.stats.countError("invalid_json");
+      return sendError(reply, "invalid_json", `the body is not valid JSON: ${error.message}`);
+    }
+    const code = typeof (error as { code?: unknown }).code === "string" && isErrorCode(error.code) ? error.code : "internal_error";
+    request.log.error({ err: error }, "request failed");
+    context.stats.countError(code);
+    return sendError(reply, code, code === "internal_error" ? "unexpected server error; it has been logged" : error.message);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    context.stats.countError("not_found");
+    return sendError(reply, "not_found", `no route ${request.method} ${request.url.split("?")[0]}; see docs/protocol.md for the HTTP API`);
+  });
+
+  registerPublish(app, context);
+  registerReadApi(app, context);
+  registerOperations(app, context);
+  registerPolling(app, context);
+  const sse = registerSse(app, context);
+  return { app, closeStreams: () => sse.close() };
+}

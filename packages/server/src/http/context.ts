@@ -1,0 +1,23 @@
+/** What the HTTP routes and fallback transports share: built once by createHerald. */
+
+import type { Logger } from "pino";
+import type { HeraldConfig } from "../config/schema.js";
+import type { Engine } from "../engine/engine.js";
+import type { Hub } from "../hub/hub.js";
+import type { HubStats } from "../hub/stats.js";
+import type { ApiKeys } from "../auth/api-keys.js";
+import type { Metrics } from "../ops/metrics.js";
+
+export interface HttpContext {
+  readonly config: HeraldConfig;
+  readonly hub: Hub;
+  readonly engine: Engine;
+  readonly stats: HubStats;
+  readonly logger: Logger;
+  readonly apiKeys: ApiKeys;
+  readonly metrics: Metrics;
+  readonly node: string;
+  readonly version: string;
+  /** False once shutdown began: new long-lived requests are refused. */
+  accepting(): boolean;
+}

@@ -1,0 +1,74 @@
+/**
+ * `POST /api/publish`: how backends publish.
+ *
+ *   {"channel":"user:42","type":"balance_update","data":{…}}
+ *   {"channels":["user:1","user:2"],"type":"notice","data":{…}}
+ *   {"events":[{"channel":"bets","type":"bet_resolved","data":{…}}, …]}
+ *
+ * Answers `{"published":[{"channel","type","epoch","offset","timestamp"}, …]}` in request order.
+ * Every event of a batch is validated before any is published, so a bad batch publishes nothing.
+ */
+
+import type { FastifyInstance } from "fastify";
+import { channelProblem, eventTypeProblem } from "@herald/protocol";
+import type { HttpContext } from "./context.js";
+import { HttpError } from "./http-error.js";
+
+interface PublishItem {
+  channel: string;
+  type: string;
+  data: unknown;
+}
+
+export function registerPublish(app: FastifyInstance, context: HttpContext): void {
+  app.post("/api/publish", async (request) => {
+    const key = context.apiKeys.check(request.headers.authorization, request.socket.remoteAddress);
+    if (!key.ok) throw new HttpError("unauthorized", key.message);
+    const items = readBody(request.body, context.config.publish.maxBatch);
+    const published = [];
+    for (const item of items) {
+      const event = await context.hub.publish(item.channel, item.type, item.data);
+      published.push({ channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() });
+    }
+    return { published };
+  });
+}
+
+function readBody(body: unknown, maxBatch: number): PublishItem[] {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new HttpError("invalid_body", 'body must be a JSON object: {"channel","type","data"}, {"channels":[…],"type","data"} or {"events":[…]}');
+  }
+  const record = body as Record<string, unknown>;
+  if (record.events !== undefined) {
+    if (!Array.isArray(record.events) || record.events.length === 0) throw new HttpError("invalid_body", "events must be a non-empty array");
+    const items = record.events.flatMap((entry, index) => readEvent(entry, `events[${index}]`));
+    if (items.length > maxBatch) throw new HttpError("invalid_body", `a batch may hold at most ${maxBatch} events; it holds ${items.length}`);
+    return items;
+  }
+  const items = readEvent(record, "body");
+  if (items.length > maxBatch) throw new HttpError("invalid_body", `a batch may hold at most ${maxBatch} events; it holds ${items.length}`);
+  return items;
+}
+
+function readEvent(entry: unknown, where: string): PublishItem[] {
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new HttpError("invalid_body", `${where} must be an object`);
+  const { channel, channels, type, data } = entry as Record<string, unknown>;
+  const typeProblem = eventTypeProblem(type);
+  if (typeProblem) throw new HttpError(typeProblem.code, `${where}.type: ${typeProblem.message}`);
+  if (!("data" in (entry as object))) throw new HttpError("invalid_body", `${where}.data is missing (use null for no data)`);
+  let targets: unknown[];
+  if (channels !== undefined) {
+    if (channel !== undefined) throw new HttpError("invalid_body", `${where}: give channel or channels, not both`);
+    if (!Array.isArray(channels) || channels.length === 0) throw new HttpError("invalid_body", `${where}.channels must be a non-empty array of channel names`);
+    targets = channels;
+  } else {
+    if (channel === undefined) throw new HttpError("invalid_body", `${where}.channel is missing`);
+    targets = [channel];
+  }
+  return targets.map((target, index) => {
+    const problem = channelProblem(target);
+    const field = channels === undefined ? `${where}.channel` : `${where}.channels[${index}]`;
+    if (problem) throw new HttpError(typeof target === "string" ? "invalid_channel" : "invalid_body", `${field}: ${problem}`);
+    return { channel: target as string, type: type as string, data };
+  });
+}

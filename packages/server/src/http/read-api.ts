@@ -1,0 +1,69 @@
+/**
+ * `GET /api/history?channel=…[&since=<offset>][&limit=N]` and `GET /api/presence?channel=…`.
+ * Whoever may subscribe to a channel may read these (backends with an API key always may).
+ */
+
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { channelProblem, type ServerControlFrame } from "@herald/protocol";
+import type { HttpContext } from "./context.js";
+import { HttpError } from "./http-error.js";
+import { PreparedEvent } from "../hub/prepared-event.js";
+import { Session } from "../hub/session.js";
+import { firstString } from "../transports/query.js";
+
+class ReaderSession extends Session {
+  deliver(): void {}
+  sendFrame(_frame: ServerControlFrame): void {}
+  get congested(): boolean {
+    return false;
+  }
+  async drained(): Promise<void> {}
+  close(): void {}
+}
+
+export function registerReadApi(app: FastifyInstance, context: HttpContext): void {
+  async function channelFor(request: FastifyRequest): Promise<string> {
+    const query = request.query as Record<string, unknown>;
+    const channel = firstString(query.channel);
+    if (channel === undefined) throw new HttpError("invalid_param", "give the channel: ?channel=<name>");
+    const problem = channelProblem(channel);
+    if (problem) throw new HttpError("invalid_channel", problem);
+    // A backend holding an API key may read anything; others are checked like a subscriber.
+    if (request.headers.authorization && context.apiKeys.check(request.headers.authorization, request.socket.remoteAddress).ok) return channel;
+    const session = new ReaderSession(randomUUID(), "polling", request.ip, "herald");
+    const token = firstString(query.token);
+    if (token) await context.hub.authenticate(session, token);
+    await context.hub.authorizeRead(session, channel, token);
+    return channel;
+  }
+
+  app.get("/api/history", async (request) => {
+    const channel = await channelFor(request);
+    const query = request.query as Record<string, unknown>;
+    const sinceText = firstString(query.since);
+    const limitText = firstString(query.limit);
+    const since = sinceText === undefined ? undefined : Number(sinceText);
+    const limit = limitText === undefined ? undefined : Number(limitText);
+    if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) throw new HttpError("invalid_param", "since must be an offset (a whole number >= 0)");
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) throw new HttpError("invalid_param", "limit must be a whole number >= 1");
+    const history = await context.hub.history(channel, { ...(since === undefined ? {} : { since }), ...(limit === undefined ? {} : { limit }) });
+    return {
+      channel,
+      epoch: history.epoch,
+      offset: history.offset,
+      complete: history.complete,
+      events: history.events.map((event) => new PreparedEvent(event).frame()),
+    };
+  });
+
+  app.get("/api/presence", async (request) => {
+    const channel = await channelFor(request);
+    const options = context.hub.channelOptions(channel);
+    if (!options.presence) {
+      throw new HttpError("forbidden", `presence is off for namespace "${options.namespace}"; set namespaces.${options.namespace || '""'}.presence: true`);
+    }
+    const clients = await context.hub.presence(channel);
+    return { channel, count: clients.length, users: [...new Set(clients.flatMap((c) => (c.user ? [c.user] : [])))].length, clients };
+  });
+}

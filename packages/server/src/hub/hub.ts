@@ -1,0 +1,302 @@
+/**
+ * The hub: channels, subscriptions, recovery and fan-out, independent of any transport.
+ *
+ * Lifecycle of a channel on this node: the first subscription (or long-poll waiter) creates its
+ * ChannelState and asks the engine to deliver the channel's events here; the last one leaving
+ * removes it and tells the engine to stop.
+ *
+ * Recovery without gaps or duplicates: a new subscription is added to the channel *before*
+ * history is read, parked in "recovering" mode. Live events that arrive meanwhile are parked on
+ * the subscription; history is sent; then the parked events are replayed, and anything at or
+ * below the last offset sent is dropped (see Subscription). Because the engine delivers each
+ * channel's live events in offset order, the client sees every offset once, in order.
+ *
+ * Fan-out: one PreparedEvent per event, shared by all subscribers, so each envelope's frame is
+ * encoded once per event rather than once per subscriber.
+ */
+
+import { channelProblem, eventTypeProblem, type StreamPosition } from "@herald/protocol";
+import type { Authorizer } from "../auth/authorizer.js";
+import type { Engine, HistoryQuery, HistoryResult, PresenceEntry, StreamEvent } from "../engine/engine.js";
+import { HubError } from "./hub-error.js";
+import type { ChannelOptions, Namespaces } from "./namespaces.js";
+import { PreparedEvent } from "./prepared-event.js";
+import type { Session, TransportName } from "./session.js";
+import type { HubStats } from "./stats.js";
+import { Subscription } from "./subscription.js";
+
+interface ChannelState {
+  readonly subscribers: Set<Subscription>;
+  readonly waiters: Set<() => void>;
+  /** Settles once the engine delivers this channel's events to this node. */
+  readonly ready: Promise<void>;
+}
+
+export interface SubscribeRequest {
+  readonly id?: string | number;
+  readonly since?: StreamPosition;
+  readonly token?: string;
+}
+
+export interface HubOptions {
+  readonly engine: Engine;
+  readonly namespaces: Namespaces;
+  readonly authorizer: Authorizer;
+  readonly stats: HubStats;
+  readonly node: string;
+  readonly maxSubscriptionsPerConnection: number;
+}
+
+// History is sent in slices so that a long recovery yields to the event loop and to the socket.
+const RECOVERY_SLICE = 500;
+
+export class Hub {
+  private readonly channels = new Map<string, ChannelState>();
+  readonly sessions = new Set<Session>();
+  private readonly engine: Engine;
+  private readonly namespaces: Namespaces;
+  private readonly authorizer: Authorizer;
+  private readonly stats: HubStats;
+  readonly node: string;
+  private readonly maxSubscriptions: number;
+
+  constructor(options: HubOptions) {
+    this.engine = options.engine;
+    this.namespaces = options.namespaces;
+    this.authorizer = options.authorizer;
+    this.stats = options.stats;
+    this.node = options.node;
+    this.maxSubscriptions = options.maxSubscriptionsPerConnection;
+  }
+
+  /** Called by the engine for every live event of a channel this node holds. */
+  dispatch(event: StreamEvent): void {
+    const state = this.channels.get(event.channel);
+    if (!state) return;
+    if (state.subscribers.size > 0) {
+      const prepared = new PreparedEvent(event);
+      let sent = 0;
+      for (const subscription of state.subscribers) if (subscription.offer(event, prepared)) sent += 1;
+      this.stats.eventsDelivered += sent;
+    }
+    if (state.waiters.size > 0) {
+      const waiters = [...state.waiters];
+      state.waiters.clear();
+      for (const wake of waiters) wake();
+    }
+  }
+
+  addSession(session: Session): void {
+    this.sessions.add(session);
+  }
+
+  /** Drops every subscription of a closed session. */
+  async removeSession(session: Session): Promise<void> {
+    session.closed = true;
+    this.sessions.delete(session);
+    const channels = [...session.subscriptions.keys()];
+    await Promise.all(channels.map((channel) => this.detach(session, channel)));
+  }
+
+  channelOptions(channel: string): ChannelOptions {
+    return this.namespaces.of(channel);
+  }
+
+  async authenticate(session: Session, token: string): Promise<void> {
+    await this.authorizer.authenticate(session, token);
+  }
+
+  /**
+   * Subscribes a session and sends `subscribed`, then the missed events when `since` is given,
+   * then live events. Throws HubError when the request is refused (nothing is sent then).
+   */
+  async subscribe(session: Session, channel: string, request: SubscribeRequest = {}): Promise<void> {
+    const problem = channelProblem(channel);
+    if (problem) throw new HubError("invalid_channel", problem);
+    if (session.subscriptions.has(channel)) throw new HubError("already_subscribed", `already subscribed to ${channel}`);
+    if (session.subscriptions.size >= this.maxSubscriptions) {
+      throw new HubError("too_many_subscriptions", `a connection may hold ${this.maxSubscriptions} subscriptions; unsubscribe from one first`);
+    }
+    const subscription = new Subscription(session, channel);
+    // Reserve the name before any await, so two quick subscribes to one channel cannot both pass.
+    session.subscriptions.set(channel, subscription);
+    try {
+      await this.authorizer.authorizeSubscribe(session, channel, request.token);
+      const options = this.namespaces.of(channel);
+      const state = this.hold(channel);
+      state.subscribers.add(subscription);
+      await state.ready;
+      const since = request.since;
+      const history: HistoryResult = since
+        ? await this.engine.history(channel, { since: since.offset }, options)
+        : { ...(await this.engine.position(channel, options)), events: [], complete: true };
+      if (since && since.epoch === history.epoch && since.offset > history.offset) {
+        throw new HubError("invalid_since", `since.offset ${since.offset} is ahead of ${channel}'s offset ${history.offset}`);
+      }
+      if (!subscription.active) return;
+      const recovered = since !== undefined && since.epoch === history.epoch && history.complete;
+      const subscribed = { type: "subscribed" as const, channel, epoch: history.epoch, offset: history.offset, recovered };
+      session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
+      subscription.epoch = history.epoch;
+      subscription.lastOffset = recovered ? since.offset : history.offset;
+      if (recovered) await this.replay(subscription, history.events);
+      if (options.presence && subscription.active) {
+        await this.engine.addPresence(channel, this.presenceEntry(session));
+      }
+      subscription.goLive();
+    } catch (error) {
+      if (session.subscriptions.get(channel) === subscription) await this.detach(session, channel);
+      throw error;
+    }
+  }
+
+  /** Checks that a session may read a channel (history, polling) as it would to subscribe. */
+  async authorizeRead(session: Session, channel: string, token: string | undefined): Promise<void> {
+    await this.authorizer.authorizeSubscribe(session, channel, token);
+  }
+
+  /** Removes a subscription; throws `not_subscribed` when there is none. */
+  async unsubscribe(session: Session, channel: string): Promise<void> {
+    if (!session.subscriptions.has(channel)) throw new HubError("not_subscribed", `not subscribed to ${channel}`);
+    await this.detach(session, channel);
+  }
+
+  /** Publishes from a backend (HTTP API or in-process). */
+  async publish(channel: string, type: string, data: unknown): Promise<StreamEvent> {
+    const problem = channelProblem(channel);
+    if (problem) throw new HubError("invalid_channel", problem);
+    const typeProblem = eventTypeProblem(type);
+    if (typeProblem) throw new HubError(typeProblem.code, typeProblem.message);
+    const event = await this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel));
+    this.stats.eventsPublished += 1;
+    return event;
+  }
+
+  /** Publishes on behalf of a client connection, where its namespace allows it. */
+  async publishFromClient(session: Session, channel: string, type: string, data: unknown): Promise<StreamEvent> {
+    const options = this.namespaces.of(channel);
+    if (!options.clientPublish) {
+      throw new HubError("publish_forbidden", `clients may not publish to namespace "${options.namespace}"; publish through POST /api/publish`);
+    }
+    await this.authorizer.authorizePublish(session, channel);
+    return this.publish(channel, type, data);
+  }
+
+  async history(channel: string, query: HistoryQuery): Promise<HistoryResult> {
+    const problem = channelProblem(channel);
+    if (problem) throw new HubError("invalid_channel", problem);
+    return this.engine.history(channel, query, this.namespaces.of(channel));
+  }
+
+  async presence(channel: string): Promise<PresenceEntry[]> {
+    const problem = channelProblem(channel);
+    if (problem) throw new HubError("invalid_channel", problem);
+    return this.engine.presence(channel);
+  }
+
+  /**
+   * Resolves when an event arrives on any of the channels, or after `timeoutMs`, or on abort.
+   * `ready` resolves once the engine delivers those channels here, so a caller can read history
+   * after it and know that nothing published later is missed.
+   */
+  watch(channels: readonly string[]): { ready: Promise<void>; next: (timeoutMs: number, signal?: AbortSignal) => Promise<void>; release: () => void } {
+    const states = channels.map((channel) => [channel, this.hold(channel)] as const);
+    let woken = false;
+    const wake = (): void => {
+      woken = true;
+    };
+    for (const [, state] of states) state.waiters.add(wake);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      for (const [channel, state] of states) {
+        state.waiters.delete(wake);
+        this.letGo(channel, state);
+      }
+    };
+    const next = (timeoutMs: number, signal?: AbortSignal): Promise<void> =>
+      new Promise<void>((resolve) => {
+        if (woken || released || signal?.aborted) return resolve();
+        const done = (): void => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", done);
+          for (const [, state] of states) state.waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        signal?.addEventListener("abort", done, { once: true });
+        for (const [, state] of states) state.waiters.add(done);
+      });
+    return { ready: Promise.all(states.map(([, state]) => state.ready)).then(() => undefined), next, release };
+  }
+
+  counts(): { connections: number; subscriptions: number; channels: number; users: number; byTransport: Record<TransportName, number> } {
+    const byTransport: Record<TransportName, number> = { websocket: 0, sse: 0, polling: 0 };
+    const users = new Set<string>();
+    let subscriptions = 0;
+    for (const session of this.sessions) {
+      byTransport[session.transport] += 1;
+      subscriptions += session.subscriptions.size;
+      if (session.user !== undefined) users.add(session.user);
+    }
+    return { connections: this.sessions.size, subscriptions, channels: this.channels.size, users: users.size, byTransport };
+  }
+
+  /** Channels this node holds, with their local subscriber counts. */
+  channelList(): Array<{ channel: string; subscribers: number }> {
+    return [...this.channels].map(([channel, state]) => ({ channel, subscribers: state.subscribers.size }));
+  }
+
+  private async replay(subscription: Subscription, events: StreamEvent[]): Promise<void> {
+    const session = subscription.session;
+    for (let i = 0; i < events.length; i++) {
+      if (!subscription.active) return;
+      const event = events[i]!;
+      if (event.offset <= subscription.lastOffset) continue;
+      subscription.lastOffset = event.offset;
+      session.deliver(new PreparedEvent(event), subscription);
+      this.stats.eventsDelivered += 1;
+      if (i % RECOVERY_SLICE === RECOVERY_SLICE - 1 || session.congested) await session.drained();
+    }
+  }
+
+  private presenceEntry(session: Session): PresenceEntry {
+    const entry = { connectionId: session.id, transport: session.transport, node: this.node, connectedAt: session.connectedAt };
+    return session.user === undefined ? entry : { ...entry, user: session.user };
+  }
+
+  private hold(channel: string): ChannelState {
+    let state = this.channels.get(channel);
+    if (!state) {
+      state = { subscribers: new Set(), waiters: new Set(), ready: this.engine.subscribe(channel) };
+      // A failed engine subscribe surfaces to whoever awaits `ready`; avoid an unhandled rejection here.
+      state.ready.catch(() => undefined);
+      this.channels.set(channel, state);
+    }
+    return state;
+  }
+
+  private letGo(channel: string, state: ChannelState): void {
+    if (state.subscribers.size > 0 || state.waiters.size > 0 || this.channels.get(channel) !== state) return;
+    this.channels.delete(channel);
+    void state.ready.then(
+      () => this.engine.unsubscribe(channel),
+      () => undefined,
+    ).catch(() => undefined);
+  }
+
+  private async detach(session: Session, channel: string): Promise<void> {
+    const subscription = session.subscriptions.get(channel);
+    if (!subscription) return;
+    subscription.active = false;
+    session.subscriptions.delete(channel);
+    const state = this.channels.get(channel);
+    if (!state) return;
+    state.subscribers.delete(subscription);
+    this.letGo(channel, state);
+    if (this.namespaces.of(channel).presence) {
+      await this.engine.removePresence(channel, session.id).catch(() => undefined);
+    }
+  }
+}

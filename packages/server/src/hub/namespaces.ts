@@ -1,0 +1,34 @@
+/** Resolves a channel's options from its namespace (the part before the first `:`). */
+
+import { namespaceOf } from "@herald/protocol";
+import type { HeraldConfig } from "../config/schema.js";
+import type { StreamOptions } from "../engine/engine.js";
+
+export interface ChannelOptions extends StreamOptions {
+  readonly namespace: string;
+  readonly presence: boolean;
+  readonly clientPublish: boolean;
+}
+
+export class Namespaces {
+  private readonly resolved = new Map<string, ChannelOptions>();
+
+  constructor(private readonly config: HeraldConfig) {}
+
+  of(channel: string): ChannelOptions {
+    const namespace = namespaceOf(channel);
+    let options = this.resolved.get(namespace);
+    if (!options) {
+      const own = this.config.namespaces[namespace];
+      options = {
+        namespace,
+        historySize: own?.history?.size ?? this.config.history.size,
+        historyTtlMs: own?.history?.ttl ?? this.config.history.ttl,
+        presence: own?.presence ?? false,
+        clientPublish: own?.clientPublish ?? false,
+      };
+      this.resolved.set(namespace, options);
+    }
+    return options;
+  }
+}

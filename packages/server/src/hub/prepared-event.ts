@@ -1,0 +1,44 @@
+/**
+ * An event on its way to subscribers, with each envelope's frame encoded at most once.
+ * The fan-out loop hands the same PreparedEvent to every subscriber; whichever subscriber first
+ * needs a given envelope pays for its encoding, and the rest reuse the bytes.
+ */
+
+import { encodeEvent, type EnvelopeName } from "@herald/protocol";
+import type { StreamEvent } from "../engine/engine.js";
+
+export class PreparedEvent {
+  private dataJson: string | undefined;
+  private isoTime: string | undefined;
+  private readonly texts: Partial<Record<EnvelopeName, string>> = {};
+  private readonly buffers: Partial<Record<EnvelopeName, Buffer>> = {};
+
+  constructor(readonly event: StreamEvent) {}
+
+  get timestamp(): string {
+    return (this.isoTime ??= new Date(this.event.time).toISOString());
+  }
+
+  /** The frame as text, e.g. for SSE `data:` lines and polling bodies. */
+  text(envelope: EnvelopeName): string {
+    let text = this.texts[envelope];
+    if (text === undefined) {
+      this.dataJson ??= JSON.stringify(this.event.data) ?? "null";
+      const { type, channel, offset, epoch } = this.event;
+      text = encodeEvent({ type, channel, offset, epoch, timestamp: this.timestamp }, this.event.data, this.dataJson, envelope);
+      this.texts[envelope] = text;
+    }
+    return text;
+  }
+
+  /** The frame as UTF-8 bytes, so that sending to many WebSockets does not re-encode the string each time. */
+  bytes(envelope: EnvelopeName): Buffer {
+    return (this.buffers[envelope] ??= Buffer.from(this.text(envelope)));
+  }
+
+  /** The frame as a plain object (herald envelope), for JSON bodies. */
+  frame(): Record<string, unknown> {
+    const { type, channel, data, offset, epoch } = this.event;
+    return { type, channel, data, offset, epoch, timestamp: this.timestamp };
+  }
+}

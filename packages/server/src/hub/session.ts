@@ -1,0 +1,48 @@
+/**
+ * A session is one client connection, whatever carries it (WebSocket, SSE). The hub keeps its
+ * subscriptions and delivers events to it; the transport decides how bytes reach the client.
+ */
+
+import type { EnvelopeName, ServerControlFrame } from "@herald/protocol";
+import type { PreparedEvent } from "./prepared-event.js";
+import type { Subscription } from "./subscription.js";
+
+export type TransportName = "websocket" | "sse" | "polling";
+
+export interface SessionInfo {
+  readonly id: string;
+  readonly transport: TransportName;
+  readonly remoteAddress: string;
+  /** ISO-8601. */
+  readonly connectedAt: string;
+}
+
+export abstract class Session implements SessionInfo {
+  readonly subscriptions = new Map<string, Subscription>();
+  readonly connectedAt = new Date().toISOString();
+  /** The user this connection acts for, once known (token `sub`, or a route parameter). */
+  user: string | undefined;
+  closed = false;
+
+  constructor(
+    readonly id: string,
+    readonly transport: TransportName,
+    readonly remoteAddress: string,
+    readonly envelope: EnvelopeName,
+  ) {}
+
+  /** Sends one event; `subscription` has already checked order and duplicates. */
+  abstract deliver(event: PreparedEvent, subscription: Subscription): void;
+
+  /** Sends a control frame (subscribed, error, ...). */
+  abstract sendFrame(frame: ServerControlFrame): void;
+
+  /** Resolves once the transport can take more data without growing its queue unboundedly. */
+  abstract drained(): Promise<void>;
+
+  /** Whether the transport's queue is long enough that a bulk sender should wait for `drained()`. */
+  abstract get congested(): boolean;
+
+  /** Ends the session from the server side. */
+  abstract close(code: number, reason: string): void;
+}

@@ -1,0 +1,51 @@
+/**
+ * One session's subscription to one channel.
+ *
+ * Ordering invariant: events reach the session in strictly increasing offset order, each once.
+ * While the subscription is recovering (history being read and sent), live events are parked in
+ * `pending`; when recovery ends they are replayed through `offer`, which drops every event at or
+ * below `lastOffset`, so an event both in history and in the live stream is sent once.
+ */
+
+import type { StreamEvent } from "../engine/engine.js";
+import { PreparedEvent } from "./prepared-event.js";
+import type { Session } from "./session.js";
+
+export class Subscription {
+  epoch = "";
+  lastOffset = -1;
+  pending: StreamEvent[] | undefined = [];
+  active = true;
+
+  constructor(
+    readonly session: Session,
+    readonly channel: string,
+  ) {}
+
+  get recovering(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /** Takes a live event from the fan-out; returns whether it was sent. */
+  offer(event: StreamEvent, prepared: PreparedEvent): boolean {
+    if (this.pending !== undefined) {
+      this.pending.push(event);
+      return false;
+    }
+    if (event.epoch === this.epoch && event.offset <= this.lastOffset) return false;
+    this.epoch = event.epoch;
+    this.lastOffset = event.offset;
+    this.session.deliver(prepared, this);
+    return true;
+  }
+
+  /** Ends recovery: replays parked live events in order and switches to live delivery. */
+  goLive(): void {
+    const parked = this.pending ?? [];
+    this.pending = undefined;
+    for (const event of parked) {
+      if (!this.active) return;
+      this.offer(event, new PreparedEvent(event));
+    }
+  }
+}

@@ -1,0 +1,19 @@
+export { createHerald, Herald } from "./herald.js";
+export type { HeraldOptions, PublishResult } from "./herald.js";
+export { loadConfig, validateConfig, ConfigError } from "./config/load.js";
+export type { HeraldConfig, HeraldConfigInput, RouteConfig, NamespaceConfig } from "./config/schema.js";
+export { MemoryEngine } from "./engine/memory.js";
+export { EngineUnavailableError } from "./engine/engine.js";
+export type {
+  Engine,
+  EngineHandler,
+  EngineStatus,
+  HistoryQuery,
+  HistoryResult,
+  PresenceEntry,
+  StreamEvent,
+  StreamOptions,
+} from "./engine/engine.js";
+export type { Authorizer } from "./auth/authorizer.js";
+export { HubError } from "./hub/hub-error.js";
+export type { Session, TransportName } from "./hub/session.js";

@@ -1,0 +1,39 @@
+/**
+ * The structured logger (pino). Tokens, API keys and query strings never reach the logs: the
+ * request serializer drops the query string and the redaction list covers credential fields.
+ */
+
+import { pino, type Logger, type LoggerOptions } from "pino";
+
+export const REDACTED_PATHS = [
+  "token",
+  "*.token",
+  "apiKey",
+  "*.apiKey",
+  "authorization",
+  "*.authorization",
+  "req.headers.authorization",
+  "req.headers.cookie",
+  "headers.authorization",
+  "headers.cookie",
+];
+
+/** `/sse?channel=x&token=secret` → `/sse?…` (the path is kept for debugging, the query never is). */
+export function redactUrl(url: string | undefined): string {
+  if (!url) return "";
+  const question = url.indexOf("?");
+  return question === -1 ? url : `${url.slice(0, question)}?…`;
+}
+
+export function createLogger(level: string, options: LoggerOptions = {}): Logger {
+  return pino({
+    level,
+    redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+    serializers: {
+      req(request: { method?: string; url?: string; id?: string; ip?: string }) {
+        return { id: request.id, method: request.method, url: redactUrl(request.url), remoteAddress: request.ip };
+      },
+    },
+    ...options,
+  });
+}

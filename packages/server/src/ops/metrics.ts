@@ -1,0 +1,97 @@
+/**
+ * Prometheus metrics. The hot path only bumps plain integers in HubStats; these collectors read
+ * them at scrape time, so a delivery never touches a label map.
+ */
+
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { Hub } from "../hub/hub.js";
+import type { HubStats } from "../hub/stats.js";
+import type { TransportName } from "../hub/session.js";
+
+const TRANSPORTS: TransportName[] = ["websocket", "sse", "polling"];
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  constructor(hub: Hub, stats: HubStats, node: string) {
+    this.registry.setDefaultLabels({ node });
+    collectDefaultMetrics({ register: this.registry, prefix: "herald_process_" });
+
+    const counterFrom = (name: string, help: string, read: () => number): void => {
+      let reported = 0;
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const now = read();
+          if (now > reported) this.inc(now - reported);
+          reported = now;
+        },
+      });
+    };
+
+    new Gauge({
+      name: "herald_connections",
+      help: "Open client connections by transport.",
+      labelNames: ["transport"],
+      registers: [this.registry],
+      collect() {
+        const counts = hub.counts();
+        for (const transport of TRANSPORTS) this.set({ transport }, counts.byTransport[transport]);
+      },
+    });
+    new Gauge({
+      name: "herald_subscriptions",
+      help: "Subscriptions held by connections on this node.",
+      registers: [this.registry],
+      collect() {
+        this.set(hub.counts().subscriptions);
+      },
+    });
+    new Gauge({
+      name: "herald_channels",
+      help: "Channels with at least one subscriber or waiter on this node.",
+      registers: [this.registry],
+      collect() {
+        this.set(hub.counts().channels);
+      },
+    });
+    counterFrom("herald_events_published_total", "Events accepted for publishing on this node.", () => stats.eventsPublished);
+    counterFrom("herald_events_delivered_total", "Event frames sent to subscribers by this node.", () => stats.eventsDelivered);
+    counterFrom("herald_slow_consumer_disconnects_total", "Connections closed because their send queue passed the cap.", () => stats.slowConsumerDisconnects);
+
+    const bytesReported: Record<TransportName, number> = { websocket: 0, sse: 0, polling: 0 };
+    new Counter({
+      name: "herald_bytes_sent_total",
+      help: "Bytes of frames sent to clients, by transport.",
+      labelNames: ["transport"],
+      registers: [this.registry],
+      collect() {
+        for (const transport of TRANSPORTS) {
+          const now = stats.bytesSent[transport];
+          if (now > bytesReported[transport]) this.inc({ transport }, now - bytesReported[transport]);
+          bytesReported[transport] = now;
+        }
+      },
+    });
+    const errorsReported = new Map<string, number>();
+    new Counter({
+      name: "herald_errors_total",
+      help: "Errors answered to clients, by error code.",
+      labelNames: ["code"],
+      registers: [this.registry],
+      collect() {
+        for (const [code, now] of stats.errorsByCode) {
+          const before = errorsReported.get(code) ?? 0;
+          if (now > before) this.inc({ code }, now - before);
+          errorsReported.set(code, now);
+        }
+      },
+    });
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

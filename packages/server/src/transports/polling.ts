@@ -1,0 +1,91 @@
+/**
+ * Polling and long-polling at `GET /api/updates?channel=…&since=<cursor>&timeout=<duration>`.
+ * Answers `{updates, cursor, count, recovered}`: the events after the cursor, in offset order per
+ * channel, and the cursor to send next time. Without `since` it answers the retained history.
+ * With `timeout`, an empty answer waits until an event arrives or the time is up.
+ *
+ * No gap: the request starts watching its channels before it reads history, so an event
+ * published between the read and the wait wakes it instead of being skipped.
+ */
+
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { encodeCursor, type Cursor, type ServerControlFrame } from "@herald/protocol";
+import { parseDuration } from "../config/duration.js";
+import type { HttpContext } from "../http/context.js";
+import { HttpError } from "../http/http-error.js";
+import { Session } from "../hub/session.js";
+import { PreparedEvent } from "../hub/prepared-event.js";
+import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
+
+/** A poll in flight: counted as a connection, authorised like one, but it receives nothing pushed. */
+class PollingSession extends Session {
+  deliver(): void {}
+  sendFrame(_frame: ServerControlFrame): void {}
+  get congested(): boolean {
+    return false;
+  }
+  async drained(): Promise<void> {}
+  close(): void {
+    this.closed = true;
+  }
+}
+
+export function registerPolling(app: FastifyInstance, context: HttpContext): void {
+  const { hub, config } = context;
+
+  app.get("/api/updates", async (request) => {
+    const query = request.query as Record<string, unknown>;
+    const channels = channelsFromQuery(query.channel, config.maxSubscriptionsPerConnection);
+    const cursor = cursorFromText(firstString(query.since), "since");
+    const timeoutText = firstString(query.timeout);
+    const timeout = timeoutText === undefined ? 0 : parseDuration(/^\d+$/.test(timeoutText) ? Number(timeoutText) : timeoutText);
+    if (timeout === undefined) throw new HttpError("invalid_param", "timeout must be a duration such as 25s or a number of milliseconds");
+    const limitText = firstString(query.limit);
+    const limit = limitText === undefined ? config.polling.maxEvents : Number(limitText);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new HttpError("invalid_param", "limit must be a whole number >= 1");
+
+    const session = new PollingSession(randomUUID(), "polling", request.ip, "herald");
+    const token = firstString(query.token);
+    if (token) await hub.authenticate(session, token);
+    for (const channel of channels) await hub.authorizeRead(session, channel, token);
+
+    hub.addSession(session);
+    const watch = hub.watch(channels);
+    const aborted = new AbortController();
+    request.raw.on("close", () => aborted.abort());
+    try {
+      await watch.ready;
+      let answer = await read(channels, cursor, Math.min(limit, config.polling.maxEvents));
+      if (answer.count === 0 && timeout > 0 && context.accepting()) {
+        await watch.next(Math.min(timeout, config.polling.maxTimeout), aborted.signal);
+        answer = await read(channels, answer.next, Math.min(limit, config.polling.maxEvents));
+      }
+      context.stats.deliveredBy.polling += answer.count;
+      return { updates: answer.updates, cursor: encodeCursor(answer.next), count: answer.count, recovered: answer.recovered };
+    } finally {
+      watch.release();
+      await hub.removeSession(session);
+    }
+  });
+
+  async function read(channels: string[], cursor: Cursor | undefined, limit: number) {
+    const updates: Record<string, unknown>[] = [];
+    const next: Cursor = {};
+    let recovered = true;
+    for (const channel of channels) {
+      const since = cursor?.[channel];
+      const history = await hub.history(channel, since ? { since: since.offset, limit } : { limit });
+      if (since && since.epoch === history.epoch && since.offset > history.offset) {
+        throw new HttpError("invalid_since", `since is at offset ${since.offset} of ${channel}, which has only reached ${history.offset}`);
+      }
+      const continuous = since === undefined || (since.epoch === history.epoch && history.complete && since.offset <= history.offset);
+      if (!continuous) recovered = false;
+      const events = since && !continuous ? [] : history.events;
+      for (const event of events) updates.push(new PreparedEvent(event).frame());
+      const last = events[events.length - 1];
+      next[channel] = last ? { epoch: last.epoch, offset: last.offset } : { epoch: history.epoch, offset: since && continuous ? since.offset : history.offset };
+    }
+    return { updates, next, count: updates.length, recovered };
+  }
+}

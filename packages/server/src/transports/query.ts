@@ -1,0 +1,29 @@
+/** Reading channel lists and cursors from the query strings of the HTTP transports. */
+
+import { channelProblem, decodeCursor, type Cursor } from "@herald/protocol";
+import { HttpError } from "../http/http-error.js";
+
+/** `?channel=a&channel=b` → ["a", "b"], validated, duplicates removed. */
+export function channelsFromQuery(value: unknown, max: number): string[] {
+  const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  if (list.length === 0) throw new HttpError("invalid_param", "give at least one channel: ?channel=<name> (repeat it for more)");
+  const channels = [...new Set(list.map(String))];
+  if (channels.length > max) throw new HttpError("too_many_subscriptions", `at most ${max} channels per request`);
+  for (const channel of channels) {
+    const problem = channelProblem(channel);
+    if (problem) throw new HttpError("invalid_channel", `${JSON.stringify(channel.slice(0, 80))}: ${problem}`);
+  }
+  return channels;
+}
+
+export function cursorFromText(text: string | undefined, what: string): Cursor | undefined {
+  if (text === undefined || text === "") return undefined;
+  const cursor = decodeCursor(text);
+  if (!cursor) throw new HttpError("invalid_cursor", `${what} is not a cursor this server issued; drop it to start from the current position`);
+  return cursor;
+}
+
+export function firstString(value: unknown): string | undefined {
+  if (Array.isArray(value)) return value.length > 0 ? String(value[0]) : undefined;
+  return value === undefined ? undefined : String(value);
+}

@@ -1,0 +1,69 @@
+/**
+ * Server-Sent Events at `GET /sse?channel=…`: `event:` is the frame type, `id:` a cursor of every
+ * channel's position, `data:` the same JSON frame a WebSocket client gets. A reconnecting
+ * EventSource sends `Last-Event-ID`, and the stream resumes each channel from there.
+ */
+
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import type { HttpContext } from "../http/context.js";
+import { HubError, errorFrameFields } from "../hub/hub-error.js";
+import { SseSession } from "./sse-session.js";
+import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
+
+const PING = 'event: ping\ndata: {"type":"ping"}\n\n';
+
+export function registerSse(app: FastifyInstance, context: HttpContext): { close(): void } {
+  const sessions = new Set<SseSession>();
+  const heartbeat = setInterval(() => {
+    for (const session of sessions) session.writeRaw(PING);
+  }, context.config.pingInterval);
+  heartbeat.unref();
+
+  app.get("/sse", async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const channels = channelsFromQuery(query.channel, context.config.maxSubscriptionsPerConnection);
+    const lastEventId = firstString(request.headers["last-event-id"]) ?? firstString(query.lastEventId);
+    const cursor = cursorFromText(lastEventId, "Last-Event-ID");
+    if (!context.accepting()) throw new HubError("shutting_down", "this node is shutting down; retry on another node");
+
+    const session = new SseSession(randomUUID(), request.ip, reply.raw, context.config.sendQueueBytes, context.stats, cursor);
+    const token = firstString(query.token);
+    if (token) await context.hub.authenticate(session, token);
+
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-transform",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    reply.raw.write("retry: 1000\n\n");
+    sessions.add(session);
+    context.hub.addSession(session);
+    request.raw.on("close", () => {
+      session.closed = true;
+      sessions.delete(session);
+      void context.hub.removeSession(session);
+    });
+    session.sendFrame({ type: "connected", connectionId: session.id, node: context.node, pingInterval: context.config.pingInterval });
+    for (const channel of channels) {
+      const since = cursor?.[channel];
+      try {
+        await context.hub.subscribe(session, channel, since ? { since } : {});
+      } catch (error) {
+        const { code, message } = errorFrameFields(error);
+        if (code === "internal_error") context.logger.error({ err: error }, "sse subscribe failed");
+        context.stats.countError(code);
+        session.sendFrame({ type: "error", code, message: `${channel}: ${message}` });
+      }
+    }
+  });
+
+  return {
+    close() {
+      clearInterval(heartbeat);
+      for (const session of sessions) session.close();
+    },
+  };
+}

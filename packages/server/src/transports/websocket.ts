@@ -1,0 +1,243 @@
+/**
+ * The WebSocket transport: accepts upgrades on `/ws` and on configured routes, speaks protocol
+ * v1 frames, and keeps connections healthy.
+ *
+ * Liveness: one timer per node (not per connection) ticks every `pingInterval`. A connection
+ * that sent nothing (no frame, no pong of either kind) since the previous tick is closed with
+ * 4000; the others get a `{"type":"ping"}` frame and a protocol-level ping. Browsers answer the
+ * protocol ping by themselves, so plain `new WebSocket(...)` clients without any ping code stay up.
+ */
+
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { WebSocketServer, type WebSocket, type RawData } from "ws";
+import { CloseCodes, parseClientFrame, type ClientFrame, type ErrorCode } from "@herald/protocol";
+import type { Logger } from "pino";
+import { EngineUnavailableError } from "../engine/engine.js";
+import type { Hub } from "../hub/hub.js";
+import { HubError } from "../hub/hub-error.js";
+import type { HubStats } from "../hub/stats.js";
+import { WebSocketSession } from "./websocket-session.js";
+import type { RouteTable } from "./routes.js";
+
+export interface WebSocketTransportOptions {
+  readonly hub: Hub;
+  readonly routes: RouteTable;
+  readonly stats: HubStats;
+  readonly logger: Logger;
+  readonly node: string;
+  readonly pingInterval: number;
+  readonly idleTimeout: number;
+  readonly sendQueueBytes: number;
+  readonly maxPayload: number;
+  /** Path of the plain protocol endpoint. */
+  readonly path?: string;
+}
+
+const PING_FRAME = '{"type":"ping"}';
+const PONG_FRAME = '{"type":"pong"}';
+
+export class WebSocketTransport {
+  private readonly server: WebSocketServer;
+  private readonly sessions = new Set<WebSocketSession>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private accepting = true;
+
+  constructor(private readonly options: WebSocketTransportOptions) {
+    this.server = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxPayload,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.heartbeat = setInterval(() => this.tick(), options.pingInterval);
+    this.heartbeat.unref();
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * Handles an HTTP upgrade if its path belongs to Herald; returns false (touching nothing) otherwise,
+   * so that Herald can share a server with other WebSocket endpoints.
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    const isProtocolPath = url.pathname === (this.options.path ?? "/ws");
+    const resolution = isProtocolPath ? undefined : this.options.routes.resolve(url.pathname, url.searchParams);
+    if (!isProtocolPath && resolution === undefined) return false;
+    if (!this.accepting) {
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n" +
+        JSON.stringify({ error: { code: "shutting_down", message: "this node is shutting down; retry on another node" } }));
+      return true;
+    }
+    this.server.handleUpgrade(request, socket, head, (ws) => {
+      const remote = request.socket.remoteAddress ?? "unknown";
+      const envelope = resolution?.ok ? resolution.envelope : "herald";
+      const session = new WebSocketSession(randomUUID(), remote, envelope, ws, socket, this.options.sendQueueBytes, this.options.stats);
+      this.accept(session, url, resolution);
+    });
+    return true;
+  }
+
+  /** Stops accepting and closes every connection with 1001 so clients reconnect elsewhere. */
+  close(reason = "server shutting down; reconnect"): void {
+    this.accepting = false;
+    clearInterval(this.heartbeat);
+    for (const session of this.sessions) session.close(CloseCodes.going_away.code, reason);
+    this.server.close();
+  }
+
+  private accept(session: WebSocketSession, url: URL, resolution: ReturnType<RouteTable["resolve"]>): void {
+    const { hub, logger } = this.options;
+    const ws = session.socket;
+    this.sessions.add(session);
+    hub.addSession(session);
+
+    ws.on("message", (data, isBinary) => this.onMessage(session, data, isBinary));
+    ws.on("pong", () => {
+      session.heard = true;
+    });
+    ws.on("error", (error: Error & { code?: string }) => {
+      if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") this.options.stats.countError("frame_too_large");
+      logger.debug({ connectionId: session.id, err: error.message }, "websocket error");
+    });
+    ws.on("close", () => {
+      session.closed = true;
+      if (session.idleTimer) clearTimeout(session.idleTimer);
+      this.sessions.delete(session);
+      void hub.removeSession(session);
+    });
+
+    session.sendFrame({ type: "connected", connectionId: session.id, node: this.options.node, pingInterval: this.options.pingInterval });
+
+    if (resolution && !resolution.ok) {
+      this.options.stats.countError("invalid_param");
+      session.sendFrame({ type: "error", code: "invalid_param", message: resolution.message });
+      session.close(CloseCodes.bad_request.code, truncateReason(resolution.message));
+      return;
+    }
+
+    session.idleTimer = setTimeout(() => {
+      if (!session.engaged) session.close(CloseCodes.idle_timeout.code, "no subscribe or auth frame in time; subscribe after connecting");
+    }, this.options.idleTimeout);
+    session.idleTimer.unref();
+
+    const token = url.searchParams.get("token");
+    const start = token ? hub.authenticate(session, token).then(() => this.engage(session)) : Promise.resolve();
+    void start
+      .then(async () => {
+        if (!resolution) return;
+        session.user ??= resolution.user;
+        session.subscriptionsFixed = !resolution.allowSubscribe;
+        for (const channel of resolution.channels) {
+          if (session.closed) return;
+          this.engage(session);
+          await hub.subscribe(session, channel);
+        }
+      })
+      .catch((error: unknown) => this.fail(session, error, undefined, true));
+  }
+
+  private engage(session: WebSocketSession): void {
+    session.engaged = true;
+    if (session.idleTimer) clearTimeout(session.idleTimer);
+    session.idleTimer = undefined;
+  }
+
+  private onMessage(session: WebSocketSession, data: RawData, isBinary: boolean): void {
+    session.heard = true;
+    if (session.closed) return;
+    if (isBinary) {
+      this.sendError(session, "invalid_frame", "send text frames holding one JSON object; binary frames are not read");
+      return;
+    }
+    const parsed = parseClientFrame(data.toString());
+    if (!parsed.ok) {
+      this.sendError(session, parsed.code, parsed.message, parsed.id);
+      return;
+    }
+    this.handle(session, parsed.frame).catch((error: unknown) => {
+      const id = "id" in parsed.frame ? parsed.frame.id : undefined;
+      this.fail(session, error, id, false);
+    });
+  }
+
+  private async handle(session: WebSocketSession, frame: ClientFrame): Promise<void> {
+    const hub = this.options.hub;
+    switch (frame.type) {
+      case "ping":
+        session.sendText(PONG_FRAME);
+        return;
+      case "pong":
+        return;
+      case "auth":
+        await hub.authenticate(session, frame.token);
+        this.engage(session);
+        return;
+      case "subscribe":
+        if (session.subscriptionsFixed) throw new HubError("forbidden", "this route's subscriptions are fixed; connect to /ws to choose channels");
+        this.engage(session);
+        await hub.subscribe(session, frame.channel, frame);
+        return;
+      case "unsubscribe":
+        if (session.subscriptionsFixed) throw new HubError("forbidden", "this route's subscriptions are fixed; close the connection instead");
+        await hub.unsubscribe(session, frame.channel);
+        session.sendFrame(frame.id === undefined ? { type: "unsubscribed", channel: frame.channel } : { type: "unsubscribed", id: frame.id, channel: frame.channel });
+        return;
+      case "publish": {
+        const event = await hub.publishFromClient(session, frame.channel, frame.event, frame.data);
+        const published = { type: "published" as const, channel: frame.channel, epoch: event.epoch, offset: event.offset };
+        session.sendFrame(frame.id === undefined ? published : { ...published, id: frame.id });
+        return;
+      }
+    }
+  }
+
+  /** Answers a failed request: an error frame for what the client can fix, a close for what it cannot. */
+  private fail(session: WebSocketSession, error: unknown, id: string | number | undefined, fatal: boolean): void {
+    if (error instanceof HubError) {
+      this.sendError(session, error.code, error.message, id);
+      if (fatal || error.code === "unauthorized" || error.code === "forbidden") {
+        const close = error.code === "unauthorized" || error.code === "token_expired" ? CloseCodes.unauthorized : error.code === "forbidden" ? CloseCodes.forbidden : CloseCodes.bad_request;
+        session.close(close.code, truncateReason(error.message));
+      }
+      return;
+    }
+    if (error instanceof EngineUnavailableError) {
+      this.sendError(session, "engine_unavailable", "the engine is unavailable; retry shortly", id);
+      return;
+    }
+    this.options.logger.error({ err: error, connectionId: session.id }, "unexpected error handling a frame");
+    this.sendError(session, "internal_error", "unexpected server error; it has been logged", id);
+  }
+
+  private sendError(session: WebSocketSession, code: ErrorCode, message: string, id?: string | number): void {
+    this.options.stats.countError(code);
+    session.sendFrame(id === undefined ? { type: "error", code, message } : { type: "error", id, code, message });
+  }
+
+  private tick(): void {
+    for (const session of this.sessions) {
+      if (!session.heard) {
+        session.close(CloseCodes.ping_timeout.code, `no pong within ${Math.round(this.options.pingInterval / 1000)}s`);
+        continue;
+      }
+      session.heard = false;
+      session.sendText(PING_FRAME);
+      try {
+        session.socket.ping();
+      } catch {
+        // The socket closed between the check and the ping; its close handler cleans up.
+      }
+    }
+  }
+}
+
+/** WebSocket close reasons are limited to 123 bytes. */
+function truncateReason(reason: string): string {
+  const bytes = Buffer.from(reason);
+  return bytes.length <= 123 ? reason : bytes.subarray(0, 120).toString("utf8").replace(/\uFFFD$/, "") + "...";
+}
