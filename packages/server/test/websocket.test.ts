@@ -2,10 +2,10 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { TestClient, postJson, startHerald, type RunningHerald } from "./support/herald.js";
 
-describe("WebSocket protocol v1", () => {
+describe("WebSocket protocol v1: frames", () => {
   let hub: RunningHerald;
   before(async () => {
-    hub = await startHerald({ namespaces: { chat: { clientPublish: true } } });
+    hub = await startHerald({ namespaces: { chat: { clientPublish: true, presence: true } } });
   });
   after(() => hub.close());
 
@@ -24,12 +24,95 @@ describe("WebSocket protocol v1", () => {
     assert.deepEqual({ ...subscribed, epoch: "e" }, { type: "subscribed", id: 7, channel: "user:alice", epoch: "e", offset: 0, recovered: false });
     const published = await postJson(`${hub.url}/api/publish`, { channel: "user:alice", type: "balance_update", data: { total: 5 } });
     assert.equal(published.status, 200);
+    assert.equal(published.body.published[0].offset, 1);
     const event = await client.next("balance_update");
     assert.deepEqual(event.data, { total: 5 });
     assert.equal(event.channel, "user:alice");
     assert.equal(event.offset, 1);
     assert.equal(event.epoch, subscribed.epoch);
     assert.match(String(event.timestamp), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    await client.close();
+  });
+
+  it("holds many subscriptions per connection and delivers each channel's events", async () => {
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    await client.subscribe("topic:a");
+    await client.subscribe("topic:b");
+    await hub.herald.publish("topic:a", "news", { n: 1 });
+    await hub.herald.publish("topic:b", "news", { n: 2 });
+    const events = await client.take(2, "news");
+    assert.deepEqual(events.map((e) => [e.channel, (e.data as { n: number }).n]), [["topic:a", 1], ["topic:b", 2]]);
+    await client.close();
+  });
+
+  it("delivers to every connection of the same user (phone, laptop, tabs)", async () => {
+    const devices = await Promise.all([1, 2, 3].map(() => TestClient.open(`${hub.wsUrl}/ws`)));
+    for (const device of devices) await device.subscribe("user:bob");
+    await hub.herald.publish("user:bob", "transaction_confirmed", { id: "t1" });
+    for (const device of devices) assert.deepEqual((await device.next("transaction_confirmed")).data, { id: "t1" });
+    await Promise.all(devices.map((d) => d.close()));
+  });
+
+  it("answers unsubscribe with unsubscribed and stops delivering", async () => {
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    await client.subscribe("topic:u");
+    client.send({ type: "unsubscribe", id: "u1", channel: "topic:u" });
+    assert.deepEqual(await client.next("unsubscribed"), { type: "unsubscribed", id: "u1", channel: "topic:u" });
+    await hub.herald.publish("topic:u", "after", {});
+    // A ping round trip proves the server handled everything sent before it.
+    client.send({ type: "ping" });
+    await client.next("pong");
+    assert.equal(client.frames.some((f) => f.type === "after"), false);
+    await client.close();
+  });
+
+  it("answers a client ping with pong", async () => {
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    client.send({ type: "ping" });
+    assert.deepEqual(await client.next("pong"), { type: "pong" });
+    await client.close();
+  });
+
+  it("accepts pong and auth frames without complaint", async () => {
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    client.send({ type: "pong" });
+    client.send({ type: "auth", token: "anything" });
+    client.send({ type: "ping" });
+    await client.next("pong");
+    assert.equal(client.frames.some((f) => f.type === "error"), false);
+    await client.close();
+  });
+
+  it("lets clients publish where the namespace allows it, and answers published", async () => {
+    const reader = await TestClient.open(`${hub.wsUrl}/ws`);
+    await reader.subscribe("chat:room1");
+    const writer = await TestClient.open(`${hub.wsUrl}/ws`);
+    writer.send({ type: "publish", id: 3, channel: "chat:room1", event: "message", data: { text: "hi" } });
+    const ack = await writer.next("published");
+    assert.equal(ack.id, 3);
+    assert.equal(ack.channel, "chat:room1");
+    assert.equal(typeof ack.offset, "number");
+    assert.deepEqual((await reader.next("message")).data, { text: "hi" });
+    await Promise.all([reader.close(), writer.close()]);
+  });
+
+  it("refuses client publish where the namespace does not allow it", async () => {
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    client.send({ type: "publish", id: 4, channel: "user:alice", event: "x", data: 1 });
+    const error = await client.next("error");
+    assert.equal(error.code, "publish_forbidden");
+    assert.equal(error.id, 4);
+    await client.close();
+  });
+
+  it("lists subscribers of a presence namespace at /api/presence", async () => {
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    const connected = await client.next("connected");
+    await client.subscribe("chat:lobby");
+    const presence = await (await fetch(`${hub.url}/api/presence?channel=chat:lobby`)).json();
+    assert.equal(presence.count, 1);
+    assert.equal(presence.clients[0].connectionId, connected.connectionId);
+    assert.equal(presence.clients[0].transport, "websocket");
     await client.close();
   });
 });

@@ -24,6 +24,10 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
   app.post("/api/publish", async (request) => {
     const key = context.apiKeys.check(request.headers.authorization, request.socket.remoteAddress);
     if (!key.ok) throw new HttpError("unauthorized", key.message);
+    const contentType = request.headers["content-type"] ?? "";
+    if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
+      throw new HttpError("unsupported_media_type", `send the body as application/json (got ${contentType ? JSON.stringify(contentType.slice(0, 60)) : "no content type"})`);
+    }
     const items = readBody(request.body, context.config.publish.maxBatch);
     const published = [];
     for (const item of items) {

@@ -1,0 +1,77 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { TestClient, startHerald } from "./support/herald.js";
+
+describe("heartbeat, deadlines, backpressure and shutdown", () => {
+  it("pings every pingInterval, and a client that answers stays connected", async () => {
+    const hub = await startHerald({ pingInterval: 150 });
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    await client.subscribe("user:alive");
+    for (let i = 0; i < 3; i++) {
+      await client.next("ping");
+      client.send({ type: "pong" });
+    }
+    assert.equal(client.closeCode, undefined);
+    await client.close();
+    await hub.close();
+  });
+
+  it("closes a connection that answers no ping with 4000", async () => {
+    const hub = await startHerald({ pingInterval: 150 });
+    const client = await TestClient.open(`${hub.wsUrl}/ws`, { autoPong: false });
+    await client.subscribe("user:silent");
+    const closed = await client.closed;
+    assert.equal(closed.code, 4000);
+    assert.match(closed.reason, /no pong/);
+    await hub.close();
+  });
+
+  it("closes a connection that never subscribes or authenticates with 4001", async () => {
+    const hub = await startHerald({ idleTimeout: 150 });
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    const closed = await client.closed;
+    assert.equal(closed.code, 4001);
+    assert.match(closed.reason, /subscribe/);
+    await hub.close();
+  });
+
+  it("closes a slow consumer with 4008 and counts it, while a fast one keeps receiving everything", async () => {
+    const hub = await startHerald({ sendQueueBytes: "64KiB" });
+    const slow = await TestClient.open(`${hub.wsUrl}/ws`);
+    const fast = await TestClient.open(`${hub.wsUrl}/ws`);
+    await slow.subscribe("topic:firehose");
+    await fast.subscribe("topic:firehose");
+    // The slow client stops reading from its socket; its server-side queue grows.
+    (slow.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    const payload = "x".repeat(4096);
+    const total = 2_000;
+    for (let n = 1; n <= total; n++) {
+      await hub.herald.publish("topic:firehose", "chunk", { n, payload });
+      if (n % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const received = await fast.take(total, "chunk", 60_000);
+    assert.equal(received.length, total);
+    assert.equal(received[total - 1]!.offset, total);
+    (slow.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+    const closed = await slow.closed;
+    assert.equal(closed.code, 4008);
+    const status = await (await fetch(`${hub.url}/api/status`)).json();
+    assert.equal(status.slowConsumerDisconnects, 1);
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    assert.match(metrics, /herald_slow_consumer_disconnects_total\{node="[^"]+"\} 1/);
+    await fast.close();
+    await hub.close();
+  });
+
+  it("on shutdown closes clients with 1001 and a reason, and refuses new publishes", async () => {
+    const hub = await startHerald();
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    await client.subscribe("user:bye");
+    const closing = hub.close();
+    const closed = await client.closed;
+    assert.equal(closed.code, 1001);
+    assert.match(closed.reason, /shutting down/);
+    await closing;
+    await assert.rejects(hub.herald.publish("user:bye", "late", {}), /shutting down/);
+  });
+});

@@ -1,0 +1,134 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { getJson, postJson, startHerald, type RunningHerald } from "./support/herald.js";
+import { SseReader } from "./support/sse.js";
+
+describe("Server-Sent Events at /sse", () => {
+  let hub: RunningHerald;
+  before(async () => {
+    hub = await startHerald();
+  });
+  after(() => hub.close());
+
+  it("streams the same JSON frames as WebSocket, with event: the type and id: the position", async () => {
+    const stream = await SseReader.open(`${hub.url}/sse?channel=user:sse1&channel=user:sse2`);
+    assert.equal(stream.response.headers.get("content-type"), "text/event-stream; charset=utf-8");
+    await stream.waitFor("subscribed", 2);
+    await hub.herald.publish("user:sse1", "balance_update", { total: 1 });
+    await hub.herald.publish("user:sse2", "balance_update", { total: 2 });
+    const events = await stream.waitFor("balance_update", 2);
+    assert.deepEqual(events.map((e) => [e.data.channel, e.data.data]), [["user:sse1", { total: 1 }], ["user:sse2", { total: 2 }]]);
+    assert.equal(events[0]!.data.type, "balance_update");
+    assert.ok(events[1]!.id && events[1]!.id.length > 0);
+    stream.close();
+  });
+
+  it("resumes every channel from Last-Event-ID with nothing missed and nothing repeated", async () => {
+    const stream = await SseReader.open(`${hub.url}/sse?channel=user:r1&channel=user:r2`);
+    await stream.waitFor("subscribed", 2);
+    await hub.herald.publish("user:r1", "e", { n: 1 });
+    await hub.herald.publish("user:r2", "e", { n: 2 });
+    const seen = await stream.waitFor("e", 2);
+    stream.close();
+    await hub.herald.publish("user:r1", "e", { n: 3 });
+    await hub.herald.publish("user:r2", "e", { n: 4 });
+    await hub.herald.publish("user:r1", "e", { n: 5 });
+
+    const resumed = await SseReader.open(`${hub.url}/sse?channel=user:r1&channel=user:r2`, { "last-event-id": seen[1]!.id! });
+    const subscribed = await resumed.waitFor("subscribed", 2);
+    assert.deepEqual(subscribed.map((s) => s.data.recovered), [true, true]);
+    const missed = await resumed.waitFor("e", 3);
+    assert.deepEqual(missed.map((e) => (e.data.data as { n: number }).n).sort(), [3, 4, 5]);
+    resumed.close();
+  });
+
+  it("refuses a bad Last-Event-ID with 400 invalid_cursor", async () => {
+    const response = await getJson(`${hub.url}/sse?channel=user:x`, { "last-event-id": "%%%" });
+    assert.equal(response.status, 400);
+    assert.equal(response.body.error.code, "invalid_cursor");
+  });
+});
+
+describe("polling at /api/updates", () => {
+  let hub: RunningHerald;
+  before(async () => {
+    hub = await startHerald();
+  });
+  after(() => hub.close());
+
+  it("answers {updates, cursor, count}; with since=<cursor> only what came after", async () => {
+    await hub.herald.publish("bets:u1", "bet_resolved", { bet_id: "1" });
+    const first = await getJson(`${hub.url}/api/updates?channel=bets:u1`);
+    assert.equal(first.status, 200);
+    assert.equal(first.body.count, 1);
+    assert.equal(first.body.updates[0].type, "bet_resolved");
+    assert.equal(first.body.updates[0].channel, "bets:u1");
+    await hub.herald.publish("bets:u1", "bet_disputed", { bet_id: "2" });
+    const second = await getJson(`${hub.url}/api/updates?channel=bets:u1&since=${first.body.cursor}`);
+    assert.equal(second.body.count, 1);
+    assert.equal(second.body.updates[0].type, "bet_disputed");
+    assert.equal(second.body.recovered, true);
+    const third = await getJson(`${hub.url}/api/updates?channel=bets:u1&since=${second.body.cursor}`);
+    assert.equal(third.body.count, 0);
+  });
+
+  it("long-polls: an empty answer waits for the next event instead of returning at once", async () => {
+    const start = await getJson(`${hub.url}/api/updates?channel=bets:long`);
+    const waiting = getJson(`${hub.url}/api/updates?channel=bets:long&since=${start.body.cursor}&timeout=20s`);
+    // Publish once the poll is parked on the channel (it shows as a polling connection).
+    for (;;) {
+      const status = await getJson(`${hub.url}/api/status`);
+      if (status.body.transports.polling.connections >= 1) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await postJson(`${hub.url}/api/publish`, { channel: "bets:long", type: "bet_updated", data: { bet_id: "9" } });
+    const answer = await waiting;
+    assert.equal(answer.body.count, 1);
+    assert.deepEqual(answer.body.updates[0].data, { bet_id: "9" });
+  });
+
+  it("returns at the timeout with nothing when nothing happens", async () => {
+    const start = await getJson(`${hub.url}/api/updates?channel=bets:quiet`);
+    const answer = await getJson(`${hub.url}/api/updates?channel=bets:quiet&since=${start.body.cursor}&timeout=100`);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.count, 0);
+    assert.equal(answer.body.cursor, start.body.cursor);
+  });
+});
+
+describe("operations endpoints", () => {
+  let hub: RunningHerald;
+  before(async () => {
+    hub = await startHerald();
+  });
+  after(() => hub.close());
+
+  it("/api/status reports node, engine, uptime, counts and transports", async () => {
+    const status = await getJson(`${hub.url}/api/status`);
+    assert.equal(status.status, 200);
+    assert.equal(status.body.node, hub.herald.node);
+    assert.equal(status.body.engine.name, "memory");
+    for (const key of ["connections", "subscriptions", "channels", "users", "uptime"]) assert.equal(typeof status.body[key], "number", key);
+    assert.deepEqual(Object.keys(status.body.transports).sort(), ["polling", "sse", "websocket"]);
+  });
+
+  it("/healthz is ok, /metrics is Prometheus text with Herald's series", async () => {
+    const health = await getJson(`${hub.url}/healthz`);
+    assert.deepEqual([health.status, health.body.status], [200, "ok"]);
+    await hub.herald.publish("m:1", "x", 1);
+    const response = await fetch(`${hub.url}/metrics`);
+    assert.match(response.headers.get("content-type") ?? "", /text\/plain/);
+    const text = await response.text();
+    for (const name of ["herald_connections", "herald_subscriptions", "herald_events_published_total", "herald_events_delivered_total", "herald_bytes_sent_total", "herald_slow_consumer_disconnects_total", "herald_errors_total"]) {
+      assert.match(text, new RegExp(`# TYPE ${name} `), name);
+    }
+    assert.match(text, /herald_events_published_total\{node="[^"]+"\} 1/);
+  });
+
+  it("/api/history returns a channel's recent events", async () => {
+    for (let n = 1; n <= 3; n++) await hub.herald.publish("h:1", "x", { n });
+    const history = await getJson(`${hub.url}/api/history?channel=h:1&limit=2`);
+    assert.deepEqual(history.body.events.map((e: { offset: number }) => e.offset), [2, 3]);
+    assert.equal(history.body.offset, 3);
+  });
+});
