@@ -77,6 +77,8 @@ const routeSchema = z.strictObject({
   params: z.record(z.string(), paramSchema).default({}),
   /** Channels the connection is subscribed to at once; {name} is replaced by the parameter. */
   subscribe: z.array(z.string()).min(1),
+  /** Channels to subscribe to when every `subscribe` template named a parameter the client left out. */
+  fallback: z.array(z.string()).default([]),
   /** Parameter that names the connection's user (shown in /api/status and presence). */
   user: z.string().optional(),
   /** How event frames look on this route: herald (default), event (keyed `event`), flat (data spread at top level). */

@@ -107,7 +107,8 @@ function resolveParams(route: CompiledRoute, pathParams: Map<string, string>, qu
     values.set(name, value);
   }
   const channels: string[] = [];
-  for (const template of route.config.subscribe) {
+  const templates = route.config.subscribe;
+  for (const template of templates) {
     let missing = false;
     const channel = template.replace(TEMPLATE_PARAM, (_, name: string) => {
       const value = values.get(name);
@@ -120,6 +121,7 @@ function resolveParams(route: CompiledRoute, pathParams: Map<string, string>, qu
     if (problem) return { ok: false, message: `the URL gives an invalid channel name: ${problem}` };
     channels.push(channel);
   }
+  if (channels.length === 0) channels.push(...route.config.fallback);
   const user = route.config.user === undefined ? undefined : values.get(route.config.user);
   return { ok: true, channels, user, envelope: route.config.envelope, allowSubscribe: route.config.allowSubscribe };
 }

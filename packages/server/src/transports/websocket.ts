@@ -65,9 +65,9 @@ export class WebSocketTransport {
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(request.url ?? "/", "http://localhost");
-    const isProtocolPath = url.pathname === (this.options.path ?? "/ws");
-    const resolution = isProtocolPath ? undefined : this.options.routes.resolve(url.pathname, url.searchParams);
-    if (!isProtocolPath && resolution === undefined) return false;
+    // A configured route wins over the protocol endpoint, so a deployment can give `/ws` its own shape.
+    const resolution = this.options.routes.resolve(url.pathname, url.searchParams);
+    if (resolution === undefined && url.pathname !== (this.options.path ?? "/ws")) return false;
     if (!this.accepting) {
       socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n" +
         JSON.stringify({ error: { code: "shutting_down", message: "this node is shutting down; retry on another node" } }));

@@ -1,0 +1,66 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const cli = ["--conditions=herald-source", "--import", "tsx", "packages/server/src/cli.ts"];
+
+function run(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [...cli, ...args], { cwd: root, env: { ...process.env, HERALD_LOG_LEVEL: "warn", ...env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const exited = once(child, "exit").then(([code]) => code as number);
+  const ready = new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", () => {
+      const match = /Herald ready on (http:\/\/\S+)/.exec(stdout);
+      if (match) resolve(match[1]!);
+    });
+    void exited.then((code) => reject(new Error(`exited with ${code} before ready: ${stderr}`)));
+  });
+  // Tests that expect a failed start never await `ready`; keep its rejection from going unhandled.
+  ready.catch(() => undefined);
+  return { child, ready, exited, output: () => ({ stdout, stderr }) };
+}
+
+describe("herald serve", () => {
+  it("serves with no config file, honours PORT, prints the URLs, and shuts down gracefully on SIGTERM", async () => {
+    const herald = run(["serve"], { PORT: "0" });
+    const base = await herald.ready;
+    const { stdout } = herald.output();
+    assert.match(stdout, /WebSocket\s+ws:\/\/localhost:\d+\/ws/);
+    assert.match(stdout, /loopback only/);
+    const port = new URL(base).port;
+    const status = await (await fetch(`http://127.0.0.1:${port}/api/status`)).json();
+    assert.equal(status.engine.name, "memory");
+
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    await once(socket, "open");
+    const closed = once(socket, "close");
+    herald.child.kill("SIGTERM");
+    const [code, reason] = (await closed) as [number, Buffer];
+    assert.equal(code, 1001);
+    assert.match(reason.toString(), /shutting down/);
+    assert.equal(await herald.exited, 0);
+  });
+
+  it("refuses a bad setting with one line that names it, and exit code 1", async () => {
+    const herald = run(["serve"], { PORT: "0", HERALD_MAX_PAYLOAD: "huge" });
+    assert.equal(await herald.exited, 1);
+    const { stderr } = herald.output();
+    assert.equal(stderr.trim().split("\n").length, 1);
+    assert.match(stderr, /maxPayload \(from HERALD_MAX_PAYLOAD\): "huge" is not a size/);
+  });
+
+  it("--port wins over PORT", async () => {
+    const herald = run(["serve", "--port", "0"], { PORT: "1" });
+    const base = await herald.ready;
+    assert.notEqual(new URL(base).port, "1");
+    herald.child.kill("SIGINT");
+    assert.equal(await herald.exited, 0);
+  });
+});

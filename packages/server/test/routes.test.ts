@@ -1,0 +1,97 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { loadConfig } from "@herald/server";
+import { TestClient, startHerald, type RunningHerald } from "./support/herald.js";
+
+const exampleConfig = (name: string) => loadConfig({ file: fileURLToPath(new URL(`../../../examples/${name}/herald.yaml`, import.meta.url)), env: {} });
+
+async function withExample(name: string, run: (hub: RunningHerald) => Promise<void>): Promise<void> {
+  const { routes, namespaces, pingInterval } = exampleConfig(name);
+  const hub = await startHerald({ routes, namespaces, pingInterval });
+  try {
+    await run(hub);
+  } finally {
+    await hub.close();
+  }
+}
+
+describe("routes: the five seed systems' URLs, from examples/*/herald.yaml", () => {
+  it("seed 1: /api/ws/{address} subscribes to user:<address>; a bad address gets 'Invalid user address'", async () => {
+    await withExample("bridge-status", async (hub) => {
+      const address = "0x52908400098527886E0F7030069857D2E4169EE7";
+      const client = await TestClient.open(`${hub.wsUrl}/api/ws/${address}`);
+      const subscribed = await client.next("subscribed");
+      assert.equal(subscribed.channel, `user:${address}`);
+      await hub.herald.publish(`user:${address}`, "cas_deposit_update", { id: 1, status: "completed" });
+      const event = await client.next("cas_deposit_update");
+      assert.deepEqual(event.data, { id: 1, status: "completed" });
+      await client.close();
+
+      const bad = await TestClient.open(`${hub.wsUrl}/api/ws/0x1234`);
+      const error = await bad.next("error");
+      assert.equal(error.code, "invalid_param");
+      assert.equal(error.message, "Invalid user address");
+      const closed = await bad.closed;
+      assert.equal(closed.code, 4500);
+      assert.equal(closed.reason, "Invalid user address");
+    });
+  });
+
+  it("seed 2: /ws/bet-updates?user_id= gets that user's bets in the seed's flat shape; without user_id the public feed", async () => {
+    await withExample("bet-resolutions", async (hub) => {
+      const mine = await TestClient.open(`${hub.wsUrl}/ws/bet-updates?user_id=test123`);
+      assert.equal((await mine.next("subscribed")).channel, "bets:user:test123");
+      const everyone = await TestClient.open(`${hub.wsUrl}/ws/bet-updates`);
+      assert.equal((await everyone.next("subscribed")).channel, "bets:all");
+      const update = { bet_id: "123", user_id: "test123", data: { status: "settled", result: "win" }, timestamp: "2024-01-15T10:30:00Z" };
+      await hub.herald.publish("bets:user:test123", "bet_resolved", update);
+      assert.deepEqual(await mine.next("bet_resolved"), { type: "bet_resolved", ...update });
+      const bad = await TestClient.open(`${hub.wsUrl}/ws/bet-updates?user_id=${encodeURIComponent("<script>")}`);
+      assert.equal((await bad.next("error")).message, "Invalid user_id");
+      await Promise.all([mine.close(), everyone.close()]);
+    });
+  });
+
+  it("seed 3: /ws/{pubkey} on two devices, frames keyed event", async () => {
+    await withExample("vault-balances", async (hub) => {
+      const pubkey = "HjxQC5jmM8JQrKmVLz29fvaVU428BQ3NzM7a3uQECt9m";
+      const phone = await TestClient.open(`${hub.wsUrl}/ws/${pubkey}`);
+      const laptop = await TestClient.open(`${hub.wsUrl}/ws/${pubkey}`);
+      await phone.next("subscribed");
+      await laptop.next("subscribed");
+      const balance = { owner: pubkey, totalBalance: 1_000_000_000, lockedBalance: 200_000_000, availableBalance: 800_000_000 };
+      await hub.herald.publish(`vault:${pubkey}`, "balance_update", balance);
+      for (const device of [phone, laptop]) {
+        const frame = await device.next((f) => f.event === "balance_update");
+        assert.deepEqual(frame.data, balance);
+        assert.equal(frame.type, undefined);
+        assert.equal(typeof frame.timestamp, "string");
+      }
+      await Promise.all([phone.close(), laptop.close()]);
+    });
+  });
+
+  it("seed 4: /api/v1/ws/coindcx reaches every monitor tab", async () => {
+    await withExample("exchange-feed", async (hub) => {
+      const tabs = await Promise.all([1, 2].map(() => TestClient.open(`${hub.wsUrl}/api/v1/ws/coindcx`)));
+      for (const tab of tabs) await tab.next("subscribed");
+      await hub.herald.publish("coindcx:events", "order", { id: "order-id", pair: "B-ETH_USDT", status: "open" });
+      for (const tab of tabs) assert.equal(((await tab.next("order")).data as { pair: string }).pair, "B-ETH_USDT");
+      await Promise.all(tabs.map((tab) => tab.close()));
+    });
+  });
+
+  it("seed 5: /ws?token= gets connected, then snapshot, corridor and anchor updates with fields at the top level", async () => {
+    await withExample("analytics-broadcast", async (hub) => {
+      const client = await TestClient.open(`${hub.wsUrl}/ws?token=secret`);
+      const connected = await client.next("connected");
+      assert.equal(typeof connected.connectionId, "string");
+      assert.equal(connected.pingInterval, 30_000);
+      await client.take(3, "subscribed");
+      await hub.herald.publish("analytics:anchors", "anchor_update", { anchor_id: "a1", name: "Anchor Name", reliability_score: 98.5, status: "green" });
+      assert.deepEqual(await client.next("anchor_update"), { type: "anchor_update", anchor_id: "a1", name: "Anchor Name", reliability_score: 98.5, status: "green" });
+      await client.close();
+    });
+  });
+});
