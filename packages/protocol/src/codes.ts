@@ -31,7 +31,6 @@ export const ErrorCodes = {
   forbidden: { status: 403, description: "Valid credentials, but not allowed to do this." },
   publish_forbidden: { status: 403, description: "This channel's namespace does not let clients publish." },
   not_found: { status: 404, description: "No such route or resource." },
-  method_not_allowed: { status: 405, description: "The route exists but not with this HTTP method." },
   frame_too_large: { status: 413, description: "A WebSocket frame is larger than `maxPayload`." },
   payload_too_large: { status: 413, description: "The HTTP body is larger than `publish.maxBodyBytes`." },
   unsupported_media_type: { status: 415, description: "The HTTP body must be `application/json`." },
