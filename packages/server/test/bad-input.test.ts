@@ -162,7 +162,7 @@ describe("bad input over real HTTP", () => {
   it("publish with a non-JSON content type → 415 unsupported_media_type", async () => {
     const response = await fetch(`${hub.url}/api/publish`, { method: "POST", headers: { "content-type": "text/plain" }, body: "hello" });
     assert.equal(response.status, 415);
-    assert.equal((await response.json()).error.code, "unsupported_media_type");
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, "unsupported_media_type");
   });
 
   it("a bad batch publishes nothing", async () => {

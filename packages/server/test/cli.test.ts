@@ -35,7 +35,7 @@ describe("herald serve", () => {
     assert.match(stdout, /WebSocket\s+ws:\/\/localhost:\d+\/ws/);
     assert.match(stdout, /loopback only/);
     const port = new URL(base).port;
-    const status = await (await fetch(`http://127.0.0.1:${port}/api/status`)).json();
+    const status = (await (await fetch(`http://127.0.0.1:${port}/api/status`)).json()) as { engine: { name: string } };
     assert.equal(status.engine.name, "memory");
 
     const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { TestClient, startHerald } from "./support/herald.js";
+import { TestClient, getJson, startHerald } from "./support/herald.js";
 
 describe("heartbeat, deadlines, backpressure and shutdown", () => {
   it("pings every pingInterval, and a client that answers stays connected", async () => {
@@ -55,7 +55,7 @@ describe("heartbeat, deadlines, backpressure and shutdown", () => {
     (slow.socket as unknown as { _socket: { resume(): void } })._socket.resume();
     const closed = await slow.closed;
     assert.equal(closed.code, 4008);
-    const status = await (await fetch(`${hub.url}/api/status`)).json();
+    const status = (await getJson(`${hub.url}/api/status`)).body;
     assert.equal(status.slowConsumerDisconnects, 1);
     const metrics = await (await fetch(`${hub.url}/metrics`)).text();
     assert.match(metrics, /herald_slow_consumer_disconnects_total\{node="[^"]+"\} 1/);

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { TestClient, postJson, startHerald, type RunningHerald } from "./support/herald.js";
+import { TestClient, getJson, postJson, startHerald, type RunningHerald } from "./support/herald.js";
 
 describe("WebSocket protocol v1: frames", () => {
   let hub: RunningHerald;
@@ -109,7 +109,7 @@ describe("WebSocket protocol v1: frames", () => {
     const client = await TestClient.open(`${hub.wsUrl}/ws`);
     const connected = await client.next("connected");
     await client.subscribe("chat:lobby");
-    const presence = await (await fetch(`${hub.url}/api/presence?channel=chat:lobby`)).json();
+    const presence = (await getJson(`${hub.url}/api/presence?channel=chat:lobby`)).body;
     assert.equal(presence.count, 1);
     assert.equal(presence.clients[0].connectionId, connected.connectionId);
     assert.equal(presence.clients[0].transport, "websocket");
