@@ -5,22 +5,13 @@
 
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { channelProblem, type ServerControlFrame } from "@herald/protocol";
+import { channelProblem } from "@herald/protocol";
 import type { HttpContext } from "./context.js";
 import { HttpError } from "./http-error.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
-import { Session } from "../hub/session.js";
+import { PassiveSession } from "../hub/passive-session.js";
 import { firstString } from "../transports/query.js";
 
-class ReaderSession extends Session {
-  deliver(): void {}
-  sendFrame(_frame: ServerControlFrame): void {}
-  get congested(): boolean {
-    return false;
-  }
-  async drained(): Promise<void> {}
-  close(): void {}
-}
 
 export function registerReadApi(app: FastifyInstance, context: HttpContext): void {
   async function channelFor(request: FastifyRequest): Promise<string> {
@@ -31,7 +22,7 @@ export function registerReadApi(app: FastifyInstance, context: HttpContext): voi
     if (problem) throw new HttpError("invalid_channel", problem);
     // A backend holding an API key may read anything; others are checked like a subscriber.
     if (request.headers.authorization && context.apiKeys.check(request.headers.authorization, request.socket.remoteAddress).ok) return channel;
-    const session = new ReaderSession(randomUUID(), "polling", request.ip, "herald");
+    const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
     const token = firstString(query.token);
     if (token) await context.hub.authenticate(session, token);
     await context.hub.authorizeRead(session, channel, token);

@@ -10,26 +10,14 @@
 
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { encodeCursor, type Cursor, type ServerControlFrame } from "@herald/protocol";
+import { encodeCursor, type Cursor } from "@herald/protocol";
 import { parseDuration } from "../config/duration.js";
 import type { HttpContext } from "../http/context.js";
 import { HttpError } from "../http/http-error.js";
-import { Session } from "../hub/session.js";
+import { PassiveSession } from "../hub/passive-session.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
 
-/** A poll in flight: counted as a connection, authorised like one, but it receives nothing pushed. */
-class PollingSession extends Session {
-  deliver(): void {}
-  sendFrame(_frame: ServerControlFrame): void {}
-  get congested(): boolean {
-    return false;
-  }
-  async drained(): Promise<void> {}
-  close(): void {
-    this.closed = true;
-  }
-}
 
 export function registerPolling(app: FastifyInstance, context: HttpContext): void {
   const { hub, config } = context;
@@ -45,7 +33,7 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     const limit = limitText === undefined ? config.polling.maxEvents : Number(limitText);
     if (!Number.isSafeInteger(limit) || limit < 1) throw new HttpError("invalid_param", "limit must be a whole number >= 1");
 
-    const session = new PollingSession(randomUUID(), "polling", request.ip, "herald");
+    const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
     const token = firstString(query.token);
     if (token) await hub.authenticate(session, token);
     for (const channel of channels) await hub.authorizeRead(session, channel, token);
