@@ -3,7 +3,7 @@
  * request serializer drops the query string and the redaction list covers credential fields.
  */
 
-import { pino, type Logger, type LoggerOptions } from "pino";
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from "pino";
 
 export const REDACTED_PATHS = [
   "token",
@@ -25,8 +25,8 @@ export function redactUrl(url: string | undefined): string {
   return question === -1 ? url : `${url.slice(0, question)}?…`;
 }
 
-export function createLogger(level: string, options: LoggerOptions = {}): Logger {
-  return pino({
+export function createLogger(level: string, options: LoggerOptions = {}, destination?: DestinationStream): Logger {
+  const settings: LoggerOptions = {
     level,
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
     serializers: {
@@ -35,5 +35,6 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
       },
     },
     ...options,
-  });
+  };
+  return destination ? pino(settings, destination) : pino(settings);
 }
