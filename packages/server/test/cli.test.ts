@@ -60,7 +60,8 @@ describe("herald serve", () => {
     const herald = run(["serve", "--port", "0"], { PORT: "1" });
     const base = await herald.ready;
     assert.notEqual(new URL(base).port, "1");
-    herald.child.kill("SIGINT");
+    // SIGTERM rather than SIGINT: under the test's TypeScript loader SIGINT is also handled by the loader.
+    herald.child.kill("SIGTERM");
     assert.equal(await herald.exited, 0);
   });
 });
