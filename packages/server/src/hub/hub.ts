@@ -122,6 +122,8 @@ export class Hub {
     session.subscriptions.set(channel, subscription);
     try {
       await this.authorizer.authorizeSubscribe(session, channel, request.token);
+      // The session may have closed while we waited; detach() already ran, so do not attach now.
+      if (!subscription.active) return;
       const options = this.namespaces.of(channel);
       const state = this.hold(channel);
       state.subscribers.add(subscription);
@@ -142,6 +144,8 @@ export class Hub {
       if (recovered) await this.replay(subscription, history.events);
       if (options.presence && subscription.active) {
         await this.engine.addPresence(channel, this.presenceEntry(session));
+        // Closed meanwhile: detach() removed presence before we added it, so take it back out.
+        if (!subscription.active) await this.engine.removePresence(channel, session.id);
       }
       subscription.goLive();
     } catch (error) {

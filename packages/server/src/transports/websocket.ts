@@ -14,9 +14,8 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket, type RawData } from "ws";
 import { CloseCodes, parseClientFrame, type ClientFrame, type ErrorCode } from "@herald/protocol";
 import type { Logger } from "pino";
-import { EngineUnavailableError } from "../engine/engine.js";
 import type { Hub } from "../hub/hub.js";
-import { HubError } from "../hub/hub-error.js";
+import { HubError, errorFrameFields } from "../hub/hub-error.js";
 import type { HubStats } from "../hub/stats.js";
 import { WebSocketSession } from "./websocket-session.js";
 import type { RouteTable } from "./routes.js";
@@ -198,20 +197,12 @@ export class WebSocketTransport {
 
   /** Answers a failed request: an error frame for what the client can fix, a close for what it cannot. */
   private fail(session: WebSocketSession, error: unknown, id: string | number | undefined, fatal: boolean): void {
-    if (error instanceof HubError) {
-      this.sendError(session, error.code, error.message, id);
-      if (fatal || error.code === "unauthorized" || error.code === "forbidden") {
-        const close = error.code === "unauthorized" || error.code === "token_expired" ? CloseCodes.unauthorized : error.code === "forbidden" ? CloseCodes.forbidden : CloseCodes.bad_request;
-        session.close(close.code, truncateReason(error.message));
-      }
-      return;
-    }
-    if (error instanceof EngineUnavailableError) {
-      this.sendError(session, "engine_unavailable", "the engine is unavailable; retry shortly", id);
-      return;
-    }
-    this.options.logger.error({ err: error, connectionId: session.id }, "unexpected error handling a frame");
-    this.sendError(session, "internal_error", "unexpected server error; it has been logged", id);
+    const { code, message } = errorFrameFields(error);
+    if (code === "internal_error") this.options.logger.error({ err: error, connectionId: session.id }, "unexpected error handling a frame");
+    this.sendError(session, code, message, id);
+    const authProblem = code === "unauthorized" || code === "forbidden";
+    if (!fatal && !authProblem) return;
+    session.close(closeCodeFor(code), truncateReason(message));
   }
 
   private sendError(session: WebSocketSession, code: ErrorCode, message: string, id?: string | number): void {
@@ -233,6 +224,23 @@ export class WebSocketTransport {
         // The socket closed between the check and the ping; its close handler cleans up.
       }
     }
+  }
+}
+
+/** The close code for a failure that ends the connection: stop for the client's own faults, reconnect for the server's. */
+function closeCodeFor(code: ErrorCode): number {
+  switch (code) {
+    case "unauthorized":
+    case "token_expired":
+      return CloseCodes.unauthorized.code;
+    case "forbidden":
+      return CloseCodes.forbidden.code;
+    case "engine_unavailable":
+    case "shutting_down":
+    case "internal_error":
+      return CloseCodes.internal_error.code;
+    default:
+      return CloseCodes.bad_request.code;
   }
 }
 
