@@ -15,6 +15,7 @@ import { loadConfig } from "./config/load.js";
 import type { HeraldConfig, HeraldConfigInput } from "./config/schema.js";
 import type { Engine, StreamEvent } from "./engine/engine.js";
 import { MemoryEngine } from "./engine/memory.js";
+import { RedisEngine } from "./engine/redis.js";
 import { buildHttpApp } from "./http/app.js";
 import { Hub } from "./hub/hub.js";
 import { Namespaces } from "./hub/namespaces.js";
@@ -115,7 +116,17 @@ export class Herald {
   async start(): Promise<this> {
     if (this.started) return this;
     this.started = true;
-    await this.engine.start({ onEvent: (event) => this.hub.dispatch(event) });
+    await this.engine.start({
+      onEvent: (event) => this.hub.dispatch(event),
+      onGap: (channel) => {
+        this.logger.warn({ channel }, "events were lost on their way to this node; its subscribers must resync");
+        this.hub.resync(channel);
+      },
+      onAvailabilityChange: (available) => {
+        if (available) this.logger.info({ engine: this.engine.name }, "engine available again");
+        else this.logger.error({ engine: this.engine.name }, "engine unavailable: publishes are refused until it returns");
+      },
+    });
     await this.http.ready();
     return this;
   }
@@ -191,7 +202,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
 
 function createEngine(config: HeraldConfig): Engine {
   if (config.engine.type === "memory") return new MemoryEngine();
-  throw Object.assign(new Error(`engine "${config.engine.type}" is not available in this build; use engine.type: memory`), { code: "invalid_config" });
+  return new RedisEngine({ url: config.engine.redisUrl, prefix: config.engine.prefix });
 }
 
 function rejectUpgrade(socket: Duplex, status: number, message: string): void {
