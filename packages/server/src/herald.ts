@@ -71,7 +71,7 @@ export class Herald {
     this.config = loadConfig({ file: options.configFile, env: options.env ?? {}, overrides: options.config });
     this.logger = options.logger ?? createLogger(this.config.logLevel);
     this.node = this.config.node ?? `${hostname()}-${process.pid}`;
-    this.engine = options.engine ?? createEngine(this.config);
+    this.engine = options.engine ?? createEngine(this.config, this.node);
     const stats = new HubStats();
     this.hub = new Hub({
       engine: this.engine,
@@ -200,9 +200,9 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   return new Herald(options).start();
 }
 
-function createEngine(config: HeraldConfig): Engine {
+function createEngine(config: HeraldConfig, node: string): Engine {
   if (config.engine.type === "memory") return new MemoryEngine();
-  return new RedisEngine({ url: config.engine.redisUrl, prefix: config.engine.prefix });
+  return new RedisEngine({ url: config.engine.redisUrl, prefix: config.engine.prefix, connectionName: `herald:${node}` });
 }
 
 function rejectUpgrade(socket: Duplex, status: number, message: string): void {

@@ -60,6 +60,8 @@ export interface RedisEngineOptions {
   presenceTtlMs?: number;
   /** A command that gets no answer within this many ms fails as unavailable. Default 5 s. */
   commandTimeoutMs?: number;
+  /** Names this node's connections in Redis' CLIENT LIST (`<name>-command`, `<name>-subscriber`). Default `herald`. */
+  connectionName?: string;
   /** Force plain PUBLISH/SUBSCRIBE even where sharded pub/sub exists. Default false. */
   disableShardedPubSub?: boolean;
 }
@@ -91,6 +93,7 @@ export class RedisEngine implements Engine {
   private readonly presenceTtlMs: number;
   private readonly commandTimeoutMs: number;
   private readonly allowSharded: boolean;
+  private readonly connectionName: string;
   private command: Redis | undefined;
   private subscriber: Redis | undefined;
   private handler: EngineHandler | undefined;
@@ -115,6 +118,7 @@ export class RedisEngine implements Engine {
     this.presenceTtlMs = options.presenceTtlMs ?? 60_000;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 5_000;
     this.allowSharded = !options.disableShardedPubSub;
+    this.connectionName = (options.connectionName ?? "herald").replace(/[^A-Za-z0-9_.:-]/g, "_");
   }
 
   async start(handler: EngineHandler): Promise<void> {
@@ -130,8 +134,8 @@ export class RedisEngine implements Engine {
       lazyConnect: true,
       retryStrategy: (times) => Math.min(100 * times, 1_000),
     };
-    this.command = new Redis(this.url, { ...common, connectionName: "herald-command" });
-    this.subscriber = new Redis(this.url, { ...common, connectionName: "herald-subscriber" });
+    this.command = new Redis(this.url, { ...common, connectionName: `${this.connectionName}-command` });
+    this.subscriber = new Redis(this.url, { ...common, connectionName: `${this.connectionName}-subscriber` });
     // ioredis reports every failed reconnection attempt as an error; availability carries the news.
     this.command.on("error", () => undefined);
     this.subscriber.on("error", () => undefined);
