@@ -137,13 +137,17 @@ export class RedisEngine implements Engine {
     this.command = new Redis(this.url, { ...common, connectionName: `${this.connectionName}-command` });
     this.subscriber = new Redis(this.url, { ...common, connectionName: `${this.connectionName}-subscriber` });
     // ioredis reports every failed reconnection attempt as an error; availability carries the news.
-    this.command.on("error", () => undefined);
-    this.subscriber.on("error", () => undefined);
+    let lastError = "";
+    const remember = (error: Error): void => {
+      lastError = error.message;
+    };
+    this.command.on("error", remember);
+    this.subscriber.on("error", remember);
     try {
       await Promise.all([this.command.connect(), this.subscriber.connect()]);
     } catch (error) {
       await this.close();
-      throw new EngineUnavailableError(`cannot reach Redis at ${redactUrl(this.url)}: ${(error as Error).message}`, { cause: error });
+      throw new EngineUnavailableError(`cannot reach Redis at ${redactUrl(this.url)}: ${lastError || (error as Error).message}`, { cause: error });
     }
     this.sharded = this.allowSharded && (await supportsShardedPubSub(this.command));
     const onMessage = (topic: string, message: string): void => this.receive(topic, message);
