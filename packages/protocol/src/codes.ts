@@ -70,6 +70,7 @@ export const CloseCodes = {
   ping_timeout: { code: 4000, action: "reconnect", description: "No pong (or any frame) came back within the ping timeout." },
   idle_timeout: { code: 4001, action: "reconnect", description: "The connection neither subscribed nor authenticated within `idleTimeout`." },
   slow_consumer: { code: 4008, action: "reconnect", description: "The connection's send queue passed `sendQueueBytes`; reconnect and recover with `since`." },
+  resync: { code: 4009, action: "reconnect", description: "Events of a subscribed channel were lost on this node (its engine was unreachable longer than history keeps them); reconnect and recover with `since`." },
   bad_request: { code: 4500, action: "stop", description: "The connection URL is not valid (e.g. a route parameter failed its pattern); the reason says which." },
   unauthorized: { code: 4501, action: "stop", description: "Authentication failed; get valid credentials before reconnecting." },
   forbidden: { code: 4503, action: "stop", description: "The credentials are valid but this connection is not allowed." },

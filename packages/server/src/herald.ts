@@ -15,6 +15,7 @@ import { loadConfig } from "./config/load.js";
 import type { HeraldConfig, HeraldConfigInput } from "./config/schema.js";
 import type { Engine, StreamEvent } from "./engine/engine.js";
 import { MemoryEngine } from "./engine/memory.js";
+import { RedisEngine } from "./engine/redis.js";
 import { buildHttpApp } from "./http/app.js";
 import { Hub } from "./hub/hub.js";
 import { Namespaces } from "./hub/namespaces.js";
@@ -70,7 +71,7 @@ export class Herald {
     this.config = loadConfig({ file: options.configFile, env: options.env ?? {}, overrides: options.config });
     this.logger = options.logger ?? createLogger(this.config.logLevel);
     this.node = this.config.node ?? `${hostname()}-${process.pid}`;
-    this.engine = options.engine ?? createEngine(this.config);
+    this.engine = options.engine ?? createEngine(this.config, this.node);
     const stats = new HubStats();
     this.hub = new Hub({
       engine: this.engine,
@@ -115,7 +116,17 @@ export class Herald {
   async start(): Promise<this> {
     if (this.started) return this;
     this.started = true;
-    await this.engine.start({ onEvent: (event) => this.hub.dispatch(event) });
+    await this.engine.start({
+      onEvent: (event) => this.hub.dispatch(event),
+      onGap: (channel) => {
+        this.logger.warn({ channel }, "events were lost on their way to this node; its subscribers must resync");
+        this.hub.resync(channel);
+      },
+      onAvailabilityChange: (available) => {
+        if (available) this.logger.info({ engine: this.engine.name }, "engine available again");
+        else this.logger.error({ engine: this.engine.name }, "engine unavailable: publishes are refused until it returns");
+      },
+    });
     await this.http.ready();
     return this;
   }
@@ -189,9 +200,9 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   return new Herald(options).start();
 }
 
-function createEngine(config: HeraldConfig): Engine {
+function createEngine(config: HeraldConfig, node: string): Engine {
   if (config.engine.type === "memory") return new MemoryEngine();
-  throw Object.assign(new Error(`engine "${config.engine.type}" is not available in this build; use engine.type: memory`), { code: "invalid_config" });
+  return new RedisEngine({ url: config.engine.redisUrl, prefix: config.engine.prefix, connectionName: `herald:${node}` });
 }
 
 function rejectUpgrade(socket: Duplex, status: number, message: string): void {

@@ -116,3 +116,19 @@ describe("WebSocket protocol v1: frames", () => {
     await client.close();
   });
 });
+
+describe("channel turnover", () => {
+  it("a channel left and re-joined at once keeps delivering (a late engine unsubscribe cannot cancel the new one)", async () => {
+    const hub = await startHerald();
+    const first = await TestClient.open(`${hub.wsUrl}/ws`);
+    await first.subscribe("topic:turnover");
+    const closing = first.close();
+    const second = await TestClient.open(`${hub.wsUrl}/ws`);
+    await closing;
+    await second.subscribe("topic:turnover");
+    await hub.herald.publish("topic:turnover", "still", { ok: true });
+    assert.deepEqual((await second.next("still")).data, { ok: true });
+    await second.close();
+    await hub.close();
+  });
+});

@@ -18,6 +18,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "HERALD_ENGINE", path: ["engine", "type"], kind: "string", description: "memory or redis." },
   { name: "REDIS_URL", path: ["engine", "redisUrl"], kind: "string", description: "Redis URL for the redis engine." },
   { name: "HERALD_REDIS_URL", path: ["engine", "redisUrl"], kind: "string", description: "Redis URL; wins over REDIS_URL." },
+  { name: "HERALD_REDIS_PREFIX", path: ["engine", "prefix"], kind: "string", description: "Prefix of Herald's Redis keys (default herald:)." },
   { name: "HERALD_PING_INTERVAL", path: ["pingInterval"], kind: "string", description: "Time between server pings." },
   { name: "HERALD_IDLE_TIMEOUT", path: ["idleTimeout"], kind: "string", description: "Deadline to subscribe or authenticate." },
   { name: "HERALD_SEND_QUEUE_BYTES", path: ["sendQueueBytes"], kind: "string", description: "Per-connection send queue cap." },

@@ -102,6 +102,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       type: z.enum(["memory", "redis"]).default("memory"),
       redisUrl: z.string().optional(),
+      /** Prefix of every Redis key and pub/sub channel, so several Heralds can share one Redis. */
+      prefix: z.string().default("herald:"),
     })
     .prefault({}),
   pingInterval: duration("25s"),

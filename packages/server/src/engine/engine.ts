@@ -10,7 +10,8 @@
  *    memory engine, an expired or evicted stream). A position is only comparable within one epoch.
  * 3. Delivery. After `subscribe(channel)` resolves, every event accepted for that channel on any
  *    node is passed to `handler.onEvent` on this node, exactly once, in offset order, until
- *    `unsubscribe(channel)`. Events published before `subscribe` resolved may or may not arrive
+ *    `unsubscribe(channel)`; events it cannot deliver (lost while cut off from its backing
+ *    service) it reports through `handler.onGap`, never skipping them silently. Events published before `subscribe` resolved may or may not arrive
  *    (the hub closes that gap by reading history after subscribing and de-duplicating by offset).
  * 4. History. `history()` returns the retained events (at most `historySize`, none older than
  *    `historyTtlMs`) in offset order, with the stream's current position read no earlier than
@@ -69,6 +70,13 @@ export interface EngineHandler {
   onEvent(event: StreamEvent): void;
   /** The engine lost or regained its backing service; optional to implement. */
   onAvailabilityChange?(available: boolean): void;
+  /**
+   * Events of a channel held by this node could not be delivered here and cannot be read back
+   * (they left history, or the stream was lost, while this node was cut off from the engine).
+   * Live delivery goes on after the gap; the hub must tell the channel's subscribers, who would
+   * otherwise miss those events silently. Optional: engines that cannot lose events never call it.
+   */
+  onGap?(channel: string): void;
 }
 
 export interface EngineStatus {
@@ -83,6 +91,7 @@ export interface Engine {
   start(handler: EngineHandler): Promise<void>;
   close(): Promise<void>;
   publish(channel: string, type: string, data: unknown, options: StreamOptions): Promise<StreamEvent>;
+  /** Calls are counted per channel: delivery stops only when every subscribe has had its unsubscribe. */
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
   history(channel: string, query: HistoryQuery, options: StreamOptions): Promise<HistoryResult>;

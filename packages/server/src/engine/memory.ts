@@ -40,7 +40,8 @@ export class MemoryEngine implements Engine {
   readonly name = "memory";
   private handler: EngineHandler | undefined;
   private readonly streams = new Map<string, Stream>();
-  private readonly subscribed = new Set<string>();
+  /** Subscribe calls per channel; counted so a late unsubscribe cannot cancel a newer subscribe. */
+  private readonly subscribed = new Map<string, number>();
   private readonly presenceByChannel = new Map<string, Map<string, PresenceEntry>>();
   private readonly ttlByChannel = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -77,11 +78,13 @@ export class MemoryEngine implements Engine {
   }
 
   async subscribe(channel: string): Promise<void> {
-    this.subscribed.add(channel);
+    this.subscribed.set(channel, (this.subscribed.get(channel) ?? 0) + 1);
   }
 
   async unsubscribe(channel: string): Promise<void> {
-    this.subscribed.delete(channel);
+    const count = (this.subscribed.get(channel) ?? 0) - 1;
+    if (count > 0) this.subscribed.set(channel, count);
+    else this.subscribed.delete(channel);
   }
 
   async history(channel: string, query: HistoryQuery, options: StreamOptions): Promise<HistoryResult> {

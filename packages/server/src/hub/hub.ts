@@ -15,7 +15,7 @@
  * encoded once per event rather than once per subscriber.
  */
 
-import { channelProblem, eventTypeProblem, type StreamPosition } from "@herald/protocol";
+import { channelProblem, CloseCodes, eventTypeProblem, type StreamPosition } from "@herald/protocol";
 import type { Authorizer } from "../auth/authorizer.js";
 import type { Engine, HistoryQuery, HistoryResult, PresenceEntry, StreamEvent } from "../engine/engine.js";
 import { HubError } from "./hub-error.js";
@@ -84,6 +84,23 @@ export class Hub {
       state.waiters.clear();
       for (const wake of waiters) wake();
     }
+  }
+
+  /**
+   * The engine lost events of `channel` on their way to this node (EngineHandler.onGap): its
+   * subscribers here cannot be brought up to date in place. Each connection holding the channel
+   * is closed with `resync`, a reconnect code, so the client comes back, resumes with `since`
+   * and learns from `recovered: false` that it must reload, instead of missing events unaware.
+   * Long-poll waiters are woken: they read history by cursor and see the gap there.
+   */
+  resync(channel: string): void {
+    const state = this.channels.get(channel);
+    if (!state) return;
+    const reason = `events of ${channel} were lost on this node; reconnect and resume with since`;
+    for (const subscription of [...state.subscribers]) subscription.session.close(CloseCodes.resync.code, reason);
+    const waiters = [...state.waiters];
+    state.waiters.clear();
+    for (const wake of waiters) wake();
   }
 
   addSession(session: Session): void {

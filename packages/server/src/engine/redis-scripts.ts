@@ -1,0 +1,202 @@
+/**
+ * The Lua scripts of the Redis engine. Each runs atomically inside Redis, which is what makes the
+ * per-channel order global: the offset is assigned, the event stored and the message published in
+ * one step, so every node sees one order per channel, the order of the offsets.
+ *
+ * Keys of one channel (all share the hash tag `{channel}`, so they live in one Redis Cluster slot):
+ *   <prefix>{<channel>}:meta     hash: epoch, offset (last assigned), time (ms of the last event),
+ *                                size and ttl (the stream options of the last publish)
+ *   <prefix>{<channel>}:stream   stream: one entry per retained event, id `<offset>-0`,
+ *                                fields t (type), d (data as JSON), ms (time)
+ * A missing meta means the channel's position was lost (expired, evicted, flushed): the next
+ * script that needs it creates a new epoch at offset 0 and drops any stream left behind.
+ *
+ * Time comes from Redis (TIME), never from a node's clock, and never goes backwards within a
+ * stream, so TTL trimming from the head of the stream is exact.
+ */
+
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+
+// Shared by both scripts: the meta, created with a new epoch when missing; and TTL trimming.
+const PRELUDE = `
+local meta, stream = KEYS[1], KEYS[2]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+local function ensure_meta(candidate_epoch)
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if epoch then return epoch, false end
+  redis.call('DEL', stream)
+  redis.call('HSET', meta, 'epoch', candidate_epoch, 'offset', 0, 'time', 0)
+  return candidate_epoch, true
+end
+
+-- Drops expired entries from the head of the stream; each entry is looked at once while expired,
+-- so the cost is amortised O(1) per event.
+local function trim_expired(cutoff)
+  while true do
+    local head = redis.call('XRANGE', stream, '-', '+', 'COUNT', 32)
+    if #head == 0 then return end
+    local last_expired = nil
+    for _, entry in ipairs(head) do
+      local fields = entry[2]
+      local ms = nil
+      for i = 1, #fields, 2 do
+        if fields[i] == 'ms' then ms = tonumber(fields[i + 1]) end
+      end
+      if ms ~= nil and ms > cutoff then break end
+      last_expired = entry[1]
+    end
+    if last_expired == nil then return end
+    local expired_offset = tonumber(string.match(last_expired, '^(%d+)'))
+    redis.call('XTRIM', stream, 'MINID', (expired_offset + 1) .. '-0')
+    if last_expired ~= head[#head][1] then return end
+  end
+end
+`;
+
+/**
+ * KEYS: meta, stream. ARGV: type, data (JSON), historySize, historyTtlMs, metaTtlMs, candidate
+ * epoch, pub/sub channel, publish command (SPUBLISH or PUBLISH).
+ * Returns {epoch, offset, time}.
+ */
+const PUBLISH = `${PRELUDE}
+local event_type, data = ARGV[1], ARGV[2]
+local size, ttl, meta_ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local epoch = ensure_meta(ARGV[6])
+local offset = redis.call('HINCRBY', meta, 'offset', 1)
+local last_time = tonumber(redis.call('HGET', meta, 'time')) or 0
+if now < last_time then now = last_time end
+redis.call('HSET', meta, 'time', now, 'size', size, 'ttl', ttl)
+if size > 0 then
+  redis.call('XADD', stream, 'MAXLEN', size, offset .. '-0', 't', event_type, 'd', data, 'ms', now)
+  trim_expired(now - ttl)
+  -- Every retained event expires with the newest one at the latest, so the key may too.
+  redis.call('PEXPIRE', stream, ttl)
+else
+  redis.call('DEL', stream)
+end
+redis.call('PEXPIRE', meta, math.max(ttl, meta_ttl))
+local message = '{"epoch":' .. cjson.encode(epoch) .. ',"offset":' .. offset .. ',"time":' .. now ..
+  ',"type":' .. cjson.encode(event_type) .. ',"data":' .. data .. '}'
+redis.call(ARGV[8], ARGV[7], message)
+return {epoch, offset, now}
+`;
+
+/**
+ * KEYS: meta, stream. ARGV: since ('' for none), limit ('' for none), historySize ('' to use the
+ * stored one), historyTtlMs (same), metaTtlMs, candidate epoch.
+ * Returns {epoch, offset, complete (0/1), flat events: offset, type, data, time, offset, ...}.
+ * The position is read in the same atomic step as the events, so it is never older than them.
+ */
+const HISTORY = `${PRELUDE}
+local since = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local epoch, created = ensure_meta(ARGV[6])
+local offset = tonumber(redis.call('HGET', meta, 'offset'))
+local size = tonumber(ARGV[3]) or tonumber(redis.call('HGET', meta, 'size'))
+local ttl = tonumber(ARGV[4]) or tonumber(redis.call('HGET', meta, 'ttl'))
+redis.call('PEXPIRE', meta, math.max(ttl or 0, tonumber(ARGV[5])))
+if created then
+  return {epoch, 0, (since == nil or since == 0) and 1 or 0, {}}
+end
+if size ~= nil then redis.call('XTRIM', stream, 'MAXLEN', size) end
+if ttl ~= nil then trim_expired(now - ttl) end
+local entries
+if limit ~= nil and limit <= 0 then
+  entries = {}
+elseif since ~= nil then
+  if limit ~= nil then
+    entries = redis.call('XRANGE', stream, (since + 1) .. '-0', '+', 'COUNT', limit)
+  else
+    entries = redis.call('XRANGE', stream, (since + 1) .. '-0', '+')
+  end
+elseif limit ~= nil then
+  local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', limit)
+  entries = {}
+  for i = #newest, 1, -1 do entries[#entries + 1] = newest[i] end
+else
+  entries = redis.call('XRANGE', stream, '-', '+')
+end
+local complete = 1
+if since ~= nil then
+  local oldest = offset + 1
+  local head = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+  if #head > 0 then oldest = tonumber(string.match(head[1][1], '^(%d+)')) end
+  if since < oldest - 1 then complete = 0 end
+end
+local flat = {}
+for _, entry in ipairs(entries) do
+  local fields = entry[2]
+  local t, d, ms
+  for i = 1, #fields, 2 do
+    if fields[i] == 't' then t = fields[i + 1]
+    elseif fields[i] == 'd' then d = fields[i + 1]
+    elseif fields[i] == 'ms' then ms = fields[i + 1] end
+  end
+  flat[#flat + 1] = string.match(entry[1], '^(%d+)')
+  flat[#flat + 1] = t
+  flat[#flat + 1] = d
+  flat[#flat + 1] = ms
+end
+return {epoch, offset, complete, flat}
+`;
+
+/**
+ * KEYS: presence hash (connectionId -> entry JSON), presence expiry zset (connectionId -> ms).
+ * ARGV: none. Drops the entries whose node stopped refreshing them, returns the rest.
+ */
+const PRESENCE = `
+local entries, expiry = KEYS[1], KEYS[2]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', now)
+if #gone > 0 then
+  redis.call('HDEL', entries, unpack(gone))
+  redis.call('ZREMRANGEBYSCORE', expiry, '-inf', now)
+end
+return redis.call('HVALS', entries)
+`;
+
+/**
+ * KEYS: presence hash, presence expiry zset. ARGV: ttlMs, then connectionId, entry JSON pairs.
+ * Adds or refreshes entries; their expiry is Redis time + ttl.
+ */
+const PRESENCE_ADD = `
+local entries, expiry = KEYS[1], KEYS[2]
+local ttl = tonumber(ARGV[1])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', entries, ARGV[i], ARGV[i + 1])
+  redis.call('ZADD', expiry, now + ttl, ARGV[i])
+end
+redis.call('PEXPIRE', entries, ttl)
+redis.call('PEXPIRE', expiry, ttl)
+return 1
+`;
+
+/** A script run by its SHA1, sent in full only when Redis does not know it yet (NOSCRIPT). */
+export class Script {
+  private readonly sha: string;
+  constructor(private readonly source: string) {
+    this.sha = createHash("sha1").update(source).digest("hex");
+  }
+
+  async run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!String((error as Error).message).startsWith("NOSCRIPT")) throw error;
+      return redis.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+export const scripts = {
+  publish: new Script(PUBLISH),
+  history: new Script(HISTORY),
+  presence: new Script(PRESENCE),
+  presenceAdd: new Script(PRESENCE_ADD),
+};

@@ -1,0 +1,56 @@
+/**
+ * A node cut off from Redis for longer than history keeps: its subscribers are not left with a
+ * silent hole. The node closes their connections with `resync` (4009, reconnect) and, resuming
+ * with `since`, they learn `recovered: false`.
+ */
+
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { CloseCodes } from "@herald/protocol";
+import { RedisEngine } from "../src/engine/redis.js";
+import { TestClient, startHerald, type RunningHerald } from "./support/herald.js";
+import { REDIS_URL, deleteKeys, redisSkip, uniquePrefix } from "./support/redis.js";
+import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
+
+describe("resync after events were lost on their way to a node", { skip: await redisSkip() }, () => {
+  const prefix = uniquePrefix("resync");
+  const opened: Array<{ close(): Promise<void> }> = [];
+  after(async () => {
+    for (const item of opened.reverse()) await item.close();
+    await deleteKeys(prefix);
+  });
+
+  it("closes the subscribers with resync, and they resume with recovered: false", async () => {
+    const target = new URL(REDIS_URL);
+    const proxy: TcpProxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
+    opened.push(proxy);
+    const url = new URL(REDIS_URL);
+    url.hostname = "127.0.0.1";
+    url.port = String(proxy.port);
+    const config = { namespaces: { feed: { history: { size: 2 } } } };
+    const cutNode: RunningHerald = await startHerald(config, { engine: new RedisEngine({ url: url.toString(), prefix }) });
+    opened.push(cutNode);
+    const otherNode: RunningHerald = await startHerald(config, { engine: new RedisEngine({ url: REDIS_URL, prefix }) });
+    opened.push(otherNode);
+    const channel = `feed:${randomBytes(4).toString("hex")}`;
+
+    const client = await TestClient.open(`${cutNode.wsUrl}/ws`);
+    const subscribed = await client.subscribe(channel);
+    await otherNode.herald.publish(channel, "tick", 1);
+    const first = await client.next("tick");
+    assert.equal(first.offset, 1);
+
+    proxy.cut();
+    for (let i = 2; i <= 6; i++) await otherNode.herald.publish(channel, "tick", i);
+    proxy.restore();
+    const closed = await client.closed;
+    assert.equal(closed.code, CloseCodes.resync.code);
+
+    const again = await TestClient.open(`${otherNode.wsUrl}/ws`);
+    const resumed = await again.subscribe(channel, { since: { epoch: subscribed.epoch, offset: 1 } });
+    assert.equal(resumed.recovered, false, "events 2-4 left history, so the client must reload");
+    assert.equal(resumed.offset, 6);
+    await again.close();
+  });
+});
