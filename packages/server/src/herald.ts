@@ -17,6 +17,7 @@ import type { Engine, StreamEvent } from "./engine/engine.js";
 import { MemoryEngine } from "./engine/memory.js";
 import { buildHttpApp } from "./http/app.js";
 import { Hub } from "./hub/hub.js";
+import { Integrations } from "./integrations/integrations.js";
 import { Namespaces } from "./hub/namespaces.js";
 import { HubStats } from "./hub/stats.js";
 import { createLogger } from "./ops/logger.js";
@@ -60,6 +61,8 @@ export class Herald {
   private readonly engine: Engine;
   private readonly websocket: WebSocketTransport;
   private readonly closeStreams: () => void;
+  /** Sources (Postgres outbox, bridges) and sinks (email, webhooks) from the config. */
+  readonly integrations: Integrations;
   private accepting = true;
   private inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
@@ -81,6 +84,7 @@ export class Herald {
       maxSubscriptionsPerConnection: this.config.maxSubscriptionsPerConnection,
     });
     const metrics = new Metrics(this.hub, stats, this.node);
+    this.integrations = new Integrations(this.config, this.hub, this.logger);
     this.websocket = new WebSocketTransport({
       hub: this.hub,
       routes: new RouteTable(this.config.routes),
@@ -103,6 +107,7 @@ export class Herald {
       node: this.node,
       version,
       accepting: () => this.accepting,
+      integrations: () => this.integrations.status(),
     });
     this.http = built.app;
     this.closeStreams = built.closeStreams;
@@ -117,6 +122,7 @@ export class Herald {
     this.started = true;
     await this.engine.start({ onEvent: (event) => this.hub.dispatch(event) });
     await this.http.ready();
+    await this.integrations.start();
     return this;
   }
 
@@ -173,6 +179,7 @@ export class Herald {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.accepting = false;
+      await this.integrations.stop();
       const deadline = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeout).unref());
       await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
       this.websocket.close();
