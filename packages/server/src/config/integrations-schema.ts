@@ -127,6 +127,8 @@ export const emailSinkSchema = z
     rules: z.array(emailRuleSchema).default([]),
     /** Attempts per email before it is given up (and counted as failed). Default 4. */
     attempts: z.number().int().min(1).max(20).default(4),
+    /** Base delay before a retry; it doubles per try, with jitter. Default 1s. */
+    retryDelay: durationWithDefault("1s"),
     /** Emails waiting at most; beyond it new ones are dropped and counted. Default 1000. */
     maxQueue: z.number().int().min(1).default(1000),
   })
@@ -146,6 +148,8 @@ export const webhookSchema = z.strictObject({
   channels: z.array(z.string().min(1)).default(["*"]),
   /** Attempts before the delivery is dead-lettered. Default 5. */
   attempts: z.number().int().min(1).max(20).default(5),
+  /** Base delay before a retry; it doubles per try, with jitter. Default 1s. */
+  retryDelay: durationWithDefault("1s"),
   /** Per-attempt timeout. Default 10s. */
   timeout: durationWithDefault("10s"),
 });

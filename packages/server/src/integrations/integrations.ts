@@ -8,9 +8,12 @@ import type { Logger } from "pino";
 import type { HeraldConfig } from "../config/schema.js";
 import type { Hub } from "../hub/hub.js";
 import { PostgresSource } from "../sources/postgres-outbox.js";
+import { EmailSink } from "../sinks/email.js";
 
 export class Integrations {
   readonly postgres: PostgresSource | undefined;
+  readonly email: EmailSink | undefined;
+  private readonly unlisten: Array<() => void> = [];
 
   constructor(
     config: HeraldConfig,
@@ -21,20 +24,31 @@ export class Integrations {
     this.postgres = pgConfig.url
       ? new PostgresSource({ ...pgConfig, url: pgConfig.url }, (channel, type, data) => hub.publish(channel, type, data), logger.child({ source: "postgres" }))
       : undefined;
+    const emailConfig = config.sinks.email;
+    if (emailConfig.rules.length > 0) {
+      const host = emailConfig.smtp.host;
+      if (!host) throw Object.assign(new Error("invalid configuration: sinks.email.rules need an SMTP server; set SMTP_SERVER or sinks.email.smtp.host"), { code: "invalid_config" });
+      this.email = new EmailSink({ ...emailConfig, smtp: { ...emailConfig.smtp, host } }, logger.child({ sink: "email" }));
+    }
   }
 
   async start(): Promise<void> {
+    const email = this.email;
+    if (email) this.unlisten.push(this.hub.listeners.on("published", (event) => email.observe(event)));
     await this.postgres?.start();
   }
 
   async stop(): Promise<void> {
     await this.postgres?.stop();
+    for (const off of this.unlisten.splice(0)) off();
+    this.email?.stop();
   }
 
   /** What /api/status shows under `integrations`. */
   status(): Record<string, unknown> {
     return {
       postgres: this.postgres?.status() ?? null,
+      email: this.email?.status() ?? null,
     };
   }
 }
