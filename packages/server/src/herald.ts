@@ -84,7 +84,7 @@ export class Herald {
       maxSubscriptionsPerConnection: this.config.maxSubscriptionsPerConnection,
     });
     const metrics = new Metrics(this.hub, stats, this.node);
-    this.integrations = new Integrations(this.config, this.hub, this.logger);
+    this.integrations = new Integrations(this.config, this.hub, this.logger, this.node);
     this.websocket = new WebSocketTransport({
       hub: this.hub,
       routes: new RouteTable(this.config.routes),

@@ -9,16 +9,19 @@ import type { HeraldConfig } from "../config/schema.js";
 import type { Hub } from "../hub/hub.js";
 import { PostgresSource } from "../sources/postgres-outbox.js";
 import { EmailSink } from "../sinks/email.js";
+import { WebhookSink } from "../sinks/webhooks.js";
 
 export class Integrations {
   readonly postgres: PostgresSource | undefined;
   readonly email: EmailSink | undefined;
+  readonly webhooks: WebhookSink | undefined;
   private readonly unlisten: Array<() => void> = [];
 
   constructor(
     config: HeraldConfig,
     private readonly hub: Hub,
     private readonly logger: Logger,
+    node: string,
   ) {
     const pgConfig = config.sources.postgres;
     this.postgres = pgConfig.url
@@ -30,11 +33,18 @@ export class Integrations {
       if (!host) throw Object.assign(new Error("invalid configuration: sinks.email.rules need an SMTP server; set SMTP_SERVER or sinks.email.smtp.host"), { code: "invalid_config" });
       this.email = new EmailSink({ ...emailConfig, smtp: { ...emailConfig.smtp, host } }, logger.child({ sink: "email" }));
     }
+    if (config.sinks.webhooks.endpoints.length > 0) this.webhooks = new WebhookSink(config.sinks.webhooks, node, logger.child({ sink: "webhook" }));
   }
 
   async start(): Promise<void> {
     const email = this.email;
     if (email) this.unlisten.push(this.hub.listeners.on("published", (event) => email.observe(event)));
+    const webhooks = this.webhooks;
+    if (webhooks?.wantsEvents) this.unlisten.push(this.hub.listeners.on("published", (event) => webhooks.observe(event)));
+    if (webhooks?.wantsLifecycle) {
+      this.unlisten.push(this.hub.listeners.on("channel", (change) => webhooks.observeChannel(change)));
+      this.unlisten.push(this.hub.listeners.on("presence", (change) => webhooks.observePresence(change)));
+    }
     await this.postgres?.start();
   }
 
@@ -42,6 +52,7 @@ export class Integrations {
     await this.postgres?.stop();
     for (const off of this.unlisten.splice(0)) off();
     this.email?.stop();
+    this.webhooks?.stop();
   }
 
   /** What /api/status shows under `integrations`. */
@@ -49,6 +60,7 @@ export class Integrations {
     return {
       postgres: this.postgres?.status() ?? null,
       email: this.email?.status() ?? null,
+      webhooks: this.webhooks?.status() ?? null,
     };
   }
 }
