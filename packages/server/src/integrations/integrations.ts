@@ -10,11 +10,13 @@ import type { Hub } from "../hub/hub.js";
 import { PostgresSource } from "../sources/postgres-outbox.js";
 import { EmailSink } from "../sinks/email.js";
 import { WebhookSink } from "../sinks/webhooks.js";
+import { Bridge } from "../sources/bridge.js";
 
 export class Integrations {
   readonly postgres: PostgresSource | undefined;
   readonly email: EmailSink | undefined;
   readonly webhooks: WebhookSink | undefined;
+  readonly bridges: Bridge[];
   private readonly unlisten: Array<() => void> = [];
 
   constructor(
@@ -33,6 +35,9 @@ export class Integrations {
       if (!host) throw Object.assign(new Error("invalid configuration: sinks.email.rules need an SMTP server; set SMTP_SERVER or sinks.email.smtp.host"), { code: "invalid_config" });
       this.email = new EmailSink({ ...emailConfig, smtp: { ...emailConfig.smtp, host } }, logger.child({ sink: "email" }));
     }
+    this.bridges = config.bridges.map(
+      (bridge) => new Bridge(bridge, (channel, type, data) => hub.publish(channel, type, data), logger.child({ source: "bridge", bridge: bridge.name })),
+    );
     if (config.sinks.webhooks.endpoints.length > 0) this.webhooks = new WebhookSink(config.sinks.webhooks, node, logger.child({ sink: "webhook" }));
   }
 
@@ -45,11 +50,16 @@ export class Integrations {
       this.unlisten.push(this.hub.listeners.on("channel", (change) => webhooks.observeChannel(change)));
       this.unlisten.push(this.hub.listeners.on("presence", (change) => webhooks.observePresence(change)));
     }
+    if (this.bridges.length > 0) {
+      this.unlisten.push(this.hub.listeners.on("channel", (change) => this.bridges.forEach((bridge) => bridge.observeChannel(change))));
+      for (const bridge of this.bridges) bridge.start();
+    }
     await this.postgres?.start();
   }
 
   async stop(): Promise<void> {
     await this.postgres?.stop();
+    await Promise.all(this.bridges.map((bridge) => bridge.stop()));
     for (const off of this.unlisten.splice(0)) off();
     this.email?.stop();
     this.webhooks?.stop();
@@ -61,6 +71,7 @@ export class Integrations {
       postgres: this.postgres?.status() ?? null,
       email: this.email?.status() ?? null,
       webhooks: this.webhooks?.status() ?? null,
+      bridges: this.bridges.map((bridge) => bridge.status()),
     };
   }
 }
