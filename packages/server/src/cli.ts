@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-/** The `herald` command: `herald serve [--port N] [--host H] [--config FILE]`. */
+/** The `herald` command: `herald serve [--port N] [--host H] [--config FILE]`, `herald pg …`. */
 
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config/load.js";
 import { Herald } from "./herald.js";
+import { runPgCommand } from "./sources/postgres-cli.js";
 
 const USAGE = `Usage: herald serve [--port N] [--host ADDRESS] [--config FILE]
 
@@ -13,9 +14,11 @@ Runs the Herald hub. With no config file it serves on port 8080 with the embedde
   --config, -c   a JSON or YAML config file (HERALD_CONFIG is read too)
   --help, -h     this text
 
-Every setting can also come from a HERALD_* environment variable: see docs/configuration.md.`;
+Every setting can also come from a HERALD_* environment variable: see docs/configuration.md.
+Postgres triggers: herald pg install|uninstall|status (herald pg --help).`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "pg") return runPgCommand(argv.slice(1), (text) => process.stdout.write(text), (text) => process.stderr.write(text));
   let parsed;
   try {
     parsed = parseArgs({

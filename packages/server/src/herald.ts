@@ -18,6 +18,7 @@ import { MemoryEngine } from "./engine/memory.js";
 import { RedisEngine } from "./engine/redis.js";
 import { buildHttpApp } from "./http/app.js";
 import { Hub } from "./hub/hub.js";
+import { Integrations } from "./integrations/integrations.js";
 import { Namespaces } from "./hub/namespaces.js";
 import { HubStats } from "./hub/stats.js";
 import { createLogger } from "./ops/logger.js";
@@ -61,6 +62,8 @@ export class Herald {
   private readonly engine: Engine;
   private readonly websocket: WebSocketTransport;
   private readonly closeStreams: () => void;
+  /** Sources (Postgres outbox, bridges) and sinks (email, webhooks) from the config. */
+  readonly integrations: Integrations;
   private accepting = true;
   private inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
@@ -82,6 +85,7 @@ export class Herald {
       maxSubscriptionsPerConnection: this.config.maxSubscriptionsPerConnection,
     });
     const metrics = new Metrics(this.hub, stats, this.node);
+    this.integrations = new Integrations(this.config, this.hub, this.logger, this.node);
     this.websocket = new WebSocketTransport({
       hub: this.hub,
       routes: new RouteTable(this.config.routes),
@@ -104,6 +108,7 @@ export class Herald {
       node: this.node,
       version,
       accepting: () => this.accepting,
+      integrations: () => this.integrations.status(),
     });
     this.http = built.app;
     this.closeStreams = built.closeStreams;
@@ -128,6 +133,7 @@ export class Herald {
       },
     });
     await this.http.ready();
+    await this.integrations.start();
     return this;
   }
 
@@ -184,6 +190,7 @@ export class Herald {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.accepting = false;
+      await this.integrations.stop();
       const deadline = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeout).unref());
       await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
       this.websocket.close();

@@ -17,3 +17,5 @@ export type {
 export type { Authorizer } from "./auth/authorizer.js";
 export { HubError } from "./hub/hub-error.js";
 export type { Session, TransportName } from "./hub/session.js";
+export { signWebhook, verifyWebhook, SIGNATURE_HEADER } from "./sinks/webhook-signature.js";
+export type { VerifyWebhookOptions } from "./sinks/webhook-signature.js";

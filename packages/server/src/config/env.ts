@@ -30,6 +30,14 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "HERALD_API_KEYS", path: ["publish", "apiKeys"], kind: "list", description: "Comma-separated publish API keys, each `key` or `name=key`." },
   { name: "HERALD_PUBLISH_MAX_BODY", path: ["publish", "maxBodyBytes"], kind: "string", description: "Largest publish body." },
   { name: "HERALD_POLLING_MAX_TIMEOUT", path: ["polling", "maxTimeout"], kind: "string", description: "Longest long-poll wait." },
+  { name: "DATABASE_URL", path: ["sources", "postgres", "url"], kind: "string", description: "PostgreSQL URL; when set, Herald drains the Postgres outbox." },
+  { name: "HERALD_DATABASE_URL", path: ["sources", "postgres", "url"], kind: "string", description: "PostgreSQL URL; wins over DATABASE_URL." },
+  { name: "SMTP_SERVER", path: ["sinks", "email", "smtp", "host"], kind: "string", description: "SMTP host for the email sink." },
+  { name: "SMTP_PORT", path: ["sinks", "email", "smtp", "port"], kind: "int", description: "SMTP port (default 587; 465 means implicit TLS)." },
+  { name: "SMTP_USERNAME", path: ["sinks", "email", "smtp", "username"], kind: "string", description: "SMTP user name." },
+  { name: "SMTP_PASSWORD", path: ["sinks", "email", "smtp", "password"], kind: "string", description: "SMTP password." },
+  { name: "FROM_EMAIL", path: ["sinks", "email", "from", "email"], kind: "string", description: "Sender address of emails." },
+  { name: "FROM_NAME", path: ["sinks", "email", "from", "name"], kind: "string", description: "Sender name of emails." },
 ];
 
 /** Parses one variable's text into the value its key expects; a bad int is left as text for the schema to refuse. */

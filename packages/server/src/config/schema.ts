@@ -6,6 +6,7 @@
 
 import { z } from "zod";
 import { parseDuration, parseSize } from "./duration.js";
+import { bridgeSchema, sinksSchema, sourcesSchema } from "./integrations-schema.js";
 
 const duration = (fallback: string) =>
   z
@@ -133,6 +134,12 @@ export const configSchema = z.strictObject({
       maxEvents: z.number().int().min(1).default(1000),
     })
     .prefault({}),
+  /** Postgres outbox (see integrations-schema.ts and docs/integrations.md). */
+  sources: sourcesSchema,
+  /** Upstream feeds (websocket / socket.io) mapped onto channels. */
+  bridges: z.array(bridgeSchema).default([]),
+  /** Email and webhook deliveries of published events. */
+  sinks: sinksSchema,
 });
 
 /** The configuration as written by a user (file, env or createHerald options). */

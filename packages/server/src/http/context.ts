@@ -20,4 +20,6 @@ export interface HttpContext {
   readonly version: string;
   /** False once shutdown began: new long-lived requests are refused. */
   accepting(): boolean;
+  /** Sources' and sinks' states for /api/status. */
+  integrations?(): Record<string, unknown>;
 }

@@ -24,6 +24,7 @@ export function registerOperations(app: FastifyInstance, context: HttpContext): 
       events: { published: context.stats.eventsPublished, delivered: context.stats.eventsDelivered },
       slowConsumerDisconnects: context.stats.slowConsumerDisconnects,
       errors: Object.fromEntries(context.stats.errorsByCode),
+      integrations: context.integrations?.() ?? {},
     };
   });
 

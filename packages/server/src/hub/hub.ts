@@ -13,12 +13,17 @@
  *
  * Fan-out: one PreparedEvent per event, shared by all subscribers, so each envelope's frame is
  * encoded once per event rather than once per subscriber.
+ *
+ * Observers (`hub.listeners`, see hub-listeners.ts): `published` after each successful publish,
+ * `channel` when hold() creates a channel's state (occupied) and letGo() removes it (vacated),
+ * `presence` when a subscription joins or leaves a presence namespace. They never block these paths.
  */
 
 import { channelProblem, CloseCodes, eventTypeProblem, type StreamPosition } from "@herald/protocol";
 import type { Authorizer } from "../auth/authorizer.js";
 import type { Engine, HistoryQuery, HistoryResult, PresenceEntry, StreamEvent } from "../engine/engine.js";
 import { HubError } from "./hub-error.js";
+import { HubListeners } from "./hub-listeners.js";
 import type { ChannelOptions, Namespaces } from "./namespaces.js";
 import { PreparedEvent } from "./prepared-event.js";
 import type { Session, TransportName } from "./session.js";
@@ -59,6 +64,8 @@ export class Hub {
   private readonly stats: HubStats;
   readonly node: string;
   private readonly maxSubscriptions: number;
+  /** Observers of publishes, channel occupancy and presence (sinks, lazy bridges). */
+  readonly listeners = new HubListeners();
 
   constructor(options: HubOptions) {
     this.engine = options.engine;
@@ -163,6 +170,7 @@ export class Hub {
         await this.engine.addPresence(channel, this.presenceEntry(session));
         // Closed meanwhile: detach() removed presence before we added it, so take it back out.
         if (!subscription.active) await this.engine.removePresence(channel, session.id);
+        else this.listeners.emit("presence", { channel, connectionId: session.id, user: session.user, joined: true });
       }
       subscription.goLive();
     } catch (error) {
@@ -190,6 +198,7 @@ export class Hub {
     if (typeProblem) throw new HubError(typeProblem.code, typeProblem.message);
     const event = await this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel));
     this.stats.eventsPublished += 1;
+    this.listeners.emit("published", event);
     return event;
   }
 
@@ -294,6 +303,7 @@ export class Hub {
       // A failed engine subscribe surfaces to whoever awaits `ready`; avoid an unhandled rejection here.
       state.ready.catch(() => undefined);
       this.channels.set(channel, state);
+      this.listeners.emit("channel", { channel, occupied: true });
     }
     return state;
   }
@@ -301,6 +311,7 @@ export class Hub {
   private letGo(channel: string, state: ChannelState): void {
     if (state.subscribers.size > 0 || state.waiters.size > 0 || this.channels.get(channel) !== state) return;
     this.channels.delete(channel);
+    this.listeners.emit("channel", { channel, occupied: false });
     void state.ready.then(
       () => this.engine.unsubscribe(channel),
       () => undefined,
@@ -318,6 +329,7 @@ export class Hub {
     this.letGo(channel, state);
     if (this.namespaces.of(channel).presence) {
       await this.engine.removePresence(channel, session.id).catch(() => undefined);
+      this.listeners.emit("presence", { channel, connectionId: session.id, user: session.user, joined: false });
     }
   }
 }

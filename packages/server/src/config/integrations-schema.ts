@@ -1,0 +1,177 @@
+/**
+ * Configuration of the integrations: sources that feed events in (Postgres outbox, upstream
+ * bridges) and sinks that carry them out (email, webhooks). Kept apart from schema.ts so that the
+ * core schema stays short; schema.ts mounts these under `sources`, `bridges` and `sinks`.
+ * docs/integrations.md documents every key.
+ */
+
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+
+const durationWithDefault = (fallback: string) =>
+  z
+    .union([z.number(), z.string()])
+    .default(fallback)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `"${value}" is not a duration; write e.g. 500ms, 25s, 5m or a number of milliseconds` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const sqlName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, "write a table as name or schema.name (letters, digits, _)");
+const operation = z.enum(["insert", "update", "delete"]);
+
+export const pgTableSchema = z.strictObject({
+  /** Table whose changes are published, `name` or `schema.name`. */
+  table: sqlName,
+  /** Channel template; `{column}` is replaced by the row's value, e.g. `user:{polygon_address}`. */
+  channel: z.string().min(1),
+  /** Event type of each change, e.g. `cas_deposit_update`. */
+  type: z.string().min(1),
+  /** Columns carried in the event (default: the whole row). */
+  columns: z.array(z.string().min(1)).optional(),
+  /** Operations captured. Default: all three. */
+  on: z.array(operation).min(1).default(["insert", "update", "delete"]),
+});
+
+export const postgresSourceSchema = z
+  .strictObject({
+    /** postgres:// URL; DATABASE_URL sets it. Herald drains the outbox whenever it is set. */
+    url: z.string().optional(),
+    /** Outbox table name (also the NOTIFY channel). Default herald_outbox. */
+    outbox: z.string().regex(/^[a-z_][a-z0-9_]*$/, "the outbox name takes lower-case letters, digits and _").default("herald_outbox"),
+    /** Triggers installed (or updated) at start. */
+    tables: z.array(pgTableSchema).default([]),
+    /** Rows published per drain transaction. Default 500. */
+    batchSize: z.number().int().min(1).max(10_000).default(500),
+    /** Safety-net drain when no NOTIFY arrives. Default 5s. */
+    pollInterval: durationWithDefault("5s"),
+    /** Published rows are kept this long (for `herald pg status` and debugging), then deleted. Default 1h. */
+    retention: durationWithDefault("1h"),
+  })
+  .prefault({});
+
+const bridgeMapSchema = z.strictObject({
+  /** websocket: fields that must equal these values (dot paths); socket.io: the event name. */
+  match: z.union([z.string().min(1), z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))]),
+  /** Channel template over the message: `{field.path}`, `{event}` (socket.io). */
+  channel: z.string().min(1),
+  /** Event type template, or a field path in braces, e.g. `{e}` or `order_update`. */
+  type: z.string().min(1),
+  /** Path of the part of the message published as data (default: the whole message). */
+  data: z.string().optional(),
+});
+
+export const bridgeSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, "bridge names take letters, digits, _ . -"),
+  url: z.string().url(),
+  protocol: z.enum(["websocket", "socket.io"]).default("websocket"),
+  /** Frames sent after each connect: objects are sent as JSON (websocket) or as [event, ...args] arrays (socket.io). */
+  subscribe: z.array(z.unknown()).default([]),
+  map: z.array(bridgeMapSchema).min(1),
+  /** Channel patterns (`*` matches anything) whose subscribers make the bridge connect. */
+  channels: z.array(z.string().min(1)).default([]),
+  /** Connect at start and stay connected, instead of only while subscribers are present. Default false. */
+  eager: z.boolean().default(false),
+  /** How long the bridge stays connected after its last subscriber left. Default 2s. */
+  linger: durationWithDefault("2s"),
+});
+
+const ruleMatchSchema = z.strictObject({
+  /** Channel pattern; `*` matches anything. */
+  channel: z.string().min(1).default("*"),
+  /** Event types; empty or absent means all. */
+  types: z.array(z.string().min(1)).optional(),
+});
+
+export const emailRuleSchema = z
+  .strictObject({
+    on: ruleMatchSchema,
+    /** Recipient template, e.g. `{data.email}`. */
+    to: z.string().optional(),
+    /** URL template fetched with GET that answers {"email": "..."} (used when `to` is absent). */
+    lookup: z.string().optional(),
+    subject: z.string().min(1),
+    text: z.string().optional(),
+    html: z.string().optional(),
+  })
+  .refine((rule) => rule.to !== undefined || rule.lookup !== undefined, "an email rule needs `to` or `lookup`")
+  .refine((rule) => rule.text !== undefined || rule.html !== undefined, "an email rule needs `text` or `html`");
+
+export const emailSinkSchema = z
+  .strictObject({
+    smtp: z
+      .strictObject({
+        /** SMTP_SERVER */
+        host: z.string().optional(),
+        /** SMTP_PORT; default 587. 465 means implicit TLS. */
+        port: z.number().int().min(1).max(65_535).default(587),
+        /** Use implicit TLS; default: true on port 465 only. */
+        secure: z.boolean().optional(),
+        /** SMTP_USERNAME / SMTP_PASSWORD; no auth when absent. */
+        username: z.string().optional(),
+        password: z.string().optional(),
+      })
+      .prefault({}),
+    from: z
+      .strictObject({
+        /** FROM_EMAIL */
+        email: z.string().optional(),
+        /** FROM_NAME */
+        name: z.string().optional(),
+      })
+      .prefault({}),
+    rules: z.array(emailRuleSchema).default([]),
+    /** Attempts per email before it is given up (and counted as failed). Default 4. */
+    attempts: z.number().int().min(1).max(20).default(4),
+    /** Base delay before a retry; it doubles per try, with jitter. Default 1s. */
+    retryDelay: durationWithDefault("1s"),
+    /** Emails waiting at most; beyond it new ones are dropped and counted. Default 1000. */
+    maxQueue: z.number().int().min(1).default(1000),
+  })
+  .prefault({});
+
+export const lifecycleKind = z.enum(["channel.occupied", "channel.vacated", "presence.join", "presence.leave"]);
+
+export const webhookSchema = z.strictObject({
+  url: z.string().url(),
+  /** HMAC-SHA256 key for the Herald-Signature header. */
+  secret: z.string().min(16, "webhook secrets must be at least 16 characters"),
+  /** Events to send: channel pattern and types. Absent: no events, only lifecycle. */
+  on: ruleMatchSchema.optional(),
+  /** Lifecycle notices to send, for channels matching `channels`. */
+  lifecycle: z.array(lifecycleKind).default([]),
+  /** Channel patterns for lifecycle notices. Default: all. */
+  channels: z.array(z.string().min(1)).default(["*"]),
+  /** Attempts before the delivery is dead-lettered. Default 5. */
+  attempts: z.number().int().min(1).max(20).default(5),
+  /** Base delay before a retry; it doubles per try, with jitter. Default 1s. */
+  retryDelay: durationWithDefault("1s"),
+  /** Per-attempt timeout. Default 10s. */
+  timeout: durationWithDefault("10s"),
+});
+
+export const webhookSinkSchema = z
+  .strictObject({
+    endpoints: z.array(webhookSchema).default([]),
+    /** Failed deliveries kept for /api/status. Default 100. */
+    deadLetters: z.number().int().min(0).max(10_000).default(100),
+    /** Deliveries waiting at most per endpoint; beyond it new ones are dead-lettered. Default 10000. */
+    maxQueue: z.number().int().min(1).default(10_000),
+  })
+  .prefault({});
+
+export const sourcesSchema = z.strictObject({ postgres: postgresSourceSchema }).prefault({});
+export const sinksSchema = z.strictObject({ email: emailSinkSchema, webhooks: webhookSinkSchema }).prefault({});
+
+export type PgTableConfig = z.output<typeof pgTableSchema>;
+export type PostgresSourceConfig = z.output<typeof postgresSourceSchema>;
+export type BridgeConfig = z.output<typeof bridgeSchema>;
+export type EmailSinkConfig = z.output<typeof emailSinkSchema>;
+export type EmailRule = z.output<typeof emailRuleSchema>;
+export type WebhookSinkConfig = z.output<typeof webhookSinkSchema>;
+export type WebhookConfig = z.output<typeof webhookSchema>;
+export type LifecycleKind = z.output<typeof lifecycleKind>;

@@ -1,0 +1,56 @@
+/**
+ * Turns an upstream message into Herald events with the bridge's `map` rules.
+ *
+ * WebSocket upstreams send text frames, parsed as JSON; a rule's `match` is an object of
+ * dot paths and the values they must equal (`{"e": "ORDER_TRADE_UPDATE"}`), and templates read
+ * the message itself (`{o.s}`). Socket.IO upstreams send named events; `match` is the event name
+ * and templates read `{event}`, `{data.…}` (the first argument) and `{args.N…}`.
+ * Every matching rule yields one event, so one message may feed several channels.
+ */
+
+import type { BridgeConfig } from "../config/integrations-schema.js";
+import { pick, render } from "../integrations/template.js";
+import type { UpstreamMessage } from "./upstream.js";
+
+export interface MappedEvent {
+  readonly channel: string;
+  readonly type: string;
+  readonly data: unknown;
+}
+
+export class MalformedMessageError extends Error {}
+
+type MapRule = BridgeConfig["map"][number];
+
+export function mapMessage(rules: readonly MapRule[], message: UpstreamMessage): MappedEvent[] {
+  let context: unknown;
+  let name: string | undefined;
+  if (message.kind === "text") {
+    try {
+      context = JSON.parse(message.text);
+    } catch {
+      throw new MalformedMessageError(`not JSON: ${message.text.slice(0, 80)}`);
+    }
+    if (context === null || typeof context !== "object") throw new MalformedMessageError("not a JSON object or array");
+  } else {
+    name = message.event;
+    context = { event: message.event, data: message.args[0] ?? null, args: message.args };
+  }
+  const out: MappedEvent[] = [];
+  for (const rule of rules) {
+    if (!matches(rule.match, context, name)) continue;
+    const channel = render(rule.channel, context);
+    const type = render(rule.type, context);
+    if (channel.missing.length > 0 || type.missing.length > 0) {
+      throw new MalformedMessageError(`message lacks ${[...channel.missing, ...type.missing].join(", ")} needed by the map`);
+    }
+    const data = rule.data === undefined ? (message.kind === "text" ? context : (context as { data: unknown }).data) : pick(context, rule.data);
+    out.push({ channel: channel.text, type: type.text, data: data === undefined ? null : data });
+  }
+  return out;
+}
+
+function matches(match: MapRule["match"], context: unknown, event: string | undefined): boolean {
+  if (typeof match === "string") return event === match;
+  return Object.entries(match).every(([path, value]) => pick(context, path) === value);
+}

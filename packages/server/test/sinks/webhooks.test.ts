@@ -1,0 +1,128 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { verifyWebhook, signWebhook } from "@herald/server";
+import { TestClient, getJson, postJson, startHerald } from "../support/herald.js";
+
+interface Hit {
+  headers: IncomingMessage["headers"];
+  raw: string;
+  body: any;
+}
+
+/** A real HTTP receiver; `status` decides each answer. */
+async function startReceiver(status: (hit: Hit) => number) {
+  const hits: Hit[] = [];
+  const waiters: Array<{ count: number; resolve: () => void }> = [];
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      const raw = Buffer.concat(chunks).toString("utf8");
+      const hit = { headers: request.headers, raw, body: JSON.parse(raw) };
+      hits.push(hit);
+      response.statusCode = status(hit);
+      response.end();
+      for (const waiter of [...waiters]) if (hits.length >= waiter.count) waiters.splice(waiters.indexOf(waiter), 1), waiter.resolve();
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    hits,
+    /** Resolves once `count` requests arrived in all. */
+    until: (count: number) => (hits.length >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve }))),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+const SECRET = "whsec_0123456789abcdef";
+
+describe("webhook sink", () => {
+  let ok: Awaited<ReturnType<typeof startReceiver>>;
+  let failing: Awaited<ReturnType<typeof startReceiver>>;
+  before(async () => {
+    ok = await startReceiver(() => 204);
+    failing = await startReceiver(() => 500);
+  });
+  after(async () => {
+    await ok.close();
+    await failing.close();
+  });
+
+  it("POSTs matching events signed with HMAC-SHA256 that the receiver verifies", async () => {
+    const hub = await startHerald({ sinks: { webhooks: { endpoints: [{ url: ok.url, secret: SECRET, on: { channel: "orders:*", types: ["order_filled"] } }] } } });
+    try {
+      await postJson(`${hub.url}/api/publish`, { channel: "orders:1", type: "order_opened", data: {} });
+      await postJson(`${hub.url}/api/publish`, { channel: "orders:1", type: "order_filled", data: { qty: 3 } });
+      await ok.until(1);
+      await hub.herald.integrations.webhooks!.idle();
+      assert.equal(ok.hits.length, 1, "order_opened matched no rule");
+      const hit = ok.hits[0]!;
+      assert.equal(hit.body.kind, "event");
+      assert.deepEqual({ channel: hit.body.event.channel, type: hit.body.event.type, data: hit.body.event.data, offset: hit.body.event.offset }, { channel: "orders:1", type: "order_filled", data: { qty: 3 }, offset: 2 });
+      assert.equal(hit.headers["herald-delivery"], hit.body.id);
+      const signature = hit.headers["herald-signature"] as string;
+      assert.equal(verifyWebhook(SECRET, hit.raw, signature), true);
+      assert.equal(verifyWebhook(SECRET, hit.raw.replace("3", "4"), signature), false, "a tampered body fails");
+      assert.equal(verifyWebhook("another-secret-0000", hit.raw, signature), false, "another secret fails");
+      const old = signWebhook(SECRET, hit.raw, Math.floor(Date.now() / 1000) - 3600);
+      assert.equal(verifyWebhook(SECRET, hit.raw, old), false, "a replay an hour later fails");
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it("reports channel occupied and vacated, presence join and leave", async () => {
+    const start = ok.hits.length;
+    const hub = await startHerald({
+      namespaces: { room: { presence: true } },
+      sinks: { webhooks: { endpoints: [{ url: ok.url, secret: SECRET, lifecycle: ["channel.occupied", "channel.vacated", "presence.join", "presence.leave"], channels: ["room:*"] }] } },
+    });
+    try {
+      const client = await TestClient.open(`${hub.wsUrl}/ws`);
+      await client.subscribe("room:1");
+      await client.subscribe("lobby");
+      await ok.until(start + 2);
+      client.send({ type: "unsubscribe", channel: "room:1" });
+      await client.next("unsubscribed");
+      await ok.until(start + 4);
+      await client.close();
+      await hub.herald.integrations.webhooks!.idle();
+      const hits = ok.hits.slice(start);
+      assert.deepEqual(hits.map((h) => h.body.kind), ["channel.occupied", "presence.join", "channel.vacated", "presence.leave"]);
+      assert.ok(hits.every((h) => h.body.channel === "room:1"), "lobby is outside room:*");
+      assert.equal(typeof hits[1]!.body.connectionId, "string");
+      assert.ok(hits.every((h) => verifyWebhook(SECRET, h.raw, h.headers["herald-signature"] as string)));
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it("retries a failing endpoint with the same delivery id, then dead-letters it in /api/status", async () => {
+    const hub = await startHerald({
+      sinks: { webhooks: { endpoints: [{ url: failing.url, secret: SECRET, on: { channel: "*" }, attempts: 3, retryDelay: 20 }] } },
+    });
+    try {
+      await postJson(`${hub.url}/api/publish`, { channel: "alerts", type: "disk_full", data: { pct: 99 } });
+      await failing.until(3);
+      await hub.herald.integrations.webhooks!.idle();
+      assert.equal(failing.hits.length, 3);
+      assert.deepEqual(failing.hits.map((h) => h.headers["herald-attempt"]), ["1", "2", "3"]);
+      assert.equal(new Set(failing.hits.map((h) => h.body.id)).size, 1);
+      const status = (await getJson(`${hub.url}/api/status`)).body.integrations.webhooks;
+      assert.equal(status.endpoints[0].deadLettered, 1);
+      assert.equal(status.endpoints[0].retries, 2);
+      assert.equal(status.deadLetters.length, 1);
+      assert.deepEqual(
+        { url: status.deadLetters[0].url, kind: status.deadLetters[0].kind, channel: status.deadLetters[0].channel, attempts: status.deadLetters[0].attempts, error: status.deadLetters[0].error },
+        { url: failing.url, kind: "event", channel: "alerts", attempts: 3, error: "HTTP 500" },
+      );
+    } finally {
+      await hub.close();
+    }
+  });
+});
