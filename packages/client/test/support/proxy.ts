@@ -5,7 +5,9 @@
  */
 
 import { once } from "node:events";
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 
@@ -21,10 +23,14 @@ export class FlakyProxy {
   private readonly server: Server;
   private readonly sockets = new Set<Duplex>();
 
-  private constructor(public target: string) {
+  private constructor(
+    public target: string,
+    private readonly staticDir: string | undefined,
+  ) {
     this.server = createServer((request, response) => {
       if (this.down) return void request.socket.destroy();
       const path = this.count(request);
+      if (this.staticDir && path !== "/sse" && !path.startsWith("/api/")) return void this.serveFile(path, response);
       if (path === "/sse" && this.refuseSse) {
         response.writeHead(403, { "content-type": "application/json", "access-control-allow-origin": "*" });
         response.end(JSON.stringify({ error: { code: "forbidden", message: "SSE blocked by the test proxy" } }));
@@ -69,8 +75,9 @@ export class FlakyProxy {
     });
   }
 
-  static async start(target: string): Promise<FlakyProxy> {
-    const proxy = new FlakyProxy(target);
+  /** `staticDir`: also serve a built page from there, so that the page and Herald share an origin. */
+  static async start(target: string, staticDir?: string): Promise<FlakyProxy> {
+    const proxy = new FlakyProxy(target, staticDir);
     proxy.server.listen(0, "127.0.0.1");
     await once(proxy.server, "listening");
     return proxy;
@@ -103,6 +110,18 @@ export class FlakyProxy {
     this.server.closeAllConnections();
     this.server.close();
     await once(this.server, "close");
+  }
+
+  private async serveFile(path: string, response: ServerResponse): Promise<void> {
+    const types: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".map": "application/json" };
+    const file = normalize(join(this.staticDir!, path === "/" ? "index.html" : path));
+    if (!file.startsWith(normalize(this.staticDir!))) return void response.writeHead(403).end();
+    try {
+      const body = await readFile(file);
+      response.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" }).end(body);
+    } catch {
+      response.writeHead(404).end();
+    }
   }
 
   private count(request: IncomingMessage): string {
