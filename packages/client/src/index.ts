@@ -1,0 +1,31 @@
+export { Herald } from "./herald.js";
+export type {
+  ConnectionState,
+  StateReason,
+  StateChange,
+  HeraldEvents,
+  HeraldErrorContext,
+  HeraldOptions,
+  ReconnectOptions,
+  HistoryOptions,
+  HistoryResult,
+  PresenceResult,
+} from "./herald.js";
+export { Subscription } from "./subscription.js";
+export type {
+  EventMap,
+  ChannelView,
+  SubscriptionHandler,
+  SubscriptionSnapshot,
+  SubscriptionStatus,
+  SubscriptionControlEvents,
+  SubscribedContext,
+  RecoveryFailedContext,
+  SubscriptionErrorContext,
+  UnsubscribedContext,
+} from "./subscription.js";
+export { HeraldError } from "./errors.js";
+export { backoffDelay } from "./backoff.js";
+export type { BackoffOptions } from "./backoff.js";
+export type { TransportName, WebSocketConstructor, WebSocketLike } from "./transports/transport.js";
+export type { EventFrame, PublishedFrame, StreamPosition } from "@herald/protocol";

@@ -1,0 +1,218 @@
+/**
+ * Subscriptions. A `Subscription` is a handle: each `herald.subscribe(channel)` returns a new one
+ * with its own listeners, and all the handles of one channel share one `ChannelState`, which is
+ * the single server subscription (reference counted, so a hundred components watching
+ * `user:alice` cost one subscription on the wire).
+ *
+ * The channel state also owns recovery: it remembers the epoch and offset of the last event it
+ * delivered, which the client sends as `since` when it subscribes again after a reconnect, and it
+ * drops any event at or below that offset, so an event is never delivered twice whatever the
+ * transport or however often the connection was cut.
+ */
+
+import type { EventFrame, StreamPosition, SubscribedFrame } from "@herald/protocol";
+import { Emitter } from "./emitter.js";
+
+/** Event names to payload types, e.g. `{ balance_update: { availableBalance: number } }`. */
+export type EventMap = Record<string, unknown>;
+
+export interface SubscribedContext {
+  channel: string;
+  /** True when the events missed since the last connection follow (or none were missed). */
+  recovered: boolean;
+  epoch: string;
+  offset: number;
+}
+
+/** The server could not replay what was missed (history expired or lost): reload the state. */
+export interface RecoveryFailedContext {
+  channel: string;
+  /** Where the client was. */
+  since: StreamPosition;
+  /** Where the stream is now; events after it are delivered. */
+  epoch: string;
+  offset: number;
+}
+
+export interface SubscriptionErrorContext {
+  channel: string;
+  code: string;
+  message: string;
+}
+
+export interface UnsubscribedContext {
+  channel: string;
+  /** Set when the server removed the subscription. */
+  reason?: string;
+}
+
+/** Events every subscription emits besides the channel's own events. */
+export interface SubscriptionControlEvents {
+  subscribed: SubscribedContext;
+  recovery_failed: RecoveryFailedContext;
+  error: SubscriptionErrorContext;
+  unsubscribed: UnsubscribedContext;
+}
+
+export type SubscriptionStatus = "subscribing" | "subscribed" | "failed" | "unsubscribed";
+
+/** A subscription's state as one immutable value (a new object on every change, for UI stores). */
+export interface SubscriptionSnapshot {
+  status: SubscriptionStatus;
+  /** From the last `subscribed`. */
+  recovered: boolean;
+  error?: SubscriptionErrorContext;
+}
+
+/** What a handler receives: a channel event's data and its frame, or a control event's context. */
+export type SubscriptionHandler<E extends EventMap, K> = K extends keyof SubscriptionControlEvents
+  ? (context: SubscriptionControlEvents[K]) => void
+  : K extends keyof E
+    ? (data: E[K], event: EventFrame<E[K]>) => void
+    : never;
+
+/** Read-only view of a channel, without holding a subscription to it. */
+export interface ChannelView<E extends EventMap = EventMap> {
+  readonly channel: string;
+  readonly state: SubscriptionSnapshot;
+  /** The data of the newest event of this type seen on the channel. */
+  latest<K extends keyof E & string>(type: K): E[K] | undefined;
+  /** Calls `listener` on every state change and every event; returns the function that stops it. */
+  watch(listener: () => void): () => void;
+}
+
+type ChannelEvents = SubscriptionControlEvents & Record<string, unknown>;
+
+/** @internal The one server subscription behind every handle of a channel. */
+export class ChannelState implements ChannelView {
+  refs = 0;
+  /** Last delivered position; sent as `since` on the next subscribe. */
+  position: StreamPosition | undefined;
+  /** The `since` of the subscribe in flight, to tell a failed recovery from a first subscribe. */
+  sinceSent: StreamPosition | undefined;
+  releaseTimer: ReturnType<typeof setTimeout> | undefined;
+  state: SubscriptionSnapshot = { status: "subscribing", recovered: false };
+  readonly emitter = new Emitter<ChannelEvents>();
+  private readonly latestByType = new Map<string, unknown>();
+  private readonly watchers = new Set<() => void>();
+
+  constructor(readonly channel: string) {}
+
+  latest(type: string): never {
+    return this.latestByType.get(type) as never;
+  }
+
+  watch(listener: () => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
+  }
+
+  setState(next: Partial<SubscriptionSnapshot>): void {
+    const merged = { ...this.state, ...next };
+    if (merged.status === this.state.status && merged.recovered === this.state.recovered && merged.error === this.state.error) return;
+    this.state = merged;
+    this.notify();
+  }
+
+  subscribed(frame: SubscribedFrame): void {
+    const since = this.sinceSent;
+    this.sinceSent = undefined;
+    // Recovered: the missed events follow and move the position on; otherwise start at the head.
+    if (!(frame.recovered && since)) this.position = { epoch: frame.epoch, offset: frame.offset };
+    const { error: _cleared, ...rest } = this.state;
+    this.state = { ...rest, status: "subscribed", recovered: frame.recovered };
+    if (since && !frame.recovered) this.emitter.emit("recovery_failed", { channel: this.channel, since, epoch: frame.epoch, offset: frame.offset });
+    this.emitter.emit("subscribed", { channel: this.channel, recovered: frame.recovered, epoch: frame.epoch, offset: frame.offset });
+    this.notify();
+  }
+
+  /** Delivers an event unless it was delivered already. */
+  event(frame: EventFrame): void {
+    const position = this.position;
+    if (position && position.epoch === frame.epoch && frame.offset <= position.offset) return;
+    this.position = { epoch: frame.epoch, offset: frame.offset };
+    this.latestByType.set(frame.type, frame.data);
+    this.emitter.emit(frame.type, frame);
+    this.notify();
+  }
+
+  failed(error: SubscriptionErrorContext): void {
+    this.setState({ status: "failed", error });
+    this.emitter.emit("error", error);
+  }
+
+  removed(reason?: string): void {
+    this.setState({ status: "unsubscribed" });
+    this.emitter.emit("unsubscribed", reason === undefined ? { channel: this.channel } : { channel: this.channel, reason });
+  }
+
+  private notify(): void {
+    for (const watcher of [...this.watchers]) watcher();
+  }
+}
+
+const CONTROL = new Set<string>(["subscribed", "recovery_failed", "error", "unsubscribed"]);
+
+/** A handle on a channel subscription. Listeners added through it go away with `unsubscribe()`. */
+export class Subscription<E extends EventMap = EventMap> implements ChannelView<E> {
+  private readonly listeners: Array<{ type: string; handler: unknown; remove: () => void }> = [];
+  private released = false;
+
+  /** @internal Use `herald.subscribe(channel)`. */
+  constructor(
+    private readonly shared: ChannelState,
+    private readonly release: () => void,
+  ) {}
+
+  get channel(): string {
+    return this.shared.channel;
+  }
+
+  get state(): SubscriptionSnapshot {
+    return this.shared.state;
+  }
+
+  latest<K extends keyof E & string>(type: K): E[K] | undefined {
+    return this.shared.latest(type);
+  }
+
+  watch(listener: () => void): () => void {
+    return this.shared.watch(listener);
+  }
+
+  /**
+   * Listens to a channel event (`handler(data, frame)`) or to a control event: `subscribed`
+   * (with `recovered`), `recovery_failed` (the app must reload its state), `error`, `unsubscribed`.
+   * Returns the function that removes the listener.
+   */
+  on<K extends (keyof E & string) | keyof SubscriptionControlEvents>(type: K, handler: SubscriptionHandler<E, K>): () => void {
+    if (this.released) return () => {};
+    const listener = CONTROL.has(type)
+      ? (handler as (context: unknown) => void)
+      : (frame: unknown) => (handler as (data: unknown, event: unknown) => void)((frame as EventFrame).data, frame);
+    const off = this.shared.emitter.on(type, listener);
+    const entry = {
+      type,
+      handler: handler as unknown,
+      remove: () => {
+        off();
+        const index = this.listeners.indexOf(entry);
+        if (index >= 0) this.listeners.splice(index, 1);
+      },
+    };
+    this.listeners.push(entry);
+    return entry.remove;
+  }
+
+  off<K extends (keyof E & string) | keyof SubscriptionControlEvents>(type: K, handler: SubscriptionHandler<E, K>): void {
+    this.listeners.find((entry) => entry.type === type && entry.handler === handler)?.remove();
+  }
+
+  /** Removes this handle's listeners; the server subscription ends when the last handle of the channel goes. */
+  unsubscribe(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const entry of [...this.listeners]) entry.remove();
+    this.release();
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Server-Sent Events transport over `fetch` and a streaming text parser, not `EventSource`:
+ * - EventSource dispatches named events (`event: balance_update`) only to listeners registered for
+ *   that exact name, and event names are the application's, unknown in advance;
+ * - EventSource hides the HTTP status, so a refused stream (403, 404 behind a proxy) looks like a
+ *   network blip it retries forever; with fetch the core sees the failure and can fall back;
+ * - EventSource reconnects by itself, which would fight the core's backoff and recovery.
+ * fetch with a readable body works in every current browser and in Node 20.
+ * The resume position goes in `?lastEventId=` rather than the `Last-Event-ID` header, so a
+ * cross-origin request stays "simple" and needs no CORS preflight.
+ */
+
+import { encodeCursor, type ClientFrame, type Cursor } from "@herald/protocol";
+import { ABNORMAL_CLOSURE, streamUrl, type IncomingFrame, type Transport, type TransportCallbacks, type TransportContext } from "./transport.js";
+
+export class SseTransport implements Transport {
+  readonly name = "sse";
+  readonly duplex = false;
+  private readonly abort = new AbortController();
+  private done = false;
+
+  constructor(context: TransportContext, private readonly callbacks: TransportCallbacks) {
+    void this.run(context);
+  }
+
+  send(_frame: ClientFrame): void {}
+
+  close(): void {
+    this.done = true;
+    this.abort.abort();
+  }
+
+  private async run(context: TransportContext): Promise<void> {
+    // Never call back from inside the constructor: the core has not stored this transport yet.
+    await Promise.resolve();
+    if (context.channels.length === 0) {
+      // The endpoint needs a channel; with none there is nothing to stream until one is added.
+      this.callbacks.open();
+      this.callbacks.frame({ type: "connected", connectionId: "", node: "", pingInterval: 0 });
+      return;
+    }
+    const cursor: Cursor = {};
+    for (const { channel, since } of context.channels) if (since) cursor[channel] = since;
+    const extra: Record<string, string> = Object.keys(cursor).length > 0 ? { lastEventId: encodeCursor(cursor) } : {};
+    try {
+      const response = await context.fetch(streamUrl(context.httpUrl, "/sse", context, extra), {
+        headers: { accept: "text/event-stream" },
+        signal: this.abort.signal,
+        cache: "no-store",
+      });
+      if (!response.ok || !response.body) return this.finish(ABNORMAL_CLOSURE, `SSE answered HTTP ${response.status}`);
+      if (this.done) return;
+      this.callbacks.open();
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      const parser = new SseParser((data) => this.dispatch(data));
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || this.done) break;
+        parser.push(value);
+      }
+      this.finish(ABNORMAL_CLOSURE, "SSE stream ended");
+    } catch (error) {
+      this.finish(ABNORMAL_CLOSURE, `SSE failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private dispatch(data: string): void {
+    if (this.done) return;
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return;
+    }
+    // `data:` holds the very frame a WebSocket client gets, `type` included, so `event:` and `id:`
+    // add nothing the core needs (it tracks positions from the frames themselves).
+    if (typeof frame === "object" && frame !== null && typeof (frame as IncomingFrame).type === "string") this.callbacks.frame(frame as IncomingFrame);
+  }
+
+  private finish(code: number, reason: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.abort.abort();
+    this.callbacks.close(code, reason);
+  }
+}
+
+/**
+ * Incremental parser for the text/event-stream format (WHATWG HTML, "Server-sent events"):
+ * lines end in CRLF, LF or CR; `data:` lines join with "\n"; a blank line dispatches; lines
+ * starting with ":" are comments. Only `data` matters here (see dispatch).
+ */
+export class SseParser {
+  private buffer = "";
+  private data: string[] = [];
+
+  constructor(private readonly onMessage: (data: string) => void) {}
+
+  push(chunk: string): void {
+    this.buffer += chunk;
+    const eol = /\r\n|\r|\n/g;
+    let start = 0;
+    for (let match = eol.exec(this.buffer); match; match = eol.exec(this.buffer)) {
+      // A lone CR at the very end may be the first half of CRLF; wait for the next chunk.
+      if (match[0] === "\r" && match.index + 1 === this.buffer.length) break;
+      this.line(this.buffer.slice(start, match.index));
+      start = eol.lastIndex;
+    }
+    this.buffer = this.buffer.slice(start);
+  }
+
+  private line(line: string): void {
+    if (line === "") {
+      if (this.data.length > 0) this.onMessage(this.data.join("\n"));
+      this.data = [];
+      return;
+    }
+    if (line.startsWith(":")) return;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "data") this.data.push(value);
+  }
+}

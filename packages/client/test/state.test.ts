@@ -1,0 +1,167 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import WebSocket from "ws";
+import { HubError, type Authorizer } from "@herald/server";
+import { startHerald } from "../../server/test/support/herald.js";
+import { Herald, type StateChange } from "../src/index.js";
+import { FlakyProxy } from "./support/proxy.js";
+import { until, waitForState } from "./support/wait.js";
+
+const fast = { minDelay: 40, maxDelay: 200, factor: 2 };
+
+function record(client: Herald): Array<Pick<StateChange, "oldState" | "newState" | "reason">> {
+  const changes: Array<Pick<StateChange, "oldState" | "newState" | "reason">> = [];
+  client.on("state", ({ oldState, newState, reason }) => changes.push({ oldState, newState, reason }));
+  return changes;
+}
+
+describe("connection state machine", () => {
+  it("goes connecting → connected → reconnecting → connected → disconnected, each with its reason", async () => {
+    const hub = await startHerald();
+    const proxy = await FlakyProxy.start(hub.url);
+    const client = new Herald({ url: proxy.url, WebSocket, reconnect: fast });
+    try {
+      const changes = record(client);
+      assert.equal(client.state, "disconnected");
+      const connected = waitForState(client, "connected");
+      client.connect();
+      const first = await connected;
+      assert.equal(first.transport, "websocket");
+      const reconnecting = waitForState(client, "reconnecting");
+      proxy.cut();
+      const retry = await reconnecting;
+      assert.equal(retry.attempt, 1);
+      assert.equal(retry.maxAttempts, Infinity);
+      assert.ok(retry.nextDelay >= fast.minDelay && retry.nextDelay <= fast.minDelay * 2, `nextDelay ${retry.nextDelay}`);
+      assert.equal(retry.code, 1006);
+      await waitForState(client, "connected");
+      client.disconnect();
+      assert.equal(client.state, "disconnected");
+      assert.deepEqual(changes, [
+        { oldState: "disconnected", newState: "connecting", reason: "connect" },
+        { oldState: "connecting", newState: "connected", reason: "transport_open" },
+        { oldState: "connected", newState: "reconnecting", reason: "transport_closed" },
+        { oldState: "reconnecting", newState: "connected", reason: "transport_open" },
+        { oldState: "connected", newState: "disconnected", reason: "disconnect" },
+      ]);
+    } finally {
+      client.disconnect();
+      await proxy.close();
+      await hub.close();
+    }
+  });
+
+  it("stops with state failed and the server's code when the close code says reconnecting cannot help", async () => {
+    const refuseAll: Authorizer = {
+      async authenticate() {
+        throw new HubError("unauthorized", "token rejected");
+      },
+      async authorizeSubscribe() {},
+      async authorizePublish() {},
+    };
+    const hub = await startHerald({}, { authorizer: refuseAll });
+    const client = new Herald({ url: hub.url, token: "bad", WebSocket, reconnect: fast });
+    try {
+      const failed = waitForState(client, "failed");
+      client.connect();
+      const change = await failed;
+      assert.equal(change.reason, "server_closed");
+      assert.equal(change.code, 4501);
+      assert.match(change.message ?? "", /token rejected/);
+    } finally {
+      client.disconnect();
+      await hub.close();
+    }
+  });
+
+  it("gives up after maxAttempts failed attempts in a row", async () => {
+    const hub = await startHerald();
+    const url = hub.url;
+    await hub.close();
+    const client = new Herald({ url, WebSocket, transports: ["websocket"], reconnect: { ...fast, maxAttempts: 3 } });
+    const attempts: number[] = [];
+    client.on("state", (change) => {
+      if (change.newState === "reconnecting") attempts.push(change.attempt);
+    });
+    const failed = waitForState(client, "failed");
+    client.connect();
+    const change = await failed;
+    assert.equal(change.reason, "max_attempts");
+    assert.deepEqual(attempts, [1, 2, 3]);
+    client.disconnect();
+  });
+
+  it("falls back from WebSocket to SSE after two refused upgrades, and shows the transport in the state", async () => {
+    const hub = await startHerald();
+    const proxy = await FlakyProxy.start(hub.url);
+    proxy.refuseWebSocket = true;
+    const client = new Herald({ url: proxy.url, WebSocket, reconnect: fast });
+    try {
+      const transports: string[] = [];
+      client.on("state", (change) => transports.push(`${change.newState}:${change.transport}`));
+      const connected = waitForState(client, "connected");
+      client.connect();
+      assert.equal((await connected).transport, "sse");
+      assert.equal(proxy.seen.get("/ws"), 2);
+      assert.deepEqual(transports, ["connecting:websocket", "reconnecting:websocket", "reconnecting:sse", "connected:sse"]);
+    } finally {
+      client.disconnect();
+      await proxy.close();
+      await hub.close();
+    }
+  });
+
+  it("treats a silent connection as dead after pingInterval + grace, and reconnects", async () => {
+    const hub = await startHerald({ pingInterval: 300 });
+    const proxy = await FlakyProxy.start(hub.url);
+    const client = new Herald({ url: proxy.url, WebSocket, reconnect: fast, heartbeatGrace: 200 });
+    try {
+      await new Promise<void>((resolve) => {
+        client.on("state", (change) => change.newState === "connected" && resolve());
+        client.connect();
+      });
+      const reconnecting = waitForState(client, "reconnecting");
+      proxy.stalled = true;
+      const change = await reconnecting;
+      assert.equal(change.reason, "heartbeat_timeout");
+      proxy.stalled = false;
+      proxy.cut();
+      await waitForState(client, "connected");
+    } finally {
+      client.disconnect();
+      await proxy.close();
+      await hub.close();
+    }
+  });
+
+  it("calls getToken on each connect and again on token_expired, then authenticates with an auth frame", async () => {
+    const authenticated: string[] = [];
+    const expiring: Authorizer = {
+      async authenticate(_session, token) {
+        authenticated.push(token);
+      },
+      async authorizeSubscribe(_session, _channel, token) {
+        if (token === "t1") throw new HubError("token_expired", "token t1 has expired");
+      },
+      async authorizePublish() {},
+    };
+    const hub = await startHerald({}, { authorizer: expiring });
+    let calls = 0;
+    const client = new Herald({ url: hub.url, getToken: async () => `t${++calls}`, WebSocket, reconnect: fast });
+    try {
+      const subscription = client.subscribe("user:carol");
+      const subscribed = until(() => subscription.state.status === "subscribed", "subscribed");
+      subscription.watch(subscribed.poke);
+      client.connect();
+      await subscribed.done;
+      assert.equal(calls, 2);
+      const both = until(() => authenticated.length >= 2, "two auth frames");
+      const timer = setInterval(both.poke, 10);
+      await both.done.finally(() => clearInterval(timer));
+      assert.deepEqual(authenticated, ["t1", "t2"]);
+    } finally {
+      client.disconnect();
+      await hub.close();
+    }
+  });
+});
