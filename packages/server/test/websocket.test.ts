@@ -132,3 +132,27 @@ describe("channel turnover", () => {
     await hub.close();
   });
 });
+
+describe("request order", () => {
+  it("handles a connection's frames in the order sent: auth takes effect before the subscribe after it", async () => {
+    const authorizer = {
+      async authenticate(session: { user: string | undefined }, token: string) {
+        // A token check that takes a while (a JWKS fetch, say).
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        session.user = token;
+      },
+      async authorizeSubscribe(session: { user: string | undefined }, channel: string) {
+        if (channel !== `user:${session.user}`) throw new (await import("@herald/server")).HubError("forbidden", "not your channel");
+      },
+      async authorizePublish() {},
+    };
+    const hub = await startHerald({}, { authorizer });
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    client.send({ type: "auth", token: "dana" });
+    client.send({ type: "subscribe", channel: "user:dana" });
+    const answer = await client.next((f) => f.type === "subscribed" || f.type === "error");
+    assert.equal(answer.type, "subscribed");
+    await client.close();
+    await hub.close();
+  });
+});

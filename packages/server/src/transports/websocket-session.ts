@@ -13,6 +13,8 @@ export class WebSocketSession extends Session {
   /** Set once the connection authenticated or subscribed; until then the idle deadline runs. */
   engaged = false;
   idleTimer: NodeJS.Timeout | undefined;
+  /** The tail of this connection's request chain (see WebSocketTransport.onMessage). */
+  requests: Promise<void> = Promise.resolve();
   /** On routes with `allowSubscribe: false` the route's channels are the only ones. */
   subscriptionsFixed = false;
 

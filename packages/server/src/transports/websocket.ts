@@ -158,10 +158,16 @@ export class WebSocketTransport {
       this.sendError(session, parsed.code, parsed.message, parsed.id);
       return;
     }
-    this.handle(session, parsed.frame).catch((error: unknown) => {
-      const id = "id" in parsed.frame ? parsed.frame.id : undefined;
-      this.fail(session, error, id, false);
-    });
+    const frame = parsed.frame;
+    if (frame.type === "ping" || frame.type === "pong") {
+      void this.handle(session, frame);
+      return;
+    }
+    // Requests of one connection are handled in the order sent, so an `auth` frame takes effect
+    // before the `subscribe` that follows it. Pings skip the line: liveness must not wait on recovery.
+    session.requests = session.requests
+      .then(() => this.handle(session, frame))
+      .catch((error: unknown) => this.fail(session, error, "id" in frame ? frame.id : undefined, false));
   }
 
   private async handle(session: WebSocketSession, frame: ClientFrame): Promise<void> {
