@@ -36,18 +36,26 @@ function cpuMicros(): number {
   return cpu.user + cpu.system;
 }
 
-/** One publish after another, each waiting for its answer: the server sets the pace. */
-async function burst(url: string, channel: string, count: number): Promise<PublisherResult> {
+/**
+ * `count` publishes, each lane waiting for its answer before the next: the server sets the pace.
+ * Several lanes let publishes arrive together, as they do from a busy backend.
+ */
+async function burst(url: string, channel: string, count: number, concurrency: number): Promise<PublisherResult> {
   const startAt = nowMs();
   let lastOffset = 0;
   let failed = 0;
-  for (let i = 0; i < count; i++) {
-    try {
-      lastOffset = Math.max(lastOffset, await post(url, channel));
-    } catch {
-      failed += 1;
+  let issued = 0;
+  const lane = async (): Promise<void> => {
+    while (issued < count) {
+      issued += 1;
+      try {
+        lastOffset = Math.max(lastOffset, await post(url, channel));
+      } catch {
+        failed += 1;
+      }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
   return { published: count - failed, failed, startAt, endAt: nowMs(), lastOffset, cpuMicros: cpuMicros() };
 }
 
@@ -87,7 +95,7 @@ async function loop(url: string, pick: () => string, durationMs: number, concurr
 async function handle(message: PublisherRequest): Promise<PublisherResult> {
   switch (message.cmd) {
     case "burst":
-      return burst(message.url, message.channel, message.count);
+      return burst(message.url, message.channel, message.count, message.concurrency ?? 1);
     case "rate":
       return loop(message.url, message.users ? () => randomUser(message.users!) : () => message.channel, message.durationMs, message.concurrency, message.rate);
     case "saturate":

@@ -17,6 +17,8 @@ interface Slot {
   epoch: string;
   lastOffset: number;
   closed: boolean;
+  /** Called once when the connection closes (the storm waits on it). */
+  whenClosed?: () => void;
 }
 
 let kind: ServerKind = "herald";
@@ -79,6 +81,8 @@ function open(slot: Slot, index: number, since?: { epoch: string; offset: number
       },
       onClose: () => {
         slot.closed = true;
+        slot.whenClosed?.();
+        slot.whenClosed = undefined;
         if (!closing && settled) closedByServer += 1;
         settle({ ok: false, error: "closed before subscribed" });
       },
@@ -132,12 +136,7 @@ async function storm(): Promise<StormResult> {
     if (slot.closed) return resolve();
     const client = slot.client;
     slot.client = undefined;
-    const timer = setInterval(() => {
-      if (slot.closed) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 5);
+    slot.whenClosed = resolve;
     client?.close();
   }));
   const start = nowMs();

@@ -13,7 +13,8 @@ import type { Load, LoadTotals } from "./load.js";
 export interface Parameters {
   workers: number;
   idleSizes: number[];
-  fanout: { subscribers: number; events: number };
+  /** `concurrency` publishes in flight at once, back to back. */
+  fanout: { subscribers: number; events: number; concurrency: number };
   /** Runs on the fan-out's subscribers. */
   latency: { rate: number; durationMs: number };
   manyChannels: { clients: number; durationMs: number; concurrency: number };
@@ -113,7 +114,7 @@ export async function fanout(load: Load, server: ServerUnderTest, p: Parameters[
   await load.reset("count");
   const serverBefore = await stats(server);
   const loadBefore = await load.totals();
-  const published = await load.publish({ cmd: "burst", url: server.url, channel: "fanout", count: p.events });
+  const published = await load.publish({ cmd: "burst", url: server.url, channel: "fanout", count: p.events, concurrency: p.concurrency });
   const expected = subscribers * published.published;
   const totals = await load.settle(expected, stallMs);
   const serverAfter = await stats(server);
