@@ -6,12 +6,14 @@
 
 import { encodeEvent, type EnvelopeName } from "@herald/protocol";
 import type { StreamEvent } from "../engine/engine.js";
+import { encodeTextFrame } from "../transports/websocket-frame.js";
 
 export class PreparedEvent {
   private dataJson: string | undefined;
   private isoTime: string | undefined;
   private readonly texts: Partial<Record<EnvelopeName, string>> = {};
   private readonly buffers: Partial<Record<EnvelopeName, Buffer>> = {};
+  private readonly webSocketFrames: Partial<Record<EnvelopeName, Buffer>> = {};
 
   constructor(readonly event: StreamEvent) {}
 
@@ -34,6 +36,11 @@ export class PreparedEvent {
   /** The frame as UTF-8 bytes, so that sending to many WebSockets does not re-encode the string each time. */
   bytes(envelope: EnvelopeName): Buffer {
     return (this.buffers[envelope] ??= Buffer.from(this.text(envelope)));
+  }
+
+  /** The whole WebSocket text frame (header + payload), written as is to every WebSocket subscriber. */
+  webSocketFrame(envelope: EnvelopeName): Buffer {
+    return (this.webSocketFrames[envelope] ??= encodeTextFrame(this.bytes(envelope)));
   }
 
   /** The frame as a plain object (herald envelope), for JSON bodies. */

@@ -1,0 +1,76 @@
+/**
+ * One benchmark client per server kind, all with the same small surface: connect, subscribe to one
+ * channel, hand every event to `onEvent`, and say when the subscription is confirmed.
+ *
+ * Event frames are recognised without parsing: every server here sends events as `{"type":"tick",…`
+ * (Socket.IO as its own "tick" event), so the count-only mode never pays for JSON.parse.
+ */
+
+import WebSocket from "ws";
+import { io, type Socket } from "socket.io-client";
+import type { ServerKind } from "./protocol.js";
+
+export interface Subscribed {
+  epoch?: string;
+  offset?: number;
+  recovered?: boolean;
+}
+
+export interface ClientHooks {
+  /** `raw` is the frame for ws clients, the decoded payload for Socket.IO. */
+  onEvent(raw: Buffer | Record<string, unknown>): void;
+  onSubscribed(answer: Subscribed): void;
+  onClose(): void;
+  onError(error: Error): void;
+}
+
+export interface BenchClient {
+  close(): void;
+}
+
+// `{"type":"tick"` — bytes 9..13 are `tick"`.
+function isTick(data: Buffer): boolean {
+  return data[9] === 0x74 && data[10] === 0x69 && data[11] === 0x63 && data[12] === 0x6b && data[13] === 0x22;
+}
+
+/**
+ * Loopback has one source address per 127.0.0.x, each with its own ~28k ephemeral ports; spreading
+ * clients over several avoids running out when tens of thousands of connections come and go.
+ */
+export function sourceAddress(index: number): string {
+  return `127.0.0.${2 + (index % 200)}`;
+}
+
+export function openClient(kind: ServerKind, url: string, index: number, channel: string, hooks: ClientHooks, since?: { epoch: string; offset: number }): BenchClient {
+  if (kind === "socketio") return openSocketIo(url, index, channel, hooks);
+  const path = kind === "herald" ? "/ws" : "/";
+  const socket = new WebSocket(url.replace("http", "ws") + path, { localAddress: sourceAddress(index), perMessageDeflate: false });
+  socket.on("open", () => {
+    socket.send(JSON.stringify(since ? { type: "subscribe", channel, since } : { type: "subscribe", channel }));
+  });
+  socket.on("message", (data: Buffer) => {
+    if (isTick(data)) return hooks.onEvent(data);
+    const frame = JSON.parse(data.toString()) as { type?: string } & Subscribed;
+    if (frame.type === "subscribed") hooks.onSubscribed(frame);
+    else if (frame.type === "error") hooks.onError(new Error(data.toString()));
+  });
+  socket.on("close", () => hooks.onClose());
+  socket.on("error", (error) => hooks.onError(error));
+  return { close: () => socket.terminate() };
+}
+
+function openSocketIo(url: string, index: number, channel: string, hooks: ClientHooks): BenchClient {
+  const socket: Socket = io(url, {
+    transports: ["websocket"],
+    forceNew: true,
+    reconnection: false,
+    localAddress: sourceAddress(index),
+  } as Parameters<typeof io>[1]);
+  socket.on("connect", () => {
+    socket.emit("subscribe", channel, (answer: Subscribed) => hooks.onSubscribed(answer));
+  });
+  socket.on("tick", (payload: Record<string, unknown>) => hooks.onEvent(payload));
+  socket.on("disconnect", () => hooks.onClose());
+  socket.on("connect_error", (error) => hooks.onError(error));
+  return { close: () => socket.disconnect() };
+}

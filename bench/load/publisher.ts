@@ -1,0 +1,117 @@
+/**
+ * The publishing side of the load: POSTs {channel,type,data} to /api/publish, the same endpoint
+ * shape on every server. Each event's data carries its publish time (`t`, monotonic ms) so that
+ * receivers measure publish→receive latency, and a sequence number.
+ */
+
+import { Agent, request } from "node:http";
+import { nowMs, type PublisherRequest, type PublisherResult } from "./protocol.js";
+
+let agent = new Agent({ keepAlive: true, maxSockets: 64 });
+let seq = 0;
+
+function post(url: string, channel: string): Promise<number> {
+  const body = JSON.stringify({ channel, type: "tick", data: { t: nowMs(), seq: ++seq } });
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/api/publish`, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => {
+        if (res.statusCode !== 200) return reject(new Error(`publish answered ${res.statusCode}: ${Buffer.concat(chunks).toString()}`));
+        const answer = JSON.parse(Buffer.concat(chunks).toString()) as { published: Array<{ offset: number }> };
+        resolve(answer.published[0]?.offset ?? 0);
+      });
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function randomUser(users: number): string {
+  return `user:${Math.floor(Math.random() * users)}`;
+}
+
+function cpuMicros(): number {
+  const cpu = process.cpuUsage();
+  return cpu.user + cpu.system;
+}
+
+/**
+ * `count` publishes, each lane waiting for its answer before the next: the server sets the pace.
+ * Several lanes let publishes arrive together, as they do from a busy backend.
+ */
+async function burst(url: string, channel: string, count: number, concurrency: number): Promise<PublisherResult> {
+  const startAt = nowMs();
+  let lastOffset = 0;
+  let failed = 0;
+  let issued = 0;
+  const lane = async (): Promise<void> => {
+    while (issued < count) {
+      issued += 1;
+      try {
+        lastOffset = Math.max(lastOffset, await post(url, channel));
+      } catch {
+        failed += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  return { published: count - failed, failed, startAt, endAt: nowMs(), lastOffset, cpuMicros: cpuMicros() };
+}
+
+/**
+ * Keeps `concurrency` publishes in flight until `durationMs` is over. With `rate`, publishes are
+ * also spaced to that many per second (an open loop, as long as the server keeps up).
+ */
+async function loop(url: string, pick: () => string, durationMs: number, concurrency: number, rate?: number): Promise<PublisherResult> {
+  const startAt = nowMs();
+  const endAt = startAt + durationMs;
+  let published = 0;
+  let failed = 0;
+  let issued = 0;
+  let lastOffset = 0;
+  const lane = async (): Promise<void> => {
+    for (;;) {
+      if (rate !== undefined) {
+        // The issued-th publish is due at startAt + issued/rate.
+        const due = startAt + (issued / rate) * 1e3;
+        if (due >= endAt) return;
+        issued += 1;
+        const wait = due - nowMs();
+        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      } else if (nowMs() >= endAt) return;
+      try {
+        lastOffset = Math.max(lastOffset, await post(url, pick()));
+        published += 1;
+      } catch {
+        failed += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return { published, failed, startAt, endAt: nowMs(), lastOffset, cpuMicros: cpuMicros() };
+}
+
+async function handle(message: PublisherRequest): Promise<PublisherResult> {
+  switch (message.cmd) {
+    case "burst":
+      return burst(message.url, message.channel, message.count, message.concurrency ?? 1);
+    case "rate":
+      return loop(message.url, message.users ? () => randomUser(message.users!) : () => message.channel, message.durationMs, message.concurrency, message.rate);
+    case "saturate":
+      return loop(message.url, () => randomUser(message.users), message.durationMs, message.concurrency);
+  }
+}
+
+process.on("message", (message: { id: number; request: PublisherRequest }) => {
+  if ((message.request as { cmd: string }).cmd === "stop") return process.exit(0);
+  // A new server per run: do not reuse keep-alive sockets to the previous one.
+  agent.destroy();
+  agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  handle(message.request).then(
+    (result) => process.connected && process.send!({ id: message.id, result }),
+    (error: unknown) => process.connected && process.send!({ id: message.id, error: String(error) }),
+  );
+});
+process.on("disconnect", () => process.exit(0));
+process.send!({ ready: true });

@@ -1,0 +1,170 @@
+/**
+ * `npm run bench [-- --quick] [-- --profile] [-- --only herald,bare-ws]`: runs every scenario
+ * against Herald, a bare `ws` broadcast server and Socket.IO, one server after the other with the
+ * same parameters, then writes bench/results/<timestamp>.json, latest.md and latest.svg.
+ *
+ * --quick uses small numbers (seconds, not minutes) and fails when a scenario did not run or lost
+ * an event; it never judges a time. --profile writes a V8 CPU profile of the Herald process to
+ * bench/results/profiles/. --results <dir> writes somewhere else (the test uses a temporary dir).
+ */
+
+import { execSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ServerKind } from "./load/protocol.js";
+import { Child } from "./runner/child-process.js";
+import { Load } from "./runner/load.js";
+import { renderMarkdown, renderSvg, type BenchResults } from "./runner/report.js";
+import { fanout, idle, latency, manyChannels, storm, type Parameters, type ServerResults, type ServerUnderTest } from "./runner/scenarios.js";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const profile = args.includes("--profile");
+const option = (name: string): string | undefined => {
+  const index = args.indexOf(name);
+  return index >= 0 ? args[index + 1] : undefined;
+};
+const benchRoot = fileURLToPath(new URL(".", import.meta.url));
+const resultsDir = option("--results") ?? join(benchRoot, "results", quick ? "quick" : "");
+const only = option("--only")?.split(",") as ServerKind[] | undefined;
+
+const FULL: Parameters = {
+  workers: 2,
+  idleSizes: [1_000, 10_000],
+  fanout: { subscribers: 10_000, events: 40, concurrency: 4 },
+  // 10,000 subscribers × 1 event/s = 10,000 deliveries/s: about half of what this 2-core machine
+  // saturates at (server and load generator share the cores), so queues stay short.
+  latency: { rate: 1, durationMs: 10_000 },
+  manyChannels: { clients: 10_000, durationMs: 10_000, concurrency: 16 },
+  // One channel for all: 1 event/s keeps the fan-out below saturation while 10,000 clients reconnect.
+  storm: { clients: 10_000, rate: 1, beforeMs: 2_000 },
+  stallMs: 5_000,
+};
+
+const QUICK: Parameters = {
+  workers: 2,
+  idleSizes: [200],
+  fanout: { subscribers: 200, events: 20, concurrency: 4 },
+  latency: { rate: 20, durationMs: 1_500 },
+  manyChannels: { clients: 200, durationMs: 1_500, concurrency: 8 },
+  storm: { clients: 200, rate: 20, beforeMs: 500 },
+  stallMs: 3_000,
+};
+
+const SERVERS: Array<{ kind: ServerKind; file: string }> = [
+  { kind: "herald", file: "servers/herald.ts" },
+  { kind: "bare-ws", file: "servers/bare-ws.ts" },
+  { kind: "socketio", file: "servers/socketio.ts" },
+];
+
+function fileLimit(): number {
+  try {
+    return Number(execSync("ulimit -n", { shell: "/bin/sh" }).toString().trim());
+  } catch {
+    return NaN;
+  }
+}
+
+const params = quick ? QUICK : FULL;
+const limit = fileLimit();
+const needed = Math.max(...params.idleSizes, params.fanout.subscribers, params.manyChannels.clients, params.storm.clients);
+if (!(limit > needed + 100)) {
+  console.error(`ulimit -n is ${limit}: too low for ${needed} connections in one process; raise it (ulimit -n ${needed * 2}) and run again.`);
+  process.exit(1);
+}
+
+const log = (line: string): void => console.log(`[bench] ${line}`);
+const started = Date.now();
+const results: BenchResults = {
+  startedAt: new Date(started).toISOString(),
+  quick,
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, fileLimit: limit },
+  parameters: params,
+  servers: {},
+  durationSeconds: 0,
+};
+
+const load = await Load.start(params.workers);
+try {
+  for (const { kind, file } of SERVERS) {
+    if (only && !only.includes(kind)) continue;
+    const execArgv = profile && kind === "herald" ? ["--cpu-prof", `--cpu-prof-dir=${join(benchRoot, "results", "profiles")}`] : [];
+    const { child, ready } = await Child.start(kind, file, execArgv);
+    const server: ServerUnderTest = { kind, url: `http://127.0.0.1:${ready.port as number}`, child };
+    const out: ServerResults = { idle: [], errors: [] };
+    results.servers[kind] = out;
+    const step = async (name: string, run: () => Promise<void>): Promise<void> => {
+      const t = Date.now();
+      try {
+        await run();
+        log(`${kind} ${name}: ${((Date.now() - t) / 1e3).toFixed(1)}s`);
+      } catch (error) {
+        out.errors.push(`${name}: ${(error as Error).message}`);
+        log(`${kind} ${name} failed: ${(error as Error).message}`);
+        await load.closeClients().catch(() => undefined);
+      }
+    };
+    await step("idle", async () => {
+      out.idle = await idle(load, server, params.idleSizes, out.errors);
+    });
+    await step("fan-out", async () => {
+      out.fanout = await fanout(load, server, params.fanout, params.stallMs, out.errors);
+    });
+    await step("latency", async () => {
+      out.latency = await latency(load, server, params.latency, params.stallMs, out.fanout?.subscribers ?? params.fanout.subscribers);
+    });
+    await step("many channels", async () => {
+      out.manyChannels = await manyChannels(load, server, params.manyChannels, params.stallMs, out.errors);
+    });
+    if (kind === "herald") {
+      await step("reconnect storm", async () => {
+        out.storm = await storm(load, server, params.storm, params.stallMs, out.errors);
+      });
+    }
+    await child.stop();
+  }
+} finally {
+  await load.stop();
+}
+results.durationSeconds = (Date.now() - started) / 1e3;
+
+const stamp = results.startedAt.replace(/[:.]/g, "-");
+mkdirSync(resultsDir, { recursive: true });
+const markdown = renderMarkdown(results);
+writeFileSync(join(resultsDir, `${stamp}.json`), JSON.stringify(results, null, 2) + "\n");
+writeFileSync(join(resultsDir, "latest.md"), markdown);
+writeFileSync(join(resultsDir, "latest.svg"), renderSvg(results));
+console.log("\n" + markdown);
+log(`done in ${results.durationSeconds.toFixed(0)}s; results in ${resultsDir}`);
+
+if (quick) {
+  // The quick run is a correctness check: every scenario ran, nothing was lost. Times are not judged.
+  const problems: string[] = [];
+  for (const { kind } of SERVERS) {
+    if (only && !only.includes(kind)) continue;
+    const r = results.servers[kind];
+    if (!r) {
+      problems.push(`${kind}: did not run`);
+      continue;
+    }
+    problems.push(...r.errors.map((e) => `${kind}: ${e}`));
+    if (r.idle.length !== params.idleSizes.length) problems.push(`${kind}: idle did not run`);
+    for (const [name, figures] of [["fan-out", r.fanout], ["latency", r.latency], ["many channels", r.manyChannels]] as const) {
+      if (!figures) problems.push(`${kind}: ${name} did not run`);
+      else if (figures.lost !== 0 || figures.delivered === 0) problems.push(`${kind}: ${name} delivered ${figures.delivered}, lost ${figures.lost}`);
+    }
+    if (kind === "herald") {
+      if (!r.storm) problems.push("herald: reconnect storm did not run");
+      else if (r.storm.lost !== 0 || r.storm.duplicates !== 0 || r.storm.recovered !== r.storm.clients) {
+        problems.push(`herald: reconnect storm recovered ${r.storm.recovered}/${r.storm.clients}, lost ${r.storm.lost}, duplicates ${r.storm.duplicates}`);
+      }
+    }
+  }
+  if (problems.length > 0) {
+    console.error("quick bench failed:\n  " + problems.join("\n  "));
+    process.exit(1);
+  }
+  log("quick: every scenario ran and nothing was lost");
+}

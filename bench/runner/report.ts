@@ -1,0 +1,132 @@
+/** Turns a run's results into the markdown table (with the targets) and a bar chart in plain SVG. */
+
+import type { ServerKind } from "../load/protocol.js";
+import type { CpuFigures, Parameters, ServerResults } from "./scenarios.js";
+
+export interface BenchResults {
+  startedAt: string;
+  quick: boolean;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; fileLimit: number };
+  parameters: Parameters;
+  servers: Partial<Record<ServerKind, ServerResults>>;
+  durationSeconds: number;
+}
+
+const KINDS: ServerKind[] = ["herald", "bare-ws", "socketio"];
+const LABEL: Record<ServerKind, string> = { herald: "Herald", "bare-ws": "bare ws", socketio: "Socket.IO" };
+
+type Pick = (r: ServerResults) => number | undefined;
+
+const fmt = (value: number | undefined, digits = 0): string => {
+  if (value === undefined || !Number.isFinite(value)) return "n/a";
+  return value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+};
+const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? "n/a" : `${(a / b).toFixed(2)}×`);
+const cpuNote = (cpu: CpuFigures | undefined): string => (cpu ? `${cpu.serverCores.toFixed(2)} / ${cpu.loadCores.toFixed(2)}${cpu.loadBound ? " ⚠" : ""}` : "n/a");
+
+export function renderMarkdown(results: BenchResults): string {
+  const s = results.servers;
+  const p = results.parameters;
+  const rows: Array<[string, Pick, number]> = [];
+  p.idleSizes.forEach((size, i) => {
+    rows.push([`(a) idle ${size.toLocaleString("en-US")}: RSS per connection (KiB)`, (r) => r.idle[i]?.rssPerConnectionKiB, 1]);
+    rows.push([`(a) idle ${size.toLocaleString("en-US")}: heap per connection (KiB)`, (r) => r.idle[i]?.heapPerConnectionKiB, 1]);
+  });
+  rows.push(
+    [`(b) fan-out ${p.fanout.subscribers.toLocaleString("en-US")} subscribers: deliveries/s`, (r) => r.fanout?.deliveriesPerSecond, 0],
+    ["(b) fan-out: server CPU per delivery (µs)", (r) => r.fanout?.serverCpuPerDeliveryUs, 2],
+    ["(b) fan-out: lost", (r) => r.fanout?.lost, 0],
+    [`(c) latency ${p.fanout.subscribers.toLocaleString("en-US")} × ${p.latency.rate}/s: p50 (ms)`, (r) => r.latency?.p50Ms, 2],
+    ["(c) latency: p99 (ms)", (r) => r.latency?.p99Ms, 2],
+    ["(c) latency: p99.9 (ms)", (r) => r.latency?.p999Ms, 2],
+    ["(c) latency: lost", (r) => r.latency?.lost, 0],
+    [`(d) ${p.manyChannels.clients.toLocaleString("en-US")} user channels: publishes/s`, (r) => r.manyChannels?.publishesPerSecond, 0],
+    ["(d) many channels: p99 publish→receive (ms)", (r) => r.manyChannels?.p99Ms, 2],
+    ["(d) many channels: lost", (r) => r.manyChannels?.lost, 0],
+    [`(e) reconnect storm ${p.storm.clients.toLocaleString("en-US")}: time until all recovered (ms)`, (r) => r.storm?.recoveryMs, 0],
+    ["(e) reconnect storm: events lost", (r) => r.storm?.lost, 0],
+    ["(e) reconnect storm: duplicates", (r) => r.storm?.duplicates, 0],
+  );
+  const lines: string[] = [];
+  lines.push(`Run ${results.startedAt}${results.quick ? " (quick)" : ""}: ${results.machine.cpus} × ${results.machine.cpuModel}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}, ulimit -n ${results.machine.fileLimit}; ${results.durationSeconds.toFixed(0)} s.`);
+  lines.push("");
+  lines.push("| scenario | Herald | bare ws | Socket.IO | Herald / bare ws | Herald / Socket.IO |");
+  lines.push("|---|--:|--:|--:|--:|--:|");
+  for (const [name, pick, digits] of rows) {
+    const values = KINDS.map((kind) => (s[kind] ? pick(s[kind]!) : undefined));
+    lines.push(`| ${name} | ${values.map((v) => fmt(v, digits)).join(" | ")} | ${ratio(values[0], values[1])} | ${ratio(values[0], values[2])} |`);
+  }
+  lines.push("");
+  lines.push("CPU during each measured window, in cores (server / load generator; ⚠ = the load generator was probably the bottleneck: one load process near a full core, or both cores busy with the load side taking more):");
+  lines.push("");
+  lines.push("| scenario | Herald | bare ws | Socket.IO |");
+  lines.push("|---|--:|--:|--:|");
+  for (const [name, pick] of [["(b) fan-out", (r: ServerResults) => r.fanout?.cpu], ["(c) latency", (r: ServerResults) => r.latency?.cpu], ["(d) many channels", (r: ServerResults) => r.manyChannels?.cpu]] as const) {
+    lines.push(`| ${name} | ${KINDS.map((kind) => (s[kind] ? cpuNote(pick(s[kind]!)) : "n/a")).join(" | ")} |`);
+  }
+  lines.push("");
+  lines.push(...targets(results));
+  const errors = KINDS.flatMap((kind) => (s[kind]?.errors ?? []).map((e) => `- ${LABEL[kind]}: ${e}`));
+  if (errors.length > 0) lines.push("", "Problems during the run:", "", ...errors);
+  return lines.join("\n") + "\n";
+}
+
+function targets(results: BenchResults): string[] {
+  const h = results.servers.herald;
+  const b = results.servers["bare-ws"];
+  const io = results.servers.socketio;
+  if (!h) return [];
+  const last = (r: ServerResults | undefined): number | undefined => r?.idle.at(-1)?.rssPerConnectionKiB;
+  const checks: Array<[string, number | undefined, number | undefined, "≥" | "≤", number]> = [
+    ["fan-out deliveries/s ≥ 1.0 × bare ws", h.fanout?.deliveriesPerSecond, b?.fanout?.deliveriesPerSecond, "≥", 1.0],
+    ["fan-out deliveries/s ≥ 1.5 × Socket.IO", h.fanout?.deliveriesPerSecond, io?.fanout?.deliveriesPerSecond, "≥", 1.5],
+    ["server CPU per delivery ≤ bare ws", h.fanout?.serverCpuPerDeliveryUs, b?.fanout?.serverCpuPerDeliveryUs, "≤", 1.0],
+    ["RSS per idle connection ≤ 1.2 × bare ws", last(h), last(b), "≤", 1.2],
+    ["RSS per idle connection ≤ 0.5 × Socket.IO", last(h), last(io), "≤", 0.5],
+    ["latency p99 ≤ 1.2 × bare ws", h.latency?.p99Ms, b?.latency?.p99Ms, "≤", 1.2],
+  ];
+  const lines = ["| target | Herald / peer | met |", "|---|--:|:-:|"];
+  for (const [name, mine, theirs, op, bound] of checks) {
+    const r = mine !== undefined && theirs !== undefined && theirs !== 0 ? mine / theirs : undefined;
+    const met = r === undefined ? "n/a" : (op === "≥" ? r >= bound : r <= bound) ? "yes" : "no";
+    lines.push(`| ${name} | ${r === undefined ? "n/a" : r.toFixed(2) + "×"} | ${met} |`);
+  }
+  return lines;
+}
+
+/** Four groups of three bars, each group scaled to its own largest value. */
+export function renderSvg(results: BenchResults): string {
+  const groups: Array<[string, Pick, number]> = [
+    ["fan-out deliveries/s (higher is better)", (r) => r.fanout?.deliveriesPerSecond, 0],
+    ["RSS per idle connection, KiB (lower is better)", (r) => r.idle.at(-1)?.rssPerConnectionKiB, 1],
+    ["latency p99, ms (lower is better)", (r) => r.latency?.p99Ms, 2],
+    ["many channels publishes/s (higher is better)", (r) => r.manyChannels?.publishesPerSecond, 0],
+  ];
+  const colors: Record<ServerKind, string> = { herald: "#2f6fde", "bare-ws": "#8a8a8a", socketio: "#e08a2f" };
+  const width = 720;
+  const groupHeight = 110;
+  const barHeight = 22;
+  const labelWidth = 90;
+  const barMax = width - labelWidth - 130;
+  const parts: string[] = [];
+  groups.forEach(([title, pick, digits], g) => {
+    const y0 = 20 + g * groupHeight;
+    const values = KINDS.map((kind) => (results.servers[kind] ? pick(results.servers[kind]!) : undefined));
+    const max = Math.max(...values.map((v) => (v !== undefined && Number.isFinite(v) ? v : 0)), 1e-9);
+    parts.push(`<text x="10" y="${y0}" font-weight="bold">${escape(title)}</text>`);
+    KINDS.forEach((kind, i) => {
+      const y = y0 + 10 + i * (barHeight + 4);
+      const value = values[i];
+      const w = value !== undefined && Number.isFinite(value) ? Math.max(1, (value / max) * barMax) : 0;
+      parts.push(`<text x="10" y="${y + 16}">${LABEL[kind]}</text>`);
+      parts.push(`<rect x="${labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${colors[kind]}"/>`);
+      parts.push(`<text x="${labelWidth + w + 6}" y="${y + 16}">${fmt(value, digits)}</text>`);
+    });
+  });
+  const height = 20 + groups.length * groupHeight;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="13">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`;
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}

@@ -1,0 +1,61 @@
+/**
+ * What every benchmarked server process shares: it tells the runner its port over IPC, and answers
+ * `stats` requests with its own CPU time and memory, so each figure belongs to one process alone.
+ * Memory is read after a full GC (children run with --expose-gc) so that garbage does not count.
+ */
+
+import type { IncomingMessage } from "node:http";
+
+export interface ServerStats {
+  readonly rss: number;
+  readonly heapUsed: number;
+  /** process.cpuUsage() in microseconds. */
+  readonly cpuUser: number;
+  readonly cpuSystem: number;
+}
+
+function collect(): ServerStats {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    gc();
+  }
+  const memory = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return { rss: memory.rss, heapUsed: memory.heapUsed, cpuUser: cpu.user, cpuSystem: cpu.system };
+}
+
+/** Announces the port and serves stats requests until the runner disconnects. */
+export function reportToRunner(port: number, close: () => Promise<void> | void): void {
+  if (!process.send) throw new Error("run this server through bench/run.ts (it needs an IPC channel)");
+  process.on("message", (message: { id: number; request: { cmd: string } }) => {
+    if (message.request.cmd === "stats") process.send!({ id: message.id, result: collect() });
+    if (message.request.cmd === "stop") void Promise.resolve(close()).finally(() => process.exit(0));
+  });
+  // The runner gone means the benchmark is over, whatever happened to it.
+  process.on("disconnect", () => process.exit(0));
+  process.send({ ready: true, port });
+}
+
+/** Reads a small JSON request body (the peers' publish endpoints). */
+export function readJson(request: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString()));
+      } catch (error) {
+        reject(error as Error);
+      }
+    });
+    request.on("error", reject);
+  });
+}
+
+/** The publish body every server accepts, as Herald's POST /api/publish does. */
+export interface PublishBody {
+  channel: string;
+  type: string;
+  data: unknown;
+}
