@@ -20,6 +20,9 @@ import { HubError } from "../hub/hub-error.js";
 import type { HubStats } from "../hub/stats.js";
 import { WebSocketSession } from "./websocket-session.js";
 import type { RouteTable } from "./routes.js";
+import type { SecurityContext } from "../auth/security-context.js";
+import { tokenFromRequest } from "../auth/token-source.js";
+import type { HeraldConfig } from "../config/schema.js";
 
 export interface WebSocketTransportOptions {
   readonly hub: Hub;
@@ -31,6 +34,9 @@ export interface WebSocketTransportOptions {
   readonly idleTimeout: number;
   readonly sendQueueBytes: number;
   readonly maxPayload: number;
+  readonly security: SecurityContext;
+  /** permessage-deflate: off unless configured; `maxPayload` bounds the inflated size either way. */
+  readonly perMessageDeflate?: HeraldConfig["websocket"]["perMessageDeflate"];
   /** Path of the plain protocol endpoint. */
   readonly path?: string;
 }
@@ -43,12 +49,15 @@ export class WebSocketTransport {
   private readonly sessions = new Set<WebSocketSession>();
   private readonly heartbeat: NodeJS.Timeout;
   private accepting = true;
+  /** Connections that must authenticate (auth.required) and sent no token yet: resolved by their auth frame. */
+  private readonly awaitingAuth = new Map<WebSocketSession, () => void>();
 
   constructor(private readonly options: WebSocketTransportOptions) {
+    const deflate = options.perMessageDeflate ?? false;
     this.server = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxPayload,
-      perMessageDeflate: false,
+      perMessageDeflate: deflate === false ? false : deflate === true ? { threshold: 1024, concurrencyLimit: 10 } : { threshold: deflate.threshold, concurrencyLimit: deflate.concurrencyLimit },
       clientTracking: false,
     });
     this.heartbeat = setInterval(() => this.tick(), options.pingInterval);
@@ -73,11 +82,26 @@ export class WebSocketTransport {
         JSON.stringify({ error: { code: "shutting_down", message: "this node is shutting down; retry on another node" } }));
       return true;
     }
+    const { security, stats } = this.options;
+    // Refusals come before the upgrade: a hijacking page or a flood never gets a session.
+    const originProblem = security.origins.check(request.headers);
+    if (originProblem) {
+      stats.countError("origin_not_allowed");
+      refuseUpgrade(socket, 403, "Forbidden", "origin_not_allowed", originProblem);
+      return true;
+    }
+    const remote = request.socket.remoteAddress ?? "unknown";
+    const admission = security.connections.admit(remote);
+    if (!admission.ok) {
+      stats.countError("too_many_connections");
+      refuseUpgrade(socket, 429, "Too Many Requests", "too_many_connections", admission.message);
+      return true;
+    }
+    socket.once("close", admission.release);
     this.server.handleUpgrade(request, socket, head, (ws) => {
-      const remote = request.socket.remoteAddress ?? "unknown";
       const envelope = resolution?.ok ? resolution.envelope : "herald";
       const session = new WebSocketSession(randomUUID(), remote, envelope, ws, socket, this.options.sendQueueBytes, this.options.stats);
-      this.accept(session, url, resolution);
+      this.accept(session, url, resolution, request);
     });
     return true;
   }
@@ -90,7 +114,7 @@ export class WebSocketTransport {
     this.server.close();
   }
 
-  private accept(session: WebSocketSession, url: URL, resolution: ReturnType<RouteTable["resolve"]>): void {
+  private accept(session: WebSocketSession, url: URL, resolution: ReturnType<RouteTable["resolve"]>, request: IncomingMessage): void {
     const { hub, logger } = this.options;
     const ws = session.socket;
     this.sessions.add(session);
@@ -101,13 +125,17 @@ export class WebSocketTransport {
       session.heard = true;
     });
     ws.on("error", (error: Error & { code?: string }) => {
-      if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") this.options.stats.countError("frame_too_large");
+      if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
+        this.options.stats.countError("frame_too_large");
+        this.options.security.hits.hit("frame_size");
+      }
       logger.debug({ connectionId: session.id, err: error.message }, "websocket error");
     });
     ws.on("close", () => {
       session.closed = true;
       if (session.idleTimer) clearTimeout(session.idleTimer);
       this.sessions.delete(session);
+      this.awaitingAuth.delete(session);
       void hub.removeSession(session);
     });
 
@@ -125,8 +153,11 @@ export class WebSocketTransport {
     }, this.options.idleTimeout);
     session.idleTimer.unref();
 
-    const token = url.searchParams.get("token");
-    const start = token ? hub.authenticate(session, token).then(() => this.engage(session)) : Promise.resolve();
+    const token = tokenFromRequest(url.searchParams, request.headers, this.options.security.cookieName);
+    let start: Promise<void>;
+    if (token) start = hub.authenticate(session, token).then(() => this.engage(session));
+    else if (hub.mustAuthenticate(session)) start = new Promise((resolve) => this.awaitingAuth.set(session, resolve));
+    else start = Promise.resolve();
     void start
       .then(async () => {
         if (!resolution) return;
@@ -135,7 +166,7 @@ export class WebSocketTransport {
         for (const channel of resolution.channels) {
           if (session.closed) return;
           this.engage(session);
-          await hub.subscribe(session, channel);
+          await hub.subscribe(session, channel, { granted: resolution.grant });
         }
       })
       .catch((error: unknown) => this.fail(session, error, undefined, true));
@@ -150,6 +181,12 @@ export class WebSocketTransport {
   private onMessage(session: WebSocketSession, data: RawData, isBinary: boolean): void {
     session.heard = true;
     if (session.closed) return;
+    const verdict = this.options.security.frames.check(session);
+    if (verdict !== "accept") {
+      if (verdict === "warn") this.sendError(session, "rate_limited", `more than ${this.options.security.frames.rate} frames per second; frames are dropped until you slow down`);
+      if (verdict === "close") session.close(CloseCodes.policy_violation.code, "frame flood: too many frames per second");
+      return;
+    }
     if (isBinary) {
       this.sendError(session, "invalid_frame", "send text frames holding one JSON object; binary frames are not read");
       return;
@@ -167,16 +204,23 @@ export class WebSocketTransport {
 
   private async handle(session: WebSocketSession, frame: ClientFrame): Promise<void> {
     const hub = this.options.hub;
+    if (frame.type !== "auth" && frame.type !== "ping" && frame.type !== "pong" && hub.mustAuthenticate(session)) {
+      throw new HubError("unauthorized", "authenticate first: send an auth frame, ?token= or the auth cookie");
+    }
     switch (frame.type) {
       case "ping":
         session.sendText(PONG_FRAME);
         return;
       case "pong":
         return;
-      case "auth":
+      case "auth": {
         await hub.authenticate(session, frame.token);
         this.engage(session);
+        const resume = this.awaitingAuth.get(session);
+        this.awaitingAuth.delete(session);
+        resume?.();
         return;
+      }
       case "subscribe":
         if (session.subscriptionsFixed) throw new HubError("forbidden", "this route's subscriptions are fixed; connect to /ws to choose channels");
         this.engage(session);
@@ -200,7 +244,7 @@ export class WebSocketTransport {
   private fail(session: WebSocketSession, error: unknown, id: string | number | undefined, fatal: boolean): void {
     if (error instanceof HubError) {
       this.sendError(session, error.code, error.message, id);
-      if (fatal || error.code === "unauthorized" || error.code === "forbidden") {
+      if (fatal || error.code === "unauthorized" || error.code === "forbidden" || error.code === "token_expired") {
         const close = error.code === "unauthorized" || error.code === "token_expired" ? CloseCodes.unauthorized : error.code === "forbidden" ? CloseCodes.forbidden : CloseCodes.bad_request;
         session.close(close.code, truncateReason(error.message));
       }
@@ -234,6 +278,12 @@ export class WebSocketTransport {
       }
     }
   }
+}
+
+/** Answers an upgrade request with an HTTP error instead of switching protocols. */
+function refuseUpgrade(socket: Duplex, status: number, statusText: string, code: ErrorCode, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(`HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 /** WebSocket close reasons are limited to 123 bytes. */
