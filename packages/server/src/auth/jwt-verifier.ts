@@ -35,7 +35,7 @@ export class JwtVerifier {
   constructor(private readonly config: JwtConfig) {
     this.secret = config.secret === undefined ? undefined : new TextEncoder().encode(config.secret);
     this.publicKey = config.publicKey === undefined ? undefined : readPublicKey(config.publicKey);
-    this.jwks = config.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 5_000 });
+    this.jwks = config.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: config.jwksCooldown, cacheMaxAge: 600_000, timeoutDuration: 5_000 });
     if (!this.secret && !this.publicKey && !this.jwks) {
       throw Object.assign(new Error("auth.jwt needs secret, publicKey or jwksUrl"), { code: "invalid_config" });
     }

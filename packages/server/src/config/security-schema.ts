@@ -42,6 +42,8 @@ export const jwtSchema = z.strictObject({
   publicKey: z.string().optional(),
   /** URL of a JSON Web Key Set; keys are cached and refetched when a token names an unknown `kid`. */
   jwksUrl: z.url().optional(),
+  /** Least time between two fetches of the key set (a flood of unknown `kid`s must not become a flood of fetches). */
+  jwksCooldown: duration("30s"),
   /** Accepted algorithms; by default the one the key implies (HS256, RS256 or ES256; JWKS: RS256 and ES256). */
   algorithms: z.array(z.enum(["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"])).optional(),
   issuer: z.string().optional(),

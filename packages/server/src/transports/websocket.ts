@@ -51,6 +51,8 @@ export class WebSocketTransport {
   private accepting = true;
   /** Connections that must authenticate (auth.required) and sent no token yet: resolved by their auth frame. */
   private readonly awaitingAuth = new Map<WebSocketSession, () => void>();
+  /** Connections whose URL or cookie token is being checked: their frames wait for the answer, in order. */
+  private readonly authenticating = new Map<WebSocketSession, Promise<void>>();
 
   constructor(private readonly options: WebSocketTransportOptions) {
     const deflate = options.perMessageDeflate ?? false;
@@ -136,6 +138,7 @@ export class WebSocketTransport {
       if (session.idleTimer) clearTimeout(session.idleTimer);
       this.sessions.delete(session);
       this.awaitingAuth.delete(session);
+      this.authenticating.delete(session);
       void hub.removeSession(session);
     });
 
@@ -155,7 +158,11 @@ export class WebSocketTransport {
 
     const token = tokenFromRequest(url.searchParams, request.headers, this.options.security.cookieName);
     let start: Promise<void>;
-    if (token) start = hub.authenticate(session, token).then(() => this.engage(session));
+    if (token) {
+      start = hub.authenticate(session, token).then(() => this.engage(session));
+      this.authenticating.set(session, start);
+      void start.catch(() => undefined).finally(() => this.authenticating.delete(session));
+    }
     else if (hub.mustAuthenticate(session)) start = new Promise((resolve) => this.awaitingAuth.set(session, resolve));
     else start = Promise.resolve();
     void start
@@ -196,10 +203,17 @@ export class WebSocketTransport {
       this.sendError(session, parsed.code, parsed.message, parsed.id);
       return;
     }
-    this.handle(session, parsed.frame).catch((error: unknown) => {
-      const id = "id" in parsed.frame ? parsed.frame.id : undefined;
-      this.fail(session, error, id, false);
-    });
+    const run = (): void => {
+      if (session.closed) return;
+      this.handle(session, parsed.frame).catch((error: unknown) => {
+        const id = "id" in parsed.frame ? parsed.frame.id : undefined;
+        this.fail(session, error, id, false);
+      });
+    };
+    const authenticating = this.authenticating.get(session);
+    // A failed authentication closes the connection; the frames that waited for it are dropped.
+    if (authenticating) authenticating.then(run, () => undefined);
+    else run();
   }
 
   private async handle(session: WebSocketSession, frame: ClientFrame): Promise<void> {
