@@ -171,7 +171,7 @@ describe("connection tokens (JWKS URL)", () => {
   it("verifies with the key set and refetches it when a token names an unknown kid", async () => {
     const first = await generateKeyPair("ES256");
     jwks.keys = [{ ...(await exportJWK(first.publicKey)), kid: "k1", alg: "ES256" }];
-    const sign = (key: CryptoKey, kid: string) => new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "ES256", kid }).setExpirationTime("1h").sign(key);
+    const sign = (key: Parameters<SignJWT["sign"]>[0], kid: string) => new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "ES256", kid }).setExpirationTime("1h").sign(key);
     const a = await TestClient.open(`${hub.wsUrl}/ws?token=${await sign(first.privateKey, "k1")}`);
     assert.equal((await a.subscribe("user:alice")).type, "subscribed");
     const b = await TestClient.open(`${hub.wsUrl}/ws?token=${await sign(first.privateKey, "k1")}`);
