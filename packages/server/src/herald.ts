@@ -10,7 +10,10 @@ import type { Duplex } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { ApiKeys } from "./auth/api-keys.js";
-import { openAuthorizer, type Authorizer } from "./auth/authorizer.js";
+import type { Authorizer } from "./auth/authorizer.js";
+import { ConfigAuthorizer } from "./auth/config-authorizer.js";
+import { createSecurityContext, type SecurityContext } from "./auth/security-context.js";
+import { applyServerTimeouts } from "./limits/server-timeouts.js";
 import { loadConfig } from "./config/load.js";
 import type { HeraldConfig, HeraldConfigInput } from "./config/schema.js";
 import type { Engine, StreamEvent } from "./engine/engine.js";
@@ -35,7 +38,7 @@ export interface HeraldOptions {
   configFile?: string;
   /** Use this engine instead of the one the config names (e.g. a shared instance in tests). */
   engine?: Engine;
-  /** Decides authentication and permissions; the default allows everything. */
+  /** Decides authentication and permissions; the default follows the config's `auth` and `namespaces` (open when none is set). */
   authorizer?: Authorizer;
   /** A pino logger to use instead of the one made from `logLevel`. */
   logger?: Logger;
@@ -64,6 +67,7 @@ export class Herald {
   private readonly closeStreams: () => void;
   /** Sources (Postgres outbox, bridges) and sinks (email, webhooks) from the config. */
   readonly integrations: Integrations;
+  private readonly security: SecurityContext;
   private accepting = true;
   private inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
@@ -76,16 +80,18 @@ export class Herald {
     this.node = this.config.node ?? `${hostname()}-${process.pid}`;
     this.engine = options.engine ?? createEngine(this.config, this.node);
     const stats = new HubStats();
+    this.security = createSecurityContext(this.config);
     this.hub = new Hub({
       engine: this.engine,
       namespaces: new Namespaces(this.config),
-      authorizer: options.authorizer ?? openAuthorizer,
+      authorizer: options.authorizer ?? new ConfigAuthorizer(this.config),
       stats,
       node: this.node,
       maxSubscriptionsPerConnection: this.config.maxSubscriptionsPerConnection,
     });
     const metrics = new Metrics(this.hub, stats, this.node);
     this.integrations = new Integrations(this.config, this.hub, this.logger, this.node);
+    this.security.hits.register(metrics.registry, stats.errorsByCode);
     this.websocket = new WebSocketTransport({
       hub: this.hub,
       routes: new RouteTable(this.config.routes),
@@ -96,6 +102,8 @@ export class Herald {
       idleTimeout: this.config.idleTimeout,
       sendQueueBytes: this.config.sendQueueBytes,
       maxPayload: this.config.maxPayload,
+      security: this.security,
+      perMessageDeflate: this.config.websocket.perMessageDeflate,
     });
     const built = buildHttpApp({
       config: this.config,
@@ -107,11 +115,13 @@ export class Herald {
       metrics,
       node: this.node,
       version,
+      security: this.security,
       accepting: () => this.accepting,
       integrations: () => this.integrations.status(),
     });
     this.http = built.app;
     this.closeStreams = built.closeStreams;
+    applyServerTimeouts(this.http.server, this.config.limits, this.security.hits);
     this.http.server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!this.handleUpgrade(request, socket, head)) rejectUpgrade(socket, 404, "no WebSocket endpoint at this path");
     });
@@ -197,6 +207,8 @@ export class Herald {
       this.closeStreams();
       await this.http.close();
       await this.engine.close();
+      this.hub.closeAuthorizer();
+      this.security.connections.close();
     })();
     return this.closing;
   }

@@ -14,7 +14,7 @@ const digest = (text: string): Buffer => createHash("sha256").update(text).diges
 export class ApiKeys {
   private readonly keys: Array<{ name: string; digest: Buffer }>;
 
-  constructor(config: HeraldConfig["publish"]) {
+  constructor(config: Pick<HeraldConfig["publish"], "apiKeys"> & Partial<HeraldConfig["publish"]>) {
     this.keys = config.apiKeys.map((entry, index) =>
       typeof entry === "string" ? { name: `key${index + 1}`, digest: digest(entry) } : { name: entry.name, digest: digest(entry.key) },
     );

@@ -13,6 +13,10 @@ export interface Authorizer {
   /** Refuses with a HubError (forbidden, unauthorized, ...) or allows by resolving. */
   authorizeSubscribe(session: Session, channel: string, token: string | undefined): Promise<void>;
   authorizePublish(session: Session, channel: string): Promise<void>;
+  /** True while the session must still authenticate before anything else (auth.required). */
+  mustAuthenticate?(session: Session): boolean;
+  /** Stops timers (token expiry) at shutdown. */
+  close?(): void;
 }
 
 export const openAuthorizer: Authorizer = {

@@ -1,6 +1,6 @@
 /** The HERALD_* environment variables and the config key each one sets. */
 
-export type EnvKind = "string" | "int" | "list";
+export type EnvKind = "string" | "int" | "list" | "bool" | "strings" | "hmacKeys";
 
 export interface EnvVariable {
   readonly name: string;
@@ -38,11 +38,39 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "SMTP_PASSWORD", path: ["sinks", "email", "smtp", "password"], kind: "string", description: "SMTP password." },
   { name: "FROM_EMAIL", path: ["sinks", "email", "from", "email"], kind: "string", description: "Sender address of emails." },
   { name: "FROM_NAME", path: ["sinks", "email", "from", "name"], kind: "string", description: "Sender name of emails." },
+  { name: "HERALD_HMAC_KEYS", path: ["publish", "hmacKeys"], kind: "hmacKeys", description: "Comma-separated `id=secret` pairs for HMAC-signed publish requests." },
+  { name: "HERALD_JWT_SECRET", path: ["auth", "jwt", "secret"], kind: "string", description: "HS256 secret for connection tokens." },
+  { name: "HERALD_JWT_PUBLIC_KEY", path: ["auth", "jwt", "publicKey"], kind: "string", description: "PEM public key for RS256/ES256 connection tokens." },
+  { name: "HERALD_JWKS_URL", path: ["auth", "jwt", "jwksUrl"], kind: "string", description: "JWKS URL for connection tokens." },
+  { name: "HERALD_JWT_ISSUER", path: ["auth", "jwt", "issuer"], kind: "string", description: "Required `iss` of tokens." },
+  { name: "HERALD_JWT_AUDIENCE", path: ["auth", "jwt", "audience"], kind: "string", description: "Required `aud` of tokens." },
+  { name: "WS_AUTH_TOKEN", path: ["auth", "token"], kind: "string", description: "One shared connection token (the analytics seed's name); HERALD_AUTH_TOKEN wins." },
+  { name: "HERALD_AUTH_TOKEN", path: ["auth", "token"], kind: "string", description: "One shared connection token." },
+  { name: "HERALD_AUTH_REQUIRED", path: ["auth", "required"], kind: "bool", description: "true: every connection must authenticate first." },
+  { name: "HERALD_AUTH_COOKIE", path: ["auth", "cookie"], kind: "string", description: "Cookie that may carry the connection token." },
+  { name: "HERALD_ALLOWED_ORIGINS", path: ["security", "allowedOrigins"], kind: "strings", description: "Comma-separated browser origins allowed (WebSocket, SSE, CORS)." },
+  { name: "HERALD_ADMIN_TOKEN", path: ["security", "adminToken"], kind: "string", description: "Bearer token for admin endpoints." },
+  { name: "HERALD_MAX_CONNECTIONS", path: ["limits", "maxConnections"], kind: "int", description: "Connections per node." },
+  { name: "HERALD_MAX_CONNECTIONS_PER_IP", path: ["limits", "maxConnectionsPerIp"], kind: "int", description: "Connections per client IP." },
+  { name: "HERALD_FRAMES_PER_SECOND", path: ["limits", "framesPerSecond"], kind: "int", description: "Frames per second per connection." },
+  { name: "HERALD_PER_MESSAGE_DEFLATE", path: ["websocket", "perMessageDeflate"], kind: "bool", description: "true: offer permessage-deflate." },
 ];
 
 /** Parses one variable's text into the value its key expects; a bad int is left as text for the schema to refuse. */
 export function envValue(variable: EnvVariable, text: string): unknown {
   if (variable.kind === "int") return /^\s*-?\d+\s*$/.test(text) ? Number(text) : text;
+  if (variable.kind === "bool") return /^(1|true|yes|on)$/i.test(text.trim()) ? true : /^(0|false|no|off)$/i.test(text.trim()) ? false : text;
+  if (variable.kind === "strings") return text.split(",").map((item) => item.trim()).filter((item) => item.length > 0);
+  if (variable.kind === "hmacKeys") {
+    return text
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0)
+      .map((item) => {
+        const eq = item.indexOf("=");
+        return eq > 0 ? { id: item.slice(0, eq), secret: item.slice(eq + 1) } : { id: "", secret: item };
+      });
+  }
   if (variable.kind === "list") {
     return text
       .split(",")

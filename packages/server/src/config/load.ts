@@ -66,7 +66,7 @@ export function validateConfig(input: unknown, origins: Map<string, string> = ne
 }
 
 function priority(name: string): number {
-  return name === "PORT" || name === "REDIS_URL" || name === "DATABASE_URL" ? 0 : 1;
+  return name === "PORT" || name === "REDIS_URL" || name === "DATABASE_URL" || name === "WS_AUTH_TOKEN" ? 0 : 1;
 }
 
 function originOf(path: string, origins: Map<string, string>): string | undefined {

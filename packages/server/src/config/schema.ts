@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { parseDuration, parseSize } from "./duration.js";
 import { bridgeSchema, sinksSchema, sourcesSchema } from "./integrations-schema.js";
+import { authSchema, hmacKeySchema, limitsSchema, securitySchema, websocketSchema } from "./security-schema.js";
 
 const duration = (fallback: string) =>
   z
@@ -59,6 +60,10 @@ const namespaceSchema = z.strictObject({
   presence: z.boolean().optional(),
   /** Whether clients may send `publish` frames to this namespace's channels. */
   clientPublish: z.boolean().optional(),
+  /** Who may subscribe: anyone, any authenticated connection, or only with a subscription token for the channel. */
+  subscribe: z.enum(["public", "authenticated", "token"]).optional(),
+  /** Channel `ns:<user>` only for the connection whose token `sub` is <user>. */
+  personal: z.boolean().optional(),
 });
 
 const paramSchema = z.strictObject({
@@ -86,6 +91,8 @@ const routeSchema = z.strictObject({
   envelope: envelopeSchema.default("herald"),
   /** Whether a route connection may also send subscribe frames for other channels. */
   allowSubscribe: z.boolean().default(true),
+  /** Whether the route's validated parameters grant its channels without the namespace's checks (the deployment's choice). */
+  grant: z.boolean().default(true),
 });
 
 const apiKeySchema = z.union([
@@ -126,8 +133,18 @@ export const configSchema = z.strictObject({
       apiKeys: z.array(apiKeySchema).default([]),
       maxBodyBytes: size("1MiB"),
       maxBatch: z.number().int().min(1).default(1000),
+      /** Keys for HMAC-signed publish requests (X-Herald-Key-Id, X-Herald-Timestamp, X-Herald-Signature). */
+      hmacKeys: z.array(hmacKeySchema).default([]),
+      /** Signed requests older or newer than this are refused; Idempotency-Key answers are kept this long. */
+      replayWindow: duration("600s"),
+      /** Most Idempotency-Key answers remembered at once (oldest forgotten first). */
+      idempotencyKeys: z.number().int().min(0).default(10_000),
     })
     .prefault({}),
+  auth: authSchema,
+  security: securitySchema,
+  limits: limitsSchema,
+  websocket: websocketSchema,
   polling: z
     .strictObject({
       maxTimeout: duration("30s"),

@@ -11,6 +11,8 @@ import { registerReadApi } from "./read-api.js";
 import { registerOperations } from "./operations.js";
 import { registerPolling } from "../transports/polling.js";
 import { registerSse } from "../transports/sse.js";
+import { registerRawJsonParser } from "./raw-json.js";
+import { registerBrowserDefences } from "./browser-defences.js";
 
 // Fastify's own error codes, answered in Herald's format.
 const FASTIFY_ERRORS: Record<string, { code: "payload_too_large" | "unsupported_media_type" | "invalid_json" | "invalid_body"; message: string }> = {
@@ -29,6 +31,9 @@ export function buildHttpApp(context: HttpContext): { app: FastifyInstance; clos
     forceCloseConnections: true,
     return503OnClosing: true,
   });
+
+  registerRawJsonParser(app);
+  registerBrowserDefences(app, context.config);
 
   app.addHook("onResponse", async (request, reply) => {
     request.log.debug({ req: request, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request done");

@@ -7,6 +7,7 @@ import type { Hub } from "../hub/hub.js";
 import type { HubStats } from "../hub/stats.js";
 import type { ApiKeys } from "../auth/api-keys.js";
 import type { Metrics } from "../ops/metrics.js";
+import type { SecurityContext } from "../auth/security-context.js";
 
 export interface HttpContext {
   readonly config: HeraldConfig;
@@ -18,6 +19,8 @@ export interface HttpContext {
   readonly metrics: Metrics;
   readonly node: string;
   readonly version: string;
+  /** Limits, origin policy, admin guard, signed publishing. */
+  readonly security: SecurityContext;
   /** False once shutdown began: new long-lived requests are refused. */
   accepting(): boolean;
   /** Sources' and sinks' states for /api/status. */

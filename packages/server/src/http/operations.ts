@@ -2,9 +2,14 @@
 
 import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "./context.js";
+import { HttpError } from "./http-error.js";
 
 export function registerOperations(app: FastifyInstance, context: HttpContext): void {
-  app.get("/api/status", async () => {
+  app.get("/api/status", async (request) => {
+    // Without the admin token (or off loopback when none is set) only the liveness summary shows.
+    if (!context.security.admin.allows(request.raw)) {
+      return { node: context.node, version: context.version, uptime: Math.round((Date.now() - context.stats.startedAt) / 1000), detail: "send Authorization: Bearer <admin token> for the full status" };
+    }
     const counts = context.hub.counts();
     const engine = context.engine.status();
     return {
@@ -38,7 +43,10 @@ export function registerOperations(app: FastifyInstance, context: HttpContext): 
     });
   });
 
-  app.get("/metrics", async (_request, reply) => {
+  app.get("/metrics", async (request, reply) => {
+    if (context.config.security.protectMetrics && !context.security.admin.allows(request.raw)) {
+      throw new HttpError("unauthorized", "send Authorization: Bearer <admin token> to read /metrics");
+    }
     const text = await context.metrics.text();
     return reply.type(context.metrics.registry.contentType).send(text);
   });

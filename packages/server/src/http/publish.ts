@@ -13,6 +13,7 @@ import type { FastifyInstance } from "fastify";
 import { channelProblem, eventTypeProblem } from "@herald/protocol";
 import type { HttpContext } from "./context.js";
 import { HttpError } from "./http-error.js";
+import { HmacVerifier } from "../auth/hmac-signature.js";
 
 interface PublishItem {
   channel: string;
@@ -21,20 +22,47 @@ interface PublishItem {
 }
 
 export function registerPublish(app: FastifyInstance, context: HttpContext): void {
-  app.post("/api/publish", async (request) => {
-    const key = context.apiKeys.check(request.headers.authorization, request.socket.remoteAddress);
-    if (!key.ok) throw new HttpError("unauthorized", key.message);
+  const { hmac, idempotency } = context.security;
+  app.post("/api/publish", async (request, reply) => {
+    // A signed request proves its key with an HMAC over the raw body; otherwise a bearer API key.
+    let credential: string;
+    let replayKey: string | undefined;
+    if (HmacVerifier.isSigned(request.headers)) {
+      if (!hmac.configured) throw new HttpError("invalid_signature", "this hub has no publish.hmacKeys; send Authorization: Bearer <API key> instead");
+      const signed = hmac.verify(request.headers, request.rawBody ?? "");
+      credential = `hmac:${signed.keyId}`;
+      replayKey = signed.replayKey;
+    } else if (hmac.configured && !context.apiKeys.configured) {
+      throw new HttpError("unauthorized", "sign the request: X-Herald-Key-Id, X-Herald-Timestamp and X-Herald-Signature (see docs/security.md)");
+    } else {
+      const key = context.apiKeys.check(request.headers.authorization, request.socket.remoteAddress);
+      if (!key.ok) throw new HttpError("unauthorized", key.message);
+      credential = `key:${key.keyName}`;
+    }
+    const idempotencyKey = request.headers["idempotency-key"];
+    if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
+      throw new HttpError("invalid_param", "Idempotency-Key must be 1 to 255 characters");
+    }
+    const scopedKey = idempotencyKey === undefined ? undefined : `${credential}\n${idempotencyKey}`;
+    // A retry of an answered request is not a replay: it gets the stored answer below.
+    if (replayKey !== undefined && !(scopedKey !== undefined && idempotency.has(scopedKey))) hmac.claim(replayKey);
     const contentType = request.headers["content-type"] ?? "";
     if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
       throw new HttpError("unsupported_media_type", `send the body as application/json (got ${contentType ? JSON.stringify(contentType.slice(0, 60)) : "no content type"})`);
     }
     const items = readBody(request.body, context.config.publish.maxBatch);
-    const published = [];
-    for (const item of items) {
-      const event = await context.hub.publish(item.channel, item.type, item.data);
-      published.push({ channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() });
-    }
-    return { published };
+    const publishAll = async () => {
+      const published = [];
+      for (const item of items) {
+        const event = await context.hub.publish(item.channel, item.type, item.data);
+        published.push({ channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() });
+      }
+      return { published };
+    };
+    if (scopedKey === undefined) return publishAll();
+    const { answer, replayed } = await idempotency.run(scopedKey, publishAll);
+    if (replayed) reply.header("idempotent-replayed", "true");
+    return answer;
   });
 }
 

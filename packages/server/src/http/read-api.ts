@@ -11,6 +11,7 @@ import { HttpError } from "./http-error.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { PassiveSession } from "../hub/passive-session.js";
 import { firstString } from "../transports/query.js";
+import { tokenFromRequest } from "../auth/token-source.js";
 
 
 export function registerReadApi(app: FastifyInstance, context: HttpContext): void {
@@ -23,7 +24,7 @@ export function registerReadApi(app: FastifyInstance, context: HttpContext): voi
     // A backend holding an API key may read anything; others are checked like a subscriber.
     if (request.headers.authorization && context.apiKeys.check(request.headers.authorization, request.socket.remoteAddress).ok) return channel;
     const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
-    const token = firstString(query.token);
+    const token = tokenFromRequest(query, request.headers, context.security.cookieName);
     if (token) await context.hub.authenticate(session, token);
     await context.hub.authorizeRead(session, channel, token);
     return channel;

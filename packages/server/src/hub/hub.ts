@@ -41,6 +41,8 @@ export interface SubscribeRequest {
   readonly id?: string | number;
   readonly since?: StreamPosition;
   readonly token?: string;
+  /** Set by a route whose validated parameters grant the channel (the deployment's choice): no authorizer check. */
+  readonly granted?: boolean;
 }
 
 export interface HubOptions {
@@ -130,6 +132,16 @@ export class Hub {
     await this.authorizer.authenticate(session, token);
   }
 
+  /** True while a session must authenticate before it may do anything else (auth.required). */
+  mustAuthenticate(session: Session): boolean {
+    return this.authorizer.mustAuthenticate?.(session) ?? false;
+  }
+
+  /** Stops the authorizer's timers; the Herald calls it at shutdown. */
+  closeAuthorizer(): void {
+    this.authorizer.close?.();
+  }
+
   /**
    * Subscribes a session and sends `subscribed`, then the missed events when `since` is given,
    * then live events. Throws HubError when the request is refused (nothing is sent then).
@@ -145,7 +157,7 @@ export class Hub {
     // Reserve the name before any await, so two quick subscribes to one channel cannot both pass.
     session.subscriptions.set(channel, subscription);
     try {
-      await this.authorizer.authorizeSubscribe(session, channel, request.token);
+      if (!request.granted) await this.authorizer.authorizeSubscribe(session, channel, request.token);
       // The session may have closed while we waited; detach() already ran, so do not attach now.
       if (!subscription.active) return;
       const options = this.namespaces.of(channel);

@@ -17,6 +17,7 @@ import { HttpError } from "../http/http-error.js";
 import { PassiveSession } from "../hub/passive-session.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
+import { tokenFromRequest } from "../auth/token-source.js";
 
 
 export function registerPolling(app: FastifyInstance, context: HttpContext): void {
@@ -34,7 +35,7 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     if (!Number.isSafeInteger(limit) || limit < 1) throw new HttpError("invalid_param", "limit must be a whole number >= 1");
 
     const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
-    const token = firstString(query.token);
+    const token = tokenFromRequest(query, request.headers, context.security.cookieName);
     if (token) await hub.authenticate(session, token);
     for (const channel of channels) await hub.authorizeRead(session, channel, token);
 

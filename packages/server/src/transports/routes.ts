@@ -13,7 +13,7 @@ export interface RouteMatch {
 }
 
 export type RouteResolution =
-  | { ok: true; channels: string[]; user: string | undefined; envelope: EnvelopeName; allowSubscribe: boolean }
+  | { ok: true; channels: string[]; user: string | undefined; envelope: EnvelopeName; allowSubscribe: boolean; grant: boolean }
   | { ok: false; message: string };
 
 interface CompiledRoute {
@@ -123,5 +123,5 @@ function resolveParams(route: CompiledRoute, pathParams: Map<string, string>, qu
   }
   if (channels.length === 0) channels.push(...route.config.fallback);
   const user = route.config.user === undefined ? undefined : values.get(route.config.user);
-  return { ok: true, channels, user, envelope: route.config.envelope, allowSubscribe: route.config.allowSubscribe };
+  return { ok: true, channels, user, envelope: route.config.envelope, allowSubscribe: route.config.allowSubscribe, grant: route.config.grant };
 }

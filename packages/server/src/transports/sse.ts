@@ -10,6 +10,8 @@ import type { HttpContext } from "../http/context.js";
 import { HubError, errorFrameFields } from "../hub/hub-error.js";
 import { SseSession } from "./sse-session.js";
 import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
+import { HttpError } from "../http/http-error.js";
+import { tokenFromRequest } from "../auth/token-source.js";
 
 const PING = 'event: ping\ndata: {"type":"ping"}\n\n';
 
@@ -26,10 +28,18 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
     const lastEventId = firstString(request.headers["last-event-id"]) ?? firstString(query.lastEventId);
     const cursor = cursorFromText(lastEventId, "Last-Event-ID");
     if (!context.accepting()) throw new HubError("shutting_down", "this node is shutting down; retry on another node");
+    const { security } = context;
+    // EventSource sends cookies cross-site like a WebSocket does: the same Origin check applies.
+    const originProblem = security.origins.check(request.headers);
+    if (originProblem) throw new HttpError("origin_not_allowed", originProblem);
 
     const session = new SseSession(randomUUID(), request.ip, reply.raw, context.config.sendQueueBytes, context.stats, cursor);
-    const token = firstString(query.token);
+    const token = tokenFromRequest(query, request.headers, security.cookieName);
     if (token) await context.hub.authenticate(session, token);
+    else if (context.hub.mustAuthenticate(session)) throw new HttpError("unauthorized", "authenticate: ?token= or the auth cookie");
+    const admission = security.connections.admit(request.socket.remoteAddress ?? request.ip);
+    if (!admission.ok) throw new HttpError("too_many_connections", admission.message);
+    request.raw.on("close", admission.release);
 
     reply.hijack();
     reply.raw.writeHead(200, {
@@ -50,7 +60,7 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
     for (const channel of channels) {
       const since = cursor?.[channel];
       try {
-        await context.hub.subscribe(session, channel, since ? { since } : {});
+        await context.hub.subscribe(session, channel, since ? { since, ...(token ? { token } : {}) } : token ? { token } : {});
       } catch (error) {
         const { code, message } = errorFrameFields(error);
         if (code === "internal_error") context.logger.error({ err: error }, "sse subscribe failed");

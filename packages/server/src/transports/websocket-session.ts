@@ -31,6 +31,8 @@ export class WebSocketSession extends Session {
   private corked = false;
   /** Bytes written since the socket was corked in this turn. */
   private corkedBytes = 0;
+  /** Whether this connection negotiated permessage-deflate (see deliver). */
+  private readonly deflating: boolean;
   /** Whether any frame or pong came in since the last server ping. */
   heard = true;
   /** Set once the connection authenticated or subscribed; until then the idle deadline runs. */
@@ -51,6 +53,7 @@ export class WebSocketSession extends Session {
     private readonly stats: HubStats,
   ) {
     super(id, "websocket", remoteAddress, envelope);
+    this.deflating = socket.extensions.includes("permessage-deflate");
   }
 
   /**
@@ -73,6 +76,15 @@ export class WebSocketSession extends Session {
     }
     // Once ws has sent (or is sending) its close frame, nothing may follow it.
     if (this.socket.readyState !== OPEN) return;
+    if (this.deflating) {
+      // With permessage-deflate ws may hold frames back while it compresses; writing around its
+      // queue could reorder them, so such connections go through ws.send (and get compression).
+      const bytes = event.bytes(this.envelope);
+      this.socket.send(bytes, { binary: false });
+      this.stats.bytesSent.websocket += bytes.length;
+      this.stats.deliveredBy.websocket += 1;
+      return;
+    }
     if (!this.corked) {
       this.corked = true;
       raw.cork();

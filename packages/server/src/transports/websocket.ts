@@ -19,6 +19,9 @@ import { HubError, errorFrameFields } from "../hub/hub-error.js";
 import type { HubStats } from "../hub/stats.js";
 import { WebSocketSession } from "./websocket-session.js";
 import type { RouteTable } from "./routes.js";
+import type { SecurityContext } from "../auth/security-context.js";
+import { tokenFromRequest } from "../auth/token-source.js";
+import type { HeraldConfig } from "../config/schema.js";
 
 export interface WebSocketTransportOptions {
   readonly hub: Hub;
@@ -30,6 +33,9 @@ export interface WebSocketTransportOptions {
   readonly idleTimeout: number;
   readonly sendQueueBytes: number;
   readonly maxPayload: number;
+  readonly security: SecurityContext;
+  /** permessage-deflate: off unless configured; `maxPayload` bounds the inflated size either way. */
+  readonly perMessageDeflate?: HeraldConfig["websocket"]["perMessageDeflate"];
   /** Path of the plain protocol endpoint. */
   readonly path?: string;
 }
@@ -42,12 +48,17 @@ export class WebSocketTransport {
   private readonly sessions = new Set<WebSocketSession>();
   private readonly heartbeat: NodeJS.Timeout;
   private accepting = true;
+  /** Connections that must authenticate (auth.required) and sent no token yet: resolved by their auth frame. */
+  private readonly awaitingAuth = new Map<WebSocketSession, () => void>();
+  /** Connections whose URL or cookie token is being checked: their frames wait for the answer, in order. */
+  private readonly authenticating = new Map<WebSocketSession, Promise<void>>();
 
   constructor(private readonly options: WebSocketTransportOptions) {
+    const deflate = options.perMessageDeflate ?? false;
     this.server = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxPayload,
-      perMessageDeflate: false,
+      perMessageDeflate: deflate === false ? false : deflate === true ? { threshold: 1024, concurrencyLimit: 10 } : { threshold: deflate.threshold, concurrencyLimit: deflate.concurrencyLimit },
       clientTracking: false,
     });
     this.heartbeat = setInterval(() => this.tick(), options.pingInterval);
@@ -72,11 +83,26 @@ export class WebSocketTransport {
         JSON.stringify({ error: { code: "shutting_down", message: "this node is shutting down; retry on another node" } }));
       return true;
     }
+    const { security, stats } = this.options;
+    // Refusals come before the upgrade: a hijacking page or a flood never gets a session.
+    const originProblem = security.origins.check(request.headers);
+    if (originProblem) {
+      stats.countError("origin_not_allowed");
+      refuseUpgrade(socket, 403, "Forbidden", "origin_not_allowed", originProblem);
+      return true;
+    }
+    const remote = request.socket.remoteAddress ?? "unknown";
+    const admission = security.connections.admit(remote);
+    if (!admission.ok) {
+      stats.countError("too_many_connections");
+      refuseUpgrade(socket, 429, "Too Many Requests", "too_many_connections", admission.message);
+      return true;
+    }
+    socket.once("close", admission.release);
     this.server.handleUpgrade(request, socket, head, (ws) => {
-      const remote = request.socket.remoteAddress ?? "unknown";
       const envelope = resolution?.ok ? resolution.envelope : "herald";
       const session = new WebSocketSession(randomUUID(), remote, envelope, ws, socket, this.options.sendQueueBytes, this.options.stats);
-      this.accept(session, url, resolution);
+      this.accept(session, url, resolution, request);
     });
     return true;
   }
@@ -89,7 +115,7 @@ export class WebSocketTransport {
     this.server.close();
   }
 
-  private accept(session: WebSocketSession, url: URL, resolution: ReturnType<RouteTable["resolve"]>): void {
+  private accept(session: WebSocketSession, url: URL, resolution: ReturnType<RouteTable["resolve"]>, request: IncomingMessage): void {
     const { hub, logger } = this.options;
     const ws = session.socket;
     this.sessions.add(session);
@@ -100,13 +126,18 @@ export class WebSocketTransport {
       session.heard = true;
     });
     ws.on("error", (error: Error & { code?: string }) => {
-      if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") this.options.stats.countError("frame_too_large");
+      if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
+        this.options.stats.countError("frame_too_large");
+        this.options.security.hits.hit("frame_size");
+      }
       logger.debug({ connectionId: session.id, err: error.message }, "websocket error");
     });
     ws.on("close", () => {
       session.closed = true;
       if (session.idleTimer) clearTimeout(session.idleTimer);
       this.sessions.delete(session);
+      this.awaitingAuth.delete(session);
+      this.authenticating.delete(session);
       void hub.removeSession(session);
     });
 
@@ -124,8 +155,15 @@ export class WebSocketTransport {
     }, this.options.idleTimeout);
     session.idleTimer.unref();
 
-    const token = url.searchParams.get("token");
-    const start = token ? hub.authenticate(session, token).then(() => this.engage(session)) : Promise.resolve();
+    const token = tokenFromRequest(url.searchParams, request.headers, this.options.security.cookieName);
+    let start: Promise<void>;
+    if (token) {
+      start = hub.authenticate(session, token).then(() => this.engage(session));
+      this.authenticating.set(session, start);
+      void start.catch(() => undefined).finally(() => this.authenticating.delete(session));
+    }
+    else if (hub.mustAuthenticate(session)) start = new Promise((resolve) => this.awaitingAuth.set(session, resolve));
+    else start = Promise.resolve();
     void start
       .then(async () => {
         if (!resolution) return;
@@ -134,7 +172,7 @@ export class WebSocketTransport {
         for (const channel of resolution.channels) {
           if (session.closed) return;
           this.engage(session);
-          await hub.subscribe(session, channel);
+          await hub.subscribe(session, channel, { granted: resolution.grant });
         }
       })
       .catch((error: unknown) => this.fail(session, error, undefined, true));
@@ -149,6 +187,12 @@ export class WebSocketTransport {
   private onMessage(session: WebSocketSession, data: RawData, isBinary: boolean): void {
     session.heard = true;
     if (session.closed) return;
+    const verdict = this.options.security.frames.check(session);
+    if (verdict !== "accept") {
+      if (verdict === "warn") this.sendError(session, "rate_limited", `more than ${this.options.security.frames.rate} frames per second; frames are dropped until you slow down`);
+      if (verdict === "close") session.close(CloseCodes.policy_violation.code, "frame flood: too many frames per second");
+      return;
+    }
     if (isBinary) {
       this.sendError(session, "invalid_frame", "send text frames holding one JSON object; binary frames are not read");
       return;
@@ -164,24 +208,36 @@ export class WebSocketTransport {
       return;
     }
     // Requests of one connection are handled in the order sent, so an `auth` frame takes effect
-    // before the `subscribe` that follows it. Pings skip the line: liveness must not wait on recovery.
+    // before the `subscribe` that follows it, and all of them wait for a token given in the URL
+    // or a cookie to be checked. Pings skip the line: liveness must not wait on recovery.
+    // A failed authentication closes the connection; the frames that waited for it are dropped.
+    const authenticating = this.authenticating.get(session)?.catch(() => undefined);
     session.requests = session.requests
-      .then(() => this.handle(session, frame))
-      .catch((error: unknown) => this.fail(session, error, "id" in frame ? frame.id : undefined, false));
+      .then(() => authenticating)
+      .then(() => (session.closed ? undefined : this.handle(session, frame)))
+      // A failed `auth` frame ends the connection (a stale token included); other requests fail alone.
+      .catch((error: unknown) => this.fail(session, error, "id" in frame ? frame.id : undefined, frame.type === "auth"));
   }
 
   private async handle(session: WebSocketSession, frame: ClientFrame): Promise<void> {
     const hub = this.options.hub;
+    if (frame.type !== "auth" && frame.type !== "ping" && frame.type !== "pong" && hub.mustAuthenticate(session)) {
+      throw new HubError("unauthorized", "authenticate first: send an auth frame, ?token= or the auth cookie");
+    }
     switch (frame.type) {
       case "ping":
         session.sendText(PONG_FRAME);
         return;
       case "pong":
         return;
-      case "auth":
+      case "auth": {
         await hub.authenticate(session, frame.token);
         this.engage(session);
+        const resume = this.awaitingAuth.get(session);
+        this.awaitingAuth.delete(session);
+        resume?.();
         return;
+      }
       case "subscribe":
         if (session.subscriptionsFixed) throw new HubError("forbidden", "this route's subscriptions are fixed; connect to /ws to choose channels");
         this.engage(session);
@@ -206,6 +262,7 @@ export class WebSocketTransport {
     const { code, message } = errorFrameFields(error);
     if (code === "internal_error") this.options.logger.error({ err: error, connectionId: session.id }, "unexpected error handling a frame");
     this.sendError(session, code, message, id);
+    // token_expired on a subscribe keeps the connection: the client refreshes with an `auth` frame.
     const authProblem = code === "unauthorized" || code === "forbidden";
     if (!fatal && !authProblem) return;
     session.close(closeCodeFor(code), truncateReason(message));
@@ -248,6 +305,12 @@ function closeCodeFor(code: ErrorCode): number {
     default:
       return CloseCodes.bad_request.code;
   }
+}
+
+/** Answers an upgrade request with an HTTP error instead of switching protocols. */
+function refuseUpgrade(socket: Duplex, status: number, statusText: string, code: ErrorCode, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(`HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 /** WebSocket close reasons are limited to 123 bytes. */

@@ -1,0 +1,116 @@
+/**
+ * The authorizer built from the configuration (see docs/security.md).
+ *
+ * Connections authenticate with a JWT (`sub` is the user, an optional claim lists the channels the
+ * token may join) or with the one static token of a small deployment. Each namespace says who may
+ * subscribe: `public`, `authenticated`, or `token` (a subscription token whose `channel` claim
+ * names the channel); `personal: true` gives channel `ns:<sub>` to that user alone.
+ *
+ * With no authentication configured and no namespace rule, everything is allowed: a fresh
+ * install behaves as an open hub. Once a way to authenticate is configured, namespaces default to
+ * `authenticated` (secure by default); a namespace opts out with `subscribe: public`.
+ */
+
+import { namespaceOf } from "@herald/protocol";
+import type { HeraldConfig } from "../config/schema.js";
+import { HubError } from "../hub/hub-error.js";
+import type { Session } from "../hub/session.js";
+import type { Authorizer } from "./authorizer.js";
+import { anyChannelMatches } from "./channel-pattern.js";
+import { ExpiryWatch } from "./expiry-watch.js";
+import { JwtVerifier } from "./jwt-verifier.js";
+import { StaticToken } from "./static-token.js";
+
+/** What a session proved about itself. */
+interface Identity {
+  readonly user: string | undefined;
+  readonly channels: readonly string[] | undefined;
+}
+
+export class ConfigAuthorizer implements Authorizer {
+  private readonly identities = new WeakMap<Session, Identity>();
+  private readonly jwt: JwtVerifier | undefined;
+  private readonly staticToken: StaticToken | undefined;
+  private readonly expiry: ExpiryWatch;
+  /** Whether any way to authenticate is configured. */
+  readonly configured: boolean;
+  readonly required: boolean;
+
+  constructor(private readonly config: HeraldConfig) {
+    this.jwt = config.auth.jwt ? new JwtVerifier(config.auth.jwt) : undefined;
+    this.staticToken = config.auth.token ? new StaticToken(config.auth.token) : undefined;
+    this.configured = this.jwt !== undefined || this.staticToken !== undefined;
+    this.required = config.auth.required;
+    if (this.required && !this.configured) {
+      throw Object.assign(new Error("auth.required is true but no auth.jwt or auth.token is configured, so nobody could connect"), { code: "invalid_config" });
+    }
+    this.expiry = new ExpiryWatch(config.auth.expiryGrace);
+  }
+
+  async authenticate(session: Session, token: string): Promise<void> {
+    // Without a configured method a token means nothing (and must not fail: clients send one anyway).
+    if (!this.configured) return;
+    if (this.staticToken?.matches(token)) {
+      this.identities.set(session, { user: undefined, channels: undefined });
+      return;
+    }
+    if (!this.jwt) throw new HubError("unauthorized", "the token is not valid");
+    const verified = await this.jwt.verify(token);
+    const previous = this.identities.get(session);
+    if (previous && previous.user !== verified.user) {
+      throw new HubError("unauthorized", "the new token is for another user; open a new connection to change user");
+    }
+    this.identities.set(session, { user: verified.user, channels: verified.channels });
+    session.user = verified.user;
+    if (verified.expiresAt !== undefined && session.transport !== "polling") this.expiry.watch(session, verified.expiresAt);
+    else this.expiry.forget(session);
+  }
+
+  mustAuthenticate(session: Session): boolean {
+    return this.required && !this.identities.has(session);
+  }
+
+  async authorizeSubscribe(session: Session, channel: string, token: string | undefined): Promise<void> {
+    const identity = this.identities.get(session);
+    if (this.required && !identity) throw new HubError("unauthorized", "authenticate first: ?token=, the auth cookie or an auth frame");
+    if (identity?.channels && !anyChannelMatches(identity.channels, channel)) {
+      throw new HubError("forbidden", `the token does not allow channel ${channel}`);
+    }
+    const namespace = namespaceOf(channel);
+    const rules = this.config.namespaces[namespace];
+    if (rules?.personal) {
+      if (!identity) throw new HubError("unauthorized", `${namespace}: channels are personal; authenticate first`);
+      if (identity.user === undefined || channel !== `${namespace}:${identity.user}`) {
+        throw new HubError("forbidden", `${channel} belongs to another user; you may subscribe to ${namespace}:<your user id> only`);
+      }
+    }
+    const policy = rules?.subscribe ?? (this.configured ? "authenticated" : "public");
+    if (policy === "public") return;
+    if (policy === "authenticated") {
+      if (!identity) throw new HubError("unauthorized", `${namespace || "this namespace"} is for authenticated connections; authenticate first`);
+      return;
+    }
+    await this.checkSubscriptionToken(identity, channel, token);
+  }
+
+  async authorizePublish(session: Session, channel: string): Promise<void> {
+    if (this.configured && !this.identities.has(session)) throw new HubError("unauthorized", "authenticate before publishing");
+    // Being subscribed already proved the right to this channel (a subscription token included).
+    if (session.subscriptions.get(channel)?.active) return;
+    await this.authorizeSubscribe(session, channel, undefined);
+  }
+
+  close(): void {
+    this.expiry.close();
+  }
+
+  private async checkSubscriptionToken(identity: Identity | undefined, channel: string, token: string | undefined): Promise<void> {
+    if (!this.jwt) throw new HubError("forbidden", `${channel} needs a subscription token, and no auth.jwt is configured to check one`);
+    if (!token) throw new HubError("forbidden", `${channel} is private: send a subscription token in the subscribe frame's token field`);
+    const verified = await this.jwt.verify(token);
+    if (verified.claims.channel !== channel) throw new HubError("forbidden", `the subscription token is not for ${channel}`);
+    if (verified.user !== undefined && identity?.user !== undefined && verified.user !== identity.user) {
+      throw new HubError("forbidden", "the subscription token was issued to another user");
+    }
+  }
+}

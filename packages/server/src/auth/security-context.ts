@@ -1,0 +1,36 @@
+/** The defences the HTTP routes and transports share, built once from the configuration. */
+
+import type { HeraldConfig } from "../config/schema.js";
+import { IdempotencyCache } from "../http/idempotency.js";
+import { ConnectionLimiter } from "../limits/connection-limiter.js";
+import { FrameRateLimiter } from "../limits/frame-rate.js";
+import { LimitHits } from "../limits/limit-hits.js";
+import { AdminGuard } from "./admin-guard.js";
+import { HmacVerifier } from "./hmac-signature.js";
+import { OriginPolicy } from "./origin-policy.js";
+
+export interface SecurityContext {
+  readonly hits: LimitHits;
+  readonly connections: ConnectionLimiter;
+  readonly frames: FrameRateLimiter;
+  readonly origins: OriginPolicy;
+  readonly admin: AdminGuard;
+  readonly hmac: HmacVerifier;
+  readonly idempotency: IdempotencyCache<unknown>;
+  /** Cookie that may carry the connection token. */
+  readonly cookieName: string | undefined;
+}
+
+export function createSecurityContext(config: HeraldConfig): SecurityContext {
+  const hits = new LimitHits();
+  return {
+    hits,
+    connections: new ConnectionLimiter(config.limits, hits),
+    frames: new FrameRateLimiter(config.limits, hits),
+    origins: new OriginPolicy(config),
+    admin: new AdminGuard(config),
+    hmac: new HmacVerifier(config.publish),
+    idempotency: new IdempotencyCache(config.publish.replayWindow, config.publish.idempotencyKeys),
+    cookieName: config.auth.cookie,
+  };
+}
