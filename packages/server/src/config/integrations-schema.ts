@@ -6,20 +6,7 @@
  */
 
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
-
-const durationWithDefault = (fallback: string) =>
-  z
-    .union([z.number(), z.string()])
-    .default(fallback)
-    .transform((value, ctx) => {
-      const ms = parseDuration(value);
-      if (ms === undefined) {
-        ctx.addIssue({ code: "custom", message: `"${value}" is not a duration; write e.g. 500ms, 25s, 5m or a number of milliseconds` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+import { duration } from "./units.js";
 
 const sqlName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, "write a table as name or schema.name (letters, digits, _)");
 const operation = z.enum(["insert", "update", "delete"]);
@@ -48,9 +35,9 @@ export const postgresSourceSchema = z
     /** Rows published per drain transaction. Default 500. */
     batchSize: z.number().int().min(1).max(10_000).default(500),
     /** Safety-net drain when no NOTIFY arrives. Default 5s. */
-    pollInterval: durationWithDefault("5s"),
+    pollInterval: duration("5s"),
     /** Published rows are kept this long (for `herald pg status` and debugging), then deleted. Default 1h. */
-    retention: durationWithDefault("1h"),
+    retention: duration("1h"),
   })
   .prefault({});
 
@@ -77,7 +64,7 @@ export const bridgeSchema = z.strictObject({
   /** Connect at start and stay connected, instead of only while subscribers are present. Default false. */
   eager: z.boolean().default(false),
   /** How long the bridge stays connected after its last subscriber left. Default 2s. */
-  linger: durationWithDefault("2s"),
+  linger: duration("2s"),
 });
 
 const ruleMatchSchema = z.strictObject({
@@ -128,7 +115,7 @@ export const emailSinkSchema = z
     /** Attempts per email before it is given up (and counted as failed). Default 4. */
     attempts: z.number().int().min(1).max(20).default(4),
     /** Base delay before a retry; it doubles per try, with jitter. Default 1s. */
-    retryDelay: durationWithDefault("1s"),
+    retryDelay: duration("1s"),
     /** Emails waiting at most; beyond it new ones are dropped and counted. Default 1000. */
     maxQueue: z.number().int().min(1).default(1000),
   })
@@ -149,9 +136,9 @@ export const webhookSchema = z.strictObject({
   /** Attempts before the delivery is dead-lettered. Default 5. */
   attempts: z.number().int().min(1).max(20).default(5),
   /** Base delay before a retry; it doubles per try, with jitter. Default 1s. */
-  retryDelay: durationWithDefault("1s"),
+  retryDelay: duration("1s"),
   /** Per-attempt timeout. Default 10s. */
-  timeout: durationWithDefault("10s"),
+  timeout: duration("10s"),
 });
 
 export const webhookSinkSchema = z

@@ -5,48 +5,9 @@
  */
 
 import { z } from "zod";
-import { parseDuration, parseSize } from "./duration.js";
+import { duration, optionalDuration, size } from "./units.js";
 import { bridgeSchema, sinksSchema, sourcesSchema } from "./integrations-schema.js";
 import { authSchema, hmacKeySchema, limitsSchema, securitySchema, websocketSchema } from "./security-schema.js";
-
-const duration = (fallback: string) =>
-  z
-    .union([z.number(), z.string()])
-    .default(fallback)
-    .transform((value, ctx) => {
-      const ms = parseDuration(value);
-      if (ms === undefined) {
-        ctx.addIssue({ code: "custom", message: `"${value}" is not a duration; write e.g. 500ms, 25s, 5m or a number of milliseconds` });
-        return z.NEVER;
-      }
-      return ms;
-    });
-
-const size = (fallback: string) =>
-  z
-    .union([z.number(), z.string()])
-    .default(fallback)
-    .transform((value, ctx) => {
-      const bytes = parseSize(value);
-      if (bytes === undefined) {
-        ctx.addIssue({ code: "custom", message: `"${value}" is not a size; write e.g. 64KiB, 1MiB or a number of bytes` });
-        return z.NEVER;
-      }
-      return bytes;
-    });
-
-const optionalDuration = z
-  .union([z.number(), z.string()])
-  .optional()
-  .transform((value, ctx) => {
-    if (value === undefined) return undefined;
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: `"${value}" is not a duration; write e.g. 500ms, 25s, 5m or a number of milliseconds` });
-      return z.NEVER;
-    }
-    return ms;
-  });
 
 const historySchema = z.strictObject({
   size: z.number().int().min(0).max(1_000_000).optional(),

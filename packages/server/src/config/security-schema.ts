@@ -5,33 +5,7 @@
  */
 
 import { z } from "zod";
-import { parseDuration, parseSize } from "./duration.js";
-
-const duration = (fallback: string) =>
-  z
-    .union([z.number(), z.string()])
-    .default(fallback)
-    .transform((value, ctx) => {
-      const ms = parseDuration(value);
-      if (ms === undefined) {
-        ctx.addIssue({ code: "custom", message: `"${value}" is not a duration; write e.g. 500ms, 25s, 5m or a number of milliseconds` });
-        return z.NEVER;
-      }
-      return ms;
-    });
-
-const size = (fallback: string) =>
-  z
-    .union([z.number(), z.string()])
-    .default(fallback)
-    .transform((value, ctx) => {
-      const bytes = parseSize(value);
-      if (bytes === undefined) {
-        ctx.addIssue({ code: "custom", message: `"${value}" is not a size; write e.g. 64KiB, 1MiB or a number of bytes` });
-        return z.NEVER;
-      }
-      return bytes;
-    });
+import { duration, size } from "./units.js";
 
 const secret = (what: string) => z.string().min(16, `${what} must be at least 16 characters`);
 
