@@ -1,0 +1,198 @@
+/**
+ * The bet resolutions example: one HTTP server with the React page, the bets API, the seed's
+ * polling endpoint and status endpoint, and Herald mounted on it for `/ws/bet-updates`.
+ *
+ * Resolving a bet publishes one event to the bettor's channel (`bets:user:<id>`) and one to the
+ * public feed (`bets:all`); Herald delivers them in the seed's flat format, keeps them as history
+ * (which the polling endpoint reads) and, when SMTP_* is set, emails the bettor through its email
+ * sink, which asks this app for the bettor's address.
+ */
+
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { once } from "node:events";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createHerald, type Herald } from "@herald/server";
+import { BetStore, RESULTS, type Bet, type BetResult } from "./bets.js";
+
+const HERALD_CONFIG = fileURLToPath(new URL("../herald.yaml", import.meta.url));
+const CONTENT_TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml" };
+type UpdateType = "bet_resolved" | "bet_disputed" | "bet_updated";
+
+export interface BetOptions {
+  /** Directory of the built page (vite build of web/). */
+  pageDir: string;
+  port?: number;
+  host?: string;
+  /** Environment for Herald (SMTP_*, FROM_*, HERALD_*); default none. */
+  env?: Record<string, string | undefined>;
+  logLevel?: "info" | "warn" | "error" | "silent";
+}
+
+export interface RunningBets {
+  url: string;
+  herald: Herald;
+  store: BetStore;
+  close(): Promise<void>;
+}
+
+export async function startBetResolutions(options: BetOptions): Promise<RunningBets> {
+  const host = options.host ?? "127.0.0.1";
+  const store = new BetStore();
+  let herald: Herald | undefined;
+  let heraldUrl = "";
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: Error) => {
+      if (!response.headersSent) json(response, 500, { error: "internal", message: error.message });
+      else response.destroy();
+    });
+  });
+  server.listen(options.port ?? 0, host);
+  await once(server, "listening");
+  const address = server.address();
+  const url = `http://${host}:${typeof address === "object" && address ? address.port : 0}`;
+
+  const smtpConfigured = Boolean(options.env?.SMTP_SERVER);
+  herald = await createHerald({
+    configFile: HERALD_CONFIG,
+    env: options.env ?? {},
+    config: {
+      logLevel: options.logLevel ?? "info",
+      ...(smtpConfigured
+        ? {
+            sinks: {
+              email: {
+                rules: [
+                  {
+                    on: { channel: "bets:user:*", types: ["bet_resolved"] },
+                    lookup: `${url}/api/v1/users/{data.user_id}`,
+                    subject: "Your bet {data.bet_id} is settled: {data.data.result}",
+                    text: "Your bet {data.bet_id} was settled: {data.data.result}. {data.data.resolution_notes}",
+                    html: "<h2>Bet {data.bet_id} settled</h2><p>Result: <b>{data.data.result}</b></p><p>{data.data.resolution_notes}</p>",
+                  },
+                ],
+              },
+            },
+          }
+        : {}),
+    },
+  });
+  herald.attach(server);
+  // Herald's own HTTP API on a loopback port, for the status endpoint.
+  heraldUrl = await herald.listen({ port: 0, host: "127.0.0.1" });
+
+  async function publish(type: UpdateType, bet: Bet): Promise<void> {
+    const timestamp = bet.updated_at;
+    const message = {
+      bet_id: bet.id,
+      user_id: bet.user_id,
+      data: { bet_id: bet.id, status: bet.status, result: bet.result, resolution_notes: bet.resolution_notes, title: bet.title, updated_at: bet.updated_at },
+      timestamp,
+    };
+    await herald!.publish(`bets:user:${bet.user_id}`, type, message);
+    await herald!.publish("bets:all", type, message);
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const { pathname: path, searchParams: query } = new URL(request.url ?? "/", "http://localhost");
+    const userId = query.get("user_id") || undefined;
+    if (request.method === "GET" && path === "/api/v1/bets") return json(response, 200, { bets: store.forUser(userId) });
+    if (request.method === "GET" && path === "/api/v1/bets/updates") return json(response, 200, await updatesSince(query.get("since"), userId, response));
+    if (request.method === "GET" && path === "/ws/status") return json(response, 200, await connectionStatus());
+    const user = /^\/api\/v1\/users\/([^/]+)$/.exec(path);
+    if (request.method === "GET" && user) {
+      const found = store.users.get(decodeURIComponent(user[1]!));
+      return found ? json(response, 200, found) : json(response, 404, { error: "not_found", message: "no such user" });
+    }
+    const action = /^\/api\/v1\/bets\/([^/]+)\/(resolve|dispute|update)$/.exec(path);
+    if (request.method === "POST" && action) {
+      const id = decodeURIComponent(action[1]!);
+      if (!store.bets.has(id)) return json(response, 404, { error: "not_found", message: `no bet ${id}` });
+      const body = await readJson(request);
+      const notes = typeof body.resolution_notes === "string" ? body.resolution_notes : null;
+      if (action[2] === "resolve") {
+        if (!RESULTS.includes(body.result as BetResult)) return json(response, 400, { error: "invalid_result", message: `result must be one of ${RESULTS.join(", ")}` });
+        const bet = store.update(id, { status: "settled", result: body.result as BetResult, resolution_notes: notes })!;
+        await publish("bet_resolved", bet);
+        return json(response, 200, bet);
+      }
+      if (action[2] === "dispute") {
+        const bet = store.update(id, { status: "disputed", resolution_notes: notes })!;
+        await publish("bet_disputed", bet);
+        return json(response, 200, bet);
+      }
+      const bet = store.update(id, { resolution_notes: notes })!;
+      await publish("bet_updated", bet);
+      return json(response, 200, bet);
+    }
+    if (request.method === "GET" && !path.startsWith("/api/")) return serveStatic(options.pageDir, path, response);
+    json(response, 404, { error: "not_found", message: `no route ${request.method} ${path}` });
+  }
+
+  /** The seed's polling endpoint, answered from Herald's history of the user's (or the public) channel. */
+  async function updatesSince(sinceText: string | null, userId: string | undefined, response: ServerResponse) {
+    const since = sinceText ? Date.parse(sinceText) : Date.now() - 3_600_000;
+    if (Number.isNaN(since)) {
+      json(response, 400, { error: "invalid_since", message: "since must be an ISO-8601 timestamp" });
+      return undefined;
+    }
+    if (userId !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(userId)) {
+      json(response, 400, { error: "invalid_user_id", message: "Invalid user_id" });
+      return undefined;
+    }
+    const history = await herald!.hub.history(userId ? `bets:user:${userId}` : "bets:all", {});
+    const updates = history.events
+      .filter((event) => event.time > since)
+      .map((event) => ({ type: event.type, ...(event.data as Record<string, unknown>) }));
+    const last = history.events.at(-1);
+    return { updates, last_update: last && last.time > since ? new Date(last.time).toISOString() : new Date(since).toISOString(), count: updates.length };
+  }
+
+  async function connectionStatus() {
+    const status = (await (await fetch(`${heraldUrl}/api/status`)).json()) as { connections: number; users: number; channels: number; events: { published: number; delivered: number } };
+    return { active_connections: status.connections, active_users: status.users, channels: status.channels, messages_published: status.events.published, messages_delivered: status.events.delivered };
+  }
+
+  return {
+    url,
+    herald,
+    store,
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await herald?.close();
+    },
+  };
+}
+
+async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request as AsyncIterable<Buffer>) chunks.push(chunk);
+  try {
+    const value: unknown = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
+    return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  if (response.headersSent) return;
+  response.writeHead(status, { "content-type": "application/json" });
+  response.end(JSON.stringify(body));
+}
+
+async function serveStatic(root: string, path: string, response: ServerResponse): Promise<void> {
+  const file = normalize(join(root, path === "/" ? "/index.html" : path));
+  const type = CONTENT_TYPES[extname(file)];
+  if (!file.startsWith(root) || !type) return json(response, 404, { error: "not_found", message: `no file ${path}` });
+  try {
+    const body = await readFile(file);
+    response.writeHead(200, { "content-type": type });
+    response.end(body);
+  } catch {
+    json(response, 404, { error: "not_found", message: `no file ${path}` });
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Seed 2 as a user sees it, in real Chromium: the bettor's page is open, a bet is resolved through
+ * the app's API, the toast and the card change on screen, the bettor gets an email at a real SMTP
+ * server, and the seed's polling endpoint returns the same update.
+ */
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SMTPServer } from "smtp-server";
+import { startBetResolutions, type RunningBets } from "../src/app.js";
+import { buildPage } from "../src/build-page.js";
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const haveChromium = existsSync(chromiumPath);
+if (!haveChromium) {
+  const message = `no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
+  if (process.env.CI === "true") throw new Error(`the bet-resolutions example test needs Chromium in CI: ${message}`);
+  console.warn(`\n!!! skipped: ${message}\n`);
+}
+
+interface Mail {
+  to: string[];
+  raw: string;
+}
+
+/** A real SMTP server on a free port that hands over each message it accepts. */
+async function startSmtp() {
+  const waiting: Array<(mail: Mail) => void> = [];
+  const received: Mail[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS", "AUTH"],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("end", () => {
+        const mail = { to: session.envelope.rcptTo.map((rcpt) => rcpt.address), raw: Buffer.concat(chunks).toString("utf8") };
+        const waiter = waiting.shift();
+        if (waiter) waiter(mail);
+        else received.push(mail);
+        callback();
+      });
+    },
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server.server, "listening");
+  return {
+    port: (server.server.address() as AddressInfo).port,
+    next: () => (received.length > 0 ? Promise.resolve(received.shift()!) : new Promise<Mail>((resolve) => waiting.push(resolve))),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+type Context = import("playwright-core").BrowserContext;
+
+describe("example bet-resolutions in Chromium", { skip: !haveChromium && `no Chromium at ${chromiumPath}` }, () => {
+  let app: RunningBets;
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  let browser: Context;
+  let pageDir = "";
+  let profileDir = "";
+
+  before(async () => {
+    pageDir = await mkdtemp(join(tmpdir(), "bets-page-"));
+    profileDir = await mkdtemp(join(tmpdir(), "bets-chromium-"));
+    await buildPage(pageDir);
+    smtp = await startSmtp();
+    app = await startBetResolutions({
+      pageDir,
+      logLevel: "silent",
+      env: { SMTP_SERVER: "127.0.0.1", SMTP_PORT: String(smtp.port), FROM_EMAIL: "noreply@betthat.test", FROM_NAME: "Bet That" },
+    });
+    const { chromium } = await import("playwright-core");
+    browser = await chromium.launchPersistentContext(profileDir, {
+      executablePath: chromiumPath,
+      headless: true,
+      viewport: { width: 1000, height: 620 },
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+    await smtp?.close();
+    await rm(pageDir, { recursive: true, force: true });
+    await rm(profileDir, { recursive: true, force: true });
+  });
+
+  it("resolving a bet shows a toast and updates its card, emails the bettor, and is returned by polling", async () => {
+    const page = await browser.newPage();
+    try {
+      const before = new Date().toISOString();
+      await page.goto(`${app.url}/?user_id=user456`);
+      await page.locator("#connection", { hasText: "Live updates" }).waitFor({ timeout: 20_000 });
+      await page.locator("#bet-123 .status", { hasText: "open" }).waitFor();
+      const status = (await (await fetch(`${app.url}/ws/status`)).json()) as { active_connections: number; active_users: number };
+      assert.deepEqual([status.active_connections, status.active_users], [1, 1]);
+
+      const resolved = await fetch(`${app.url}/api/v1/bets/123/resolve`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ result: "win", resolution_notes: "Game completed" }),
+      });
+      assert.equal(resolved.status, 200);
+
+      const toast = page.locator(".toast.success", { hasText: "Bet resolved: You won" });
+      await toast.waitFor({ timeout: 20_000 });
+      assert.match((await toast.textContent()) ?? "", /Lakers beat the Celtics — Game completed/);
+      await page.locator("#bet-123 .status", { hasText: "settled" }).waitFor({ timeout: 20_000 });
+      assert.equal(await page.locator("#bet-123 .result").textContent(), "win");
+      assert.match((await page.locator("#recent").textContent()) ?? "", /#123 Lakers beat the Celtics: win/);
+
+      // The filters see the new state: settled bets are 123 and the one settled before.
+      await page.selectOption("#status-filter", "settled");
+      assert.deepEqual(await page.locator(".bet").evaluateAll((cards) => cards.map((card) => card.id)), ["bet-123", "bet-125"]);
+      await page.selectOption("#result-filter", "win");
+      assert.deepEqual(await page.locator(".bet").evaluateAll((cards) => cards.map((card) => card.id)), ["bet-123"]);
+      await page.selectOption("#result-filter", "all");
+      await page.selectOption("#status-filter", "all");
+      if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
+
+      const mail = await smtp.next();
+      assert.deepEqual(mail.to, ["alex@bettor.test"]);
+      assert.match(mail.raw, /Subject: Your bet 123 is settled: win/);
+
+      const polled = (await (await fetch(`${app.url}/api/v1/bets/updates?user_id=user456&since=${encodeURIComponent(before)}`)).json()) as {
+        updates: Array<{ type: string; bet_id: string; user_id: string; data: { result: string; status: string }; timestamp: string }>;
+        last_update: string;
+        count: number;
+      };
+      assert.equal(polled.count, 1);
+      assert.deepEqual(
+        polled.updates.map((update) => [update.type, update.bet_id, update.user_id, update.data.status, update.data.result]),
+        [["bet_resolved", "123", "user456", "settled", "win"]],
+      );
+      assert.ok(polled.last_update >= polled.updates[0]!.timestamp);
+      const later = (await (await fetch(`${app.url}/api/v1/bets/updates?user_id=user456&since=${encodeURIComponent(polled.last_update)}`)).json()) as { count: number };
+      assert.equal(later.count, 0, "nothing newer than last_update");
+    } finally {
+      await page.close();
+    }
+  });
+});
