@@ -90,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
       `  Polling    ${base}/api/updates?channel=<name>`,
       `  Publish    POST ${base}/api/publish  [${publishNote}]`,
       `  Status     ${base}/api/status   Metrics ${base}/metrics   Health ${base}/healthz`,
+      `  Dashboard  ${base}/dashboard${herald.config.security.adminToken === undefined ? "  [loopback only; set HERALD_ADMIN_TOKEN to open it from elsewhere]" : "?token=<admin token>"}`,
       "",
     ].join("\n"),
   );
