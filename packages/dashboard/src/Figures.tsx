@@ -30,13 +30,15 @@ export function RateChart({ samples }: { samples: readonly RateSample[] }) {
   const width = 360;
   const height = 110;
   const max = Math.max(1, ...samples.map((s) => Math.max(s.published, s.delivered)));
-  const x = (i: number) => width - (samples.length - 1 - i) * (width / (KEPT_SAMPLES - 1));
+  // The window grows with the data from one minute up to KEPT_SAMPLES, so a fresh page has a readable chart.
+  const span = Math.min(KEPT_SAMPLES, Math.max(samples.length, 30)) - 1;
+  const x = (i: number) => width - (samples.length - 1 - i) * (width / span);
   const y = (v: number) => height - 4 - (v / max) * (height - 12);
   const line = (pick: (s: RateSample) => number) => samples.map((s, i) => `${x(i).toFixed(1)},${y(pick(s)).toFixed(1)}`).join(" ");
   const area = (pick: (s: RateSample) => number) => (samples.length < 2 ? "" : `${x(0).toFixed(1)},${height} ${line(pick)} ${width},${height}`);
   return (
     <div className="card">
-      <h3>Events per second <span className="muted">last {Math.round((KEPT_SAMPLES * POLL_MS) / 60000)} min · peak {fmt(max)}</span></h3>
+      <h3>Events per second <span className="muted">last {Math.max(1, Math.round(((span + 1) * POLL_MS) / 60000))} min · peak {fmt(max)}</span></h3>
       <svg id="rate-chart" viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" role="img" aria-label="events per second">
         {[0.25, 0.5, 0.75].map((f) => (
           <line key={f} x1="0" x2={width} y1={height * f} y2={height * f} className="grid" />
@@ -94,6 +96,7 @@ export function Health({ status }: { status: Status | undefined }) {
 }
 
 function summarise(state: unknown): string {
+  if (state === null || state === undefined || (Array.isArray(state) && state.length === 0)) return "not configured";
   if (state && typeof state === "object" && "state" in state) return String((state as { state: unknown }).state);
   const text = JSON.stringify(state) ?? "";
   return text.length > 60 ? `${text.slice(0, 57)}…` : text;
