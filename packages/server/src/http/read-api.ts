@@ -1,6 +1,6 @@
 /**
  * `GET /api/history?channel=…[&since=<offset>][&limit=N]` and `GET /api/presence?channel=…`.
- * Whoever may subscribe to a channel may read these (backends with an API key and admins always may).
+ * Whoever may subscribe to a channel may read these (backends with an API key always may).
  */
 
 import { randomUUID } from "node:crypto";
@@ -23,8 +23,6 @@ export function registerReadApi(app: FastifyInstance, context: HttpContext): voi
     if (problem) throw new HttpError("invalid_channel", problem);
     // A backend holding an API key may read anything; others are checked like a subscriber.
     if (request.headers.authorization && context.apiKeys.check(request.headers.authorization, request.socket.remoteAddress).ok) return channel;
-    // So may an admin (the dashboard), who already sees every event in the admin feed.
-    if (context.security.admin.allows(request.raw)) return channel;
     const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
     const token = tokenFromRequest(query, request.headers, context.security.cookieName);
     if (token) await context.hub.authenticate(session, token);
