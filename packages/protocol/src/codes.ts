@@ -43,6 +43,7 @@ export const ErrorCodes = {
   too_many_connections: { status: 429, description: "The node or this IP holds the maximum number of connections, or opens them too fast; retry with backoff." },
   engine_unavailable: { status: 503, description: "The engine (e.g. Redis) cannot be reached; nothing was accepted." },
   shutting_down: { status: 503, description: "The node is shutting down; retry on another node." },
+  dashboard_not_built: { status: 503, description: "The dashboard's static files are missing; run `npm run build` (or set HERALD_DASHBOARD_DIR)." },
   internal_error: { status: 500, description: "An unexpected server fault; it is logged with the request id." },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

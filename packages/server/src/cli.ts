@@ -82,17 +82,6 @@ async function main(argv: string[]): Promise<number> {
   const publishNote = herald.config.publish.apiKeys.length > 0
     ? `${herald.config.publish.apiKeys.length} API key(s)`
     : "loopback only (no API key configured; set HERALD_API_KEYS)";
-  process.stdout.write(
-    [
-      `Herald ready on ${base} (node ${herald.node}, engine ${herald.config.engine.type})`,
-      `  WebSocket  ws://${shown}:${herald.port}/ws`,
-      `  SSE        ${base}/sse?channel=<name>`,
-      `  Polling    ${base}/api/updates?channel=<name>`,
-      `  Publish    POST ${base}/api/publish  [${publishNote}]`,
-      `  Status     ${base}/api/status   Metrics ${base}/metrics   Health ${base}/healthz`,
-      "",
-    ].join("\n"),
-  );
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -112,6 +101,19 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  // Printed after the handlers exist: whoever waits for this line may signal at once.
+  process.stdout.write(
+    [
+      `Herald ready on ${base} (node ${herald.node}, engine ${herald.config.engine.type})`,
+      `  WebSocket  ws://${shown}:${herald.port}/ws`,
+      `  SSE        ${base}/sse?channel=<name>`,
+      `  Polling    ${base}/api/updates?channel=<name>`,
+      `  Publish    POST ${base}/api/publish  [${publishNote}]`,
+      `  Status     ${base}/api/status   Metrics ${base}/metrics   Health ${base}/healthz`,
+      `  Dashboard  ${base}/dashboard${herald.config.security.adminToken === undefined ? "  [loopback only; set HERALD_ADMIN_TOKEN to open it from elsewhere]" : "?token=<admin token>"}`,
+      "",
+    ].join("\n"),
+  );
   return -1;
 }
 

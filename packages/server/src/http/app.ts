@@ -13,6 +13,8 @@ import { registerPolling } from "../transports/polling.js";
 import { registerSse } from "../transports/sse.js";
 import { registerRawJsonParser } from "./raw-json.js";
 import { registerBrowserDefences } from "./browser-defences.js";
+import { registerAdminFeed } from "./admin-feed.js";
+import { registerDashboard } from "./dashboard.js";
 
 // Fastify's own error codes, answered in Herald's format.
 const FASTIFY_ERRORS: Record<string, { code: "payload_too_large" | "unsupported_media_type" | "invalid_json" | "invalid_body"; message: string }> = {
@@ -73,5 +75,13 @@ export function buildHttpApp(context: HttpContext): { app: FastifyInstance; clos
   registerOperations(app, context);
   registerPolling(app, context);
   const sse = registerSse(app, context);
-  return { app, closeStreams: () => sse.close() };
+  const adminFeed = registerAdminFeed(app, context);
+  registerDashboard(app, context);
+  return {
+    app,
+    closeStreams: () => {
+      sse.close();
+      adminFeed.close();
+    },
+  };
 }
