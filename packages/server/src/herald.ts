@@ -104,6 +104,7 @@ export class Herald {
       maxPayload: this.config.maxPayload,
       security: this.security,
       perMessageDeflate: this.config.websocket.perMessageDeflate,
+      path: this.config.websocket.path,
     });
     const built = buildHttpApp({
       config: this.config,

@@ -83,6 +83,8 @@ export const perMessageDeflateSchema = z.strictObject({
 
 export const websocketSchema = z
   .strictObject({
+    /** Path of the protocol endpoint; move it when a route takes `/ws` for a seed's own frame shape. */
+    path: z.string().startsWith("/").default("/ws"),
     /** permessage-deflate: false (default) or options; `maxPayload` still bounds the inflated size. */
     perMessageDeflate: z.union([z.literal(false), z.literal(true), perMessageDeflateSchema]).default(false),
   })

@@ -1,0 +1,141 @@
+/**
+ * End to end, following the seed's "Testing" section as a user would: connect like wscat to
+ * /ws?token=… and get `connected` with a connection id and the 30 s ping interval; open the
+ * dashboard page (token in its URL) in real Chromium; POST /api/anchors (then a corridor and a
+ * snapshot) and see each update on the page and on the bare socket, flat as the seed sent them.
+ * A page with a wrong token is refused and says so.
+ *
+ * Chromium comes from the system (`apt-get install -y chromium`); CHROMIUM_PATH overrides
+ * /usr/bin/chromium. Without it the test skips loudly, or fails when CI=true.
+ * SCREENSHOTS=1 also saves the README's screenshot.
+ */
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { TestClient } from "../../../packages/server/test/support/herald.js";
+import { startAnalyticsExample, type AnalyticsExample } from "../app.js";
+import { buildPage } from "../serve-page.js";
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const haveChromium = existsSync(chromiumPath);
+if (!haveChromium) {
+  const message = `skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
+  if (process.env.CI === "true") throw new Error(`the analytics-broadcast example test needs Chromium in CI: ${message}`);
+  console.warn(`\n!!! ${message}\n`);
+}
+
+type Context = import("playwright-core").BrowserContext;
+type Page = import("playwright-core").Page;
+
+const token = "analytics-example-token-0123";
+
+describe("example: analytics broadcast", { skip: !haveChromium && `no Chromium at ${chromiumPath}` }, () => {
+  let pageDir = "";
+  let profileDir = "";
+  let browser: Context;
+  let example: AnalyticsExample;
+
+  before(async () => {
+    pageDir = await buildPage();
+    profileDir = await mkdtemp(join(tmpdir(), "herald-chromium-"));
+    example = await startAnalyticsExample({ token, port: 0, host: "127.0.0.1", pageDir, logLevel: "silent" });
+    const { chromium } = await import("playwright-core");
+    browser = await chromium.launchPersistentContext(profileDir, {
+      executablePath: chromiumPath,
+      headless: true,
+      viewport: { width: 860, height: 600 },
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await example?.close();
+    await rm(pageDir, { recursive: true, force: true });
+    await rm(profileDir, { recursive: true, force: true });
+  });
+
+  const waitText = (page: Page, id: string, expected: string) =>
+    page.waitForFunction(([id, expected]) => document.getElementById(id!)?.textContent === expected, [id, expected] as const, { timeout: 20_000 });
+  const waitContains = (page: Page, id: string, expected: string) =>
+    page.waitForFunction(([id, expected]) => document.getElementById(id!)?.textContent?.includes(expected!) === true, [id, expected] as const, { timeout: 20_000 });
+
+  /** The page's subscriptions are in place once Herald counts them (the page shows only "Connected"). */
+  async function untilSubscriptions(count: number): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const status = (await (await fetch(`${example.url}/api/status`)).json()) as { subscriptions: number };
+      if (status.subscriptions >= count) return;
+      if (Date.now() > deadline) assert.fail(`Herald counts ${status.subscriptions} subscriptions, expected ${count}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${example.url}${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    assert.equal(response.status, 201, await response.clone().text());
+    return (await response.json()) as { id: string };
+  };
+
+  it("pushes anchor, corridor and snapshot updates to the page and to a bare socket", async () => {
+    // Steps 2-3 of the seed: wscat -c ws://host/ws (with the token) gets `connected`.
+    const wscat = await TestClient.open(`${example.url.replace("http", "ws")}/ws?token=${token}`);
+    const page = await browser.newPage();
+    try {
+      const connected = await wscat.next("connected");
+      assert.match(String(connected.connectionId), /^[0-9a-f-]{36}$/);
+      assert.equal(connected.pingInterval, 30_000);
+
+      await page.goto(`${example.url}/?token=${token}`);
+      await waitText(page, "status", "Connected");
+      await untilSubscriptions(6); // three channels for the bare socket, three for the page
+
+      // Step 4: curl -X POST /api/anchors; step 5: the update arrives.
+      const anchor = await post("/api/anchors", { name: "Test Anchor", stellar_account: "GABC" });
+      await waitContains(page, "anchors", "Test Anchor");
+      await waitContains(page, "last-message", `"anchor_id": "${anchor.id}"`);
+      assert.deepEqual(await wscat.next("anchor_update"), { type: "anchor_update", anchor_id: anchor.id, name: "Test Anchor", reliability_score: 100, status: "green" });
+
+      const corridor = await post("/api/corridors", { corridor_key: "USDC:GA5Z->EURC:GDHU", success_rate: 95.5, volume_usd: 1_000_000, total_transactions: 1000 });
+      await waitContains(page, "corridors", "USDC:GA5Z->EURC:GDHU");
+      assert.equal((await wscat.next("corridor_update")).corridor_id, corridor.id);
+
+      const response = await fetch(`${example.url}/api/anchors/${anchor.id}`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ reliability_score: 82 }) });
+      assert.equal(response.status, 200);
+      await waitContains(page, "anchors", "Test Anchor82.0% yellow");
+
+      await post("/api/snapshots", {});
+      await waitContains(page, "snapshot", "epoch 1 · ");
+      assert.equal((await wscat.next("snapshot_update")).epoch, 1);
+
+      if (process.env.SCREENSHOTS === "1") {
+        await page.screenshot({ path: fileURLToPath(new URL("../screenshot.png", import.meta.url)), fullPage: true });
+      }
+    } finally {
+      await page.close();
+      await wscat.close();
+    }
+  });
+
+  it("refuses a wrong token, and the page shows why", async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${example.url}/?token=not-the-token`);
+      await waitText(page, "error", "the token is not valid");
+      assert.equal(await page.locator("#status").textContent(), "Disconnected");
+
+      const wscat = await TestClient.open(`${example.url.replace("http", "ws")}/ws?token=not-the-token`);
+      assert.deepEqual(await wscat.closed, { code: 4501, reason: "the token is not valid" });
+      if (process.env.SCREENSHOTS === "1") {
+        await page.screenshot({ path: fileURLToPath(new URL("../screenshot-refused.png", import.meta.url)) });
+      }
+    } finally {
+      await page.close();
+    }
+  });
+});

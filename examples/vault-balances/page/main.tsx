@@ -1,0 +1,31 @@
+/**
+ * The vault page. `?owner=<pubkey>` picks the vault; `?client=seed` shows the seed's own bare
+ * WebSocket component instead of the one on Herald's SDK, so both can be compared side by side.
+ */
+
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { Herald } from "@herald/client";
+import { HeraldProvider } from "@herald/react";
+import { Operations } from "./Operations.js";
+import { SeedVaultDashboard } from "./SeedVaultDashboard.js";
+import { VaultDashboard } from "./VaultDashboard.js";
+
+const params = new URLSearchParams(location.search);
+const owner = params.get("owner") ?? "HjxQC5jmM8JQrKmVLz29fvaVU428BQ3NzM7a3uQECt9m";
+const herald = new Herald({ url: location.origin });
+
+createRoot(document.getElementById("root")!).render(
+  <StrictMode>
+    <h1>Collateral vault</h1>
+    <p className="owner">{owner}</p>
+    <Operations owner={owner} />
+    {params.get("client") === "seed" ? (
+      <SeedVaultDashboard userAddress={owner} />
+    ) : (
+      <HeraldProvider client={herald}>
+        <VaultDashboard owner={owner} />
+      </HeraldProvider>
+    )}
+  </StrictMode>,
+);
