@@ -5,7 +5,7 @@
 
 import { fileURLToPath } from "node:url";
 import { Herald } from "@herald/server";
-import { buildPage, servePage } from "./serve-page.js";
+import { buildPage, servePage } from "../shared/serve-page.js";
 import { registerAnalyticsApi } from "./analytics-api.js";
 
 export interface AnalyticsExample {
@@ -20,7 +20,7 @@ export interface AnalyticsExampleOptions {
   token: string;
   port?: number;
   host?: string;
-  /** A page already built with buildPage() (tests build it once); built now when absent. */
+  /** A page already built with buildPage (tests build it once); built now when absent. */
   pageDir?: string;
   /** Read HERALD_* and the seed's variables from this environment (the start command passes process.env). */
   env?: Record<string, string | undefined>;
@@ -34,7 +34,7 @@ export async function startAnalyticsExample(options: AnalyticsExampleOptions): P
     config: { auth: { token: options.token }, ...(options.logLevel ? { logLevel: options.logLevel } : {}) },
   });
   registerAnalyticsApi(herald.http, herald);
-  servePage(herald.http, options.pageDir ?? (await buildPage()));
+  servePage(herald.http, options.pageDir ?? (await buildPage(fileURLToPath(new URL("./page", import.meta.url)))));
   await herald.listen({ port: options.port, host: options.host });
   const host = options.host ?? herald.config.host;
   const url = `http://${host === "0.0.0.0" ? "localhost" : host}:${herald.port}`;

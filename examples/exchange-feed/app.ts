@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 /**
  * The exchange-feed example as one server: Herald with the seed's monitor route and the lazy
  * Socket.IO bridge (herald.yaml), the seed's status endpoint, and the monitor page.
@@ -6,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { Herald, type HeraldConfigInput } from "@herald/server";
 import { parse } from "yaml";
-import { buildPage, servePage } from "./serve-page.js";
+import { buildPage, servePage } from "../shared/serve-page.js";
 
 export interface ExchangeFeedExample {
   herald: Herald;
@@ -20,7 +21,7 @@ export interface ExchangeFeedOptions {
   upstreamUrl: string;
   port?: number;
   host?: string;
-  /** A page already built with buildPage() (tests build it once); built now when absent. */
+  /** A page already built with buildPage (tests build it once); built now when absent. */
   pageDir?: string;
   env?: Record<string, string | undefined>;
   logLevel?: "info" | "warn" | "silent";
@@ -46,7 +47,7 @@ export async function startExchangeFeedExample(options: ExchangeFeedOptions): Pr
       coindcx_connected: bridges.find((bridge) => bridge.name === "coindcx")?.state === "connected",
     };
   });
-  servePage(herald.http, options.pageDir ?? (await buildPage()));
+  servePage(herald.http, options.pageDir ?? (await buildPage(fileURLToPath(new URL("./page", import.meta.url)))));
   await herald.listen({ port: options.port, host: options.host });
   const host = options.host ?? herald.config.host;
   const url = `http://${host === "0.0.0.0" ? "localhost" : host}:${herald.port}`;

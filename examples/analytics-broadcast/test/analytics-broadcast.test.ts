@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TestClient } from "../../../packages/server/test/support/herald.js";
 import { startAnalyticsExample, type AnalyticsExample } from "../app.js";
-import { buildPage } from "../serve-page.js";
+import { buildPage } from "../../shared/serve-page.js";
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const haveChromium = existsSync(chromiumPath);
@@ -41,7 +41,7 @@ describe("example: analytics broadcast", { skip: !haveChromium && `no Chromium a
   let example: AnalyticsExample;
 
   before(async () => {
-    pageDir = await buildPage();
+    pageDir = await buildPage(fileURLToPath(new URL("../page", import.meta.url)));
     profileDir = await mkdtemp(join(tmpdir(), "herald-chromium-"));
     example = await startAnalyticsExample({ token, port: 0, host: "127.0.0.1", pageDir, logLevel: "silent" });
     const { chromium } = await import("playwright-core");

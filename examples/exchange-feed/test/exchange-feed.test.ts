@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startExchangeFeedExample, type ExchangeFeedExample } from "../app.js";
 import { startFakeExchange, type FakeExchange } from "../fake-exchange.js";
-import { buildPage } from "../serve-page.js";
+import { buildPage } from "../../shared/serve-page.js";
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const haveChromium = existsSync(chromiumPath);
@@ -39,7 +39,7 @@ describe("example: exchange feed bridge", { skip: !haveChromium && `no Chromium 
   let example: ExchangeFeedExample;
 
   before(async () => {
-    pageDir = await buildPage();
+    pageDir = await buildPage(fileURLToPath(new URL("../page", import.meta.url)));
     profileDir = await mkdtemp(join(tmpdir(), "herald-chromium-"));
     exchange = await startFakeExchange({ port: 0 });
     example = await startExchangeFeedExample({ upstreamUrl: exchange.url, port: 0, host: "127.0.0.1", pageDir, logLevel: "silent" });

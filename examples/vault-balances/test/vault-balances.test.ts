@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startVaultExample, type VaultExample } from "../app.js";
-import { buildPage } from "../serve-page.js";
+import { buildPage } from "../../shared/serve-page.js";
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const haveChromium = existsSync(chromiumPath);
@@ -39,7 +39,7 @@ describe("example: vault balances", { skip: !haveChromium && `no Chromium at ${c
   let example: VaultExample;
 
   before(async () => {
-    pageDir = await buildPage();
+    pageDir = await buildPage(fileURLToPath(new URL("../page", import.meta.url)));
     profileDir = await mkdtemp(join(tmpdir(), "herald-chromium-"));
     example = await startVaultExample({ port: 0, host: "127.0.0.1", pageDir, logLevel: "silent" });
     const { chromium } = await import("playwright-core");

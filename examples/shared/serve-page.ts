@@ -1,5 +1,5 @@
 /**
- * Builds the example's React page with Vite and serves the built files from Herald's own HTTP
+ * Builds an example's React page with Vite and serves the built files from Herald's own HTTP
  * app, so the page, the REST API and the WebSocket endpoints share one origin (no CORS to set).
  */
 
@@ -17,12 +17,12 @@ const TYPES: Record<string, string> = {
   ".svg": "image/svg+xml",
 };
 
-/** Builds ./page into a fresh temporary folder and returns its path. */
-export async function buildPage(): Promise<string> {
-  const outDir = await mkdtemp(join(tmpdir(), "herald-analytics-page-"));
+/** Builds an example's page folder into a fresh temporary folder and returns its path. */
+export async function buildPage(pageDir: string): Promise<string> {
+  const outDir = await mkdtemp(join(tmpdir(), "herald-example-page-"));
   const { build, defaultClientConditions } = await import("vite");
   await build({
-    root: fileURLToPath(new URL("./page", import.meta.url)),
+    root: pageDir,
     logLevel: "warn",
     configFile: false,
     // herald-source: use the workspace packages' TypeScript sources, so no package build is needed.
