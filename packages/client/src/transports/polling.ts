@@ -8,8 +8,9 @@
  * they are dropped and the returned cursor becomes the channel's starting position.
  */
 
-import { decodeCursor, encodeCursor, type ClientFrame, type Cursor } from "@herald/protocol";
-import { ABNORMAL_CLOSURE, streamUrl, type IncomingFrame, type Transport, type TransportCallbacks, type TransportContext } from "./transport.js";
+import { decodeCursor, encodeCursor, type Cursor } from "@herald/protocol";
+import { ABNORMAL_CLOSURE, streamUrl, type IncomingFrame, type TransportContext } from "./transport.js";
+import { HttpTransport } from "./http-transport.js";
 
 interface UpdatesAnswer {
   updates: IncomingFrame[];
@@ -21,33 +22,10 @@ interface UpdatesAnswer {
 /** Extra time a long-poll may take beyond the wait it asked for before it counts as hung. */
 const POLL_GRACE_MS = 10_000;
 
-export class PollingTransport implements Transport {
+export class PollingTransport extends HttpTransport {
   readonly name = "polling";
-  readonly duplex = false;
-  private readonly abort = new AbortController();
-  private done = false;
 
-  constructor(context: TransportContext, private readonly callbacks: TransportCallbacks) {
-    void this.run(context);
-  }
-
-  send(_frame: ClientFrame): void {}
-
-  close(): void {
-    this.done = true;
-    this.abort.abort();
-  }
-
-  private async run(context: TransportContext): Promise<void> {
-    // Never call back from inside the constructor: the core has not stored this transport yet.
-    await Promise.resolve();
-    if (context.channels.length === 0) {
-      this.callbacks.open();
-      this.callbacks.frame({ type: "connected", connectionId: "", node: "", pingInterval: 0 });
-      return;
-    }
-    const since: Cursor = {};
-    for (const { channel, since: position } of context.channels) if (position) since[channel] = position;
+  protected async run(context: TransportContext, since: Cursor): Promise<void> {
     try {
       // First request: no wait, so the subscriptions are confirmed at once.
       const first = await this.poll(context, since, 0);

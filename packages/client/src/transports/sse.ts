@@ -10,37 +10,14 @@
  * cross-origin request stays "simple" and needs no CORS preflight.
  */
 
-import { encodeCursor, type ClientFrame, type Cursor } from "@herald/protocol";
-import { ABNORMAL_CLOSURE, streamUrl, type IncomingFrame, type Transport, type TransportCallbacks, type TransportContext } from "./transport.js";
+import { encodeCursor, type Cursor } from "@herald/protocol";
+import { ABNORMAL_CLOSURE, streamUrl, type IncomingFrame, type TransportContext } from "./transport.js";
+import { HttpTransport } from "./http-transport.js";
 
-export class SseTransport implements Transport {
+export class SseTransport extends HttpTransport {
   readonly name = "sse";
-  readonly duplex = false;
-  private readonly abort = new AbortController();
-  private done = false;
 
-  constructor(context: TransportContext, private readonly callbacks: TransportCallbacks) {
-    void this.run(context);
-  }
-
-  send(_frame: ClientFrame): void {}
-
-  close(): void {
-    this.done = true;
-    this.abort.abort();
-  }
-
-  private async run(context: TransportContext): Promise<void> {
-    // Never call back from inside the constructor: the core has not stored this transport yet.
-    await Promise.resolve();
-    if (context.channels.length === 0) {
-      // The endpoint needs a channel; with none there is nothing to stream until one is added.
-      this.callbacks.open();
-      this.callbacks.frame({ type: "connected", connectionId: "", node: "", pingInterval: 0 });
-      return;
-    }
-    const cursor: Cursor = {};
-    for (const { channel, since } of context.channels) if (since) cursor[channel] = since;
+  protected async run(context: TransportContext, cursor: Cursor): Promise<void> {
     const extra: Record<string, string> = Object.keys(cursor).length > 0 ? { lastEventId: encodeCursor(cursor) } : {};
     try {
       const response = await context.fetch(streamUrl(context.httpUrl, "/sse", context, extra), {
