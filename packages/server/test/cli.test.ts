@@ -51,7 +51,7 @@ describe("herald serve", () => {
   it("the ready banner states the publish posture in force: API keys, HMAC keys, or both", async () => {
     const apiKey = "banner-api-key-0123456789";
     const hmacKey = "billing=banner-hmac-secret-0123456789";
-    const postures = [
+    const postures: Array<{ env: Record<string, string>; line: RegExp }> = [
       { env: { HERALD_API_KEYS: apiKey }, line: /Publish .*\[1 API key\(s\)\]/ },
       { env: { HERALD_HMAC_KEYS: hmacKey }, line: /Publish .*\[HMAC-signed requests only\]/ },
       { env: { HERALD_API_KEYS: apiKey, HERALD_HMAC_KEYS: hmacKey }, line: /Publish .*\[1 API key\(s\) or HMAC-signed requests\]/ },

@@ -1,5 +1,6 @@
 /**
- * HMAC-signed publish requests, for backends that should not send a reusable bearer key:
+ * HMAC-signed publish requests (and history/presence reads), for backends that should not send a
+ * reusable bearer key:
  *
  *   X-Herald-Key-Id:    the key's id (publish.hmacKeys[].id)
  *   X-Herald-Timestamp: Unix time in seconds
