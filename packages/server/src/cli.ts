@@ -2,6 +2,7 @@
 /** The `herald` command: `herald serve [--port N] [--host H] [--config FILE]`, `herald pg …`. */
 
 import { parseArgs } from "node:util";
+import { ApiKeys } from "./auth/api-keys.js";
 import { ConfigError } from "./config/load.js";
 import { Herald } from "./herald.js";
 import { runPgCommand } from "./sources/postgres-cli.js";
@@ -79,9 +80,7 @@ async function main(argv: string[]): Promise<number> {
 
   const shown = herald.config.host === "0.0.0.0" || herald.config.host === "::" ? "localhost" : herald.config.host;
   const base = `http://${shown}:${herald.port}`;
-  const publishNote = herald.config.publish.apiKeys.length > 0
-    ? `${herald.config.publish.apiKeys.length} API key(s)`
-    : "loopback only (no API key configured; set HERALD_API_KEYS)";
+  const publishNote = new ApiKeys(herald.config.publish).describe();
 
   let stopping = false;
   const stop = (signal: string): void => {

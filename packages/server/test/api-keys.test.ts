@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ApiKeys } from "../src/auth/api-keys.js";
-import { postJson, startHerald, type RunningHerald } from "./support/herald.js";
+import { getJson, postJson, startHerald, type RunningHerald } from "./support/herald.js";
 
 describe("publish API keys", () => {
   let hub: RunningHerald;
@@ -37,5 +37,26 @@ describe("publish API keys", () => {
     const remote = keys.check(undefined, "203.0.113.9");
     assert.equal(remote.ok, false);
     if (!remote.ok) assert.match(remote.message, /HERALD_API_KEYS/);
+  });
+
+  it("the README tour: a fresh hub takes an unauthenticated publish from loopback, and its history reads per the channel's rules", async () => {
+    const fresh = await startHerald();
+    try {
+      const published = await postJson(`${fresh.url}/api/publish`, { channel: "user:alice", type: "balance_update", data: { total: 100 } });
+      assert.equal(published.status, 200);
+      const history = await getJson(`${fresh.url}/api/history?channel=user:alice`);
+      assert.equal(history.status, 200);
+      assert.equal(history.body.events[0].data.total, 100);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("with HMAC keys and no API key, loopback without a signature may not publish", () => {
+    const keys = new ApiKeys({ apiKeys: [], hmacKeys: [{ id: "b", secret: "s".repeat(32) }] });
+    const loopback = keys.check(undefined, "127.0.0.1");
+    assert.equal(loopback.ok, false);
+    if (!loopback.ok) assert.match(loopback.message, /X-Herald-Signature/);
+    assert.equal(keys.check("Bearer anything", "127.0.0.1").ok, false);
   });
 });

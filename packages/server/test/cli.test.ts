@@ -33,7 +33,7 @@ describe("herald serve", () => {
     const base = await herald.ready;
     const { stdout } = herald.output();
     assert.match(stdout, /WebSocket\s+ws:\/\/localhost:\d+\/ws/);
-    assert.match(stdout, /loopback only/);
+    assert.match(stdout, /Publish .*\[loopback only/);
     const port = new URL(base).port;
     const status = (await (await fetch(`http://127.0.0.1:${port}/api/status`)).json()) as { engine: { name: string } };
     assert.equal(status.engine.name, "memory");
@@ -46,6 +46,25 @@ describe("herald serve", () => {
     assert.equal(code, 1001);
     assert.match(reason.toString(), /shutting down/);
     assert.equal(await herald.exited, 0);
+  });
+
+  it("the ready banner states the publish posture in force: API keys, HMAC keys, or both", async () => {
+    const apiKey = "banner-api-key-0123456789";
+    const hmacKey = "billing=banner-hmac-secret-0123456789";
+    const postures: Array<{ env: Record<string, string>; line: RegExp }> = [
+      { env: { HERALD_API_KEYS: apiKey }, line: /Publish .*\[1 API key\(s\)\]/ },
+      { env: { HERALD_HMAC_KEYS: hmacKey }, line: /Publish .*\[HMAC-signed requests only\]/ },
+      { env: { HERALD_API_KEYS: apiKey, HERALD_HMAC_KEYS: hmacKey }, line: /Publish .*\[1 API key\(s\) or HMAC-signed requests\]/ },
+    ];
+    for (const { env, line } of postures) {
+      const herald = run(["serve"], { PORT: "0", ...env });
+      await herald.ready;
+      const { stdout } = herald.output();
+      herald.child.kill("SIGTERM");
+      assert.equal(await herald.exited, 0);
+      assert.match(stdout, line);
+      assert.doesNotMatch(stdout, /Publish .*loopback/);
+    }
   });
 
   it("refuses a bad setting with one line that names it, and exit code 1", async () => {

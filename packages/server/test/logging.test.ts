@@ -1,20 +1,32 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
-import { REDACTED_PATHS } from "../src/ops/logger.js";
+import { REDACTED_PATHS, createLogger } from "../src/ops/logger.js";
 import { TestClient, getJson, postJson, startHerald } from "./support/herald.js";
+import { rawSocket, readUntilClosed } from "./security/attack-support.js";
+
+/** A trace-level logger whose output is kept in memory. */
+function capturedLogger() {
+  const captured = { text: "" };
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      captured.text += chunk.toString();
+      done();
+    },
+  });
+  return { logger: createLogger("trace", {}, sink), captured };
+}
+
+// A Buffer reaches JSON logs as {"type":"Buffer","data":[83,69,…]}: look for the bytes too.
+const SECRET_BYTES = [...Buffer.from("SECRET")].join(",");
+
+function secretLines(logs: string): string {
+  return logs.split("\n").filter((line) => line.includes("SECRET") || line.includes(SECRET_BYTES)).join("\n");
+}
 
 describe("structured logs", () => {
   it("never contain tokens, API keys or query strings, even at trace level", async () => {
-    let logs = "";
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        logs += chunk.toString();
-        done();
-      },
-    });
-    const { createLogger } = await import("../src/ops/logger.js");
-    const logger = createLogger("trace", {}, sink);
+    const { logger, captured } = capturedLogger();
     const apiKey = "publish-key-0123456789-SECRET";
     const hub = await startHerald({ publish: { apiKeys: [apiKey] } }, { logger });
     const client = await TestClient.open(`${hub.wsUrl}/ws?token=ws-token-SECRET`);
@@ -24,9 +36,41 @@ describe("structured logs", () => {
     await getJson(`${hub.url}/api/updates?channel=user:log&token=poll-token-SECRET`);
     await client.close();
     await hub.close();
+    const logs = captured.text;
     assert.ok(logs.includes("request done"), "requests were logged");
     assert.ok(logs.includes("/api/updates?…"), "the path is logged without its query");
-    assert.equal(logs.includes("SECRET"), false, `a secret reached the logs:\n${logs.split("\n").filter((l) => l.includes("SECRET")).join("\n")}`);
+    assert.equal(secretLines(logs), "", "a secret reached the logs");
     assert.ok(REDACTED_PATHS.includes("req.headers.authorization"));
   });
+
+  // Node refuses these before any route and attaches the raw request bytes to the error it raises.
+  const unparsable = [
+    { name: "headers over Node's limit (431)", status: 431, code: "headers_too_large", extra: `X-Padding: ${"a".repeat(20_000)}\r\n` },
+    { name: "a malformed header line (400)", status: 400, code: "malformed_request", extra: "this is not a header\r\n" },
+  ];
+  for (const { name, status, code, extra } of unparsable) {
+    it(`a request Node cannot parse, ${name}, is logged at trace level without its token or key`, async () => {
+      const { logger, captured } = capturedLogger();
+      const hub = await startHerald({ publish: { apiKeys: ["publish-key-0123456789-SECRET"] } }, { logger });
+      let answer: string;
+      try {
+        const socket = await rawSocket(hub);
+        const received = readUntilClosed(socket);
+        socket.write(
+          `GET /api/history?channel=user:log&token=query-token-SECRET HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+            `Authorization: Bearer publish-key-0123456789-SECRET\r\nCookie: session=cookie-SECRET\r\n${extra}\r\n`,
+        );
+        answer = (await received).toString();
+      } finally {
+        await hub.close();
+      }
+      const logs = captured.text;
+      assert.equal(secretLines(logs), "", `a secret reached the logs:\n${secretLines(logs).slice(0, 600)}`);
+      const line = logs.split("\n").find((entry) => entry.includes(`client error: ${code}`));
+      assert.ok(line, `the refusal was logged:\n${logs.slice(-2000)}`);
+      assert.equal(JSON.parse(line).level, 10, "at trace level");
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), answer.slice(0, 200));
+      assert.equal(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)).error.code, code);
+    });
+  }
 });

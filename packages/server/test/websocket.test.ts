@@ -1,6 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { TestClient, getJson, postJson, startHerald, type RunningHerald } from "./support/herald.js";
+import { rawSocket, readUntilClosed } from "./security/attack-support.js";
 
 describe("WebSocket protocol v1: frames", () => {
   let hub: RunningHerald;
@@ -154,5 +155,33 @@ describe("request order", () => {
     assert.equal(answer.type, "subscribed");
     await client.close();
     await hub.close();
+  });
+});
+
+describe("the opening handshake", () => {
+  it("refuses an HTTP/1.0 upgrade with 400 unsupported_http_version (RFC 6455 needs HTTP/1.1)", async () => {
+    const hub = await startHerald();
+    try {
+      const socket = await rawSocket(hub);
+      const received = readUntilClosed(socket);
+      socket.write(
+        "GET /ws HTTP/1.0\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+      );
+      // A 101 would keep the socket open: stop reading once the head and a first frame could be there.
+      const first = await new Promise<string>((resolve) => socket.once("data", (chunk: Buffer) => resolve(chunk.toString())));
+      if (first.startsWith("HTTP/1.1 101")) socket.destroy();
+      const answer = (await received).toString() || first;
+      assert.match(answer, /^HTTP\/1\.1 400 /, answer.slice(0, 120));
+      const body = JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4));
+      assert.equal(body.error.code, "unsupported_http_version");
+      assert.match(body.error.message, /HTTP\/1\.1/);
+      // The same request as HTTP/1.1 is upgraded.
+      const client = await TestClient.open(`${hub.wsUrl}/ws`);
+      assert.equal((await client.next("connected")).type, "connected");
+      await client.close();
+    } finally {
+      await hub.close();
+    }
   });
 });

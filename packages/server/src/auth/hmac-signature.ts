@@ -1,13 +1,15 @@
 /**
- * HMAC-signed publish requests, for backends that should not send a reusable bearer key:
+ * HMAC-signed publish requests (and history/presence reads), for backends that should not send a
+ * reusable bearer key:
  *
  *   X-Herald-Key-Id:    the key's id (publish.hmacKeys[].id)
  *   X-Herald-Timestamp: Unix time in seconds
  *   X-Herald-Signature: hex(HMAC-SHA256(secret, timestamp + "." + rawBody))
  *
  * A timestamp outside `publish.replayWindow` is refused (`stale_request`), and so is a signature
- * already accepted within the window (`replayed_request`), so a captured request cannot be sent
- * again. The comparison is constant-time.
+ * already accepted (`replayed_request`). A signature is remembered for as long as its timestamp is
+ * acceptable, up to one window after the timestamp (which may itself lie up to one window ahead of
+ * the clock), so a captured request is accepted at most once, ever. The comparison is constant-time.
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto";
@@ -15,12 +17,16 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { HeraldConfig } from "../config/schema.js";
 import { HubError } from "../hub/hub-error.js";
 
-// Signatures remembered for replay detection; past this many the oldest go first.
+// Signatures remembered for replay detection. Forgetting one early would reopen it to replay, so
+// when this many are still live, new signed requests are refused until some leave the window.
 const MAX_REMEMBERED = 100_000;
 
 export class HmacVerifier {
   private readonly secrets: Map<string, string>;
-  private readonly seen = new Map<string, number>();
+  /** Accepted replay keys by their timestamp (Unix seconds): a whole bucket leaves the window at once. */
+  private readonly seen = new Map<number, Set<string>>();
+  private remembered = 0;
+  private nextSweep = 0;
 
   constructor(private readonly config: HeraldConfig["publish"]) {
     this.secrets = new Map(config.hmacKeys.map((key) => [key.id, key.secret]));
@@ -55,22 +61,34 @@ export class HmacVerifier {
     if (!/^[0-9a-fA-F]{64}$/.test(signature)) throw new HubError("invalid_signature", "X-Herald-Signature must be 64 hex digits (HMAC-SHA256)");
     const expected = createHmac("sha256", secret).update(`${timestamp}.${rawBody}`).digest();
     if (!timingSafeEqual(expected, Buffer.from(signature, "hex"))) throw new HubError("invalid_signature", "the signature does not match the body and timestamp");
-    return { keyId, replayKey: `${keyId}:${signature.toLowerCase()}` };
+    return { keyId, replayKey: `${Number(timestamp)}:${keyId}:${signature.toLowerCase()}` };
   }
 
-  /** Records a verified signature; throws `replayed_request` when it was already used within the window. */
+  /**
+   * Records a verified signature (the `replayKey` from `verify`); throws `replayed_request` when it
+   * was accepted before, and `rate_limited` when the memory is full of signatures still in their window.
+   */
   claim(replayKey: string, now = Date.now()): void {
     this.forgetExpired(now);
-    if (this.seen.has(replayKey)) throw new HubError("replayed_request", "this signed request was already accepted; sign a new one");
-    if (this.seen.size >= MAX_REMEMBERED) this.seen.delete(this.seen.keys().next().value!);
-    this.seen.set(replayKey, now + this.config.replayWindow);
+    const timestamp = Number(replayKey.slice(0, replayKey.indexOf(":")));
+    const bucket = this.seen.get(timestamp);
+    if (bucket?.has(replayKey)) throw new HubError("replayed_request", "this signed request was already accepted; sign a new one");
+    if (this.remembered >= MAX_REMEMBERED) {
+      throw new HubError("rate_limited", `${MAX_REMEMBERED} signed requests are within the replay window; retry in a few seconds`);
+    }
+    if (bucket) bucket.add(replayKey);
+    else this.seen.set(timestamp, new Set([replayKey]));
+    this.remembered += 1;
   }
 
   private forgetExpired(now: number): void {
-    // Entries are in insertion order, which is expiry order: stop at the first live one.
-    for (const [key, expiresAt] of this.seen) {
-      if (expiresAt > now) break;
-      this.seen.delete(key);
+    // At most once a second: buckets are whole seconds, so sweeping more often frees nothing more.
+    if (now < this.nextSweep) return;
+    this.nextSweep = now + 1000;
+    for (const [timestamp, bucket] of this.seen) {
+      if (timestamp * 1000 + this.config.replayWindow >= now) continue;
+      this.seen.delete(timestamp);
+      this.remembered -= bucket.size;
     }
   }
 }

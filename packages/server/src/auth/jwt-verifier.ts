@@ -46,7 +46,7 @@ export class JwtVerifier {
     ];
   }
 
-  /** Verifies signature, algorithm, `exp`/`nbf`, and `iss`/`aud` when configured; throws HubError. */
+  /** Verifies signature, algorithm, `exp`/`nbf`/`iat`, and `iss`/`aud` when configured; throws HubError. */
   async verify(token: string): Promise<VerifiedToken> {
     let payload: JWTPayload;
     try {
@@ -59,6 +59,12 @@ export class JwtVerifier {
       payload = result.payload;
     } catch (error) {
       throw refusal(error);
+    }
+    // jose checks `iat` only against maxTokenAge. A token issued in the future means a wrong clock
+    // at the issuer or a forged token, and it would outlive what its issuer intended.
+    if (typeof payload.iat === "number" && payload.iat * 1000 > Date.now() + this.config.clockTolerance) {
+      const ahead = Math.round(payload.iat - Date.now() / 1000);
+      throw new HubError("unauthorized", `the token was refused: it was issued in the future (iat is ${ahead}s ahead of the server's clock, beyond auth.jwt.clockTolerance)`);
     }
     const channelsClaim = payload[this.config.channelsClaim];
     let channels: string[] | undefined;

@@ -15,6 +15,7 @@ import { registerRawJsonParser } from "./raw-json.js";
 import { registerBrowserDefences } from "./browser-defences.js";
 import { registerAdminFeed } from "./admin-feed.js";
 import { registerDashboard } from "./dashboard.js";
+import { handleClientError } from "./client-errors.js";
 
 // Fastify's own error codes, answered in Herald's format.
 const FASTIFY_ERRORS: Record<string, { code: "payload_too_large" | "unsupported_media_type" | "invalid_json" | "invalid_body"; message: string }> = {
@@ -32,6 +33,7 @@ export function buildHttpApp(context: HttpContext): { app: FastifyInstance; clos
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
     return503OnClosing: true,
+    clientErrorHandler: handleClientError,
   });
 
   registerRawJsonParser(app);

@@ -1,6 +1,8 @@
 /**
  * `GET /api/history?channel=…[&since=<offset>][&limit=N]` and `GET /api/presence?channel=…`.
- * Whoever may subscribe to a channel may read these (backends with an API key always may).
+ * Whoever may subscribe to a channel may read these. A backend reads any channel by presenting a
+ * configured API key or a valid HMAC signature; coming from loopback counts for nothing here,
+ * since behind a reverse proxy on the same host every browser comes from loopback.
  */
 
 import { randomUUID } from "node:crypto";
@@ -12,6 +14,7 @@ import { PreparedEvent } from "../hub/prepared-event.js";
 import { PassiveSession } from "../hub/passive-session.js";
 import { firstString } from "../transports/query.js";
 import { tokenFromRequest } from "../auth/token-source.js";
+import { HmacVerifier } from "../auth/hmac-signature.js";
 
 
 export function registerReadApi(app: FastifyInstance, context: HttpContext): void {
@@ -21,13 +24,31 @@ export function registerReadApi(app: FastifyInstance, context: HttpContext): voi
     if (channel === undefined) throw new HttpError("invalid_param", "give the channel: ?channel=<name>");
     const problem = channelProblem(channel);
     if (problem) throw new HttpError("invalid_channel", problem);
-    // A backend holding an API key may read anything; others are checked like a subscriber.
-    if (request.headers.authorization && context.apiKeys.check(request.headers.authorization, request.socket.remoteAddress).ok) return channel;
+    if (isBackend(request)) return channel;
     const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
     const token = tokenFromRequest(query, request.headers, context.security.cookieName);
     if (token) await context.hub.authenticate(session, token);
     await context.hub.authorizeRead(session, channel, token);
     return channel;
+  }
+
+  /**
+   * True when the caller proves it is the backend. A credential that is presented but not valid is
+   * refused (401) rather than ignored, so nobody mistakes a wrong key for a working one.
+   */
+  function isBackend(request: FastifyRequest): boolean {
+    const { authorization } = request.headers;
+    if (authorization !== undefined) {
+      const key = context.apiKeys.verify(authorization);
+      if (!key.ok) throw new HttpError("unauthorized", key.message);
+      return true;
+    }
+    if (!HmacVerifier.isSigned(request.headers)) return false;
+    const { hmac } = context.security;
+    if (!hmac.configured) throw new HttpError("invalid_signature", "this hub has no publish.hmacKeys; read with a token, or an API key as Authorization: Bearer <key>");
+    // A read has no body: the signature covers the request target, so it cannot be moved to another channel.
+    hmac.claim(hmac.verify(request.headers, request.url).replayKey);
+    return true;
   }
 
   app.get("/api/history", async (request) => {

@@ -1,9 +1,10 @@
 /**
  * The structured logger (pino). Tokens, API keys and query strings never reach the logs: the
- * request serializer drops the query string and the redaction list covers credential fields.
+ * request serializer drops the query string, the error serializer drops the raw request bytes
+ * Node attaches to parse errors, and the redaction list covers credential fields.
  */
 
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from "pino";
+import { pino, stdSerializers, type DestinationStream, type Logger, type LoggerOptions } from "pino";
 
 export const REDACTED_PATHS = [
   "token",
@@ -16,6 +17,8 @@ export const REDACTED_PATHS = [
   "req.headers.cookie",
   "headers.authorization",
   "headers.cookie",
+  "rawPacket",
+  "*.rawPacket",
 ];
 
 /** `/sse?channel=x&token=secret` → `/sse?…` (the path is kept for debugging, the query never is). */
@@ -32,6 +35,11 @@ export function createLogger(level: string, options: LoggerOptions = {}, destina
     serializers: {
       req(request: { method?: string; url?: string; id?: string; ip?: string }) {
         return { id: request.id, method: request.method, url: redactUrl(request.url), remoteAddress: request.ip };
+      },
+      // Node's HTTP parse errors carry the raw request (`rawPacket`): URL, query and credential headers.
+      err(error: Error) {
+        const { rawPacket: _raw, ...serialized } = stdSerializers.err(error) as ReturnType<typeof stdSerializers.err> & { rawPacket?: unknown };
+        return serialized;
       },
     },
     ...options,

@@ -84,6 +84,12 @@ export class WebSocketTransport {
       return true;
     }
     const { security, stats } = this.options;
+    // RFC 6455 §4.1: the opening handshake is an HTTP/1.1 (or later) request; ws itself does not check.
+    if (request.httpVersionMajor < 1 || (request.httpVersionMajor === 1 && request.httpVersionMinor < 1)) {
+      stats.countError("unsupported_http_version");
+      refuseUpgrade(socket, 400, "Bad Request", "unsupported_http_version", `a WebSocket upgrade needs HTTP/1.1 or later; this request is HTTP/${request.httpVersion}`);
+      return true;
+    }
     // Refusals come before the upgrade: a hijacking page or a flood never gets a session.
     const originProblem = security.origins.check(request.headers);
     if (originProblem) {

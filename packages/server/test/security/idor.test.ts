@@ -1,12 +1,14 @@
 /**
- * Another user's channel (IDOR), by every transport: WebSocket, SSE, polling and history. Alice
- * holds a valid token and asks for Bob's personal channel; every transport refuses, none leaks
- * an event, and Bob (the honest client) gets every one of his.
+ * Another user's channel (IDOR), by every transport: WebSocket, SSE, polling, history and
+ * presence. Alice holds a valid token and asks for Bob's personal channel; every transport
+ * refuses, none leaks an event, and Bob (the honest client) gets every one of his. Coming from
+ * loopback (as every client does behind a reverse proxy on the same host) changes nothing.
  */
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { TestClient, getJson, startHerald, type RunningHerald } from "../support/herald.js";
+import { createHmac } from "node:crypto";
+import { TestClient, getJson, postJson, startHerald, type RunningHerald } from "../support/herald.js";
 import { SseReader } from "../support/sse.js";
 import { HonestClient, SECRET, assertAlive, hs256 } from "./attack-support.js";
 
@@ -97,3 +99,87 @@ describe("another user's channel (IDOR)", () => {
     await client.close();
   });
 });
+
+const API_KEY = "backend-api-key-0123456789";
+const HMAC_KEY = { id: "backend", secret: "backend-hmac-secret-0123456789" };
+
+/** Headers of a signed read: the signature covers the timestamp and the request target. */
+function signedRead(target: string): Record<string, string> {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const signature = createHmac("sha256", HMAC_KEY.secret).update(`${timestamp}.${target}`).digest("hex");
+  return { "x-herald-key-id": HMAC_KEY.id, "x-herald-timestamp": timestamp, "x-herald-signature": signature };
+}
+
+// Every way a backend can be configured. The test client is on loopback, like a browser behind nginx.
+const backends = [
+  { name: "nothing configured", publish: {} },
+  { name: "API keys", publish: { apiKeys: [API_KEY] } },
+  { name: "HMAC keys", publish: { hmacKeys: [HMAC_KEY] } },
+  { name: "API keys and HMAC keys", publish: { apiKeys: [API_KEY], hmacKeys: [HMAC_KEY] } },
+];
+
+for (const backend of backends) {
+  describe(`a loopback caller with an Authorization header, ${backend.name}`, () => {
+    let hub: RunningHerald;
+    let bob: HonestClient;
+    const bogus = { authorization: "Bearer x" };
+
+    before(async () => {
+      hub = await startHerald({
+        auth: { jwt: { secret: SECRET } },
+        namespaces: { user: { personal: true, presence: true } },
+        publish: backend.publish,
+      });
+      bob = await HonestClient.connect(hub, "user:bob", `?token=${await hs256({ sub: "bob" }, { expiresIn: "1h" })}`);
+      await hub.herald.publish("user:bob", "secret", { pin: 1234 });
+    });
+    after(async () => {
+      await bob.close();
+      await hub.close();
+    });
+
+    for (const read of ["history", "presence"]) {
+      it(`${read} of user:bob: 401 with a header that is not a configured key, as without any credential`, async () => {
+        const target = `/api/${read}?channel=user:bob`;
+        const withHeader = await getJson(`${hub.url}${target}`, bogus);
+        assert.equal(withHeader.status, 401, JSON.stringify(withHeader.body));
+        assert.equal(withHeader.body.error.code, "unauthorized");
+        assert.doesNotMatch(JSON.stringify(withHeader.body), /1234|"user":"bob"/);
+        const alice = await hs256({ sub: "alice" }, { expiresIn: "1h" });
+        assert.equal((await getJson(`${hub.url}${target}&token=${alice}`, bogus)).status, 401, "a wrong key is refused, not ignored");
+        assert.equal((await getJson(`${hub.url}${target}&token=${alice}`)).status, 403);
+        assert.equal((await getJson(`${hub.url}${target}`)).status, 401);
+        await bob.assertReceivesEverything(hub, 5);
+      });
+
+      it(`${read} of user:bob: the backend reads it with its own credential`, async () => {
+        const target = `/api/${read}?channel=user:bob`;
+        const bobToken = await hs256({ sub: "bob" }, { expiresIn: "1h" });
+        assert.equal((await getJson(`${hub.url}${target}&token=${bobToken}`)).status, 200, "bob reads his own channel");
+        const publish = backend.publish as { apiKeys?: string[]; hmacKeys?: unknown[] };
+        if (publish.apiKeys) {
+          const answer = await getJson(`${hub.url}${target}`, { authorization: `Bearer ${API_KEY}` });
+          assert.equal(answer.status, 200);
+          assert.match(JSON.stringify(answer.body), read === "history" ? /1234/ : /"user":"bob"/);
+        }
+        if (publish.hmacKeys) {
+          const headers = signedRead(target);
+          assert.equal((await getJson(`${hub.url}${target}`, headers)).status, 200);
+          const replay = await getJson(`${hub.url}${target}`, headers);
+          assert.equal(replay.body.error.code, "replayed_request");
+          const moved = await getJson(`${hub.url}/api/${read}?channel=user:carol`, signedRead(target));
+          assert.equal(moved.body.error.code, "invalid_signature", "the signature is bound to the channel read");
+        }
+      });
+    }
+
+    it("publish: the header is refused as an invalid key; without it only an unconfigured hub trusts loopback", async () => {
+      const event = { channel: "user:bob", type: "notice", data: null };
+      const withHeader = await postJson(`${hub.url}/api/publish`, event, bogus);
+      assert.equal(withHeader.status, 401);
+      assert.equal(withHeader.body.error.code, "unauthorized");
+      const bare = await postJson(`${hub.url}/api/publish`, event);
+      assert.equal(bare.status, backend.name === "nothing configured" ? 200 : 401, JSON.stringify(bare.body));
+    });
+  });
+}

@@ -3,6 +3,9 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
+import { HmacVerifier } from "../../src/auth/hmac-signature.js";
+import { HubError } from "../../src/hub/hub-error.js";
 import { getJson, startHerald, type RunningHerald } from "../support/herald.js";
 import { HonestClient, assertAlive } from "./attack-support.js";
 
@@ -92,5 +95,59 @@ describe("signed publish requests", () => {
     assert.equal(retry.replayed, "true");
     const history = await getJson(`${hub.url}/api/history?channel=billing:6`);
     assert.equal(history.body.events.length, 1);
+  });
+});
+
+describe("signed publish requests dated in the future", () => {
+  let hub: RunningHerald;
+  before(async () => {
+    hub = await startHerald({ publish: { hmacKeys: [KEY], replayWindow: "4s" } });
+  });
+  after(() => hub.close());
+
+  it("are accepted once, ever: still refused after one window from arrival, while the timestamp is in the window", async () => {
+    const body = JSON.stringify({ channel: "billing:future", type: "paid", data: { n: 1 } });
+    const headers = signed(body, { timestamp: Math.floor(Date.now() / 1000) + 3 });
+    const arrival = Date.now();
+    assert.equal((await post(hub, body, headers)).status, 200);
+    assert.equal((await post(hub, body, headers)).body.error.code, "replayed_request");
+    // No event marks the moment: this is time passing. Past arrival + window, the timestamp is
+    // still 1.6 to 2.6 s old, inside the 4 s window.
+    await delay(arrival + 4_600 - Date.now());
+    const late = await post(hub, body, headers);
+    assert.equal(late.status, 401, `a replay 4.6 s later was answered ${late.status}`);
+    assert.equal(late.body.error.code, "replayed_request");
+    const history = await getJson(`${hub.url}/api/history?channel=billing:future`);
+    assert.equal(history.body.events.length, 1, "delivered once");
+  });
+});
+
+describe("replay memory", () => {
+  const config = { apiKeys: [], maxBodyBytes: 1, maxBatch: 1, hmacKeys: [KEY], replayWindow: 4_000, idempotencyKeys: 0 };
+  const replayKey = (timestamp: number, n: number) => `${timestamp}:${KEY.id}:${String(n).padStart(64, "0")}`;
+
+  it("forgets a signature only once its timestamp has left the window", () => {
+    const verifier = new HmacVerifier(config);
+    const now = 1_000_000_000_000;
+    const timestamp = now / 1000 + 3;
+    verifier.claim(replayKey(timestamp, 1), now);
+    const stillRemembered = () => verifier.claim(replayKey(timestamp, 1), timestamp * 1000 + 4_000);
+    assert.throws(stillRemembered, (error: HubError) => error.code === "replayed_request");
+    assert.doesNotThrow(() => verifier.claim(replayKey(timestamp, 1), timestamp * 1000 + 5_001));
+  });
+
+  it("when full of signatures still in their window, refuses new ones (rate_limited) rather than forget one", () => {
+    const verifier = new HmacVerifier(config);
+    const now = 1_000_000_000_000;
+    let n = 0;
+    assert.throws(
+      () => {
+        // Bounded, so a memory that evicts instead fails here rather than spinning forever.
+        while (n < 200_000) verifier.claim(replayKey(now / 1000, ++n), now);
+      },
+      (error: HubError) => error.code === "rate_limited",
+    );
+    assert.throws(() => verifier.claim(replayKey(now / 1000, 1), now + 1_000), (error: HubError) => error.code === "replayed_request");
+    assert.doesNotThrow(() => verifier.claim(replayKey(now / 1000, n), now + 5_001));
   });
 });

@@ -59,6 +59,29 @@ describe("connection tokens (HS256)", () => {
     await honest.assertReceivesEverything(hub);
   });
 
+  it("a token issued in the future (iat a day ahead) is refused: 4501 on WebSocket, 401 on HTTP, saying so", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const issuedAt = (iat: number) =>
+      new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt(iat).setExpirationTime(now + 2 * 86_400).sign(new TextEncoder().encode(SECRET));
+    const future = await issuedAt(now + 86_400);
+    const client = await TestClient.open(`${hub.wsUrl}/ws?token=${future}`);
+    const error = await client.next("error");
+    assert.equal(error.code, "unauthorized");
+    assert.match(String(error.message), /issued in the future/);
+    const closed = await client.closed;
+    assert.equal(closed.code, 4501);
+    assert.match(closed.reason, /issued in the future/);
+    const overHttp = await getJson(`${hub.url}/api/history?channel=user:alice&token=${future}`);
+    assert.equal(overHttp.status, 401);
+    assert.match(overHttp.body.error.message, /issued in the future/);
+    // Within auth.jwt.clockTolerance (5 s) a clock a little ahead is forgiven.
+    const slightlyAhead = await TestClient.open(`${hub.wsUrl}/ws?token=${await issuedAt(now + 2)}`);
+    assert.equal((await slightlyAhead.subscribe("user:alice")).type, "subscribed");
+    await slightlyAhead.close();
+    await assertAlive(hub);
+    await honest.assertReceivesEverything(hub);
+  });
+
   it("alg: none token: refused with 4501", async () => {
     const client = await TestClient.open(`${hub.wsUrl}/ws`);
     client.send({ type: "auth", token: unsignedToken({ ...claims, exp: Math.floor(Date.now() / 1000) + 3600 }) });
