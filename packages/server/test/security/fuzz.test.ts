@@ -111,6 +111,7 @@ describe("fuzzing", () => {
     // Error frames by code and close codes, over every connection (a server close starts a new one).
     const answers = new Map<string, number>();
     const closeCodes = new Map<number, number>();
+    let reconnects = 0;
     const tally = (client: TestClient): void => {
       for (const frame of client.frames) if (frame.type === "error") answers.set(String(frame.code), (answers.get(String(frame.code)) ?? 0) + 1);
     };
@@ -121,7 +122,6 @@ describe("fuzzing", () => {
       reconnects += 1;
       return TestClient.open(`${hub.wsUrl}/ws`);
     };
-    let reconnects = 0;
     const perConnection = FRAMES / 10;
     await Promise.all(
       Array.from({ length: 10 }, async (_, c) => {
@@ -184,11 +184,9 @@ describe("fuzzing", () => {
     assert.equal(rejections.length, 0, `unhandled: ${rejections.map(String).join("; ")}`);
     assert.equal(server500, 0, "no request ended in an internal error");
     assert.equal(answers.get("internal_error") ?? 0, 0, "no frame ended in an internal error");
-    // Bad frames do get connections closed (so the reconnect path above is exercised), each with
-    // a deliberate code: never 1011 (server error) nor 1006 (dropped without a close frame).
-    assert.ok(reconnects > 0, "some fuzzed frames closed their connection");
-    assert.equal(closeCodes.get(1011) ?? 0, 0, "no connection closed with 1011 internal error");
-    assert.equal(closeCodes.get(1006) ?? 0, 0, "no connection dropped without a close frame");
+    // Without auth configured nothing in a frame is grounds to close: each bad frame gets an error
+    // frame and the connection goes on. A close here (code in the log line above) is a regression.
+    assert.equal(reconnects, 0, `bad frames closed connections: ${JSON.stringify(Object.fromEntries(closeCodes))}`);
     assert.ok(after < baseline + 32 * 1024 * 1024, `heap went from ${mb(baseline)} MB to ${mb(after)} MB`);
   });
 });
