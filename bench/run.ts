@@ -155,6 +155,7 @@ if (quick) {
       if (!figures) problems.push(`${kind}: ${name} did not run`);
       else if (figures.lost !== 0 || figures.delivered === 0) problems.push(`${kind}: ${name} delivered ${figures.delivered}, lost ${figures.lost}`);
     }
+    if (r.fanout && r.fanout.duplicates !== 0) problems.push(`${kind}: fan-out delivered ${r.fanout.duplicates} duplicates`);
     if (kind === "herald") {
       if (!r.storm) problems.push("herald: reconnect storm did not run");
       else if (r.storm.lost !== 0 || r.storm.duplicates !== 0 || r.storm.recovered !== r.storm.clients) {

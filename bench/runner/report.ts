@@ -36,6 +36,7 @@ export function renderMarkdown(results: BenchResults): string {
     [`(b) fan-out ${p.fanout.subscribers.toLocaleString("en-US")} subscribers: deliveries/s`, (r) => r.fanout?.deliveriesPerSecond, 0],
     ["(b) fan-out: server CPU per delivery (µs)", (r) => r.fanout?.serverCpuPerDeliveryUs, 2],
     ["(b) fan-out: lost", (r) => r.fanout?.lost, 0],
+    ["(b) fan-out: duplicates", (r) => r.fanout?.duplicates, 0],
     [`(c) latency ${p.fanout.subscribers.toLocaleString("en-US")} × ${p.latency.rate}/s: p50 (ms)`, (r) => r.latency?.p50Ms, 2],
     ["(c) latency: p99 (ms)", (r) => r.latency?.p99Ms, 2],
     ["(c) latency: p99.9 (ms)", (r) => r.latency?.p999Ms, 2],

@@ -50,7 +50,7 @@ export interface CpuFigures {
 }
 
 export interface IdleResult { connections: number; failed: number; rssPerConnectionKiB: number; heapPerConnectionKiB: number }
-export interface FanoutResult { subscribers: number; events: number; expected: number; delivered: number; lost: number; deliveriesPerSecond: number; serverCpuPerDeliveryUs: number; cpu: CpuFigures }
+export interface FanoutResult { subscribers: number; events: number; expected: number; delivered: number; lost: number; duplicates: number; deliveriesPerSecond: number; serverCpuPerDeliveryUs: number; cpu: CpuFigures }
 export interface LatencyResult { subscribers: number; rate: number; expected: number; delivered: number; lost: number; p50Ms: number; p99Ms: number; p999Ms: number; cpu: CpuFigures }
 export interface ManyChannelsResult { clients: number; published: number; publishesPerSecond: number; delivered: number; lost: number; p50Ms: number; p99Ms: number; cpu: CpuFigures }
 export interface StormResultFigures { clients: number; recoveryMs: number; recovered: number; notRecovered: number; failed: number; published: number; lost: number; duplicates: number }
@@ -104,19 +104,23 @@ export async function idle(load: Load, server: ServerUnderTest, sizes: number[],
   return results;
 }
 
-/** (b) Fan-out: one channel, many subscribers, events published back to back; deliveries per second. */
+/**
+ * (b) Fan-out: one channel, many subscribers, events published back to back; deliveries per second.
+ * Each client checks offsets: a gap (or a shortfall at the end) counts as lost, an offset seen
+ * again as a duplicate, so one duplicate cannot hide one loss as a plain count would.
+ */
 export async function fanout(load: Load, server: ServerUnderTest, p: Parameters["fanout"], stallMs: number, errors: string[]): Promise<FanoutResult> {
-  const failed = await connectAll(load, server, p.subscribers, "fanout", "count", errors);
+  const failed = await connectAll(load, server, p.subscribers, "fanout", "offsets", errors);
   const subscribers = p.subscribers - failed;
   // Warm up (JIT, buffers) with a few events, then measure from a clean count.
   const warm = await load.publish({ cmd: "burst", url: server.url, channel: "fanout", count: 3 });
   await load.settle(subscribers * warm.published, stallMs);
-  await load.reset("count");
+  await load.reset("offsets");
   const serverBefore = await stats(server);
   const loadBefore = await load.totals();
   const published = await load.publish({ cmd: "burst", url: server.url, channel: "fanout", count: p.events, concurrency: p.concurrency });
   const expected = subscribers * published.published;
-  const totals = await load.settle(expected, stallMs);
+  const totals = await load.settle(expected, stallMs, published.lastOffset);
   const serverAfter = await stats(server);
   const wallMs = totals.lastAt - published.startAt;
   const cpu = cpuFigures(wallMs, serverBefore, serverAfter, loadBefore, totals, published.cpuMicros / 1e3);
@@ -125,7 +129,8 @@ export async function fanout(load: Load, server: ServerUnderTest, p: Parameters[
     events: published.published,
     expected,
     delivered: totals.received,
-    lost: expected - totals.received,
+    lost: totals.lost,
+    duplicates: totals.duplicates,
     deliveriesPerSecond: (totals.received / wallMs) * 1e3,
     serverCpuPerDeliveryUs: (cpu.serverCpuMs * 1e3) / Math.max(1, totals.received),
     cpu,

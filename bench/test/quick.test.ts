@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-test("npm run bench -- --quick runs every scenario on every server and loses nothing", { timeout: 120_000 }, async () => {
+test("npm run bench -- --quick runs every scenario on every server and loses nothing", { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "herald-bench-"));
   try {
     const child = spawn(process.execPath, ["--conditions=herald-source", "--import", "tsx", "bench/run.ts", "--quick", "--results", dir], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });

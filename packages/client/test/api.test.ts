@@ -2,6 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { startHerald, type RunningHerald } from "../../server/test/support/herald.js";
+import { deadline } from "../../server/test/support/deadline.js";
 import { Herald, HeraldError } from "../src/index.js";
 import { waitForState } from "./support/wait.js";
 
@@ -22,8 +23,8 @@ describe("client publish, history and presence", () => {
 
   it("publishes from the client and resolves with the published frame; subscribers get the event", async () => {
     const room = client.subscribe<{ message: { text: string } }>("chat:lobby");
-    await new Promise((resolve) => room.on("subscribed", resolve));
-    const received = new Promise<string>((resolve) => room.on("message", (data) => resolve(data.text)));
+    await deadline(new Promise((resolve) => room.on("subscribed", resolve)), "the subscription to chat:lobby");
+    const received = deadline(new Promise<string>((resolve) => room.on("message", (data) => resolve(data.text))), "the message on chat:lobby");
     const published = await client.publish("chat:lobby", "message", { text: "hello" });
     assert.equal(published.type, "published");
     assert.equal(published.channel, "chat:lobby");

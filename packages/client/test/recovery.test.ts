@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { createHerald } from "@herald/server";
 import { startHerald, type RunningHerald } from "../../server/test/support/herald.js";
+import { deadline } from "../../server/test/support/deadline.js";
 import { Herald, type RecoveryFailedContext, type SubscribedContext, type TransportName } from "../src/index.js";
 import { FlakyProxy } from "./support/proxy.js";
 import { until, waitForState } from "./support/wait.js";
@@ -93,7 +94,7 @@ describe("recovery after a server restart (memory engine: history lost)", () => 
       const connected = waitForState(client, "connected");
       client.connect();
       await connected;
-      await new Promise<void>((resolve) => (subscription.state.status === "subscribed" ? resolve() : subscription.on("subscribed", () => resolve())));
+      await deadline(new Promise<void>((resolve) => (subscription.state.status === "subscribed" ? resolve() : subscription.on("subscribed", () => resolve()))), "the subscription");
       for (let n = 1; n <= 2; n++) await hub.herald.publish("user:bob", "tick", { n });
 
       const reconnecting = waitForState(client, "reconnecting");

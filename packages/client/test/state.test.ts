@@ -116,10 +116,9 @@ describe("connection state machine", () => {
     const proxy = await FlakyProxy.start(hub.url);
     const client = new Herald({ url: proxy.url, WebSocket, reconnect: fast, heartbeatGrace: 200 });
     try {
-      await new Promise<void>((resolve) => {
-        client.on("state", (change) => change.newState === "connected" && resolve());
-        client.connect();
-      });
+      const connected = waitForState(client, "connected");
+      client.connect();
+      await connected;
       const reconnecting = waitForState(client, "reconnecting");
       proxy.stalled = true;
       const change = await reconnecting;

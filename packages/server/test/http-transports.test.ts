@@ -2,6 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { getJson, postJson, startHerald, type RunningHerald } from "./support/herald.js";
 import { SseReader } from "./support/sse.js";
+import { waitUntil } from "./support/deadline.js";
 
 describe("Server-Sent Events at /sse", () => {
   let hub: RunningHerald;
@@ -24,21 +25,27 @@ describe("Server-Sent Events at /sse", () => {
   });
 
   it("resumes every channel from Last-Event-ID with nothing missed and nothing repeated", async () => {
+    const channels = ["user:r1", "user:r2"];
     const stream = await SseReader.open(`${hub.url}/sse?channel=user:r1&channel=user:r2`);
     await stream.waitFor("subscribed", 2);
-    await hub.herald.publish("user:r1", "e", { n: 1 });
-    await hub.herald.publish("user:r2", "e", { n: 2 });
-    const seen = await stream.waitFor("e", 2);
+    // n = 1..13 alternates between the channels: odd n on user:r1, even n on user:r2.
+    const publish = (n: number) => hub.herald.publish(channels[(n + 1) % 2]!, "e", { n });
+    for (let n = 1; n <= 3; n++) await publish(n);
+    const seen = await stream.waitFor("e", 3);
     stream.close();
-    await hub.herald.publish("user:r1", "e", { n: 3 });
-    await hub.herald.publish("user:r2", "e", { n: 4 });
-    await hub.herald.publish("user:r1", "e", { n: 5 });
+    for (let n = 4; n <= 10; n++) await publish(n);
 
-    const resumed = await SseReader.open(`${hub.url}/sse?channel=user:r1&channel=user:r2`, { "last-event-id": seen[1]!.id! });
+    const resumed = await SseReader.open(`${hub.url}/sse?channel=user:r1&channel=user:r2`, { "last-event-id": seen[2]!.id! });
     const subscribed = await resumed.waitFor("subscribed", 2);
     assert.deepEqual(subscribed.map((s) => s.data.recovered), [true, true]);
-    const missed = await resumed.waitFor("e", 3);
-    assert.deepEqual(missed.map((e) => (e.data.data as { n: number }).n).sort(), [3, 4, 5]);
+    await resumed.waitFor("e", 7);
+    for (let n = 11; n <= 13; n++) await publish(n);
+    const events = await resumed.waitFor("e", 10);
+    // Per channel, in arrival order: [offset, n] of the 7 missed, then the 3 live ones, each once.
+    const arrived = (channel: string) => events.filter((e) => e.data.channel === channel).map((e) => [e.data.offset, (e.data.data as { n: number }).n]);
+    assert.deepEqual(arrived("user:r1"), [[3, 5], [4, 7], [5, 9], [6, 11], [7, 13]]);
+    assert.deepEqual(arrived("user:r2"), [[2, 4], [3, 6], [4, 8], [5, 10], [6, 12]]);
+    assert.equal(events.length, 10, "nothing repeated");
     resumed.close();
   });
 
@@ -76,11 +83,7 @@ describe("polling at /api/updates", () => {
     const start = await getJson(`${hub.url}/api/updates?channel=bets:long`);
     const waiting = getJson(`${hub.url}/api/updates?channel=bets:long&since=${start.body.cursor}&timeout=20s`);
     // Publish once the poll is parked on the channel (it shows as a polling connection).
-    for (;;) {
-      const status = await getJson(`${hub.url}/api/status`);
-      if (status.body.transports.polling.connections >= 1) break;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await waitUntil("the long poll to show in /api/status", async () => (await getJson(`${hub.url}/api/status`)).body.transports.polling.connections >= 1);
     await postJson(`${hub.url}/api/publish`, { channel: "bets:long", type: "bet_updated", data: { bet_id: "9" } });
     const answer = await waiting;
     assert.equal(answer.body.count, 1);

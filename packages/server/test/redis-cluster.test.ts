@@ -154,8 +154,13 @@ describe("three nodes on one Redis", { skip: await redisSkip() }, () => {
     );
     await until("60 events on every watcher", () => watchers.every((w) => w.offsets.length >= 60));
     for (const watcher of watchers) assert.deepEqual(watcher.offsets, range(60));
+    // History asked of one node holds every node's events, at the offsets the watchers saw, each
+    // node's 20 in the order it published them.
     const history = await getJson(`${nodes[1]!.url}/api/history?channel=${encodeURIComponent(ch)}&limit=100`);
     assert.equal(history.status, 200);
+    const events = history.body.events as Array<{ offset: number; data: { from: string; i: number } }>;
+    assert.deepEqual(events.map((e) => e.offset), range(60));
+    for (const node of nodes) assert.deepEqual(events.filter((e) => e.data.from === node.name).map((e) => e.data.i), range(20).map((n) => n - 1), node.name);
     for (const watcher of watchers) watcher.close();
   });
 

@@ -51,6 +51,13 @@ describe("resync after events were lost on their way to a node", { skip: await r
     const resumed = await again.subscribe(channel, { since: { epoch: subscribed.epoch, offset: 1 } });
     assert.equal(resumed.recovered, false, "events 2-4 left history, so the client must reload");
     assert.equal(resumed.offset, 6);
+    // The control: resumed from offset 4 on the same epoch, the missed 5 and 6 are still in
+    // history, so it recovers them; `false` above is because 2-4 are gone, not a broken resume.
+    const control = await TestClient.open(`${otherNode.wsUrl}/ws`);
+    const kept = await control.subscribe(channel, { since: { epoch: subscribed.epoch, offset: 4 } });
+    assert.equal(kept.recovered, true);
+    assert.deepEqual((await control.take(2, "tick")).map((frame) => [frame.offset, frame.data]), [[5, 5], [6, 6]]);
+    await control.close();
     await again.close();
   });
 });

@@ -151,12 +151,12 @@ export class PostgresSource {
   private async connect(): Promise<void> {
     this.setState(this.reconnectAttempt === 0 ? "connecting" : "reconnecting");
     if (!this.installed) {
-      const client = await this.pool.connect();
+      const { client, release } = await this.checkout();
       try {
         if (this.config.tables.length === 0) await client.query(outboxDdl(this.outbox));
         for (const install of this.config.tables) await installTrigger(client, this.outbox, install);
       } finally {
-        client.release();
+        release();
       }
       this.installed = true;
     }
@@ -226,8 +226,33 @@ export class PostgresSource {
     this.retryTimer.unref();
   }
 
-  private async drainBatch(): Promise<"more" | "done" | "busy"> {
+  /**
+   * A pooled connection for a transaction. pg emits `error` on a checked-out client whose
+   * connection dies (server restart, terminated backend, network cut) besides failing its query;
+   * the pool listens only while a client is idle, so without this listener that event would be an
+   * uncaught exception and take the whole process down. The failed query still rejects, and
+   * release() then discards the broken connection instead of returning it to the pool.
+   */
+  private async checkout(): Promise<{ client: pg.PoolClient; release: (error?: Error) => void }> {
     const client = await this.pool.connect();
+    let lost: Error | undefined;
+    const onError = (error: Error): void => {
+      lost = error;
+      this.noteError("database connection lost", error);
+    };
+    client.on("error", onError);
+    return {
+      client,
+      release: (error?: Error) => {
+        client.off("error", onError);
+        const broken = error ?? lost;
+        client.release(broken);
+      },
+    };
+  }
+
+  private async drainBatch(): Promise<"more" | "done" | "busy"> {
+    const { client, release } = await this.checkout();
     let broken: Error | undefined;
     try {
       await client.query("BEGIN");
@@ -276,7 +301,7 @@ export class PostgresSource {
       throw error;
     } finally {
       // A connection that failed mid-transaction is discarded rather than reused.
-      client.release(broken !== undefined && !(broken instanceof HubError) ? broken : undefined);
+      release(broken !== undefined && !(broken instanceof HubError) ? broken : undefined);
     }
   }
 

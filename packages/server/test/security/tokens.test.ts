@@ -116,12 +116,18 @@ describe("connection tokens (HS256)", () => {
   });
 
   it("a token that expires while connected: token_expired frame, a fresh auth frame keeps the connection", async () => {
-    const shortLived = await hs256(claims, { expiresIn: Math.floor(Date.now() / 1000) + 1 });
-    const client = await TestClient.open(`${hub.wsUrl}/ws?token=${shortLived}`);
+    const exp = Math.floor(Date.now() / 1000) + 1;
+    const client = await TestClient.open(`${hub.wsUrl}/ws?token=${await hs256(claims, { expiresIn: exp })}`);
+    // A witness whose token expires one second later and is never refreshed: once the server has
+    // closed it, a full second has passed beyond the refreshed token's expiry + grace, so a server
+    // that ignored the fresh token would have closed `client` by then. No clock guessing.
+    const witness = await TestClient.open(`${hub.wsUrl}/ws?token=${await hs256(claims, { expiresIn: exp + 1 })}`);
     assert.equal((await client.subscribe("user:alice")).type, "subscribed");
     const notice = await client.next("error", 8_000);
     assert.equal(notice.code, "token_expired");
     client.send({ type: "auth", token: await hs256(claims, { expiresIn: "1h" }) });
+    assert.equal((await witness.closedWithin(8_000)).code, 4501, "the unrefreshed witness is closed after its grace period");
+    assert.equal(client.closeCode, undefined, "the refreshed connection is still open past the old token's expiry + grace");
     await hub.herald.publish("user:alice", "balance", { total: 1 });
     assert.equal(((await client.next("balance")).data as { total: number }).total, 1);
     assert.equal(client.closeCode, undefined);

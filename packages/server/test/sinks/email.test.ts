@@ -5,6 +5,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import { SMTPServer } from "smtp-server";
 import { TestClient, getJson, postJson, startHerald } from "../support/herald.js";
+import { deadline } from "../support/deadline.js";
 
 interface Received {
   from: string;
@@ -42,7 +43,11 @@ async function startSmtp(): Promise<{ port: number; messages: Received[]; next()
   return {
     port,
     messages,
-    next: () => (taken < messages.length ? Promise.resolve(messages[taken++]!) : new Promise((resolve) => waiters.push((m) => (taken++, resolve(m))))),
+    /** The next message not yet taken; fails after 10 s if none arrives. */
+    next: () =>
+      taken < messages.length
+        ? Promise.resolve(messages[taken++]!)
+        : deadline(new Promise<Received>((resolve) => waiters.push((m) => (taken++, resolve(m)))), () => `mail number ${taken + 1} at the SMTP server (${messages.length} arrived)`),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -107,7 +112,7 @@ describe("email sink", () => {
       await postJson(`${hub.url}/api/publish`, { channel: "users:7", type: "welcome", data: { user_id: 7 } });
       const welcome = await smtp.next();
       assert.deepEqual(welcome.to, ["user-7@example.test"]);
-      await hub.herald.integrations.email!.idle();
+      await deadline(hub.herald.integrations.email!.idle(), "the email queue to drain");
       const status = await getJson(`${hub.url}/api/status`);
       assert.equal(status.body.integrations.email.sent, 2, "the bet_updated event matched no rule");
       assert.equal(smtp.messages.length, 2);
@@ -148,7 +153,7 @@ describe("email sink", () => {
       await second.subscribe("bets:u2");
       await postJson(`${down.url}/api/publish`, { channel: "bets:u2", type: "bet_resolved", data: { email: "b@example.test" } });
       await second.next("bet_resolved");
-      await down.herald.integrations.email!.idle();
+      await deadline(down.herald.integrations.email!.idle(), "the email queue to drain");
       const status = (await getJson(`${down.url}/api/status`)).body.integrations.email;
       assert.equal(status.failed, 1);
       assert.equal(status.retries, 1);

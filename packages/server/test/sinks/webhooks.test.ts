@@ -1,10 +1,12 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { verifyWebhook, signWebhook } from "@herald/server";
 import { TestClient, getJson, postJson, startHerald } from "../support/herald.js";
+import { deadline } from "../support/deadline.js";
 
 interface Hit {
   headers: IncomingMessage["headers"];
@@ -33,8 +35,11 @@ async function startReceiver(status: (hit: Hit) => number) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     hits,
-    /** Resolves once `count` requests arrived in all. */
-    until: (count: number) => (hits.length >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve }))),
+    /** Resolves once `count` requests arrived in all; fails after 10 s with the count that did. */
+    until: (count: number) =>
+      hits.length >= count
+        ? Promise.resolve()
+        : deadline(new Promise<void>((resolve) => waiters.push({ count, resolve })), () => `${count} webhook requests (${hits.length} arrived)`),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -59,13 +64,19 @@ describe("webhook sink", () => {
       await postJson(`${hub.url}/api/publish`, { channel: "orders:1", type: "order_opened", data: {} });
       await postJson(`${hub.url}/api/publish`, { channel: "orders:1", type: "order_filled", data: { qty: 3 } });
       await ok.until(1);
-      await hub.herald.integrations.webhooks!.idle();
+      await deadline(hub.herald.integrations.webhooks!.idle(), "the webhooks queue to drain");
       assert.equal(ok.hits.length, 1, "order_opened matched no rule");
       const hit = ok.hits[0]!;
       assert.equal(hit.body.kind, "event");
       assert.deepEqual({ channel: hit.body.event.channel, type: hit.body.event.type, data: hit.body.event.data, offset: hit.body.event.offset }, { channel: "orders:1", type: "order_filled", data: { qty: 3 }, offset: 2 });
       assert.equal(hit.headers["herald-delivery"], hit.body.id);
       const signature = hit.headers["herald-signature"] as string;
+      // Checked independently of the project's own code, as a receiver in another language would
+      // per docs/integrations.md: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>.
+      const parts = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(signature);
+      assert.ok(parts, `signature header has the documented form: ${signature}`);
+      assert.equal(parts[2], createHmac("sha256", SECRET).update(`${parts[1]}.${hit.raw}`).digest("hex"));
+      assert.ok(Math.abs(Number(parts[1]) - Date.now() / 1000) < 300, "t is the time of sending");
       assert.equal(verifyWebhook(SECRET, hit.raw, signature), true);
       assert.equal(verifyWebhook(SECRET, hit.raw.replace("3", "4"), signature), false, "a tampered body fails");
       assert.equal(verifyWebhook("another-secret-0000", hit.raw, signature), false, "another secret fails");
@@ -91,7 +102,7 @@ describe("webhook sink", () => {
       await client.next("unsubscribed");
       await ok.until(start + 4);
       await client.close();
-      await hub.herald.integrations.webhooks!.idle();
+      await deadline(hub.herald.integrations.webhooks!.idle(), "the webhooks queue to drain");
       const hits = ok.hits.slice(start);
       assert.deepEqual(hits.map((h) => h.body.kind), ["channel.occupied", "presence.join", "channel.vacated", "presence.leave"]);
       assert.ok(hits.every((h) => h.body.channel === "room:1"), "lobby is outside room:*");
@@ -109,7 +120,7 @@ describe("webhook sink", () => {
     try {
       await postJson(`${hub.url}/api/publish`, { channel: "alerts", type: "disk_full", data: { pct: 99 } });
       await failing.until(3);
-      await hub.herald.integrations.webhooks!.idle();
+      await deadline(hub.herald.integrations.webhooks!.idle(), "the webhooks queue to drain");
       assert.equal(failing.hits.length, 3);
       assert.deepEqual(failing.hits.map((h) => h.headers["herald-attempt"]), ["1", "2", "3"]);
       assert.equal(new Set(failing.hits.map((h) => h.body.id)).size, 1);

@@ -6,17 +6,20 @@ import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket as ServerSocket } from "ws";
 import { Server as SocketIoServer, type Socket as SocketIoSocket } from "socket.io";
 import { TestClient, getJson, startHerald } from "../support/herald.js";
+import { deadline } from "../support/deadline.js";
 
-/** Waits for the next emission of `event` on `emitter` that satisfies `match`. */
+/** Waits for the next emission of `event` on `emitter` that satisfies `match`; fails after 15 s. */
 function when<T extends unknown[]>(emitter: NodeJS.EventEmitter, event: string, match: (...args: T) => boolean = () => true): Promise<T> {
-  return new Promise((resolve) => {
-    const listener = (...args: T): void => {
+  let listener: (...args: T) => void = () => undefined;
+  const emitted = new Promise<T>((resolve) => {
+    listener = (...args: T): void => {
       if (!match(...args)) return;
       emitter.off(event, listener as never);
       resolve(args);
     };
     emitter.on(event, listener as never);
   });
+  return deadline(emitted, `the upstream's "${event}"`, 15_000).finally(() => emitter.off(event, listener as never));
 }
 
 /** A plain WebSocket feed whose side of each connection the test watches. */

@@ -3,6 +3,7 @@
 import { once } from "node:events";
 import WebSocket from "ws";
 import { createHerald, type Herald, type HeraldConfigInput, type HeraldOptions } from "@herald/server";
+import { deadline } from "./deadline.js";
 
 export interface RunningHerald {
   herald: Herald;
@@ -29,7 +30,7 @@ export class TestClient {
   private cursor = 0;
   closeCode: number | undefined;
   closeReason = "";
-  readonly closed: Promise<{ code: number; reason: string }>;
+  private readonly closing: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly socket: WebSocket) {
     socket.on("message", (data) => {
@@ -37,7 +38,7 @@ export class TestClient {
       this.frames.push(frame);
       this.flush();
     });
-    this.closed = new Promise((resolve) => {
+    this.closing = new Promise((resolve) => {
       socket.on("close", (code, reason) => {
         this.closeCode = code;
         this.closeReason = reason.toString();
@@ -49,8 +50,18 @@ export class TestClient {
   static async open(url: string, options?: WebSocket.ClientOptions): Promise<TestClient> {
     const socket = new WebSocket(url, options);
     const client = new TestClient(socket);
-    await once(socket, "open");
+    await deadline(once(socket, "open"), `the WebSocket to ${url} to open`);
     return client;
+  }
+
+  /** The close code and reason; waiting on it fails after 10 s if the socket is still open. */
+  get closed(): Promise<{ code: number; reason: string }> {
+    return this.closedWithin();
+  }
+
+  /** Like `closed`, with a bound of the caller's choosing (a close due after a token's expiry + grace). */
+  closedWithin(timeoutMs?: number): Promise<{ code: number; reason: string }> {
+    return deadline(this.closing, () => `the WebSocket to close (last frames: ${JSON.stringify(this.frames.slice(-3))})`, timeoutMs);
   }
 
   send(frame: unknown): void {
