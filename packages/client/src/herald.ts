@@ -20,7 +20,7 @@
  * opened, the next transport in `transports` is used, until `disconnect()`.
  */
 
-import { channelProblem, closeAction, type ClientFrame, type EventFrame, type PublishedFrame, type SubscribedFrame } from "@herald/protocol";
+import { channelProblem, closeAction, isRetryable, type ClientFrame, type EventFrame, type PublishedFrame, type SubscribedFrame } from "@herald/protocol";
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.js";
 import { Emitter } from "./emitter.js";
 import { HeraldError } from "./errors.js";
@@ -416,6 +416,11 @@ export class Herald {
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.heartbeatTimer);
     clearTimeout(this.stableTimer);
+    // A refused subscription is asked again by the next connection anyway.
+    for (const shared of this.channels.values()) {
+      clearTimeout(shared.retryTimer);
+      shared.retryTimer = undefined;
+    }
   }
 
   /** Any frame proves the connection alive; silence past pingInterval + grace means it is dead. */
@@ -474,17 +479,43 @@ export class Herald {
 
   private error(frame: IncomingFrame & { id?: number; code: string; message: string }): void {
     const id = typeof frame.id === "number" ? frame.id : undefined;
-    const channel = id === undefined ? undefined : this.subscribeIds.get(id);
+    // A refused subscribe is named by its request id (WebSocket) or by `channel` (SSE, polling).
+    const channel = id === undefined ? (typeof frame.channel === "string" ? frame.channel : undefined) : this.subscribeIds.get(id);
     // An expired token is renewed and the refused subscribe sent again; nobody else needs to know.
     const renew = frame.code === "token_expired" && this.options.getToken !== undefined;
     if (renew) void this.refreshToken(channel);
     if (id !== undefined && this.settle(frame, new HeraldError(frame.code, frame.message))) return;
     if (channel !== undefined) {
-      this.subscribeIds.delete(id!);
-      if (!renew) this.channels.get(channel)?.failed({ channel, code: frame.code, message: frame.message });
+      if (id !== undefined) this.subscribeIds.delete(id);
+      const shared = this.channels.get(channel);
+      if (!renew && shared) this.refused(shared, frame.code, frame.message);
       return;
     }
     if (!renew) this.emitter.emit("error", { code: frame.code, message: frame.message });
+  }
+
+  /**
+   * A subscription was refused. A retryable code (the protocol's list, e.g. `engine_unavailable`)
+   * is asked again after a backoff delay that grows with each refusal in a row: a new subscribe on
+   * WebSocket, a new stream or poll on SSE and polling (whose servers end the request on such a
+   * refusal, so the reconnect usually comes first). Any other code is final: `failed`.
+   */
+  private refused(shared: ChannelState, code: string, message: string): void {
+    if (!isRetryable(code)) {
+      shared.failed({ channel: shared.channel, code, message });
+      return;
+    }
+    const delay = backoffDelay(shared.refusals, this.reconnectOptions);
+    shared.refusals += 1;
+    clearTimeout(shared.retryTimer);
+    const generation = this.generation;
+    shared.retryTimer = setTimeout(() => {
+      shared.retryTimer = undefined;
+      if (generation !== this.generation || this.channels.get(shared.channel) !== shared || this.currentState !== "connected") return;
+      if (this.transport?.duplex) void this.sendSubscribe(shared);
+      else this.reopenStream();
+    }, delay);
+    shared.failed({ channel: shared.channel, code, message, retryIn: delay });
   }
 
   /** Answers a pending request by id; returns whether there was one. */
@@ -554,6 +585,7 @@ export class Herald {
     shared.releaseTimer = setTimeout(() => {
       if (shared.refs > 0 || this.channels.get(shared.channel) !== shared) return;
       this.channels.delete(shared.channel);
+      clearTimeout(shared.retryTimer);
       shared.removed();
       const transport = this.transport;
       if (this.currentState !== "connected" || !transport) return;

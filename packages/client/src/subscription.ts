@@ -38,6 +38,12 @@ export interface SubscriptionErrorContext {
   channel: string;
   code: string;
   message: string;
+  /**
+   * Set when the refusal is retryable (e.g. `engine_unavailable`): the client asks again in this
+   * many ms (or when the connection comes back) and the subscription stays `subscribing`. Absent
+   * when the refusal is final: the subscription is `failed`.
+   */
+  retryIn?: number;
 }
 
 export interface UnsubscribedContext {
@@ -91,6 +97,9 @@ export class ChannelState implements ChannelView {
   /** The `since` of the subscribe in flight, to tell a failed recovery from a first subscribe. */
   sinceSent: StreamPosition | undefined;
   releaseTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Retryable refusals in a row (reset by `subscribed`): the backoff attempt of the next retry. */
+  refusals = 0;
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
   state: SubscriptionSnapshot = { status: "subscribing", recovered: false };
   readonly emitter = new Emitter<ChannelEvents>();
   private readonly latestByType = new Map<string, unknown>();
@@ -115,8 +124,13 @@ export class ChannelState implements ChannelView {
   }
 
   subscribed(frame: SubscribedFrame): void {
-    const since = this.sinceSent;
+    // Without a subscribe in flight (a stream transport reporting a gap it found mid-stream, see
+    // the polling transport) the client was at its last delivered position.
+    const since = this.sinceSent ?? (frame.recovered ? undefined : this.position);
     this.sinceSent = undefined;
+    this.refusals = 0;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     // Recovered: the missed events follow and move the position on; otherwise start at the head.
     if (!(frame.recovered && since)) this.position = { epoch: frame.epoch, offset: frame.offset };
     const { error: _cleared, ...rest } = this.state;
@@ -136,8 +150,9 @@ export class ChannelState implements ChannelView {
     this.notify();
   }
 
+  /** A refusal: final (`failed`), or retryable (still `subscribing`, with `error.retryIn`). */
   failed(error: SubscriptionErrorContext): void {
-    this.setState({ status: "failed", error });
+    this.setState({ status: error.retryIn === undefined ? "failed" : "subscribing", error });
     this.emitter.emit("error", error);
   }
 

@@ -72,18 +72,20 @@ describe("recovery after a server restart (memory engine: history lost)", () => 
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  for (const transport of ["websocket", "sse"] as TransportName[]) {
+  for (const transport of ["websocket", "sse", "polling"] as TransportName[]) {
     it(`surfaces recovered: false as recovery_failed, then delivers the new stream (${transport})`, async () => {
       let hub: RunningHerald = await startHerald();
       const port = hub.herald.port;
-      const client = new Herald({ url: hub.url, transports: [transport], WebSocket, reconnect: { minDelay: 50, maxDelay: 200 } });
+      const client = new Herald({ url: hub.url, transports: [transport], WebSocket, reconnect: { minDelay: 50, maxDelay: 200 }, pollTimeout: 2_000 });
       cleanups.push(() => client.disconnect());
       const subscription = client.subscribe<Ticks>("user:bob");
       const events: Array<{ epoch: string; offset: number }> = [];
       const failures: RecoveryFailedContext[] = [];
+      const two = until(() => events.length >= 2, "the 2 events before the restart");
       const seen = until(() => events.length >= 3, "3 events");
       subscription.on("tick", (_data, frame) => {
         events.push({ epoch: frame.epoch, offset: frame.offset });
+        two.poke();
         seen.poke();
       });
       const failed = until(() => failures.length > 0, "recovery_failed");
@@ -96,6 +98,8 @@ describe("recovery after a server restart (memory engine: history lost)", () => 
       await connected;
       await deadline(new Promise<void>((resolve) => (subscription.state.status === "subscribed" ? resolve() : subscription.on("subscribed", () => resolve()))), "the subscription");
       for (let n = 1; n <= 2; n++) await hub.herald.publish("user:bob", "tick", { n });
+      // Delivered before the restart on every transport (polling picks them up on its next answer).
+      await two.done;
 
       const reconnecting = waitForState(client, "reconnecting");
       await hub.close();

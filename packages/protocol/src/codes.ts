@@ -57,6 +57,18 @@ export function isErrorCode(value: string): value is ErrorCode {
   return Object.prototype.hasOwnProperty.call(ErrorCodes, value);
 }
 
+/**
+ * Codes that refuse a request for a passing reason: the same request, sent again later with
+ * backoff, can succeed. Clients retry a refused subscribe with one of these until it succeeds or
+ * the server answers with a code not in this list (which is final: the app must act).
+ */
+export const RetryableErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["engine_unavailable", "shutting_down", "rate_limited", "too_many_connections"]);
+
+/** Whether a refusal with this code is worth retrying with backoff (see RetryableErrorCodes). */
+export function isRetryable(code: string): boolean {
+  return RetryableErrorCodes.has(code as ErrorCode);
+}
+
 /** What a client should do after the server closed its connection with a given code. */
 export type CloseAction = "reconnect" | "stop";
 

@@ -65,6 +65,8 @@ export interface PongFrame {
 export interface ErrorFrame {
   type: "error";
   id?: string | number;
+  /** The channel a refused subscription was for, where no `id` ties the error to a request (SSE). */
+  channel?: string;
   code: ErrorCode;
   message: string;
 }

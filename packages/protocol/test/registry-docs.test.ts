@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { CloseCodes, ErrorCodes, closeAction } from "@herald/protocol";
+import { CloseCodes, ErrorCodes, RetryableErrorCodes, closeAction, isRetryable } from "@herald/protocol";
 
 const doc = readFileSync(new URL("../../../docs/protocol.md", import.meta.url), "utf8");
 
@@ -17,6 +17,15 @@ describe("docs/protocol.md agrees with the code registry", () => {
     const rows = [...section("Error codes").matchAll(/^\| `([a-z_]+)` \| (\d{3}) \| (.+) \|$/gm)].map((m) => [m[1], Number(m[2]), m[3]]);
     const registry = Object.entries(ErrorCodes).map(([code, info]) => [code, info.status, info.description]);
     assert.deepEqual(rows, registry);
+  });
+
+  it("names exactly the retryable codes of the registry", () => {
+    const line = /^Retryable codes: (.+)\.$/m.exec(section("Error codes"));
+    assert.ok(line, 'docs/protocol.md has a "Retryable codes: ..." line under Error codes');
+    const documented = [...line[1]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]).sort();
+    assert.deepEqual(documented, [...RetryableErrorCodes].sort());
+    for (const code of RetryableErrorCodes) assert.ok(isRetryable(code) && code in ErrorCodes, code);
+    assert.equal(isRetryable("forbidden"), false);
   });
 
   it("lists every close code with its action and description, and no other", () => {

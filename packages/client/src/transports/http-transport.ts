@@ -3,7 +3,7 @@
  * aborting their fetch, and they start from the positions the core holds per channel.
  */
 
-import type { ClientFrame, Cursor } from "@herald/protocol";
+import { isRetryable, type ClientFrame, type Cursor } from "@herald/protocol";
 import type { Transport, TransportCallbacks, TransportContext } from "./transport.js";
 
 export abstract class HttpTransport implements Transport {
@@ -21,6 +21,22 @@ export abstract class HttpTransport implements Transport {
   close(): void {
     this.done = true;
     this.abort.abort();
+  }
+
+  /**
+   * A request the server refused (HTTP error). When its `{"error":{"code"}}` is retryable
+   * (`engine_unavailable`, ...), every channel of the request was refused for a passing reason:
+   * each gets an `error` frame naming it, so the core shows why it is still subscribing while it
+   * reconnects. Returns a description for the close reason.
+   */
+  protected async refusal(context: TransportContext, response: Response): Promise<string> {
+    const body = (await response.json().catch(() => undefined)) as { error?: { code?: unknown; message?: unknown } } | undefined;
+    const code = typeof body?.error?.code === "string" ? body.error.code : undefined;
+    const message = typeof body?.error?.message === "string" ? body.error.message : `HTTP ${response.status}`;
+    if (code !== undefined && isRetryable(code) && !this.done) {
+      for (const { channel } of context.channels) this.callbacks.frame({ type: "error", channel, code, message });
+    }
+    return `HTTP ${response.status}${code ? ` ${code}` : ""}: ${message}`;
   }
 
   /** Runs the transport from `since`: the known position of every channel that has one. */

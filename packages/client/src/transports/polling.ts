@@ -6,6 +6,12 @@
  * The first request of a channel that has no position yet answers its retained history; those
  * events happened before the subscription (a WebSocket subscriber would not get them either), so
  * they are dropped and the returned cursor becomes the channel's starting position.
+ *
+ * Every answer, not only the first, may say `recovered: false`: a channel's cursor left its
+ * history window or its epoch changed (history lost) between two polls. That channel's new
+ * cursor jumps to the stream's current position with no events, so the transport reports it as
+ * a new `subscribed` with `recovered: false`, which the core turns into `recovery_failed` and the
+ * new position, exactly as a WebSocket or SSE resubscribe would.
  */
 
 import { decodeCursor, encodeCursor, type Cursor } from "@herald/protocol";
@@ -32,37 +38,49 @@ export class PollingTransport extends HttpTransport {
       if (this.done) return;
       this.callbacks.open();
       this.callbacks.frame({ type: "connected", connectionId: "", node: "", pingInterval: 0 });
-      const cursor = decodeCursor(first.cursor) ?? {};
-      for (const { channel } of context.channels) {
-        const requested = since[channel];
-        const now = cursor[channel];
-        if (!now) continue;
-        const delivered = first.updates.some((update) => update.channel === channel);
-        // Continuous when the epoch held and either events follow or nothing was published since.
-        const recovered = requested !== undefined && requested.epoch === now.epoch && (delivered || requested.offset === now.offset);
-        this.callbacks.frame({ type: "subscribed", channel, epoch: now.epoch, offset: now.offset, recovered });
-      }
-      this.deliver(first.updates.filter((update) => since[update.channel as string] !== undefined));
-      let text = first.cursor;
+      let cursor = this.answered(context, since, first, true);
       while (!this.done) {
-        const answer = await this.poll(context, text, context.pollTimeout);
+        const answer = await this.poll(context, cursor, context.pollTimeout);
         if (this.done) return;
-        this.deliver(answer.updates);
-        text = answer.cursor;
+        cursor = this.answered(context, cursor, answer, false);
       }
     } catch (error) {
       this.finish(ABNORMAL_CLOSURE, `polling failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
-  private async poll(context: TransportContext, since: Cursor | string, timeout: number): Promise<UpdatesAnswer> {
-    const sinceText = typeof since === "string" ? since : Object.keys(since).length > 0 ? encodeCursor(since) : undefined;
+  /**
+   * Passes one answer to the core: a `subscribed` for every channel on the first answer, and
+   * later for every channel whose cursor did not continue; then the events. Returns the cursor
+   * to poll from next.
+   */
+  private answered(context: TransportContext, sent: Cursor, answer: UpdatesAnswer, first: boolean): Cursor {
+    const now = decodeCursor(answer.cursor) ?? {};
+    for (const { channel } of context.channels) {
+      const at = now[channel];
+      if (!at) continue;
+      const from = sent[channel];
+      // The server answers a channel without a gap with its events after `from`, or with `from`
+      // itself when nothing came; after a gap, with the current position and no events.
+      const delivered = answer.updates.some((update) => update.channel === channel);
+      const continuous = from !== undefined && from.epoch === at.epoch && (delivered || from.offset === at.offset);
+      if (first || (!answer.recovered && !continuous)) {
+        this.callbacks.frame({ type: "subscribed", channel, epoch: at.epoch, offset: at.offset, recovered: continuous });
+      }
+    }
+    // A first answer's events of a channel without a position are its history before the subscription.
+    this.deliver(first ? answer.updates.filter((update) => sent[update.channel as string] !== undefined) : answer.updates);
+    return { ...sent, ...now };
+  }
+
+  private async poll(context: TransportContext, since: Cursor, timeout: number): Promise<UpdatesAnswer> {
+    const sinceText = Object.keys(since).length > 0 ? encodeCursor(since) : undefined;
     const extra: Record<string, string> = { timeout: String(timeout) };
     if (sinceText) extra.since = sinceText;
     const hung = setTimeout(() => this.abort.abort(), timeout + POLL_GRACE_MS);
     try {
       const response = await context.fetch(streamUrl(context.httpUrl, "/api/updates", context, extra), { signal: this.abort.signal, cache: "no-store" });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      if (!response.ok) throw new Error(await this.refusal(context, response));
       return (await response.json()) as UpdatesAnswer;
     } finally {
       clearTimeout(hung);

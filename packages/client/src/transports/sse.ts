@@ -25,7 +25,8 @@ export class SseTransport extends HttpTransport {
         signal: this.abort.signal,
         cache: "no-store",
       });
-      if (!response.ok || !response.body) return this.finish(ABNORMAL_CLOSURE, `SSE answered HTTP ${response.status}`);
+      if (!response.ok) return this.finish(ABNORMAL_CLOSURE, `SSE refused: ${await this.refusal(context, response)}`);
+      if (!response.body) return this.finish(ABNORMAL_CLOSURE, `SSE answered HTTP ${response.status} without a body`);
       if (this.done) return;
       this.callbacks.open();
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

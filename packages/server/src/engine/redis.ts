@@ -52,8 +52,9 @@ export interface RedisEngineOptions {
   /** Prefix of every key and pub/sub channel; lets several Heralds share one Redis. Default `herald:`. */
   prefix?: string;
   /**
-   * How long a channel's position (epoch, offset) outlives its last publish, in ms, when that is
-   * longer than its history TTL. Once it is gone the channel starts a new epoch. Default 24 h.
+   * How long a channel's position (epoch, offset) outlives its last publish or its last read (a
+   * subscribe, poll or history read, which create it when missing), in ms, when that is longer
+   * than its history TTL. Once it is gone the channel starts a new epoch. Default 24 h.
    */
   positionTtlMs?: number;
   /** How long a presence entry lives without a refresh from its node, in ms. Default 60 s. */

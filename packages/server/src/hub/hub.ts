@@ -145,10 +145,16 @@ export class Hub {
   /**
    * Subscribes a session and sends `subscribed`, then the missed events when `since` is given,
    * then live events. Throws HubError when the request is refused (nothing is sent then).
+   *
+   * A session that closes before or while this runs gets nothing, and whatever was made for it
+   * (the channel held, the engine subscription, presence) is undone here, however slow the engine:
+   * a transport may go on calling subscribe after its connection went away (e.g. an SSE stream
+   * subscribing its channels one by one), and removeSession() only undoes what existed when it ran.
    */
   async subscribe(session: Session, channel: string, request: SubscribeRequest = {}): Promise<void> {
     const problem = channelProblem(channel);
     if (problem) throw new HubError("invalid_channel", problem);
+    if (session.closed) return;
     if (session.subscriptions.has(channel)) throw new HubError("already_subscribed", `already subscribed to ${channel}`);
     if (session.subscriptions.size >= this.maxSubscriptions) {
       throw new HubError("too_many_subscriptions", `a connection may hold ${this.maxSubscriptions} subscriptions; unsubscribe from one first`);
@@ -156,14 +162,20 @@ export class Hub {
     const subscription = new Subscription(session, channel);
     // Reserve the name before any await, so two quick subscribes to one channel cannot both pass.
     session.subscriptions.set(channel, subscription);
+    // Each await below may outlast the connection: after it, a subscription whose session closed
+    // meanwhile undoes itself (abandon) instead of going on.
+    const abandon = async (): Promise<void> => {
+      if (session.subscriptions.get(channel) === subscription) await this.detach(session, channel);
+    };
+    const gone = (): boolean => !subscription.active || session.closed;
     try {
       if (!request.granted) await this.authorizer.authorizeSubscribe(session, channel, request.token);
-      // The session may have closed while we waited; detach() already ran, so do not attach now.
-      if (!subscription.active) return;
+      if (gone()) return await abandon();
       const options = this.namespaces.of(channel);
       const state = this.hold(channel);
       state.subscribers.add(subscription);
       await state.ready;
+      if (gone()) return await abandon();
       const since = request.since;
       const history: HistoryResult = since
         ? await this.engine.history(channel, { since: since.offset }, options)
@@ -171,22 +183,27 @@ export class Hub {
       if (since && since.epoch === history.epoch && since.offset > history.offset) {
         throw new HubError("invalid_since", `since.offset ${since.offset} is ahead of ${channel}'s offset ${history.offset}`);
       }
-      if (!subscription.active) return;
+      if (gone()) return await abandon();
       const recovered = since !== undefined && since.epoch === history.epoch && history.complete;
       const subscribed = { type: "subscribed" as const, channel, epoch: history.epoch, offset: history.offset, recovered };
       session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
       subscription.epoch = history.epoch;
       subscription.lastOffset = recovered ? since.offset : history.offset;
       if (recovered) await this.replay(subscription, history.events);
-      if (options.presence && subscription.active) {
+      if (gone()) return await abandon();
+      if (options.presence) {
         await this.engine.addPresence(channel, this.presenceEntry(session));
-        // Closed meanwhile: detach() removed presence before we added it, so take it back out.
-        if (!subscription.active) await this.engine.removePresence(channel, session.id);
-        else this.listeners.emit("presence", { channel, connectionId: session.id, user: session.user, joined: true });
+        if (gone()) {
+          // detach() may have removed presence before it was added: take it back out.
+          await abandon();
+          await this.engine.removePresence(channel, session.id).catch(() => undefined);
+          return;
+        }
+        this.listeners.emit("presence", { channel, connectionId: session.id, user: session.user, joined: true });
       }
       subscription.goLive();
     } catch (error) {
-      if (session.subscriptions.get(channel) === subscription) await this.detach(session, channel);
+      await abandon();
       throw error;
     }
   }
@@ -311,11 +328,18 @@ export class Hub {
   private hold(channel: string): ChannelState {
     let state = this.channels.get(channel);
     if (!state) {
-      state = { subscribers: new Set(), waiters: new Set(), ready: this.engine.subscribe(channel) };
-      // A failed engine subscribe surfaces to whoever awaits `ready`; avoid an unhandled rejection here.
-      state.ready.catch(() => undefined);
-      this.channels.set(channel, state);
+      const created: ChannelState = { subscribers: new Set(), waiters: new Set(), ready: this.engine.subscribe(channel) };
+      // A failed engine subscribe surfaces to whoever awaits `ready` (each of them lets go). The
+      // state must not outlive it: a later subscriber asks the engine again instead of inheriting
+      // the failure, and the engine, which counted nothing for a failed subscribe, gets no unsubscribe.
+      created.ready.catch(() => {
+        if (this.channels.get(channel) !== created) return;
+        this.channels.delete(channel);
+        this.listeners.emit("channel", { channel, occupied: false });
+      });
+      this.channels.set(channel, created);
       this.listeners.emit("channel", { channel, occupied: true });
+      state = created;
     }
     return state;
   }

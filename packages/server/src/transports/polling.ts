@@ -6,6 +6,11 @@
  *
  * No gap: the request starts watching its channels before it reads history, so an event
  * published between the read and the wait wakes it instead of being skipped.
+ *
+ * Honest `recovered`: a cursor the stream no longer covers is answered at once with
+ * `recovered: false` (that is news, no need to wait). After a wait, the answer comes from a read
+ * made then, from the position the first read confirmed, so `recovered` is judged against the
+ * stream as it is when the request answers (a new epoch or lost history during the wait shows).
  */
 
 import { randomUUID } from "node:crypto";
@@ -34,19 +39,21 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     const limit = limitText === undefined ? config.polling.maxEvents : Number(limitText);
     if (!Number.isSafeInteger(limit) || limit < 1) throw new HttpError("invalid_param", "limit must be a whole number >= 1");
 
+    // Listened for first: a client that leaves during authorisation must not leave a wait behind.
+    const aborted = new AbortController();
+    request.raw.on("close", () => aborted.abort());
     const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
     const token = tokenFromRequest(query, request.headers, context.security.cookieName);
     if (token) await hub.authenticate(session, token);
     for (const channel of channels) await hub.authorizeRead(session, channel, token);
+    if (request.raw.destroyed) aborted.abort();
 
     hub.addSession(session);
     const watch = hub.watch(channels);
-    const aborted = new AbortController();
-    request.raw.on("close", () => aborted.abort());
     try {
       await watch.ready;
       let answer = await read(channels, cursor, Math.min(limit, config.polling.maxEvents));
-      if (answer.count === 0 && timeout > 0 && context.accepting()) {
+      if (answer.count === 0 && answer.recovered && timeout > 0 && context.accepting() && !aborted.signal.aborted) {
         await watch.next(Math.min(timeout, config.polling.maxTimeout), aborted.signal);
         answer = await read(channels, answer.next, Math.min(limit, config.polling.maxEvents));
       }

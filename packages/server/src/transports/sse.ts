@@ -5,6 +5,7 @@
  */
 
 import { randomUUID } from "node:crypto";
+import { isRetryable } from "@herald/protocol";
 import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "../http/context.js";
 import { HubError, errorFrameFields } from "../hub/hub-error.js";
@@ -39,9 +40,13 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
     else if (context.hub.mustAuthenticate(session)) throw new HttpError("unauthorized", "authenticate: ?token= or the auth cookie");
     const admission = security.connections.admit(request.socket.remoteAddress ?? request.ip);
     if (!admission.ok) throw new HttpError("too_many_connections", admission.message);
-    request.raw.on("close", admission.release);
 
     reply.hijack();
+    // The client may have gone while the token was checked: its close event has fired already.
+    if (request.raw.destroyed) {
+      admission.release();
+      return;
+    }
     reply.raw.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
@@ -52,20 +57,30 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
     sessions.add(session);
     context.hub.addSession(session);
     request.raw.on("close", () => {
+      admission.release();
       session.closed = true;
       sessions.delete(session);
       void context.hub.removeSession(session);
     });
     session.sendFrame({ type: "connected", connectionId: session.id, node: context.node, pingInterval: context.config.pingInterval });
+    // The hub undoes a subscribe whose session closed meanwhile; stopping here saves the work.
     for (const channel of channels) {
+      if (session.closed) return;
       const since = cursor?.[channel];
       try {
         await context.hub.subscribe(session, channel, since ? { since, ...(token ? { token } : {}) } : token ? { token } : {});
       } catch (error) {
         const { code, message } = errorFrameFields(error);
-        if (code === "internal_error") context.logger.error({ err: error }, "sse subscribe failed");
+        if (code === "internal_error") context.logger.error({ err: error, connectionId: session.id }, "sse subscribe failed");
         context.stats.countError(code);
-        session.sendFrame({ type: "error", code, message: `${channel}: ${message}` });
+        session.sendFrame({ type: "error", channel, code, message: `${channel}: ${message}` });
+        // A stream cannot ask again for one channel: when asking again later can succeed, the
+        // stream ends, so that the client (an EventSource by itself, @herald/client with backoff)
+        // reconnects and resumes every channel from its cursor. Other refusals are final.
+        if (isRetryable(code)) {
+          session.close();
+          return;
+        }
       }
     }
   });
