@@ -132,6 +132,17 @@ export class Herald {
   async start(): Promise<this> {
     if (this.started) return this;
     this.started = true;
+    try {
+      await this.startParts();
+    } catch (error) {
+      // Whatever did start (engine connections, timers, integrations) would keep the process alive.
+      await this.close().catch(() => undefined);
+      throw error;
+    }
+    return this;
+  }
+
+  private async startParts(): Promise<void> {
     await this.engine.start({
       onEvent: (event) => this.hub.dispatch(event),
       onGap: (channel) => {
@@ -145,7 +156,6 @@ export class Herald {
     });
     await this.http.ready();
     await this.integrations.start();
-    return this;
   }
 
   /** Publishes one event in-process, exactly as POST /api/publish would. */
@@ -164,7 +174,13 @@ export class Herald {
   /** Listens on the configured (or given) port; resolves to the base URL. */
   async listen(options: { port?: number; host?: string } = {}): Promise<string> {
     await this.start();
-    return this.http.listen({ port: options.port ?? this.config.port, host: options.host ?? this.config.host });
+    try {
+      return await this.http.listen({ port: options.port ?? this.config.port, host: options.host ?? this.config.host });
+    } catch (error) {
+      // A node that cannot listen (port taken) must not hang on its engine's open connections.
+      await this.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** The port the own server listens on (after listen). */
