@@ -42,6 +42,7 @@ export const ErrorCodes = {
   rate_limited: { status: 429, description: "Too many requests or frames; slow down and retry later." },
   too_many_connections: { status: 429, description: "The node or this IP holds the maximum number of connections, or opens them too fast; retry with backoff." },
   engine_unavailable: { status: 503, description: "The engine (e.g. Redis) cannot be reached; nothing was accepted." },
+  engine_timeout: { status: 504, description: "The engine lost the connection or the answer after the publish was sent: it may or may not be stored. Retry with the same Idempotency-Key; without one a retry may store it twice." },
   shutting_down: { status: 503, description: "The node is shutting down; retry on another node." },
   dashboard_not_built: { status: 503, description: "The dashboard's static files are missing; run `npm run build` (or set HERALD_DASHBOARD_DIR)." },
   internal_error: { status: 500, description: "An unexpected server fault; it is logged with the request id." },

@@ -237,7 +237,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
 }
 
 function createEngine(config: HeraldConfig, node: string): Engine {
-  if (config.engine.type === "memory") return new MemoryEngine();
+  if (config.engine.type === "memory") return new MemoryEngine({ idempotencyKeys: config.publish.idempotencyKeys });
   return new RedisEngine({ url: config.engine.redisUrl, prefix: config.engine.prefix, connectionName: `herald:${node}` });
 }
 
