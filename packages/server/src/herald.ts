@@ -69,7 +69,6 @@ export class Herald {
   readonly integrations: Integrations;
   private readonly security: SecurityContext;
   private accepting = true;
-  private inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
   private started = false;
 
@@ -161,14 +160,8 @@ export class Herald {
   /** Publishes one event in-process, exactly as POST /api/publish would. */
   async publish(channel: string, type: string, data: unknown = null): Promise<PublishResult> {
     if (!this.accepting) throw Object.assign(new Error("Herald is shutting down"), { code: "shutting_down" });
-    const pending = this.hub.publish(channel, type, data);
-    this.inFlight.add(pending);
-    try {
-      const event: StreamEvent = await pending;
-      return { channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() };
-    } finally {
-      this.inFlight.delete(pending);
-    }
+    const event: StreamEvent = await this.hub.publish(channel, type, data);
+    return { channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() };
   }
 
   /** Listens on the configured (or given) port; resolves to the base URL. */
@@ -211,15 +204,18 @@ export class Herald {
   };
 
   /**
-   * Graceful shutdown: stop accepting, let in-flight publishes finish, close clients with 1001
-   * (so they reconnect elsewhere), then stop the engine.
+   * Graceful shutdown: stop accepting publishes (503 `shutting_down`), let in-flight publishes finish
+   * and their answers go out (at most `shutdownTimeout`), and only then close clients with 1001 (so
+   * they reconnect elsewhere), end HTTP connections and stop the engine. A publish is thus either
+   * answered or not stored, unless the timeout cut it.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.accepting = false;
       await this.integrations.stop();
-      const deadline = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeout).unref());
-      await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+      if (!(await this.hub.publishes.settled(this.config.shutdownTimeout))) {
+        this.logger.warn({ publishes: this.hub.publishes.size, shutdownTimeout: this.config.shutdownTimeout }, "shutdownTimeout passed with publishes in flight; closing their connections");
+      }
       this.websocket.close();
       this.closeStreams();
       await this.http.close();

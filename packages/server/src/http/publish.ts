@@ -32,6 +32,9 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
   const { hmac } = context.security;
   const { replayWindow, idempotencyKeys } = context.config.publish;
   app.post("/api/publish", async (request, reply) => {
+    if (!context.accepting()) throw new HttpError("shutting_down", "this node is shutting down and publishes nothing more; retry on another node");
+    // Until its answer is written (or the client goes away), a graceful shutdown waits for this request.
+    void context.hub.publishes.track(new Promise((resolve) => reply.raw.once("close", resolve)));
     // A signed request proves its key with an HMAC over the raw body; otherwise a bearer API key.
     let credential: string;
     let replayKey: string | undefined;

@@ -21,6 +21,7 @@
 
 import { channelProblem, CloseCodes, eventTypeProblem, type StreamPosition } from "@herald/protocol";
 import type { Authorizer } from "../auth/authorizer.js";
+import { InFlight } from "./in-flight.js";
 import type { Engine, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
 import { HubError } from "./hub-error.js";
 import { HubListeners } from "./hub-listeners.js";
@@ -66,6 +67,8 @@ export class Hub {
   private readonly stats: HubStats;
   readonly node: string;
   private readonly maxSubscriptions: number;
+  /** Publishes not yet answered; a graceful shutdown waits for them (see Herald.close). */
+  readonly publishes = new InFlight();
   /** Observers of publishes, channel occupancy and presence (sinks, lazy bridges). */
   readonly listeners = new HubListeners();
 
@@ -211,7 +214,7 @@ export class Hub {
     if (problem) throw new HubError("invalid_channel", problem);
     const typeProblem = eventTypeProblem(type);
     if (typeProblem) throw new HubError(typeProblem.code, typeProblem.message);
-    const event = await this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency);
+    const event = await this.publishes.track(this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency));
     if (event.replayed) return event;
     this.stats.eventsPublished += 1;
     this.listeners.emit("published", event);
