@@ -116,12 +116,22 @@ async function main(argv: string[]): Promise<number> {
   return -1;
 }
 
+/**
+ * Once main() has answered, nothing should keep the process alive; if something still does (a
+ * handle a failed start left open), exit anyway: a supervisor waits for a failed node to die.
+ * The timer is unref'd, so it only fires when the process would otherwise hang.
+ */
+function exitSoon(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 5_000).unref();
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exitCode = code;
+    if (code >= 0) exitSoon(code);
   },
   (error: unknown) => {
     process.stderr.write(`herald: ${(error as Error).stack ?? String(error)}\n`);
-    process.exitCode = 1;
+    exitSoon(1);
   },
 );

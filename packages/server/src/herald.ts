@@ -69,7 +69,6 @@ export class Herald {
   readonly integrations: Integrations;
   private readonly security: SecurityContext;
   private accepting = true;
-  private inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
   private started = false;
 
@@ -132,6 +131,17 @@ export class Herald {
   async start(): Promise<this> {
     if (this.started) return this;
     this.started = true;
+    try {
+      await this.startParts();
+    } catch (error) {
+      // Whatever did start (engine connections, timers, integrations) would keep the process alive.
+      await this.close().catch(() => undefined);
+      throw error;
+    }
+    return this;
+  }
+
+  private async startParts(): Promise<void> {
     await this.engine.start({
       onEvent: (event) => this.hub.dispatch(event),
       onGap: (channel) => {
@@ -145,26 +155,25 @@ export class Herald {
     });
     await this.http.ready();
     await this.integrations.start();
-    return this;
   }
 
   /** Publishes one event in-process, exactly as POST /api/publish would. */
   async publish(channel: string, type: string, data: unknown = null): Promise<PublishResult> {
     if (!this.accepting) throw Object.assign(new Error("Herald is shutting down"), { code: "shutting_down" });
-    const pending = this.hub.publish(channel, type, data);
-    this.inFlight.add(pending);
-    try {
-      const event: StreamEvent = await pending;
-      return { channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() };
-    } finally {
-      this.inFlight.delete(pending);
-    }
+    const event: StreamEvent = await this.hub.publish(channel, type, data);
+    return { channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() };
   }
 
   /** Listens on the configured (or given) port; resolves to the base URL. */
   async listen(options: { port?: number; host?: string } = {}): Promise<string> {
     await this.start();
-    return this.http.listen({ port: options.port ?? this.config.port, host: options.host ?? this.config.host });
+    try {
+      return await this.http.listen({ port: options.port ?? this.config.port, host: options.host ?? this.config.host });
+    } catch (error) {
+      // A node that cannot listen (port taken) must not hang on its engine's open connections.
+      await this.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** The port the own server listens on (after listen). */
@@ -195,15 +204,18 @@ export class Herald {
   };
 
   /**
-   * Graceful shutdown: stop accepting, let in-flight publishes finish, close clients with 1001
-   * (so they reconnect elsewhere), then stop the engine.
+   * Graceful shutdown: stop accepting publishes (503 `shutting_down`), let in-flight publishes finish
+   * and their answers go out (at most `shutdownTimeout`), and only then close clients with 1001 (so
+   * they reconnect elsewhere), end HTTP connections and stop the engine. A publish is thus either
+   * answered or not stored, unless the timeout cut it.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.accepting = false;
       await this.integrations.stop();
-      const deadline = new Promise((resolve) => setTimeout(resolve, this.config.shutdownTimeout).unref());
-      await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+      if (!(await this.hub.publishes.settled(this.config.shutdownTimeout))) {
+        this.logger.warn({ publishes: this.hub.publishes.size, shutdownTimeout: this.config.shutdownTimeout }, "shutdownTimeout passed with publishes in flight; closing their connections");
+      }
       this.websocket.close();
       this.closeStreams();
       await this.http.close();
@@ -221,7 +233,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
 }
 
 function createEngine(config: HeraldConfig, node: string): Engine {
-  if (config.engine.type === "memory") return new MemoryEngine();
+  if (config.engine.type === "memory") return new MemoryEngine({ idempotencyKeys: config.publish.idempotencyKeys });
   return new RedisEngine({ url: config.engine.redisUrl, prefix: config.engine.prefix, connectionName: `herald:${node}` });
 }
 

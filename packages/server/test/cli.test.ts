@@ -2,8 +2,10 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
+import { RedisServer, redisServerSkip } from "./support/redis-server.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const cli = ["--conditions=herald-source", "--import", "tsx", "packages/server/src/cli.ts"];
@@ -14,7 +16,7 @@ function run(args: string[], env: Record<string, string>) {
   let stderr = "";
   child.stdout.on("data", (chunk) => (stdout += chunk));
   child.stderr.on("data", (chunk) => (stderr += chunk));
-  const exited = once(child, "exit").then(([code]) => code as number);
+  const exited = once(child, "exit").then(([code, signal]) => (code as number | null) ?? (signal as string));
   const ready = new Promise<string>((resolve, reject) => {
     child.stdout.on("data", () => {
       const match = /Herald ready on (http:\/\/\S+)/.exec(stdout);
@@ -24,7 +26,22 @@ function run(args: string[], env: Record<string, string>) {
   });
   // Tests that expect a failed start never await `ready`; keep its rejection from going unhandled.
   ready.catch(() => undefined);
-  return { child, ready, exited, output: () => ({ stdout, stderr }) };
+  /** The exit code, or a failure naming what the process printed if it has not exited within `ms`. */
+  const exitsWithin = async (ms: number): Promise<number | string> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`still running ${ms} ms after start; stdout: ${stdout} stderr: ${stderr}`));
+      }, ms);
+    });
+    try {
+      return await Promise.race([exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return { exitsWithin, child, ready, exited, output: () => ({ stdout, stderr }) };
 }
 
 describe("herald serve", () => {
@@ -82,5 +99,27 @@ describe("herald serve", () => {
     // SIGTERM rather than SIGINT: under the test's TypeScript loader SIGINT is also handled by the loader.
     herald.child.kill("SIGTERM");
     assert.equal(await herald.exited, 0);
+  });
+});
+
+describe("herald serve on the redis engine", { skip: redisServerSkip() }, () => {
+  it("exits 1 when its port is taken, instead of hanging on its open Redis connections", async () => {
+    const redis = await RedisServer.start();
+    const taken = createServer();
+    taken.listen(0, "127.0.0.1");
+    await once(taken, "listening");
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const herald = run(["serve", "--port", String(port), "--host", "127.0.0.1"], {
+        HERALD_ENGINE: "redis",
+        HERALD_REDIS_URL: redis.url,
+        HERALD_REDIS_PREFIX: `cli-eaddrinuse-${process.pid}:`,
+      });
+      assert.equal(await herald.exitsWithin(15_000), 1);
+      assert.match(herald.output().stderr, /cannot start: .*EADDRINUSE.*port \d+ is in use/);
+    } finally {
+      taken.close();
+      await redis.close();
+    }
   });
 });

@@ -52,11 +52,21 @@ describe("heartbeat, deadlines, backpressure and shutdown", () => {
     const received = await fast.take(total, "chunk", 60_000);
     assert.equal(received.length, total);
     assert.equal(received[total - 1]!.offset, total);
-    (slow.socket as unknown as { _socket: { resume(): void } })._socket.resume();
-    const closed = await slow.closed;
-    assert.equal(closed.code, 4008);
     const status = (await getJson(`${hub.url}/api/status`)).body;
     assert.equal(status.slowConsumerDisconnects, 1);
+    // The client is still not reading. Nothing happens on the server that could be awaited now: the
+    // wait lets the server's 2 s grace after a close pass, which used to cut the socket before its
+    // close frame was out, so a client that read again later saw its buffered events and then 1006.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    (slow.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+    const closed = await Promise.race([
+      slow.closed,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the slow client saw no close within 10 s of reading again")), 10_000).unref()),
+    ]);
+    assert.deepEqual(closed, { code: 4008, reason: "slow consumer: send queue over limit; reconnect and resume with since" });
+    // What it read before the close is in order and without gaps, so resuming with `since` loses nothing.
+    const offsets = slow.frames.filter((frame) => frame.type === "chunk").map((frame) => frame.offset as number);
+    assert.deepEqual(offsets, offsets.map((_, index) => index + 1));
     const metrics = await (await fetch(`${hub.url}/metrics`)).text();
     assert.match(metrics, /herald_slow_consumer_disconnects_total\{node="[^"]+"\} 1/);
     await fast.close();

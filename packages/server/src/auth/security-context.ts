@@ -1,7 +1,6 @@
 /** The defences the HTTP routes and transports share, built once from the configuration. */
 
 import type { HeraldConfig } from "../config/schema.js";
-import { IdempotencyCache } from "../http/idempotency.js";
 import { ConnectionLimiter } from "../limits/connection-limiter.js";
 import { FrameRateLimiter } from "../limits/frame-rate.js";
 import { LimitHits } from "../limits/limit-hits.js";
@@ -16,7 +15,6 @@ export interface SecurityContext {
   readonly origins: OriginPolicy;
   readonly admin: AdminGuard;
   readonly hmac: HmacVerifier;
-  readonly idempotency: IdempotencyCache<unknown>;
   /** Cookie that may carry the connection token. */
   readonly cookieName: string | undefined;
 }
@@ -30,7 +28,6 @@ export function createSecurityContext(config: HeraldConfig): SecurityContext {
     origins: new OriginPolicy(config),
     admin: new AdminGuard(config),
     hmac: new HmacVerifier(config.publish),
-    idempotency: new IdempotencyCache(config.publish.replayWindow, config.publish.idempotencyKeys),
     cookieName: config.auth.cookie,
   };
 }

@@ -16,8 +16,16 @@
  * 4. History. `history()` returns the retained events (at most `historySize`, none older than
  *    `historyTtlMs`) in offset order, with the stream's current position read no earlier than
  *    the newest returned event.
- * 5. Honesty. `publish` resolves only once the event is stored and will be delivered; when the
- *    engine cannot do that it rejects with an `EngineUnavailableError`, never accepting and dropping.
+ * 5. Honesty. `publish` resolves only once the event is stored and will be delivered. It rejects
+ *    with an `EngineUnavailableError` only when the event surely was not stored (the command never
+ *    left this node), and with an `EngineTimeoutError` when it may have been (the connection broke
+ *    or the answer did not come in time after the command was sent): the outcome is unknown, and
+ *    only a retry with the same idempotency key settles it. Never accepting and dropping.
+ * 6. Idempotency. A publish given an idempotency key is recorded under that key, for `ttlMs`, in
+ *    the same atomic step that stores the event, in the engine's shared store (so every node sees
+ *    it). A later publish with the same key within that time stores nothing and resolves to the
+ *    first event's epoch, offset and time with `replayed: true`; it is not delivered again. Two
+ *    concurrent publishes with one key store once. `recall` reads a record without publishing.
  */
 
 import type { StreamPosition } from "@herald/protocol";
@@ -30,6 +38,29 @@ export interface StreamEvent {
   readonly epoch: string;
   readonly offset: number;
   /** Milliseconds since the Unix epoch, set by the engine when it accepted the event. */
+  readonly time: number;
+}
+
+/** What `publish` resolves to: the stored event, or for a repeated idempotency key the first one. */
+export interface PublishedEvent extends StreamEvent {
+  /**
+   * True when the idempotency key was already recorded: nothing was stored now, and epoch, offset
+   * and time are the first publish's (type and data are this call's; a key names one event).
+   */
+  readonly replayed: boolean;
+}
+
+/** Makes a publish idempotent (the contract's point 6). */
+export interface IdempotencyKey {
+  /** Names one event: unique per publisher and event (the HTTP API scopes it by credential and batch position). */
+  readonly key: string;
+  /** How long the record is kept, in ms (`publish.replayWindow`). */
+  readonly ttlMs: number;
+}
+
+/** An idempotency record: where the event published under the key was stored. */
+export interface IdempotencyRecord extends StreamPosition {
+  /** Milliseconds since the Unix epoch, as the stored event's `time`. */
   readonly time: number;
 }
 
@@ -90,7 +121,9 @@ export interface Engine {
   readonly name: string;
   start(handler: EngineHandler): Promise<void>;
   close(): Promise<void>;
-  publish(channel: string, type: string, data: unknown, options: StreamOptions): Promise<StreamEvent>;
+  publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey): Promise<PublishedEvent>;
+  /** The record of an idempotency key used on this channel within its TTL, or undefined. */
+  recall(channel: string, key: string): Promise<IdempotencyRecord | undefined>;
   /** Calls are counted per channel: delivery stops only when every subscribe has had its unsubscribe. */
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
@@ -109,5 +142,18 @@ export class EngineUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "EngineUnavailableError";
+  }
+}
+
+/**
+ * Thrown by an engine when a publish may or may not have been stored (the command was sent, then
+ * the connection broke or no answer came in time); answered as `engine_timeout`. Only a retry with
+ * the same idempotency key is safe: it stores the event if it was not, and answers it if it was.
+ */
+export class EngineTimeoutError extends Error {
+  readonly code = "engine_timeout";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "EngineTimeoutError";
   }
 }

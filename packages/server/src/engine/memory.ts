@@ -16,7 +16,10 @@ import type {
   EngineStatus,
   HistoryQuery,
   HistoryResult,
+  IdempotencyKey,
+  IdempotencyRecord,
   PresenceEntry,
+  PublishedEvent,
   StreamEvent,
   StreamOptions,
 } from "./engine.js";
@@ -32,6 +35,8 @@ interface Stream {
 export interface MemoryEngineOptions {
   /** How often expired history is swept and idle streams are freed, in ms. Default 30 s. */
   sweepIntervalMs?: number;
+  /** Most idempotency records kept at once; the oldest are forgotten first. Default 10,000. */
+  idempotencyKeys?: number;
 }
 
 const newEpoch = (): string => randomBytes(6).toString("base64url");
@@ -44,11 +49,15 @@ export class MemoryEngine implements Engine {
   private readonly subscribed = new Map<string, number>();
   private readonly presenceByChannel = new Map<string, Map<string, PresenceEntry>>();
   private readonly ttlByChannel = new Map<string, number>();
+  /** Idempotency records by channel and key, in insertion order (which is expiry order for one TTL). */
+  private readonly idempotency = new Map<string, IdempotencyRecord & { expiresAt: number }>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepIntervalMs: number;
+  private readonly maxIdempotencyKeys: number;
 
   constructor(options: MemoryEngineOptions = {}) {
     this.sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
+    this.maxIdempotencyKeys = options.idempotencyKeys ?? 10_000;
   }
 
   async start(handler: EngineHandler): Promise<void> {
@@ -63,9 +72,12 @@ export class MemoryEngine implements Engine {
     this.handler = undefined;
   }
 
-  async publish(channel: string, type: string, data: unknown, options: StreamOptions): Promise<StreamEvent> {
-    const stream = this.streamFor(channel);
+  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey): Promise<PublishedEvent> {
     const now = Date.now();
+    // Check and append run in one synchronous step, so two publishes with one key store once.
+    const recorded = idempotency === undefined ? undefined : this.recallAt(channel, idempotency.key, now);
+    if (recorded) return { channel, type, data, epoch: recorded.epoch, offset: recorded.offset, time: recorded.time, replayed: true };
+    const stream = this.streamFor(channel);
     stream.offset += 1;
     const event: StreamEvent = { channel, type, data, epoch: stream.epoch, offset: stream.offset, time: now };
     if (options.historySize > 0) {
@@ -73,8 +85,30 @@ export class MemoryEngine implements Engine {
       this.ttlByChannel.set(channel, options.historyTtlMs);
       trim(stream, options, now);
     }
+    if (idempotency !== undefined) this.remember(channel, idempotency, event, now);
     if (this.subscribed.has(channel)) this.handler?.onEvent(event);
-    return event;
+    return { ...event, replayed: false };
+  }
+
+  async recall(channel: string, key: string): Promise<IdempotencyRecord | undefined> {
+    const record = this.recallAt(channel, key, Date.now());
+    return record && { epoch: record.epoch, offset: record.offset, time: record.time };
+  }
+
+  private recallAt(channel: string, key: string, now: number): IdempotencyRecord | undefined {
+    const record = this.idempotency.get(idempotencyId(channel, key));
+    return record !== undefined && record.expiresAt > now ? record : undefined;
+  }
+
+  private remember(channel: string, idempotency: IdempotencyKey, event: StreamEvent, now: number): void {
+    for (const [id, record] of this.idempotency) {
+      if (record.expiresAt > now && this.idempotency.size < this.maxIdempotencyKeys) break;
+      this.idempotency.delete(id);
+    }
+    if (this.maxIdempotencyKeys === 0) return;
+    const id = idempotencyId(channel, idempotency.key);
+    this.idempotency.delete(id);
+    this.idempotency.set(id, { epoch: event.epoch, offset: event.offset, time: event.time, expiresAt: now + idempotency.ttlMs });
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -156,6 +190,10 @@ export class MemoryEngine implements Engine {
       }
     }
   }
+}
+
+function idempotencyId(channel: string, key: string): string {
+  return `${channel}\n${key}`;
 }
 
 function trim(stream: Stream, options: StreamOptions, now: number): void {

@@ -8,6 +8,8 @@
  *                                size and ttl (the stream options of the last publish)
  *   <prefix>{<channel>}:stream   stream: one entry per retained event, id `<offset>-0`,
  *                                fields t (type), d (data as JSON), ms (time)
+ *   <prefix>{<channel>}:idem:<h> string "<epoch> <offset> <time>": the event published with the
+ *                                idempotency key whose SHA-256 is h; expires after the key's TTL
  * A missing meta means the channel's position was lost (expired, evicted, flushed): the next
  * script that needs it creates a new epoch at offset 0 and drops any stream left behind.
  *
@@ -57,11 +59,22 @@ end
 `;
 
 /**
- * KEYS: meta, stream. ARGV: type, data (JSON), historySize, historyTtlMs, metaTtlMs, candidate
- * epoch, pub/sub channel, publish command (SPUBLISH or PUBLISH).
- * Returns {epoch, offset, time}.
+ * KEYS: meta, stream, and optionally the idempotency record. ARGV: type, data (JSON), historySize,
+ * historyTtlMs, metaTtlMs, candidate epoch, pub/sub channel, publish command (SPUBLISH or
+ * PUBLISH), idempotency record TTL in ms.
+ * Returns {epoch, offset, time, replayed (0/1)}. With a record key that already exists nothing is
+ * stored and the recorded {epoch, offset, time} come back with replayed 1; else the record is
+ * written with the event, in the same atomic step.
  */
 const PUBLISH = `${PRELUDE}
+local idem = KEYS[3]
+if idem then
+  local recorded = redis.call('GET', idem)
+  if recorded then
+    local r_epoch, r_offset, r_time = string.match(recorded, '^(%S+) (%d+) (%d+)$')
+    return {r_epoch, tonumber(r_offset), tonumber(r_time), 1}
+  end
+end
 local event_type, data = ARGV[1], ARGV[2]
 local size, ttl, meta_ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local epoch = ensure_meta(ARGV[6])
@@ -81,7 +94,8 @@ redis.call('PEXPIRE', meta, math.max(ttl, meta_ttl))
 local message = '{"epoch":' .. cjson.encode(epoch) .. ',"offset":' .. offset .. ',"time":' .. now ..
   ',"type":' .. cjson.encode(event_type) .. ',"data":' .. data .. '}'
 redis.call(ARGV[8], ARGV[7], message)
-return {epoch, offset, now}
+if idem then redis.call('SET', idem, epoch .. ' ' .. offset .. ' ' .. now, 'PX', tonumber(ARGV[9])) end
+return {epoch, offset, now, 0}
 `;
 
 /**

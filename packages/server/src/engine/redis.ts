@@ -20,27 +20,36 @@
  * with `since`, where they learn `recovered: false`) instead of skipping them silently.
  *
  * Honesty: commands are never queued while Redis is away and never re-sent after a lost
- * connection (a re-sent publish could store an event twice); they fail at once, and `publish`
- * rejects with EngineUnavailableError. A publish whose connection broke after Redis ran it is
- * reported as failed though it was stored: the publisher's retry then stores it again (at least
- * once, never lost).
+ * connection (a re-sent publish could store an event twice); they fail at once. A publish that
+ * never left this node (not connected) rejects with EngineUnavailableError: nothing was stored.
+ * One that was sent and then lost its connection or its answer (timeout) may have been stored, so
+ * it rejects with EngineTimeoutError: the outcome is unknown, and a retry with the same
+ * idempotency key settles it.
+ *
+ * Idempotency: the publish script checks and writes the key's record (`{channel}:idem:<hash>`,
+ * expiring after the key's TTL) in the same atomic step as the append, so a retry on any node
+ * stores nothing and gets the first event's position.
  *
  * Presence: a hash of entries and a sorted set of their expiry times per channel; each node
  * refreshes the entries of its own connections, so a crashed node's connections disappear once
  * their expiry passes.
  */
 
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import type { StreamPosition } from "@herald/protocol";
 import {
+  EngineTimeoutError,
   EngineUnavailableError,
   type Engine,
   type EngineHandler,
   type EngineStatus,
   type HistoryQuery,
   type HistoryResult,
+  type IdempotencyKey,
+  type IdempotencyRecord,
   type PresenceEntry,
+  type PublishedEvent,
   type StreamEvent,
   type StreamOptions,
 } from "./engine.js";
@@ -176,20 +185,38 @@ export class RedisEngine implements Engine {
     await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
   }
 
-  async publish(channel: string, type: string, data: unknown, options: StreamOptions): Promise<StreamEvent> {
-    const reply = (await this.run("publish", () =>
-      scripts.publish.run(this.ready(this.command), this.streamKeys(channel), [
-        type,
-        JSON.stringify(data ?? null),
-        options.historySize,
-        options.historyTtlMs,
-        this.positionTtlMs,
-        newEpoch(),
-        this.topic(channel),
-        this.sharded ? "SPUBLISH" : "PUBLISH",
-      ]),
-    )) as [string, number, number];
-    return { channel, type, data: data ?? null, epoch: reply[0], offset: Number(reply[1]), time: Number(reply[2]) };
+  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey): Promise<PublishedEvent> {
+    const keys = idempotency === undefined ? this.streamKeys(channel) : [...this.streamKeys(channel), this.idempotencyKey(channel, idempotency.key)];
+    const command = this.ready(this.command);
+    let reply: [string, number, number, number];
+    try {
+      reply = (await this.run("publish", () =>
+        scripts.publish.run(command, keys, [
+          type,
+          JSON.stringify(data ?? null),
+          options.historySize,
+          options.historyTtlMs,
+          this.positionTtlMs,
+          newEpoch(),
+          this.topic(channel),
+          this.sharded ? "SPUBLISH" : "PUBLISH",
+          idempotency?.ttlMs ?? 0,
+        ]),
+      )) as [string, number, number, number];
+    } catch (error) {
+      if (error instanceof EngineUnavailableError && mayHaveRun(error.cause)) {
+        throw new EngineTimeoutError(`Redis publish outcome unknown: ${(error.cause as Error).message}`, { cause: error.cause });
+      }
+      throw error;
+    }
+    return { channel, type, data: data ?? null, epoch: reply[0], offset: Number(reply[1]), time: Number(reply[2]), replayed: reply[3] === 1 };
+  }
+
+  async recall(channel: string, key: string): Promise<IdempotencyRecord | undefined> {
+    const value = await this.run("recall", () => this.ready(this.command).get(this.idempotencyKey(channel, key)));
+    if (value === null) return undefined;
+    const [epoch, offset, time] = value.split(" ");
+    return { epoch: epoch!, offset: Number(offset), time: Number(time) };
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -279,6 +306,11 @@ export class RedisEngine implements Engine {
   /** Every key of a channel carries the hash tag {channel}, so all of them share one cluster slot. */
   private streamKeys(channel: string): [string, string] {
     return [`${this.prefix}{${channel}}:meta`, `${this.prefix}{${channel}}:stream`];
+  }
+
+  /** The key's record; hashed, so any key (up to 255 characters, any bytes) makes a short, safe name. */
+  private idempotencyKey(channel: string, key: string): string {
+    return `${this.prefix}{${channel}}:idem:${createHash("sha256").update(key).digest("base64url")}`;
   }
 
   private presenceKeys(channel: string): [string, string] {
@@ -473,6 +505,17 @@ export class RedisEngine implements Engine {
       throw new EngineUnavailableError(`Redis ${what} failed: ${(error as Error).message}`, { cause: error });
     }
   }
+}
+
+/**
+ * Whether a failed command may still have run in Redis: it was written to the connection and then
+ * the connection broke or the answer did not come in time. Refused before sending (not connected,
+ * offline queue off) or answered with an error by Redis, it surely did not.
+ */
+function mayHaveRun(cause: unknown): boolean {
+  if (!(cause instanceof Error)) return false;
+  if (cause.name === "ReplyError") return false;
+  return !/^Stream isn't writeable/.test(cause.message);
 }
 
 async function supportsShardedPubSub(redis: Redis): Promise<boolean> {

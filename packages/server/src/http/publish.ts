@@ -7,10 +7,17 @@
  *
  * Answers `{"published":[{"channel","type","epoch","offset","timestamp"}, …]}` in request order.
  * Every event of a batch is validated before any is published, so a bad batch publishes nothing.
+ *
+ * Failure answers say exactly what was stored (see outcomeError): `engine_unavailable` for events
+ * surely not stored, `engine_timeout` when the engine may have stored one without confirming it.
+ * `Idempotency-Key` makes retries safe: each event's record lives in the engine (shared by every
+ * node, for `publish.replayWindow`), so a retry on any node stores only what was not stored and
+ * answers the rest with their first offsets (`Idempotent-Replayed: true` when nothing new was stored).
  */
 
 import type { FastifyInstance } from "fastify";
 import { channelProblem, eventTypeProblem } from "@herald/protocol";
+import { EngineTimeoutError, EngineUnavailableError, type IdempotencyKey, type PublishedEvent } from "../engine/engine.js";
 import type { HttpContext } from "./context.js";
 import { HttpError } from "./http-error.js";
 import { HmacVerifier } from "../auth/hmac-signature.js";
@@ -22,8 +29,12 @@ interface PublishItem {
 }
 
 export function registerPublish(app: FastifyInstance, context: HttpContext): void {
-  const { hmac, idempotency } = context.security;
+  const { hmac } = context.security;
+  const { replayWindow, idempotencyKeys } = context.config.publish;
   app.post("/api/publish", async (request, reply) => {
+    if (!context.accepting()) throw new HttpError("shutting_down", "this node is shutting down and publishes nothing more; retry on another node");
+    // Until its answer is written (or the client goes away), a graceful shutdown waits for this request.
+    void context.hub.publishes.track(new Promise((resolve) => reply.raw.once("close", resolve)));
     // A signed request proves its key with an HMAC over the raw body; otherwise a bearer API key.
     let credential: string;
     let replayKey: string | undefined;
@@ -43,27 +54,72 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
       throw new HttpError("invalid_param", "Idempotency-Key must be 1 to 255 characters");
     }
-    const scopedKey = idempotencyKey === undefined ? undefined : `${credential}\n${idempotencyKey}`;
-    // A retry of an answered request is not a replay: it gets the stored answer below.
-    if (replayKey !== undefined && !(scopedKey !== undefined && idempotency.has(scopedKey))) hmac.claim(replayKey);
+    // `publish.idempotencyKeys: 0` turns the header off.
+    const scopedKey = idempotencyKey === undefined || idempotencyKeys === 0 ? undefined : `${credential}\n${idempotencyKey}`;
+    // A signature used before is refused as a replay, unless it is the retry of a stored request:
+    // that is answered from the engine's idempotency records below.
+    let replayRefusal: unknown;
+    if (replayKey !== undefined) {
+      try {
+        hmac.claim(replayKey);
+      } catch (error) {
+        if (scopedKey === undefined) throw error;
+        replayRefusal = error;
+      }
+    }
     const contentType = request.headers["content-type"] ?? "";
     if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
       throw new HttpError("unsupported_media_type", `send the body as application/json (got ${contentType ? JSON.stringify(contentType.slice(0, 60)) : "no content type"})`);
     }
     const items = readBody(request.body, context.config.publish.maxBatch);
-    const publishAll = async () => {
-      const published = [];
-      for (const item of items) {
-        const event = await context.hub.publish(item.channel, item.type, item.data);
-        published.push({ channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() });
+    // Each event of a request has its own record, so a retry stores exactly the events that were not stored.
+    const eventKey = (index: number): IdempotencyKey | undefined => (scopedKey === undefined ? undefined : { key: `${scopedKey}\n${index}`, ttlMs: replayWindow });
+
+    if (replayRefusal !== undefined) {
+      const recorded = await Promise.all(items.map((item, index) => context.engine.recall(item.channel, eventKey(index)!.key)));
+      if (recorded.some((record) => record === undefined)) throw replayRefusal;
+      reply.header("idempotent-replayed", "true");
+      return { published: items.map((item, index) => answer({ ...item, ...recorded[index]! })) };
+    }
+
+    const published = [];
+    let replayed = 0;
+    for (const [index, item] of items.entries()) {
+      let event: PublishedEvent;
+      try {
+        event = await context.hub.publish(item.channel, item.type, item.data, eventKey(index));
+      } catch (error) {
+        throw outcomeError(error, index, idempotencyKey);
       }
-      return { published };
-    };
-    if (scopedKey === undefined) return publishAll();
-    const { answer, replayed } = await idempotency.run(scopedKey, publishAll);
-    if (replayed) reply.header("idempotent-replayed", "true");
-    return answer;
+      if (event.replayed) replayed += 1;
+      published.push(answer(event));
+    }
+    if (replayed === items.length && scopedKey !== undefined) reply.header("idempotent-replayed", "true");
+    return { published };
   });
+}
+
+function answer(event: { channel: string; type: string; epoch: string; offset: number; time: number }) {
+  return { channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() };
+}
+
+/**
+ * Says what a failed publish left behind. Events before `index` were stored; the one at `index`
+ * was not (engine_unavailable) or may have been (engine_timeout), and the rest were not.
+ */
+function outcomeError(error: unknown, index: number, idempotencyKey: string | undefined): unknown {
+  const before = index === 0 ? "" : `the first ${index} event(s) of this request were stored; `;
+  const retry = idempotencyKey === undefined
+    ? "this request had no Idempotency-Key, so a retry may store events twice; send one to retry safely"
+    : `retry with the same Idempotency-Key (${JSON.stringify(idempotencyKey)}): events already stored are answered, not stored again`;
+  if (error instanceof EngineTimeoutError) {
+    return new HttpError("engine_timeout", `the engine did not confirm event ${index} of this request: ${before}its outcome is unknown (it may or may not be stored); ${retry}`);
+  }
+  if (error instanceof EngineUnavailableError) {
+    const stored = index === 0 ? "nothing was published" : `${before}the rest were not`;
+    return new HttpError("engine_unavailable", `the engine is unavailable, ${stored}; ${index === 0 ? "retry shortly" : retry}`);
+  }
+  return error;
 }
 
 function readBody(body: unknown, maxBatch: number): PublishItem[] {

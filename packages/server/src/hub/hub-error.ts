@@ -1,5 +1,5 @@
 import type { ErrorCode } from "@herald/protocol";
-import { EngineUnavailableError } from "../engine/engine.js";
+import { EngineTimeoutError, EngineUnavailableError } from "../engine/engine.js";
 
 /** A refused request: carries the protocol error code that transports send to the client. */
 export class HubError extends Error {
@@ -16,5 +16,6 @@ export class HubError extends Error {
 export function errorFrameFields(error: unknown): { code: ErrorCode; message: string } {
   if (error instanceof HubError) return { code: error.code, message: error.message };
   if (error instanceof EngineUnavailableError) return { code: "engine_unavailable", message: "the engine is unavailable; retry shortly" };
+  if (error instanceof EngineTimeoutError) return { code: "engine_timeout", message: "the engine did not confirm the publish; it may or may not be stored" };
   return { code: "internal_error", message: "unexpected server error; it has been logged" };
 }

@@ -21,7 +21,8 @@
 
 import { channelProblem, CloseCodes, eventTypeProblem, type StreamPosition } from "@herald/protocol";
 import type { Authorizer } from "../auth/authorizer.js";
-import type { Engine, HistoryQuery, HistoryResult, PresenceEntry, StreamEvent } from "../engine/engine.js";
+import { InFlight } from "./in-flight.js";
+import type { Engine, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
 import { HubError } from "./hub-error.js";
 import { HubListeners } from "./hub-listeners.js";
 import type { ChannelOptions, Namespaces } from "./namespaces.js";
@@ -66,6 +67,8 @@ export class Hub {
   private readonly stats: HubStats;
   readonly node: string;
   private readonly maxSubscriptions: number;
+  /** Publishes not yet answered; a graceful shutdown waits for them (see Herald.close). */
+  readonly publishes = new InFlight();
   /** Observers of publishes, channel occupancy and presence (sinks, lazy bridges). */
   readonly listeners = new HubListeners();
 
@@ -219,20 +222,24 @@ export class Hub {
     await this.detach(session, channel);
   }
 
-  /** Publishes from a backend (HTTP API or in-process). */
-  async publish(channel: string, type: string, data: unknown): Promise<StreamEvent> {
+  /**
+   * Publishes from a backend (HTTP API or in-process). With an idempotency key already used, the
+   * engine stores nothing and answers the first event (`replayed`); it is not counted or observed again.
+   */
+  async publish(channel: string, type: string, data: unknown, idempotency?: IdempotencyKey): Promise<PublishedEvent> {
     const problem = channelProblem(channel);
     if (problem) throw new HubError("invalid_channel", problem);
     const typeProblem = eventTypeProblem(type);
     if (typeProblem) throw new HubError(typeProblem.code, typeProblem.message);
-    const event = await this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel));
+    const event = await this.publishes.track(this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency));
+    if (event.replayed) return event;
     this.stats.eventsPublished += 1;
     this.listeners.emit("published", event);
     return event;
   }
 
   /** Publishes on behalf of a client connection, where its namespace allows it. */
-  async publishFromClient(session: Session, channel: string, type: string, data: unknown): Promise<StreamEvent> {
+  async publishFromClient(session: Session, channel: string, type: string, data: unknown): Promise<PublishedEvent> {
     const options = this.namespaces.of(channel);
     if (!options.clientPublish) {
       throw new HubError("publish_forbidden", `clients may not publish to namespace "${options.namespace}"; publish through POST /api/publish`);

@@ -8,6 +8,10 @@ import { Session } from "../hub/session.js";
 import type { HubStats } from "../hub/stats.js";
 
 const OPEN = 1; // WebSocket.OPEN
+/** How long a closed connection may take to answer its close frame once the frame is sent. */
+const CLOSE_GRACE_MS = 2_000;
+/** Written after a close frame: its callback runs once everything before it left our queue. */
+const FLUSHED_MARK = Buffer.alloc(0);
 
 /**
  * Write coalescing: a session's socket is corked at its first event of an event-loop turn and
@@ -142,7 +146,12 @@ export class WebSocketSession extends Session {
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.socket.close(code, reason);
-    // A stuck client may never read the close frame; do not keep its socket past a short grace.
-    setTimeout(() => this.socket.terminate(), 2_000).unref();
+    // The close frame queues behind every byte the client has not read yet (a slow consumer has
+    // sendQueueBytes of them). Cutting the socket while the frame is still in our queue would lose
+    // it: the client would read the events already on the wire and then see an abnormal 1006. So
+    // the short grace for a client that never answers the close starts only once our queue,
+    // close frame included, is handed to the kernel; a client that never reads at all is cut by
+    // ws's own close timeout (30 s), and its queue is bounded meanwhile.
+    this.raw.write(FLUSHED_MARK, () => setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS).unref());
   }
 }

@@ -305,6 +305,7 @@ function closeCodeFor(code: ErrorCode): number {
     case "forbidden":
       return CloseCodes.forbidden.code;
     case "engine_unavailable":
+    case "engine_timeout":
     case "shutting_down":
     case "internal_error":
       return CloseCodes.internal_error.code;

@@ -95,6 +95,54 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
       assert.deepEqual(events.map((e) => e.offset).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
     });
 
+    it("stores a publish with an idempotency key once: a repeat (on any node) answers the first event and is not delivered again", async () => {
+      const first = await start();
+      // Nodes of one cluster share their records; a lone engine is its own "other node".
+      const second = options.shared ? await start() : first;
+      const ch = channel("idempotent");
+      await second.engine.subscribe(ch);
+      const key = { key: `order-${randomBytes(4).toString("hex")}`, ttlMs: 60_000 };
+      const stored = await first.engine.publish(ch, "paid", { n: 1 }, KEEP, key);
+      assert.equal(stored.replayed, false);
+      const again = await second.engine.publish(ch, "paid", { n: 1 }, KEEP, key);
+      assert.deepEqual({ epoch: again.epoch, offset: again.offset, time: again.time, replayed: again.replayed }, { epoch: stored.epoch, offset: stored.offset, time: stored.time, replayed: true });
+      assert.deepEqual(await second.engine.recall(ch, key.key), { epoch: stored.epoch, offset: stored.offset, time: stored.time });
+      assert.equal(await second.engine.recall(ch, "never-used"), undefined);
+      // Concurrent repeats store nothing either; another key stores the next offset.
+      const repeats = await Promise.all(Array.from({ length: 10 }, () => second.engine.publish(ch, "paid", { n: 1 }, KEEP, key)));
+      assert.ok(repeats.every((event) => event.replayed && event.offset === stored.offset));
+      const other = await first.engine.publish(ch, "paid", { n: 2 }, KEEP, { key: `${key.key}-b`, ttlMs: 60_000 });
+      assert.equal(other.offset, stored.offset + 1);
+      assert.deepEqual((await second.waitFor(ch, 2)).map((event) => event.data), [{ n: 1 }, { n: 2 }]);
+      const history = await first.engine.history(ch, { since: 0 }, KEEP);
+      assert.deepEqual(history.events.map((event) => event.offset), [1, 2]);
+    });
+
+    it("stores the first of two concurrent publishes with one idempotency key, and the other answers it", async () => {
+      const { engine } = await start();
+      const ch = channel("idempotent-race");
+      const key = { key: "race", ttlMs: 60_000 };
+      const [a, b] = await Promise.all([engine.publish(ch, "x", 1, KEEP, key), engine.publish(ch, "x", 1, KEEP, key)]);
+      assert.deepEqual([a.replayed, b.replayed].sort(), [false, true]);
+      assert.equal(a.offset, b.offset);
+      assert.equal((await engine.position(ch, KEEP)).offset, 1);
+    });
+
+    it("forgets an idempotency key after its TTL", async () => {
+      const { engine } = await start();
+      const ch = channel("idempotent-ttl");
+      const key = { key: "brief", ttlMs: 50 };
+      const first = await engine.publish(ch, "x", 1, KEEP, key);
+      const deadline = Date.now() + 5_000;
+      while ((await engine.recall(ch, key.key)) !== undefined) {
+        if (Date.now() > deadline) throw new Error("the idempotency record outlived its 50 ms TTL by 5 s");
+        await sleep(20);
+      }
+      const second = await engine.publish(ch, "x", 1, KEEP, key);
+      assert.equal(second.replayed, false);
+      assert.equal(second.offset, first.offset + 1);
+    });
+
     it("returns history since an offset, with limit, and the newest events without since", async () => {
       const { engine } = await start();
       const ch = channel("history");
