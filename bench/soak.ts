@@ -206,7 +206,7 @@ async function soak(engineName: "memory" | "redis"): Promise<Record<string, unkn
   for (const socket of longLived) socket.close();
   await sleep(QUIET_S * 1000);
 
-  const status = (await (await fetch(`${http}/api/status`)).json()) as Figures & { engine: { details?: Record<string, unknown> } };
+  const status = (await (await fetch(`${http}/api/status`, { headers: { authorization: `Bearer ${herald.adminToken}` } })).json()) as Figures & { engine: { details?: Record<string, unknown> } };
   const result = {
     engine: engineName,
     churnSeconds: CHURN_S,

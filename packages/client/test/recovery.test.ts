@@ -106,7 +106,7 @@ describe("recovery after a server restart (memory engine: history lost)", () => 
       await reconnecting;
       const restarted = await createHerald({ config: { logLevel: "silent" } });
       await restarted.listen({ port, host: "127.0.0.1" });
-      hub = { herald: restarted, url: hub.url, wsUrl: hub.wsUrl, close: () => restarted.close() };
+      hub = { herald: restarted, url: hub.url, wsUrl: hub.wsUrl, adminHeaders: { authorization: `Bearer ${restarted.adminToken}` }, close: () => restarted.close() };
       cleanups.push(() => restarted.close());
 
       await failed.done;

@@ -61,7 +61,8 @@ const browser = await chromium.launchPersistentContext(profile, {
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 const page = await browser.newPage();
-await page.goto(`${base}/dashboard`);
+// The URL the start-up banner prints: it sets the admin cookie and redirects to /dashboard/.
+await page.goto(`${base}/dashboard?token=${herald.adminToken}`);
 await page.waitForFunction(() => document.getElementById("feed-state")?.textContent === "live");
 
 // A few bad requests, so "errors by code" has something to show.

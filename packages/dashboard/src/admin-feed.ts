@@ -1,5 +1,5 @@
 /**
- * The page's connection to `GET /api/admin/events` (Server-Sent Events, admin cookie or loopback).
+ * The page's connection to `GET /api/admin/events` (Server-Sent Events, carrying the admin cookie).
  * EventSource reconnects by itself after a drop (the server sends `retry: 1000`); when the browser
  * gives up (an HTTP error such as 401), this reconnects with capped exponential backoff.
  * Every state change goes through `setState`, which tells listeners the old and new state.

@@ -60,6 +60,11 @@ export class StatusPoller {
   private async poll(): Promise<void> {
     try {
       const response = await fetch("/api/status", { cache: "no-store" });
+      if (!response.ok) {
+        // A 401 here means the admin cookie is stale (e.g. the hub restarted with a new generated token).
+        const refusal = (await response.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
+        throw new Error(refusal?.error?.message ?? `HTTP ${response.status}`);
+      }
       const status = (await response.json()) as Status;
       const at = performance.now();
       if (this.previous?.status.events && status.events && status.transports) {

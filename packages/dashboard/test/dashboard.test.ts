@@ -57,20 +57,20 @@ const publish = async (hub: RunningHerald, channel: string, type: string, data: 
 };
 
 describe("dashboard over HTTP", () => {
-  it("serves the page on loopback with its own CSP, and says to build it when the build is missing", async () => {
+  it("serves the page to the admin with its own CSP, and says to build it when the build is missing", async () => {
     const hub = await startHerald();
     try {
-      const page = await fetch(`${hub.url}/dashboard`);
+      const page = await fetch(`${hub.url}/dashboard`, { headers: hub.adminHeaders });
       assert.equal(page.status, 200);
       assert.match(page.headers.get("content-type") ?? "", /^text\/html/);
       assert.match(page.headers.get("content-security-policy") ?? "", /script-src 'self'/);
       const html = await page.text();
       const script = /src="(\/dashboard\/assets\/[^"]+\.js)"/.exec(html)?.[1];
       assert.ok(script, "the page loads its script from /dashboard/assets/");
-      const asset = await fetch(`${hub.url}${script}`);
+      const asset = await fetch(`${hub.url}${script}`, { headers: hub.adminHeaders });
       assert.equal(asset.status, 200);
       assert.match(asset.headers.get("content-type") ?? "", /javascript/);
-      assert.equal((await fetch(`${hub.url}/dashboard/..%2f..%2fpackage.json`)).status, 404);
+      assert.equal((await fetch(`${hub.url}/dashboard/..%2f..%2fpackage.json`, { headers: hub.adminHeaders })).status, 404);
     } finally {
       await hub.close();
     }
@@ -78,7 +78,7 @@ describe("dashboard over HTTP", () => {
     process.env.HERALD_DASHBOARD_DIR = empty;
     const unbuilt = await startHerald();
     try {
-      const answer = await fetch(`${unbuilt.url}/dashboard`);
+      const answer = await fetch(`${unbuilt.url}/dashboard`, { headers: unbuilt.adminHeaders });
       assert.equal(answer.status, 503);
       const body = (await answer.json()) as { error: { code: string; message: string } };
       assert.equal(body.error.code, "dashboard_not_built");
@@ -117,10 +117,10 @@ describe("dashboard over HTTP", () => {
     try {
       client.send({ type: "subscribe", channel: "orders" });
       await client.next("subscribed");
-      const channels = (await (await fetch(`${hub.url}/api/admin/channels`)).json()) as { channels: Array<{ channel: string; subscribers: number }> };
+      const channels = (await (await fetch(`${hub.url}/api/admin/channels`, { headers: hub.adminHeaders })).json()) as { channels: Array<{ channel: string; subscribers: number }> };
       assert.deepEqual(channels.channels, [{ channel: "orders", subscribers: 1 }]);
 
-      const response = await fetch(`${hub.url}/api/admin/events`, { signal: controller.signal });
+      const response = await fetch(`${hub.url}/api/admin/events`, { headers: hub.adminHeaders, signal: controller.signal });
       assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
       const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = "";
@@ -171,7 +171,8 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
 
   const open = async (): Promise<Page> => {
     const page = await browser.newPage();
-    await page.goto(`${hub.url}/dashboard`);
+    // The URL the start-up banner prints: it sets the admin cookie and redirects to /dashboard/.
+    await page.goto(`${hub.url}/dashboard?token=${hub.herald.adminToken}`);
     await page.waitForFunction(() => document.getElementById("feed-state")?.textContent === "live", undefined, { timeout: 20_000 });
     return page;
   };

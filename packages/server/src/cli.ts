@@ -81,6 +81,11 @@ async function main(argv: string[]): Promise<number> {
   const shown = herald.config.host === "0.0.0.0" || herald.config.host === "::" ? "localhost" : herald.config.host;
   const base = `http://${shown}:${herald.port}`;
   const publishNote = new ApiKeys(herald.config.publish).describe();
+  // A configured admin token stays out of the output; a generated one is shown here only, as it exists
+  // nowhere else (and changes with every start).
+  const dashboardToken = herald.config.security.adminToken === undefined
+    ? `${herald.adminToken}  [admin token generated for this run; set HERALD_ADMIN_TOKEN to keep one]`
+    : "<admin token>";
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -109,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
       `  Polling    ${base}/api/updates?channel=<name>`,
       `  Publish    POST ${base}/api/publish  [${publishNote}]`,
       `  Status     ${base}/api/status   Metrics ${base}/metrics   Health ${base}/healthz`,
-      `  Dashboard  ${base}/dashboard${herald.config.security.adminToken === undefined ? "  [loopback only; set HERALD_ADMIN_TOKEN to open it from elsewhere]" : "?token=<admin token>"}`,
+      `  Dashboard  ${base}/dashboard?token=${dashboardToken}`,
       "",
     ].join("\n"),
   );

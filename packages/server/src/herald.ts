@@ -9,6 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import { generateAdminToken } from "./auth/admin-guard.js";
 import { ApiKeys } from "./auth/api-keys.js";
 import type { Authorizer } from "./auth/authorizer.js";
 import { ConfigAuthorizer } from "./auth/config-authorizer.js";
@@ -59,6 +60,11 @@ export class Herald {
   readonly config: HeraldConfig;
   readonly logger: Logger;
   readonly node: string;
+  /**
+   * The token that opens the admin surface (`/dashboard?token=…`, `Authorization: Bearer …`):
+   * `security.adminToken`, or, when none is configured, a random one made for this process.
+   */
+  readonly adminToken: string;
   readonly hub: Hub;
   /** The Fastify app serving the HTTP API; register more routes on it if you like. */
   readonly http: FastifyInstance;
@@ -79,7 +85,8 @@ export class Herald {
     this.node = this.config.node ?? `${hostname()}-${process.pid}`;
     this.engine = options.engine ?? createEngine(this.config, this.node);
     const stats = new HubStats();
-    this.security = createSecurityContext(this.config);
+    this.adminToken = this.config.security.adminToken ?? generateAdminToken();
+    this.security = createSecurityContext(this.config, this.adminToken);
     this.hub = new Hub({
       engine: this.engine,
       namespaces: new Namespaces(this.config),

@@ -84,6 +84,38 @@ describe("herald serve", () => {
     }
   });
 
+  it("with no admin token configured, the banner's dashboard URL carries the generated one: it opens the admin surface, loopback alone does not", async () => {
+    const herald = run(["serve"], { PORT: "0" });
+    try {
+      await herald.ready;
+      const banner = /Dashboard\s+(http:\/\/localhost:\d+\/dashboard\?token=([A-Za-z0-9_-]+))/.exec(herald.output().stdout);
+      assert.ok(banner, `a dashboard URL with a token in: ${herald.output().stdout}`);
+      const url = new URL(banner[1]!);
+      url.hostname = "127.0.0.1";
+      const base = url.origin;
+      assert.equal((await fetch(`${base}/api/admin/channels`)).status, 401, "loopback without the token");
+      const unlock = await fetch(url, { redirect: "manual" });
+      assert.equal(unlock.status, 303);
+      const cookie = (unlock.headers.get("set-cookie") ?? "").split(";")[0]!;
+      assert.equal((await fetch(`${base}/api/admin/channels`, { headers: { cookie } })).status, 200);
+      assert.equal((await fetch(`${base}/api/admin/channels`, { headers: { authorization: `Bearer ${banner[2]}` } })).status, 200);
+    } finally {
+      herald.child.kill("SIGTERM");
+      assert.equal(await herald.exited, 0);
+    }
+  });
+
+  it("with HERALD_ADMIN_TOKEN set, the banner shows a placeholder, never the token", async () => {
+    const token = "banner-admin-token-0123456789";
+    const herald = run(["serve"], { PORT: "0", HERALD_ADMIN_TOKEN: token });
+    await herald.ready;
+    herald.child.kill("SIGTERM");
+    assert.equal(await herald.exited, 0);
+    const { stdout } = herald.output();
+    assert.match(stdout, /Dashboard\s+http:\/\/localhost:\d+\/dashboard\?token=<admin token>/);
+    assert.doesNotMatch(stdout, new RegExp(token));
+  });
+
   it("refuses a bad setting with one line that names it, and exit code 1", async () => {
     const herald = run(["serve"], { PORT: "0", HERALD_MAX_PAYLOAD: "huge" });
     assert.equal(await herald.exited, 1);

@@ -98,7 +98,7 @@ for (const engineCase of cases) {
       const status = await eventually(
         "connections, subscriptions, channels and users",
         async () => {
-          const { body } = await getJson(`${hub.url}/api/status`);
+          const { body } = await getJson(`${hub.url}/api/status`, hub.adminHeaders);
           return { connections: body.connections, subscriptions: body.subscriptions, channels: body.channels, users: body.users, engineChannels: body.engine.details.channels ?? 0 };
         },
         (s) => s.connections === 0 && s.subscriptions === 0 && s.channels === 0 && s.users === 0 && s.engineChannels === 0,

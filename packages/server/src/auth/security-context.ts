@@ -19,14 +19,15 @@ export interface SecurityContext {
   readonly cookieName: string | undefined;
 }
 
-export function createSecurityContext(config: HeraldConfig): SecurityContext {
+/** `adminToken` is the effective admin token (configured, or generated at start). */
+export function createSecurityContext(config: HeraldConfig, adminToken: string): SecurityContext {
   const hits = new LimitHits();
   return {
     hits,
     connections: new ConnectionLimiter(config.limits, hits),
     frames: new FrameRateLimiter(config.limits, hits),
     origins: new OriginPolicy(config),
-    admin: new AdminGuard(config),
+    admin: new AdminGuard(adminToken),
     hmac: new HmacVerifier(config.publish),
     cookieName: config.auth.cookie,
   };

@@ -49,7 +49,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "HERALD_AUTH_REQUIRED", path: ["auth", "required"], kind: "bool", description: "true: every connection must authenticate first." },
   { name: "HERALD_AUTH_COOKIE", path: ["auth", "cookie"], kind: "string", description: "Cookie that may carry the connection token." },
   { name: "HERALD_ALLOWED_ORIGINS", path: ["security", "allowedOrigins"], kind: "strings", description: "Comma-separated browser origins allowed (WebSocket, SSE, CORS)." },
-  { name: "HERALD_ADMIN_TOKEN", path: ["security", "adminToken"], kind: "string", description: "Bearer token for admin endpoints." },
+  { name: "HERALD_ADMIN_TOKEN", path: ["security", "adminToken"], kind: "string", description: "Bearer token for the admin surface (dashboard, admin feed, status detail); generated per process when not set." },
   { name: "HERALD_MAX_CONNECTIONS", path: ["limits", "maxConnections"], kind: "int", description: "Connections per node." },
   { name: "HERALD_MAX_CONNECTIONS_PER_IP", path: ["limits", "maxConnectionsPerIp"], kind: "int", description: "Connections per client IP." },
   { name: "HERALD_FRAMES_PER_SECOND", path: ["limits", "framesPerSecond"], kind: "int", description: "Frames per second per connection." },

@@ -15,6 +15,7 @@ import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "./context.js";
 import { HttpError } from "./http-error.js";
+import { ADMIN_ONLY } from "../auth/admin-guard.js";
 import type { StreamEvent } from "../engine/engine.js";
 
 /** Bytes a watcher's socket may hold unsent before events for it are dropped. */
@@ -66,9 +67,7 @@ export function registerAdminFeed(app: FastifyInstance, context: HttpContext): {
   heartbeat.unref();
 
   const guard = (request: { raw: import("node:http").IncomingMessage }): void => {
-    if (!context.security.admin.allows(request.raw)) {
-      throw new HttpError("unauthorized", "admin only: send Authorization: Bearer <admin token>, or open /dashboard?token=<admin token> once");
-    }
+    if (!context.security.admin.allows(request.raw)) throw new HttpError("unauthorized", ADMIN_ONLY);
   };
 
   app.get("/api/admin/events", async (request, reply) => {

@@ -1,7 +1,7 @@
 /**
  * Serves the dashboard (packages/dashboard, built by `npm run build`) at `/dashboard`.
  *
- * Admin only (see auth/admin-guard.ts). `/dashboard?token=<admin token>` sets the admin cookie and
+ * Admin only (see auth/admin-guard.ts), from loopback too. `/dashboard?token=<admin token>` sets the admin cookie and
  * redirects to the clean URL, so the token leaves the address bar and the page's later requests
  * (fetch, EventSource) carry it. When the build is missing the answer is a 503 that says so.
  * The page gets its own Content-Security-Policy: its scripts and styles from this origin only,
@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { HttpContext } from "./context.js";
 import { HttpError } from "./http-error.js";
-import { ADMIN_COOKIE } from "../auth/admin-guard.js";
+import { ADMIN_COOKIE, ADMIN_ONLY } from "../auth/admin-guard.js";
 import { firstString } from "../transports/query.js";
 
 const TYPES: Record<string, string> = {
@@ -64,11 +64,8 @@ export function registerDashboard(app: FastifyInstance, context: HttpContext): v
       reply.header("set-cookie", `${ADMIN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${secure}`);
       return reply.redirect("/dashboard/", 303);
     }
-    if (!context.security.admin.allows(request.raw)) {
-      throw new HttpError("unauthorized", context.security.admin.configured
-        ? "the dashboard is for admins: open /dashboard?token=<admin token> (HERALD_ADMIN_TOKEN) once"
-        : "without HERALD_ADMIN_TOKEN the dashboard is open to loopback callers only; set one to open it from elsewhere");
-    }
+    if (token !== undefined) throw new HttpError("unauthorized", "that is not the admin token: open the dashboard URL the start-up banner printed, or /dashboard?token=<HERALD_ADMIN_TOKEN>");
+    if (!context.security.admin.allows(request.raw)) throw new HttpError("unauthorized", ADMIN_ONLY);
     if (!existsSync(join(root, "index.html"))) {
       throw new HttpError("dashboard_not_built", `the dashboard is not built (no ${join(root, "index.html")}); run \`npm run build\``);
     }

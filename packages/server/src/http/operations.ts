@@ -3,20 +3,20 @@
 import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "./context.js";
 import { HttpError } from "./http-error.js";
+import { ADMIN_ONLY } from "../auth/admin-guard.js";
 
 export function registerOperations(app: FastifyInstance, context: HttpContext): void {
   app.get("/api/status", async (request) => {
-    // Without the admin token (or off loopback when none is set) only the liveness summary shows.
-    if (!context.security.admin.allows(request.raw)) {
-      return { node: context.node, version: context.version, uptime: Math.round((Date.now() - context.stats.startedAt) / 1000), detail: "send Authorization: Bearer <admin token> for the full status" };
-    }
+    const credential = context.security.admin.credential(request.raw);
+    if (credential === "invalid") throw new HttpError("unauthorized", ADMIN_ONLY);
     const counts = context.hub.counts();
     const engine = context.engine.status();
-    return {
+    // Anyone may read these: counts only, no channel name, user, event or address (docs/operations.md).
+    const summary = {
       node: context.node,
       version: context.version,
       uptime: Math.round((Date.now() - context.stats.startedAt) / 1000),
-      engine,
+      engine: { name: engine.name, available: engine.available },
       connections: counts.connections,
       subscriptions: counts.subscriptions,
       channels: counts.channels,
@@ -28,6 +28,12 @@ export function registerOperations(app: FastifyInstance, context: HttpContext): 
       },
       events: { published: context.stats.eventsPublished, delivered: context.stats.eventsDelivered },
       slowConsumerDisconnects: context.stats.slowConsumerDisconnects,
+    };
+    if (credential === "none") return { ...summary, detail: "send Authorization: Bearer <admin token> for the engine's details, errors and integrations" };
+    // The admin's detail: the engine's address and key prefix, errors, and the integrations' URLs, channels and dead letters.
+    return {
+      ...summary,
+      engine,
       errors: Object.fromEntries(context.stats.errorsByCode),
       integrations: context.integrations?.() ?? {},
     };
@@ -45,7 +51,7 @@ export function registerOperations(app: FastifyInstance, context: HttpContext): 
 
   app.get("/metrics", async (request, reply) => {
     if (context.config.security.protectMetrics && !context.security.admin.allows(request.raw)) {
-      throw new HttpError("unauthorized", "send Authorization: Bearer <admin token> to read /metrics");
+      throw new HttpError("unauthorized", ADMIN_ONLY);
     }
     const text = await context.metrics.text();
     return reply.type(context.metrics.registry.contentType).send(text);

@@ -113,7 +113,7 @@ describe("email sink", () => {
       const welcome = await smtp.next();
       assert.deepEqual(welcome.to, ["user-7@example.test"]);
       await deadline(hub.herald.integrations.email!.idle(), "the email queue to drain");
-      const status = await getJson(`${hub.url}/api/status`);
+      const status = await getJson(`${hub.url}/api/status`, hub.adminHeaders);
       assert.equal(status.body.integrations.email.sent, 2, "the bet_updated event matched no rule");
       assert.equal(smtp.messages.length, 2);
     } finally {
@@ -154,7 +154,7 @@ describe("email sink", () => {
       await postJson(`${down.url}/api/publish`, { channel: "bets:u2", type: "bet_resolved", data: { email: "b@example.test" } });
       await second.next("bet_resolved");
       await deadline(down.herald.integrations.email!.idle(), "the email queue to drain");
-      const status = (await getJson(`${down.url}/api/status`)).body.integrations.email;
+      const status = (await getJson(`${down.url}/api/status`, down.adminHeaders)).body.integrations.email;
       assert.equal(status.failed, 1);
       assert.equal(status.retries, 1);
       assert.match(status.lastError, /ECONNREFUSED|connect/i);

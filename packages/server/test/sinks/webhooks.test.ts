@@ -124,7 +124,7 @@ describe("webhook sink", () => {
       assert.equal(failing.hits.length, 3);
       assert.deepEqual(failing.hits.map((h) => h.headers["herald-attempt"]), ["1", "2", "3"]);
       assert.equal(new Set(failing.hits.map((h) => h.body.id)).size, 1);
-      const status = (await getJson(`${hub.url}/api/status`)).body.integrations.webhooks;
+      const status = (await getJson(`${hub.url}/api/status`, hub.adminHeaders)).body.integrations.webhooks;
       assert.equal(status.endpoints[0].deadLettered, 1);
       assert.equal(status.endpoints[0].retries, 2);
       assert.equal(status.deadLetters.length, 1);

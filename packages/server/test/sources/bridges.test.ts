@@ -64,7 +64,7 @@ describe("upstream bridges", () => {
         },
       ],
     });
-    const status = async () => (await getJson(`${hub.url}/api/status`)).body.integrations.bridges[0];
+    const status = async () => (await getJson(`${hub.url}/api/status`, hub.adminHeaders)).body.integrations.bridges[0];
     try {
       assert.equal(feed.sockets.size, 0, "lazy: no upstream connection without subscribers");
       assert.equal((await status()).state, "idle");
@@ -167,7 +167,7 @@ describe("upstream bridges", () => {
       resumed.emit("df-order-update", { account: "acc9", id: 8 });
       const after = await client.next("order_update", 10_000);
       assert.deepEqual(after.data, { account: "acc9", id: 8 });
-      const bridge = (await getJson(`${hub.url}/api/status`)).body.integrations.bridges[0];
+      const bridge = (await getJson(`${hub.url}/api/status`, hub.adminHeaders)).body.integrations.bridges[0];
       assert.equal(bridge.state, "connected");
       assert.equal(bridge.connects, 3);
       await client.close();

@@ -118,7 +118,7 @@ describe("Postgres source", { skip }, () => {
       assert.equal(new Set(ids).size, 500);
       assert.deepEqual(ids, [...ids].sort((x, y) => x - y), "inserted in one transaction, published in insert order");
       // Nothing more is pending and nothing is sent twice: the next frame is a marker published after.
-      const status = await getJson(`${hub.url}/api/status`);
+      const status = await getJson(`${hub.url}/api/status`, hub.adminHeaders);
       assert.equal(status.body.integrations.postgres.state, "listening");
       assert.equal(await backlog(outbox), 0);
       await postJson(`${hub.url}/api/publish`, { channel: "user:bob", type: "marker", data: null });

@@ -11,6 +11,8 @@ export interface RunningHerald {
   url: string;
   /** ws://127.0.0.1:PORT */
   wsUrl: string;
+  /** `Authorization: Bearer <admin token>`, for the admin surface (status detail, dashboard, admin feed). */
+  adminHeaders: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -18,7 +20,7 @@ export async function startHerald(config: HeraldConfigInput = {}, options: Omit<
   const herald = await createHerald({ ...options, config: { logLevel: "silent", ...config } });
   await herald.listen({ port: 0, host: "127.0.0.1" });
   const url = `http://127.0.0.1:${herald.port}`;
-  return { herald, url, wsUrl: url.replace("http", "ws"), close: () => herald.close() };
+  return { herald, url, wsUrl: url.replace("http", "ws"), adminHeaders: { authorization: `Bearer ${herald.adminToken}` }, close: () => herald.close() };
 }
 
 export type Frame = Record<string, unknown> & { type?: string };
