@@ -11,7 +11,7 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { generateAdminToken } from "./auth/admin-guard.js";
 import { ApiKeys } from "./auth/api-keys.js";
-import type { Authorizer } from "./auth/authorizer.js";
+import type { Authorizer } from "./hub/authorizer.js";
 import { ConfigAuthorizer } from "./auth/config-authorizer.js";
 import { createSecurityContext, type SecurityContext } from "./auth/security-context.js";
 import { applyServerTimeouts } from "./limits/server-timeouts.js";

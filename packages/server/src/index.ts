@@ -14,7 +14,7 @@ export type {
   StreamEvent,
   StreamOptions,
 } from "./engine/engine.js";
-export type { Authorizer } from "./auth/authorizer.js";
+export type { Authorizer } from "./hub/authorizer.js";
 export { HubError } from "./hub/hub-error.js";
 export type { Session, TransportName } from "./hub/session.js";
 export { signWebhook, verifyWebhook, SIGNATURE_HEADER } from "./sinks/webhook-signature.js";

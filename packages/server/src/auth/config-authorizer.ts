@@ -15,7 +15,7 @@ import { namespaceOf } from "@herald/protocol";
 import type { HeraldConfig } from "../config/schema.js";
 import { HubError } from "../hub/hub-error.js";
 import type { Session } from "../hub/session.js";
-import type { Authorizer } from "./authorizer.js";
+import type { Authorizer } from "../hub/authorizer.js";
 import { anyChannelMatches } from "./channel-pattern.js";
 import { ExpiryWatch } from "./expiry-watch.js";
 import { JwtVerifier } from "./jwt-verifier.js";

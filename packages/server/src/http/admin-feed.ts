@@ -13,8 +13,8 @@
 
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
-import type { HttpContext } from "./context.js";
-import { HttpError } from "./http-error.js";
+import type { HttpContext } from "../transports/http-context.js";
+import { HttpError } from "../transports/http-error.js";
 import { ADMIN_ONLY } from "../auth/admin-guard.js";
 import type { StreamEvent } from "../engine/engine.js";
 

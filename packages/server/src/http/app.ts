@@ -2,8 +2,8 @@
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import { isErrorCode } from "@herald/protocol";
-import type { HttpContext } from "./context.js";
-import { HttpError, sendError } from "./http-error.js";
+import type { HttpContext } from "../transports/http-context.js";
+import { HttpError, sendError } from "../transports/http-error.js";
 import { HubError } from "../hub/hub-error.js";
 import { EngineUnavailableError } from "../engine/engine.js";
 import { registerPublish } from "./publish.js";

@@ -14,8 +14,8 @@ import { readFile } from "node:fs/promises";
 import { dirname, extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { HttpContext } from "./context.js";
-import { HttpError } from "./http-error.js";
+import type { HttpContext } from "../transports/http-context.js";
+import { HttpError } from "../transports/http-error.js";
 import { ADMIN_COOKIE, ADMIN_ONLY } from "../auth/admin-guard.js";
 import { firstString } from "../transports/query.js";
 

@@ -1,8 +1,8 @@
 /** `/api/status`, `/healthz` and `/metrics`: what operators and load balancers read. */
 
 import type { FastifyInstance } from "fastify";
-import type { HttpContext } from "./context.js";
-import { HttpError } from "./http-error.js";
+import type { HttpContext } from "../transports/http-context.js";
+import { HttpError } from "../transports/http-error.js";
 import { ADMIN_ONLY } from "../auth/admin-guard.js";
 
 export function registerOperations(app: FastifyInstance, context: HttpContext): void {

@@ -18,8 +18,8 @@
 import type { FastifyInstance } from "fastify";
 import { channelProblem, eventTypeProblem } from "@herald/protocol";
 import { EngineTimeoutError, EngineUnavailableError, type IdempotencyKey, type PublishedEvent } from "../engine/engine.js";
-import type { HttpContext } from "./context.js";
-import { HttpError } from "./http-error.js";
+import type { HttpContext } from "../transports/http-context.js";
+import { HttpError } from "../transports/http-error.js";
 import { HmacVerifier } from "../auth/hmac-signature.js";
 
 interface PublishItem {

@@ -8,8 +8,8 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { channelProblem } from "@herald/protocol";
-import type { HttpContext } from "./context.js";
-import { HttpError } from "./http-error.js";
+import type { HttpContext } from "../transports/http-context.js";
+import { HttpError } from "../transports/http-error.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { PassiveSession } from "../hub/passive-session.js";
 import { firstString } from "../transports/query.js";

@@ -20,7 +20,7 @@
  */
 
 import { channelProblem, CloseCodes, eventTypeProblem, type StreamPosition } from "@herald/protocol";
-import type { Authorizer } from "../auth/authorizer.js";
+import type { Authorizer } from "./authorizer.js";
 import { InFlight } from "./in-flight.js";
 import type { Engine, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
 import { HubError } from "./hub-error.js";

@@ -6,7 +6,7 @@
 
 import { encodeEvent, type EnvelopeName } from "@herald/protocol";
 import type { StreamEvent } from "../engine/engine.js";
-import { encodeTextFrame } from "../transports/websocket-frame.js";
+import { encodeTextFrame } from "./websocket-frame.js";
 
 export class PreparedEvent {
   private dataJson: string | undefined;

@@ -5,7 +5,7 @@
 
 import type { EnvelopeName, ServerControlFrame } from "@herald/protocol";
 import type { PreparedEvent } from "./prepared-event.js";
-import type { Subscription } from "./subscription.js";
+import type { Subscriber, Subscription } from "./subscription.js";
 
 export type TransportName = "websocket" | "sse" | "polling";
 
@@ -17,7 +17,7 @@ export interface SessionInfo {
   readonly connectedAt: string;
 }
 
-export abstract class Session implements SessionInfo {
+export abstract class Session implements SessionInfo, Subscriber {
   readonly subscriptions = new Map<string, Subscription>();
   readonly connectedAt = new Date().toISOString();
   /** The user this connection acts for, once known (token `sub`, or a route parameter). */

@@ -9,7 +9,17 @@
 
 import type { StreamEvent } from "../engine/engine.js";
 import { PreparedEvent } from "./prepared-event.js";
-import type { Session } from "./session.js";
+
+/**
+ * What a subscription needs from the session that holds it (Session documents each member).
+ * Declared here so that subscription.ts and session.ts do not import each other.
+ */
+export interface Subscriber {
+  deliver(event: PreparedEvent, subscription: Subscription): void;
+  readonly congested: boolean;
+  drained(): Promise<void>;
+  close(code: number, reason: string): void;
+}
 
 export class Subscription {
   epoch = "";
@@ -18,7 +28,7 @@ export class Subscription {
   active = true;
 
   constructor(
-    readonly session: Session,
+    readonly session: Subscriber,
     readonly channel: string,
   ) {}
 

@@ -20,7 +20,7 @@ import nodemailer, { type Transporter } from "nodemailer";
 import type { Logger } from "pino";
 import type { EmailRule, EmailSinkConfig } from "../config/integrations-schema.js";
 import type { StreamEvent } from "../engine/engine.js";
-import { channelMatcher, escapeHtml, render } from "../integrations/template.js";
+import { channelMatcher, escapeHtml, render } from "../shared/template.js";
 import { RetryQueue } from "./retry-queue.js";
 
 export interface EmailSinkStatus {

@@ -12,7 +12,7 @@
  * to its retries). Without it, a failed item waits on a timer while later items go ahead.
  */
 
-import { backoffDelay } from "../integrations/backoff.js";
+import { backoffDelay } from "../shared/backoff.js";
 
 export interface RetryQueueOptions<T> {
   readonly attempts: number;

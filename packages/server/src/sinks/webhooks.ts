@@ -23,7 +23,7 @@ import type { Logger } from "pino";
 import type { LifecycleKind, WebhookConfig, WebhookSinkConfig } from "../config/integrations-schema.js";
 import type { StreamEvent } from "../engine/engine.js";
 import type { ChannelChange, PresenceChange } from "../hub/hub-listeners.js";
-import { channelMatcher } from "../integrations/template.js";
+import { channelMatcher } from "../shared/template.js";
 import { RetryQueue } from "./retry-queue.js";
 import { signWebhook } from "./webhook-signature.js";
 import { eventContext } from "./email.js";

@@ -9,7 +9,7 @@
  */
 
 import type { BridgeConfig } from "../config/integrations-schema.js";
-import { pick, render } from "../integrations/template.js";
+import { pick, render } from "../shared/template.js";
 import type { UpstreamMessage } from "./upstream.js";
 
 export interface MappedEvent {

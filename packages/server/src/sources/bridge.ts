@@ -21,8 +21,8 @@
 import type { Logger } from "pino";
 import type { BridgeConfig } from "../config/integrations-schema.js";
 import type { ChannelChange } from "../hub/hub-listeners.js";
-import { backoffDelay } from "../integrations/backoff.js";
-import { channelMatcher } from "../integrations/template.js";
+import { backoffDelay } from "../shared/backoff.js";
+import { channelMatcher } from "../shared/template.js";
 import { MalformedMessageError, mapMessage } from "./bridge-map.js";
 import { openSocketIoUpstream, openWebSocketUpstream, type Upstream, type UpstreamMessage } from "./upstream.js";
 import type { PublishFn } from "./postgres-outbox.js";

@@ -37,7 +37,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import type { PostgresSourceConfig } from "../config/integrations-schema.js";
 import { HubError } from "../hub/hub-error.js";
-import { backoffDelay } from "../integrations/backoff.js";
+import { backoffDelay } from "../shared/backoff.js";
 import { installTrigger, outboxDdl, quoteIdent } from "./postgres-install.js";
 
 export type PublishFn = (channel: string, type: string, data: unknown) => Promise<unknown>;

@@ -1,7 +1,7 @@
 /** Reading channel lists and cursors from the query strings of the HTTP transports. */
 
 import { channelProblem, decodeCursor, type Cursor } from "@herald/protocol";
-import { HttpError } from "../http/http-error.js";
+import { HttpError } from "./http-error.js";
 
 /** `?channel=a&channel=b` → ["a", "b"], validated, duplicates removed. */
 export function channelsFromQuery(value: unknown, max: number): string[] {

@@ -7,11 +7,11 @@
 import { randomUUID } from "node:crypto";
 import { isRetryable } from "@herald/protocol";
 import type { FastifyInstance } from "fastify";
-import type { HttpContext } from "../http/context.js";
+import type { HttpContext } from "./http-context.js";
 import { HubError, errorFrameFields } from "../hub/hub-error.js";
 import { SseSession } from "./sse-session.js";
 import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
-import { HttpError } from "../http/http-error.js";
+import { HttpError } from "./http-error.js";
 import { tokenFromRequest } from "../auth/token-source.js";
 
 const PING = 'event: ping\ndata: {"type":"ping"}\n\n';

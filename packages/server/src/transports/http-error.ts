@@ -1,4 +1,7 @@
-/** HTTP errors: every refusal is `{"error":{"code","message"}}` with the status its code names. */
+/**
+ * HTTP errors: every refusal is `{"error":{"code","message"}}` with the status its code names.
+ * In transports/ because SSE and polling refuse with it too, and http/ sits above them.
+ */
 
 import { ErrorCodes, type ErrorCode } from "@herald/protocol";
 import type { FastifyReply } from "fastify";

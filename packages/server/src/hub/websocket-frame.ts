@@ -7,6 +7,7 @@
  * allocation. Server frames are never masked (RFC 6455 §5.1), so the bytes are identical for every
  * connection. Only valid where ws has no extension active on the connection (permessage-deflate
  * is off in Herald's WebSocketServer), since such a frame bypasses ws's Sender.
+ * In hub/ because PreparedEvent builds the frame once per event; the WebSocket transport writes it.
  */
 
 const FIN_TEXT = 0x81; // FIN bit + opcode 0x1 (text), RFC 6455 §5.2

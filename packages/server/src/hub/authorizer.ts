@@ -2,10 +2,11 @@
  * The decisions a deployment makes about who may do what. The default lets every connection
  * subscribe to any channel and lets clients publish wherever a namespace allows it; it is what
  * a hub without authentication configured does, and the ready line says so.
+ * The contract lives in hub/ because the hub calls it; auth/ implements it from the layer above.
  */
 
-import type { Session } from "../hub/session.js";
-import { HubError } from "../hub/hub-error.js";
+import type { Session } from "./session.js";
+import { HubError } from "./hub-error.js";
 
 export interface Authorizer {
   /** Checks a token from an `auth` frame, `?token=` or a cookie; sets `session.user` when it names one. */

@@ -1,4 +1,7 @@
-/** What the HTTP routes and fallback transports share: built once by createHerald. */
+/**
+ * What the HTTP routes and fallback transports share: built once by createHerald.
+ * In transports/ because SSE and polling take it, and http/ sits above them.
+ */
 
 import type { Logger } from "pino";
 import type { HeraldConfig } from "../config/schema.js";
