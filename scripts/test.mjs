@@ -35,6 +35,6 @@ if (files.length === 0) {
 
 // scripts/test-limits.mjs gives every test and hook a default time limit (HERALD_TEST_TIMEOUT_MS, 120 s).
 const limits = join(root, "scripts", "test-limits.mjs");
-const args = ["--conditions=herald-source", "--import", "tsx", "--import", limits, "--test", "--test-reporter=spec", ...files.map((file) => relative(root, file))];
+const args = ["--conditions=herald-source", "--import", "tsx", "--import", limits, "--test", "--test-force-exit", "--test-reporter=spec", ...files.map((file) => relative(root, file))];
 const child = spawn(process.execPath, args, { cwd: root, stdio: "inherit" });
 child.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { TestClient, getJson, startHerald } from "./support/herald.js";
+import { TestClient, getJson, startHerald, type RunningHerald } from "./support/herald.js";
+import { RedisServer, redisServerSkip } from "./support/redis-server.js";
 
 describe("heartbeat, deadlines, backpressure and shutdown", () => {
   it("pings every pingInterval, and a client that answers stays connected", async () => {
@@ -36,9 +37,36 @@ describe("heartbeat, deadlines, backpressure and shutdown", () => {
   });
 
   it("closes a slow consumer with 4008 and counts it, while a fast one keeps receiving everything", async () => {
-    const hub = await startHerald({ sendQueueBytes: "64KiB" });
+    await slowConsumerIsClosedWith4008(await startHerald({ sendQueueBytes: "64KiB" }));
+  });
+
+  it("closes a slow consumer with 4008 on the redis engine too, with events arriving through Redis", { skip: redisServerSkip() }, async () => {
+    const redis = await RedisServer.start();
+    try {
+      await slowConsumerIsClosedWith4008(await startHerald({ sendQueueBytes: "64KiB", engine: { type: "redis", redisUrl: redis.url } }));
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it("on shutdown closes clients with 1001 and a reason, and refuses new publishes", async () => {
+    const hub = await startHerald();
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    await client.subscribe("user:bye");
+    const closing = hub.close();
+    const closed = await client.closed;
+    assert.equal(closed.code, 1001);
+    assert.match(closed.reason, /shutting down/);
+    await closing;
+    await assert.rejects(hub.herald.publish("user:bye", "late", {}), /shutting down/);
+  });
+});
+
+/** A slow client (not reading) next to a fast one: the slow one sees 4008 with its reason once it reads again; the fast one gets everything. */
+async function slowConsumerIsClosedWith4008(hub: RunningHerald): Promise<void> {
+  const fast = await TestClient.open(`${hub.wsUrl}/ws`);
+  try {
     const slow = await TestClient.open(`${hub.wsUrl}/ws`);
-    const fast = await TestClient.open(`${hub.wsUrl}/ws`);
     await slow.subscribe("topic:firehose");
     await fast.subscribe("topic:firehose");
     // The slow client stops reading from its socket; its server-side queue grows.
@@ -72,19 +100,8 @@ describe("heartbeat, deadlines, backpressure and shutdown", () => {
     assert.deepEqual(offsets, offsets.map((_, index) => index + 1));
     const metrics = await (await fetch(`${hub.url}/metrics`)).text();
     assert.match(metrics, /herald_slow_consumer_disconnects_total\{node="[^"]+"\} 1/);
+  } finally {
     await fast.close();
     await hub.close();
-  });
-
-  it("on shutdown closes clients with 1001 and a reason, and refuses new publishes", async () => {
-    const hub = await startHerald();
-    const client = await TestClient.open(`${hub.wsUrl}/ws`);
-    await client.subscribe("user:bye");
-    const closing = hub.close();
-    const closed = await client.closed;
-    assert.equal(closed.code, 1001);
-    assert.match(closed.reason, /shutting down/);
-    await closing;
-    await assert.rejects(hub.herald.publish("user:bye", "late", {}), /shutting down/);
-  });
-});
+  }
+}
