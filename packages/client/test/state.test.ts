@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
-import { HubError, type Authorizer } from "@herald/server";
+import { HeraldError, type Authorizer } from "@herald/server";
 import { startHerald } from "../../server/test/support/herald.js";
 import { Herald, type StateChange } from "../src/index.js";
 import { FlakyProxy } from "./support/proxy.js";
@@ -54,7 +54,7 @@ describe("connection state machine", () => {
   it("stops with state failed and the server's code when the close code says reconnecting cannot help", async () => {
     const refuseAll: Authorizer = {
       async authenticate() {
-        throw new HubError("unauthorized", "token rejected");
+        throw new HeraldError("unauthorized", "token rejected");
       },
       async authorizeSubscribe() {},
       async authorizePublish() {},
@@ -140,7 +140,7 @@ describe("connection state machine", () => {
         authenticated.push(token);
       },
       async authorizeSubscribe(_session, _channel, token) {
-        if (token === "t1") throw new HubError("token_expired", "token t1 has expired");
+        if (token === "t1") throw new HeraldError("token_expired", "token t1 has expired");
       },
       async authorizePublish() {},
     };

@@ -50,6 +50,7 @@ export const ErrorCodes = {
   shutting_down: { status: 503, description: "The node is shutting down; retry on another node." },
   dashboard_not_built: { status: 503, description: "The dashboard's static files are missing; run `npm run build` (or set HERALD_DASHBOARD_DIR)." },
   internal_error: { status: 500, description: "An unexpected server fault; it is logged with the request id." },
+  invalid_config: { status: 500, description: "The configuration is not valid: the hub refuses to start (exit 1) and the message names the setting and where it came from." },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -3,7 +3,7 @@
 
 import { parseArgs } from "node:util";
 import { ApiKeys } from "./auth/api-keys.js";
-import { ConfigError } from "./config/load.js";
+import { isHeraldError } from "./shared/herald-error.js";
 import { Herald } from "./herald.js";
 import { runPgCommand } from "./sources/postgres-cli.js";
 
@@ -62,8 +62,8 @@ async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (error) {
-    if (error instanceof ConfigError || (error as { code?: string }).code === "invalid_config") {
-      process.stderr.write(`herald: ${(error as Error).message}\n`);
+    if (isHeraldError(error, "invalid_config")) {
+      process.stderr.write(`herald: ${error.message}\n`);
       return 1;
     }
     throw error;
@@ -74,7 +74,9 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const code = (error as { code?: string }).code;
     const hint = code === "EADDRINUSE" ? ` port ${herald.config.port} is in use; pick another with --port or PORT` : "";
-    process.stderr.write(`herald: cannot start: ${(error as Error).message}${hint ? ";" + hint : ""}\n`);
+    // The operator reads the details a client would not be shown (which Redis, what it answered).
+    const message = isHeraldError(error) && error.detail ? error.detail : (error as Error).message;
+    process.stderr.write(`herald: cannot start: ${message}${hint ? ";" + hint : ""}\n`);
     return 1;
   }
 

@@ -29,6 +29,9 @@ import { createLogger } from "./ops/logger.js";
 import { Metrics } from "./ops/metrics.js";
 import { RouteTable } from "./transports/routes.js";
 import { WebSocketTransport } from "./transports/websocket.js";
+import { HeraldError } from "./shared/herald-error.js";
+import { Admission } from "./transports/admission.js";
+import { refuseUpgrade } from "./transports/refuse-upgrade.js";
 
 export interface HeraldOptions {
   /** Settings, as in a config file; validated like one. Environment variables are not read unless `env` is given. */
@@ -98,7 +101,9 @@ export class Herald {
     const metrics = new Metrics(this.hub, stats, this.node);
     this.integrations = new Integrations(this.config, this.hub, this.logger, this.node);
     this.security.hits.register(metrics.registry, stats.errorsByCode);
+    const admission = new Admission({ hub: this.hub, security: this.security, accepting: () => this.accepting });
     this.websocket = new WebSocketTransport({
+      admission,
       hub: this.hub,
       routes: new RouteTable(this.config.routes),
       stats,
@@ -123,6 +128,7 @@ export class Herald {
       node: this.node,
       version,
       security: this.security,
+      admission,
       accepting: () => this.accepting,
       integrations: () => this.integrations.status(),
     });
@@ -130,7 +136,7 @@ export class Herald {
     this.closeStreams = built.closeStreams;
     applyServerTimeouts(this.http.server, this.config.limits, this.security.hits);
     this.http.server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (!this.handleUpgrade(request, socket, head)) rejectUpgrade(socket, 404, "no WebSocket endpoint at this path");
+      if (!this.handleUpgrade(request, socket, head)) refuseUpgrade(socket, new HeraldError("not_found", "no WebSocket endpoint at this path"));
     });
   }
 
@@ -166,7 +172,7 @@ export class Herald {
 
   /** Publishes one event in-process, exactly as POST /api/publish would. */
   async publish(channel: string, type: string, data: unknown = null): Promise<PublishResult> {
-    if (!this.accepting) throw Object.assign(new Error("Herald is shutting down"), { code: "shutting_down" });
+    if (!this.accepting) throw new HeraldError("shutting_down", "Herald is shutting down");
     const event: StreamEvent = await this.hub.publish(channel, type, data);
     return { channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() };
   }
@@ -196,7 +202,7 @@ export class Herald {
   attach(server: Server): void {
     server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.handleUpgrade(request, socket, head)) return;
-      if (server.listenerCount("upgrade") === 1) rejectUpgrade(socket, 404, "no WebSocket endpoint at this path");
+      if (server.listenerCount("upgrade") === 1) refuseUpgrade(socket, new HeraldError("not_found", "no WebSocket endpoint at this path"));
     });
   }
 
@@ -242,9 +248,4 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
 function createEngine(config: HeraldConfig, node: string): Engine {
   if (config.engine.type === "memory") return new MemoryEngine({ idempotencyKeys: config.publish.idempotencyKeys });
   return new RedisEngine({ url: config.engine.redisUrl, prefix: config.engine.prefix, connectionName: `herald:${node}` });
-}
-
-function rejectUpgrade(socket: Duplex, status: number, message: string): void {
-  const body = JSON.stringify({ error: { code: "not_found", message } });
-  socket.end(`HTTP/1.1 ${status} Not Found\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }

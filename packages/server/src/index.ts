@@ -1,9 +1,8 @@
 export { createHerald, Herald } from "./herald.js";
 export type { HeraldOptions, PublishResult } from "./herald.js";
-export { loadConfig, validateConfig, ConfigError } from "./config/load.js";
+export { loadConfig, validateConfig } from "./config/load.js";
 export type { HeraldConfig, HeraldConfigInput, RouteConfig, NamespaceConfig } from "./config/schema.js";
 export { MemoryEngine } from "./engine/memory.js";
-export { EngineUnavailableError } from "./engine/engine.js";
 export type {
   Engine,
   EngineHandler,
@@ -15,7 +14,7 @@ export type {
   StreamOptions,
 } from "./engine/engine.js";
 export type { Authorizer } from "./hub/authorizer.js";
-export { HubError } from "./hub/hub-error.js";
+export { HeraldError } from "./shared/herald-error.js";
 export type { Session, TransportName } from "./hub/session.js";
 export { signWebhook, verifyWebhook, SIGNATURE_HEADER } from "./sinks/webhook-signature.js";
 export type { VerifyWebhookOptions } from "./sinks/webhook-signature.js";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig } from "@herald/server";
+import { HeraldError, loadConfig } from "@herald/server";
 
 const tempFile = (name: string, text: string): string => {
   const path = join(mkdtempSync(join(tmpdir(), "herald-config-")), name);
@@ -51,7 +51,7 @@ describe("configuration", () => {
       const env = "env" in options ? options.env : {};
       assert.throws(
         () => loadConfig({ file, env }),
-        (error: unknown) => error instanceof ConfigError && pattern.test(error.message) && !error.message.includes("\n"),
+        (error: unknown) => error instanceof HeraldError && error.code === "invalid_config" && pattern.test(error.message) && !error.message.includes("\n"),
       );
     });
   }

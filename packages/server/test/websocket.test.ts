@@ -143,7 +143,7 @@ describe("request order", () => {
         session.user = token;
       },
       async authorizeSubscribe(session: { user: string | undefined }, channel: string) {
-        if (channel !== `user:${session.user}`) throw new (await import("@herald/server")).HubError("forbidden", "not your channel");
+        if (channel !== `user:${session.user}`) throw new (await import("@herald/server")).HeraldError("forbidden", "not your channel");
       },
       async authorizePublish() {},
     };

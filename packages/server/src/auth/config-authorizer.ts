@@ -13,13 +13,13 @@
 
 import { namespaceOf } from "@herald/protocol";
 import type { HeraldConfig } from "../config/schema.js";
-import { HubError } from "../hub/hub-error.js";
 import type { Session } from "../hub/session.js";
 import type { Authorizer } from "../hub/authorizer.js";
 import { anyChannelMatches } from "./channel-pattern.js";
 import { ExpiryWatch } from "./expiry-watch.js";
 import { JwtVerifier } from "./jwt-verifier.js";
 import { StaticToken } from "./static-token.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 /** What a session proved about itself. */
 interface Identity {
@@ -42,7 +42,7 @@ export class ConfigAuthorizer implements Authorizer {
     this.configured = this.jwt !== undefined || this.staticToken !== undefined;
     this.required = config.auth.required;
     if (this.required && !this.configured) {
-      throw Object.assign(new Error("auth.required is true but no auth.jwt or auth.token is configured, so nobody could connect"), { code: "invalid_config" });
+      throw new HeraldError("invalid_config", "auth.required is true but no auth.jwt or auth.token is configured, so nobody could connect");
     }
     this.expiry = new ExpiryWatch(config.auth.expiryGrace);
   }
@@ -54,11 +54,11 @@ export class ConfigAuthorizer implements Authorizer {
       this.identities.set(session, { user: undefined, channels: undefined });
       return;
     }
-    if (!this.jwt) throw new HubError("unauthorized", "the token is not valid");
+    if (!this.jwt) throw new HeraldError("unauthorized", "the token is not valid");
     const verified = await this.jwt.verify(token);
     const previous = this.identities.get(session);
     if (previous && previous.user !== verified.user) {
-      throw new HubError("unauthorized", "the new token is for another user; open a new connection to change user");
+      throw new HeraldError("unauthorized", "the new token is for another user; open a new connection to change user");
     }
     this.identities.set(session, { user: verified.user, channels: verified.channels });
     session.user = verified.user;
@@ -72,29 +72,29 @@ export class ConfigAuthorizer implements Authorizer {
 
   async authorizeSubscribe(session: Session, channel: string, token: string | undefined): Promise<void> {
     const identity = this.identities.get(session);
-    if (this.required && !identity) throw new HubError("unauthorized", "authenticate first: ?token=, the auth cookie or an auth frame");
+    if (this.required && !identity) throw new HeraldError("unauthorized", "authenticate first: ?token=, the auth cookie or an auth frame");
     if (identity?.channels && !anyChannelMatches(identity.channels, channel)) {
-      throw new HubError("forbidden", `the token does not allow channel ${channel}`);
+      throw new HeraldError("forbidden", `the token does not allow channel ${channel}`);
     }
     const namespace = namespaceOf(channel);
     const rules = this.config.namespaces[namespace];
     if (rules?.personal) {
-      if (!identity) throw new HubError("unauthorized", `${namespace}: channels are personal; authenticate first`);
+      if (!identity) throw new HeraldError("unauthorized", `${namespace}: channels are personal; authenticate first`);
       if (identity.user === undefined || channel !== `${namespace}:${identity.user}`) {
-        throw new HubError("forbidden", `${channel} belongs to another user; you may subscribe to ${namespace}:<your user id> only`);
+        throw new HeraldError("forbidden", `${channel} belongs to another user; you may subscribe to ${namespace}:<your user id> only`);
       }
     }
     const policy = rules?.subscribe ?? (this.configured ? "authenticated" : "public");
     if (policy === "public") return;
     if (policy === "authenticated") {
-      if (!identity) throw new HubError("unauthorized", `${namespace || "this namespace"} is for authenticated connections; authenticate first`);
+      if (!identity) throw new HeraldError("unauthorized", `${namespace || "this namespace"} is for authenticated connections; authenticate first`);
       return;
     }
     await this.checkSubscriptionToken(identity, channel, token);
   }
 
   async authorizePublish(session: Session, channel: string): Promise<void> {
-    if (this.configured && !this.identities.has(session)) throw new HubError("unauthorized", "authenticate before publishing");
+    if (this.configured && !this.identities.has(session)) throw new HeraldError("unauthorized", "authenticate before publishing");
     // Being subscribed already proved the right to this channel (a subscription token included).
     if (session.subscriptions.get(channel)?.active) return;
     await this.authorizeSubscribe(session, channel, undefined);
@@ -105,12 +105,12 @@ export class ConfigAuthorizer implements Authorizer {
   }
 
   private async checkSubscriptionToken(identity: Identity | undefined, channel: string, token: string | undefined): Promise<void> {
-    if (!this.jwt) throw new HubError("forbidden", `${channel} needs a subscription token, and no auth.jwt is configured to check one`);
-    if (!token) throw new HubError("forbidden", `${channel} is private: send a subscription token in the subscribe frame's token field`);
+    if (!this.jwt) throw new HeraldError("forbidden", `${channel} needs a subscription token, and no auth.jwt is configured to check one`);
+    if (!token) throw new HeraldError("forbidden", `${channel} is private: send a subscription token in the subscribe frame's token field`);
     const verified = await this.jwt.verify(token);
-    if (verified.claims.channel !== channel) throw new HubError("forbidden", `the subscription token is not for ${channel}`);
+    if (verified.claims.channel !== channel) throw new HeraldError("forbidden", `the subscription token is not for ${channel}`);
     if (verified.user !== undefined && identity?.user !== undefined && verified.user !== identity.user) {
-      throw new HubError("forbidden", "the subscription token was issued to another user");
+      throw new HeraldError("forbidden", "the subscription token was issued to another user");
     }
   }
 }

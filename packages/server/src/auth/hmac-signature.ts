@@ -15,7 +15,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { HeraldConfig } from "../config/schema.js";
-import { HubError } from "../hub/hub-error.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 // Signatures remembered for replay detection. Forgetting one early would reopen it to replay, so
 // when this many are still live, new signed requests are refused until some leave the window.
@@ -41,7 +41,7 @@ export class HmacVerifier {
   }
 
   /**
-   * Verifies a signed request; returns the key id and the signature's replay key, or throws HubError
+   * Verifies a signed request; returns the key id and the signature's replay key, or throws HeraldError
    * with a code saying what is wrong. Call `claim` once the request is not an idempotent retry.
    */
   verify(headers: IncomingHttpHeaders, rawBody: string, now = Date.now()): { keyId: string; replayKey: string } {
@@ -49,18 +49,18 @@ export class HmacVerifier {
     const timestamp = header(headers, "x-herald-timestamp");
     const signature = header(headers, "x-herald-signature");
     if (!keyId || !timestamp || !signature) {
-      throw new HubError("invalid_signature", "a signed request needs X-Herald-Key-Id, X-Herald-Timestamp and X-Herald-Signature");
+      throw new HeraldError("invalid_signature", "a signed request needs X-Herald-Key-Id, X-Herald-Timestamp and X-Herald-Signature");
     }
     const secret = this.secrets.get(keyId);
-    if (secret === undefined) throw new HubError("invalid_signature", "unknown X-Herald-Key-Id");
-    if (!/^\d{1,12}$/.test(timestamp)) throw new HubError("invalid_signature", "X-Herald-Timestamp must be Unix time in seconds");
+    if (secret === undefined) throw new HeraldError("invalid_signature", "unknown X-Herald-Key-Id");
+    if (!/^\d{1,12}$/.test(timestamp)) throw new HeraldError("invalid_signature", "X-Herald-Timestamp must be Unix time in seconds");
     const skew = Math.abs(now - Number(timestamp) * 1000);
     if (skew > this.config.replayWindow) {
-      throw new HubError("stale_request", `X-Herald-Timestamp is ${Math.round(skew / 1000)}s away from the server's clock; the window is ${Math.round(this.config.replayWindow / 1000)}s`);
+      throw new HeraldError("stale_request", `X-Herald-Timestamp is ${Math.round(skew / 1000)}s away from the server's clock; the window is ${Math.round(this.config.replayWindow / 1000)}s`);
     }
-    if (!/^[0-9a-fA-F]{64}$/.test(signature)) throw new HubError("invalid_signature", "X-Herald-Signature must be 64 hex digits (HMAC-SHA256)");
+    if (!/^[0-9a-fA-F]{64}$/.test(signature)) throw new HeraldError("invalid_signature", "X-Herald-Signature must be 64 hex digits (HMAC-SHA256)");
     const expected = createHmac("sha256", secret).update(`${timestamp}.${rawBody}`).digest();
-    if (!timingSafeEqual(expected, Buffer.from(signature, "hex"))) throw new HubError("invalid_signature", "the signature does not match the body and timestamp");
+    if (!timingSafeEqual(expected, Buffer.from(signature, "hex"))) throw new HeraldError("invalid_signature", "the signature does not match the body and timestamp");
     return { keyId, replayKey: `${Number(timestamp)}:${keyId}:${signature.toLowerCase()}` };
   }
 
@@ -72,9 +72,9 @@ export class HmacVerifier {
     this.forgetExpired(now);
     const timestamp = Number(replayKey.slice(0, replayKey.indexOf(":")));
     const bucket = this.seen.get(timestamp);
-    if (bucket?.has(replayKey)) throw new HubError("replayed_request", "this signed request was already accepted; sign a new one");
+    if (bucket?.has(replayKey)) throw new HeraldError("replayed_request", "this signed request was already accepted; sign a new one");
     if (this.remembered >= MAX_REMEMBERED) {
-      throw new HubError("rate_limited", `${MAX_REMEMBERED} signed requests are within the replay window; retry in a few seconds`);
+      throw new HeraldError("rate_limited", `${MAX_REMEMBERED} signed requests are within the replay window; retry in a few seconds`);
     }
     if (bucket) bucket.add(replayKey);
     else this.seen.set(timestamp, new Set([replayKey]));

@@ -11,7 +11,7 @@
 import { createPublicKey, type KeyObject, type webcrypto } from "node:crypto";
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTHeaderParameters, type FlattenedJWSInput } from "jose";
 import type { HeraldConfig } from "../config/schema.js";
-import { HubError } from "../hub/hub-error.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 type JwtConfig = NonNullable<HeraldConfig["auth"]["jwt"]>;
 
@@ -37,7 +37,7 @@ export class JwtVerifier {
     this.publicKey = config.publicKey === undefined ? undefined : readPublicKey(config.publicKey);
     this.jwks = config.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: config.jwksCooldown, cacheMaxAge: 600_000, timeoutDuration: 5_000 });
     if (!this.secret && !this.publicKey && !this.jwks) {
-      throw Object.assign(new Error("auth.jwt needs secret, publicKey or jwksUrl"), { code: "invalid_config" });
+      throw new HeraldError("invalid_config", "auth.jwt needs secret, publicKey or jwksUrl");
     }
     this.algorithms = config.algorithms ?? [
       ...(this.secret ? ["HS256"] : []),
@@ -46,7 +46,7 @@ export class JwtVerifier {
     ];
   }
 
-  /** Verifies signature, algorithm, `exp`/`nbf`/`iat`, and `iss`/`aud` when configured; throws HubError. */
+  /** Verifies signature, algorithm, `exp`/`nbf`/`iat`, and `iss`/`aud` when configured; throws HeraldError. */
   async verify(token: string): Promise<VerifiedToken> {
     let payload: JWTPayload;
     try {
@@ -64,13 +64,13 @@ export class JwtVerifier {
     // at the issuer or a forged token, and it would outlive what its issuer intended.
     if (typeof payload.iat === "number" && payload.iat * 1000 > Date.now() + this.config.clockTolerance) {
       const ahead = Math.round(payload.iat - Date.now() / 1000);
-      throw new HubError("unauthorized", `the token was refused: it was issued in the future (iat is ${ahead}s ahead of the server's clock, beyond auth.jwt.clockTolerance)`);
+      throw new HeraldError("unauthorized", `the token was refused: it was issued in the future (iat is ${ahead}s ahead of the server's clock, beyond auth.jwt.clockTolerance)`);
     }
     const channelsClaim = payload[this.config.channelsClaim];
     let channels: string[] | undefined;
     if (channelsClaim !== undefined) {
       if (!Array.isArray(channelsClaim) || !channelsClaim.every((item) => typeof item === "string")) {
-        throw new HubError("unauthorized", `the token's "${this.config.channelsClaim}" claim must be a list of channel names`);
+        throw new HeraldError("unauthorized", `the token's "${this.config.channelsClaim}" claim must be a list of channel names`);
       }
       channels = channelsClaim;
     }
@@ -101,7 +101,7 @@ function readPublicKey(pem: string): KeyObject {
   try {
     return createPublicKey(pem.replace(/\\n/g, "\n"));
   } catch (error) {
-    throw Object.assign(new Error(`auth.jwt.publicKey is not a PEM public key: ${(error as Error).message}`), { code: "invalid_config" });
+    throw new HeraldError("invalid_config", `auth.jwt.publicKey is not a PEM public key: ${(error as Error).message}`);
   }
 }
 
@@ -109,18 +109,18 @@ function algorithmOf(key: KeyObject): string {
   if (key.asymmetricKeyType === "rsa") return "RS256";
   if (key.asymmetricKeyType === "ec") return "ES256";
   if (key.asymmetricKeyType === "ed25519") return "EdDSA";
-  throw Object.assign(new Error(`auth.jwt.publicKey: ${key.asymmetricKeyType} keys are not supported; use RSA, EC P-256 or Ed25519`), { code: "invalid_config" });
+  throw new HeraldError("invalid_config", `auth.jwt.publicKey: ${key.asymmetricKeyType} keys are not supported; use RSA, EC P-256 or Ed25519`);
 }
 
-function refusal(error: unknown): HubError {
-  if (error instanceof HubError) return error;
-  if (error instanceof errors.JWTExpired) return new HubError("token_expired", "the token has expired; fetch a new one and send it in an auth frame");
-  if (error instanceof errors.JWTClaimValidationFailed) return new HubError("unauthorized", `the token was refused: ${error.message}`);
-  if (error instanceof errors.JOSEAlgNotAllowed) return new HubError("unauthorized", "the token was refused: its signing algorithm is not accepted here");
-  if (error instanceof errors.JWKSNoMatchingKey) return new HubError("unauthorized", "the token was refused: no key of the key set matches its kid");
-  if (error instanceof errors.JWSSignatureVerificationFailed) return new HubError("unauthorized", "the token was refused: bad signature");
+function refusal(error: unknown): HeraldError {
+  if (error instanceof HeraldError) return error;
+  if (error instanceof errors.JWTExpired) return new HeraldError("token_expired", "the token has expired; fetch a new one and send it in an auth frame");
+  if (error instanceof errors.JWTClaimValidationFailed) return new HeraldError("unauthorized", `the token was refused: ${error.message}`);
+  if (error instanceof errors.JOSEAlgNotAllowed) return new HeraldError("unauthorized", "the token was refused: its signing algorithm is not accepted here");
+  if (error instanceof errors.JWKSNoMatchingKey) return new HeraldError("unauthorized", "the token was refused: no key of the key set matches its kid");
+  if (error instanceof errors.JWSSignatureVerificationFailed) return new HeraldError("unauthorized", "the token was refused: bad signature");
   if (error instanceof errors.JWKSTimeout || (error instanceof Error && /fetch|ECONN/i.test(error.message))) {
-    return new HubError("unauthorized", "the token could not be checked: the key set URL did not answer");
+    return new HeraldError("unauthorized", "the token could not be checked: the key set URL did not answer");
   }
-  return new HubError("unauthorized", "the token was refused: it is not a valid JWT");
+  return new HeraldError("unauthorized", "the token was refused: it is not a valid JWT");
 }

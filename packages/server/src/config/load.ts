@@ -5,14 +5,8 @@ import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { configSchema, type HeraldConfig, type HeraldConfigInput } from "./schema.js";
 import { ENV_VARIABLES, envValue } from "./env.js";
+import { HeraldError } from "../shared/herald-error.js";
 
-export class ConfigError extends Error {
-  readonly code = "invalid_config";
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
 
 type Json = Record<string, unknown>;
 
@@ -48,7 +42,7 @@ export function loadConfig(options: LoadConfigOptions = {}): HeraldConfig {
   return validateConfig(merged, origins);
 }
 
-/** Validates a config object, throwing a ConfigError whose message names the first bad key. */
+/** Validates a config object, throwing an `invalid_config` HeraldError whose message names the first bad key. */
 export function validateConfig(input: unknown, origins: Map<string, string> = new Map()): HeraldConfig {
   const result = configSchema.safeParse(input ?? {});
   if (result.success) return result.data;
@@ -60,9 +54,9 @@ export function validateConfig(input: unknown, origins: Map<string, string> = ne
     const keys = (issue as { keys: string[] }).keys;
     const where = path ? ` in ${path}` : "";
     message = `unknown key${keys.length > 1 ? "s" : ""} ${keys.map((k) => `"${k}"`).join(", ")}${where}; see docs/configuration.md for the keys Herald reads`;
-    throw new ConfigError(`invalid configuration${origin ? ` (${origin})` : ""}: ${message}`);
+    throw new HeraldError("invalid_config", `invalid configuration${origin ? ` (${origin})` : ""}: ${message}`);
   }
-  throw new ConfigError(`invalid configuration: ${path || "(root)"}${origin ? ` (from ${origin})` : ""}: ${message}`);
+  throw new HeraldError("invalid_config", `invalid configuration: ${path || "(root)"}${origin ? ` (from ${origin})` : ""}: ${message}`);
 }
 
 function priority(name: string): number {
@@ -82,16 +76,16 @@ function readConfigFile(file: string): Json {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
+    throw new HeraldError("invalid_config", `cannot read config file ${file}: ${(error as Error).message}`);
   }
   let value: unknown;
   try {
     value = extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new ConfigError(`config file ${file} is not valid ${extname(file) === ".json" ? "JSON" : "YAML"}: ${(error as Error).message.split("\n")[0]}`);
+    throw new HeraldError("invalid_config", `config file ${file} is not valid ${extname(file) === ".json" ? "JSON" : "YAML"}: ${(error as Error).message.split("\n")[0]}`);
   }
   if (value === null || value === undefined) return {};
-  if (typeof value !== "object" || Array.isArray(value)) throw new ConfigError(`config file ${file} must hold an object of settings`);
+  if (typeof value !== "object" || Array.isArray(value)) throw new HeraldError("invalid_config", `config file ${file} must hold an object of settings`);
   return value as Json;
 }
 

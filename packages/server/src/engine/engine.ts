@@ -17,8 +17,8 @@
  *    `historyTtlMs`) in offset order, with the stream's current position read no earlier than
  *    the newest returned event.
  * 5. Honesty. `publish` resolves only once the event is stored and will be delivered. It rejects
- *    with an `EngineUnavailableError` only when the event surely was not stored (the command never
- *    left this node), and with an `EngineTimeoutError` when it may have been (the connection broke
+ *    with a HeraldError `engine_unavailable` only when the event surely was not stored (the command never
+ *    left this node), and with `engine_timeout` when it may have been (the connection broke
  *    or the answer did not come in time after the command was sent): the outcome is unknown, and
  *    only a retry with the same idempotency key settles it. Never accepting and dropping.
  * 6. Idempotency. A publish given an idempotency key is recorded under that key, for `ttlMs`, in
@@ -136,24 +136,7 @@ export interface Engine {
   status(): EngineStatus;
 }
 
-/** Thrown by an engine that cannot reach its backing service; answered as `engine_unavailable`. */
-export class EngineUnavailableError extends Error {
-  readonly code = "engine_unavailable";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "EngineUnavailableError";
-  }
-}
-
-/**
- * Thrown by an engine when a publish may or may not have been stored (the command was sent, then
- * the connection broke or no answer came in time); answered as `engine_timeout`. Only a retry with
- * the same idempotency key is safe: it stores the event if it was not, and answers it if it was.
- */
-export class EngineTimeoutError extends Error {
-  readonly code = "engine_timeout";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "EngineTimeoutError";
-  }
-}
+/** What a client is told when the engine cannot be reached; the operator's details go in `detail`. */
+export const ENGINE_UNAVAILABLE = "the engine is unavailable; retry shortly";
+/** What a client is told when a publish's outcome is unknown. */
+export const ENGINE_TIMEOUT = "the engine did not confirm the publish; it may or may not be stored";

@@ -21,9 +21,9 @@
  *
  * Honesty: commands are never queued while Redis is away and never re-sent after a lost
  * connection (a re-sent publish could store an event twice); they fail at once. A publish that
- * never left this node (not connected) rejects with EngineUnavailableError: nothing was stored.
+ * never left this node (not connected) rejects with engine_unavailable: nothing was stored.
  * One that was sent and then lost its connection or its answer (timeout) may have been stored, so
- * it rejects with EngineTimeoutError: the outcome is unknown, and a retry with the same
+ * it rejects with engine_timeout: the outcome is unknown, and a retry with the same
  * idempotency key settles it.
  *
  * Idempotency: the publish script checks and writes the key's record (`{channel}:idem:<hash>`,
@@ -39,8 +39,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import type { StreamPosition } from "@herald/protocol";
 import {
-  EngineTimeoutError,
-  EngineUnavailableError,
+  ENGINE_TIMEOUT,
+  ENGINE_UNAVAILABLE,
   type Engine,
   type EngineHandler,
   type EngineStatus,
@@ -54,6 +54,7 @@ import {
   type StreamOptions,
 } from "./engine.js";
 import { scripts } from "./redis-scripts.js";
+import { HeraldError, isHeraldError } from "../shared/herald-error.js";
 
 export interface RedisEngineOptions {
   /** Redis URL, e.g. redis://127.0.0.1:6379/0. Default redis://127.0.0.1:6379. */
@@ -157,7 +158,7 @@ export class RedisEngine implements Engine {
       await Promise.all([this.command.connect(), this.subscriber.connect()]);
     } catch (error) {
       await this.close();
-      throw new EngineUnavailableError(`cannot reach Redis at ${redactUrl(this.url)}: ${lastError || (error as Error).message}`, { cause: error });
+      throw new HeraldError("engine_unavailable", ENGINE_UNAVAILABLE, { cause: error, detail: `cannot reach Redis at ${redactUrl(this.url)}: ${lastError || (error as Error).message}` });
     }
     this.sharded = this.allowSharded && (await supportsShardedPubSub(this.command));
     const onMessage = (topic: string, message: string): void => this.receive(topic, message);
@@ -204,8 +205,8 @@ export class RedisEngine implements Engine {
         ]),
       )) as [string, number, number, number];
     } catch (error) {
-      if (error instanceof EngineUnavailableError && mayHaveRun(error.cause)) {
-        throw new EngineTimeoutError(`Redis publish outcome unknown: ${(error.cause as Error).message}`, { cause: error.cause });
+      if (isHeraldError(error, "engine_unavailable") && mayHaveRun(error.cause)) {
+        throw new HeraldError("engine_timeout", ENGINE_TIMEOUT, { cause: error.cause, detail: `Redis publish outcome unknown: ${(error.cause as Error).message}` });
       }
       throw error;
     }
@@ -491,18 +492,18 @@ export class RedisEngine implements Engine {
   // ---- errors ---------------------------------------------------------------------------------
 
   private ready(connection: Redis | undefined): Redis {
-    if (!connection || connection.status !== "ready") throw new EngineUnavailableError("Redis is not reachable");
+    if (!connection || connection.status !== "ready") throw new HeraldError("engine_unavailable", ENGINE_UNAVAILABLE, { detail: "Redis is not reachable" });
     return connection;
   }
 
-  /** Runs a Redis call; a connection problem becomes EngineUnavailableError, a Redis reply error stays as it is. */
+  /** Runs a Redis call; a connection problem becomes engine_unavailable, a Redis reply error stays as it is. */
   private async run<T>(what: string, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (error) {
-      if (error instanceof EngineUnavailableError) throw error;
+      if (isHeraldError(error)) throw error;
       if ((error as Error).name === "ReplyError" && !/^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN)/.test((error as Error).message)) throw error;
-      throw new EngineUnavailableError(`Redis ${what} failed: ${(error as Error).message}`, { cause: error });
+      throw new HeraldError("engine_unavailable", ENGINE_UNAVAILABLE, { cause: error, detail: `Redis ${what} failed: ${(error as Error).message}` });
     }
   }
 }

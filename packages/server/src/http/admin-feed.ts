@@ -11,77 +11,64 @@
  * SSE event once its socket drains) rather than buffered without bound or slowing the hub.
  */
 
-import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "../transports/http-context.js";
-import { HttpError } from "../transports/http-error.js";
 import { ADMIN_ONLY } from "../auth/admin-guard.js";
 import type { StreamEvent } from "../engine/engine.js";
+import { PreparedEvent } from "../hub/prepared-event.js";
+import { HeraldError } from "../shared/herald-error.js";
+import { SseHeartbeat, SseStream } from "../transports/sse-stream.js";
 
 /** Bytes a watcher's socket may hold unsent before events for it are dropped. */
 const WATCHER_BUFFER_BYTES = 1024 * 1024;
-const HEARTBEAT_MS = 15_000;
 
-interface Watcher {
-  readonly response: ServerResponse;
+/** An admin watching the feed; behind it drops events rather than slow or buffer without bound. */
+class Watcher {
   /** Events dropped since the last `dropped` notice. */
-  dropped: number;
-  corked: boolean;
+  private dropped = 0;
+
+  constructor(readonly stream: SseStream) {}
+
+  send(data: string): void {
+    if (this.stream.backlog > WATCHER_BUFFER_BYTES) {
+      this.dropped += 1;
+      return;
+    }
+    if (this.dropped > 0) {
+      this.stream.record("dropped", JSON.stringify({ count: this.dropped }));
+      this.dropped = 0;
+    }
+    this.stream.record(undefined, data);
+  }
+
+  ping(): void {
+    if (this.stream.backlog <= WATCHER_BUFFER_BYTES) this.stream.ping();
+  }
 }
 
 export function registerAdminFeed(app: FastifyInstance, context: HttpContext): { close(): void } {
-  const watchers = new Set<Watcher>();
+  const heartbeat = new SseHeartbeat<Watcher>(context.config.pingInterval);
+  const watchers = heartbeat.streams;
   let stopListening: (() => void) | undefined;
 
   const onPublished = (event: StreamEvent): void => {
-    const frame = { type: event.type, channel: event.channel, data: event.data, offset: event.offset, epoch: event.epoch, timestamp: new Date(event.time).toISOString() };
-    const chunk = `data: ${JSON.stringify(frame)}\n\n`;
-    for (const watcher of watchers) write(watcher, chunk);
+    // Serialised once for every watcher, as the wire frame clients get.
+    const data = new PreparedEvent(event).text("herald");
+    for (const watcher of watchers) watcher.send(data);
   };
-
-  const write = (watcher: Watcher, chunk: string): void => {
-    const { response } = watcher;
-    if (response.writableLength > WATCHER_BUFFER_BYTES) {
-      watcher.dropped += 1;
-      return;
-    }
-    if (watcher.dropped > 0) {
-      response.write(`event: dropped\ndata: ${JSON.stringify({ count: watcher.dropped })}\n\n`);
-      watcher.dropped = 0;
-    }
-    // Many events in one turn leave as one write.
-    if (!watcher.corked) {
-      watcher.corked = true;
-      response.cork();
-      process.nextTick(() => {
-        watcher.corked = false;
-        response.uncork();
-      });
-    }
-    response.write(chunk);
-  };
-
-  const heartbeat = setInterval(() => {
-    for (const watcher of watchers) if (watcher.response.writableLength <= WATCHER_BUFFER_BYTES) watcher.response.write(": ping\n\n");
-  }, HEARTBEAT_MS);
-  heartbeat.unref();
 
   const guard = (request: { raw: import("node:http").IncomingMessage }): void => {
-    if (!context.security.admin.allows(request.raw)) throw new HttpError("unauthorized", ADMIN_ONLY);
+    if (!context.security.admin.allows(request.raw)) throw new HeraldError("unauthorized", ADMIN_ONLY);
   };
 
   app.get("/api/admin/events", async (request, reply) => {
     guard(request);
-    if (!context.accepting()) throw new HttpError("shutting_down", "this node is shutting down");
+    if (!context.accepting()) throw new HeraldError("shutting_down", "this node is shutting down");
     reply.hijack();
-    reply.raw.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache, no-transform",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-    });
-    reply.raw.write(`retry: 1000\nevent: hello\ndata: ${JSON.stringify({ node: context.node, version: context.version })}\n\n`);
-    const watcher: Watcher = { response: reply.raw, dropped: 0, corked: false };
+    const stream = new SseStream(reply.raw);
+    stream.open();
+    stream.record("hello", JSON.stringify({ node: context.node, version: context.version }));
+    const watcher = new Watcher(stream);
     watchers.add(watcher);
     stopListening ??= context.hub.listeners.on("published", onPublished);
     request.raw.on("close", () => {
@@ -101,10 +88,10 @@ export function registerAdminFeed(app: FastifyInstance, context: HttpContext): {
 
   return {
     close() {
-      clearInterval(heartbeat);
+      heartbeat.stop();
       stopListening?.();
       stopListening = undefined;
-      for (const watcher of watchers) watcher.response.end();
+      for (const watcher of watchers) watcher.stream.end();
       watchers.clear();
     },
   };

@@ -1,11 +1,8 @@
 /** The Fastify application: routes, body limits and the one error format. */
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
-import { isErrorCode } from "@herald/protocol";
 import type { HttpContext } from "../transports/http-context.js";
-import { HttpError, sendError } from "../transports/http-error.js";
-import { HubError } from "../hub/hub-error.js";
-import { EngineUnavailableError } from "../engine/engine.js";
+import { sendError } from "../transports/send-error.js";
 import { registerPublish } from "./publish.js";
 import { registerReadApi } from "./read-api.js";
 import { registerOperations } from "./operations.js";
@@ -16,6 +13,7 @@ import { registerBrowserDefences } from "./browser-defences.js";
 import { registerAdminFeed } from "./admin-feed.js";
 import { registerDashboard } from "./dashboard.js";
 import { handleClientError } from "./client-errors.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 // Fastify's own error codes, answered in Herald's format.
 const FASTIFY_ERRORS: Record<string, { code: "payload_too_large" | "unsupported_media_type" | "invalid_json" | "invalid_body"; message: string }> = {
@@ -44,13 +42,11 @@ export function buildHttpApp(context: HttpContext): { app: FastifyInstance; clos
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof HttpError || error instanceof HubError) {
+    if (error instanceof HeraldError) {
       context.stats.countError(error.code);
+      if (error.code === "internal_error") request.log.error({ err: error.cause ?? error }, "request failed");
+      else if (error.detail) request.log.debug({ code: error.code, detail: error.detail }, "request refused");
       return sendError(reply, error.code, error.message);
-    }
-    if (error instanceof EngineUnavailableError) {
-      context.stats.countError("engine_unavailable");
-      return sendError(reply, "engine_unavailable", "the engine is unavailable, nothing was published; retry shortly");
     }
     const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
     if (known) {
@@ -61,10 +57,10 @@ export function buildHttpApp(context: HttpContext): { app: FastifyInstance; clos
       context.stats.countError("invalid_json");
       return sendError(reply, "invalid_json", `the body is not valid JSON: ${error.message}`);
     }
-    const code = typeof (error as { code?: unknown }).code === "string" && isErrorCode(error.code) ? error.code : "internal_error";
     request.log.error({ err: error }, "request failed");
-    context.stats.countError(code);
-    return sendError(reply, code, code === "internal_error" ? "unexpected server error; it has been logged" : error.message);
+    const refusal = HeraldError.from(error);
+    context.stats.countError(refusal.code);
+    return sendError(reply, refusal.code, refusal.message);
   });
 
   app.setNotFoundHandler((request, reply) => {

@@ -15,9 +15,9 @@ import { dirname, extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { HttpContext } from "../transports/http-context.js";
-import { HttpError } from "../transports/http-error.js";
 import { ADMIN_COOKIE, ADMIN_ONLY } from "../auth/admin-guard.js";
 import { firstString } from "../transports/query.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -64,18 +64,18 @@ export function registerDashboard(app: FastifyInstance, context: HttpContext): v
       reply.header("set-cookie", `${ADMIN_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${secure}`);
       return reply.redirect("/dashboard/", 303);
     }
-    if (token !== undefined) throw new HttpError("unauthorized", "that is not the admin token: open the dashboard URL the start-up banner printed, or /dashboard?token=<HERALD_ADMIN_TOKEN>");
-    if (!context.security.admin.allows(request.raw)) throw new HttpError("unauthorized", ADMIN_ONLY);
+    if (token !== undefined) throw new HeraldError("unauthorized", "that is not the admin token: open the dashboard URL the start-up banner printed, or /dashboard?token=<HERALD_ADMIN_TOKEN>");
+    if (!context.security.admin.allows(request.raw)) throw new HeraldError("unauthorized", ADMIN_ONLY);
     if (!existsSync(join(root, "index.html"))) {
-      throw new HttpError("dashboard_not_built", `the dashboard is not built (no ${join(root, "index.html")}); run \`npm run build\``);
+      throw new HeraldError("dashboard_not_built", `the dashboard is not built (no ${join(root, "index.html")}); run \`npm run build\``);
     }
     const path = normalize(join(root, file));
-    if (path !== root && !path.startsWith(root.endsWith(sep) ? root : root + sep)) throw new HttpError("not_found", "no such dashboard file");
+    if (path !== root && !path.startsWith(root.endsWith(sep) ? root : root + sep)) throw new HeraldError("not_found", "no such dashboard file");
     let body: Buffer;
     try {
       body = await readFile(path);
     } catch {
-      throw new HttpError("not_found", `no dashboard file ${file}`);
+      throw new HeraldError("not_found", `no dashboard file ${file}`);
     }
     const type = TYPES[extname(path)] ?? "application/octet-stream";
     reply.type(type);

@@ -2,13 +2,13 @@
 
 import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "../transports/http-context.js";
-import { HttpError } from "../transports/http-error.js";
 import { ADMIN_ONLY } from "../auth/admin-guard.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 export function registerOperations(app: FastifyInstance, context: HttpContext): void {
   app.get("/api/status", async (request) => {
     const credential = context.security.admin.credential(request.raw);
-    if (credential === "invalid") throw new HttpError("unauthorized", ADMIN_ONLY);
+    if (credential === "invalid") throw new HeraldError("unauthorized", ADMIN_ONLY);
     const counts = context.hub.counts();
     const engine = context.engine.status();
     // Anyone may read these: counts only, no channel name, user, event or address (docs/operations.md).
@@ -51,7 +51,7 @@ export function registerOperations(app: FastifyInstance, context: HttpContext): 
 
   app.get("/metrics", async (request, reply) => {
     if (context.config.security.protectMetrics && !context.security.admin.allows(request.raw)) {
-      throw new HttpError("unauthorized", ADMIN_ONLY);
+      throw new HeraldError("unauthorized", ADMIN_ONLY);
     }
     const text = await context.metrics.text();
     return reply.type(context.metrics.registry.contentType).send(text);

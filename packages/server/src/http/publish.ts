@@ -17,10 +17,10 @@
 
 import type { FastifyInstance } from "fastify";
 import { channelProblem, eventTypeProblem } from "@herald/protocol";
-import { EngineTimeoutError, EngineUnavailableError, type IdempotencyKey, type PublishedEvent } from "../engine/engine.js";
+import { type IdempotencyKey, type PublishedEvent } from "../engine/engine.js";
 import type { HttpContext } from "../transports/http-context.js";
-import { HttpError } from "../transports/http-error.js";
 import { HmacVerifier } from "../auth/hmac-signature.js";
+import { HeraldError, isHeraldError } from "../shared/herald-error.js";
 
 interface PublishItem {
   channel: string;
@@ -32,27 +32,27 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
   const { hmac } = context.security;
   const { replayWindow, idempotencyKeys } = context.config.publish;
   app.post("/api/publish", async (request, reply) => {
-    if (!context.accepting()) throw new HttpError("shutting_down", "this node is shutting down and publishes nothing more; retry on another node");
+    if (!context.accepting()) throw new HeraldError("shutting_down", "this node is shutting down and publishes nothing more; retry on another node");
     // Until its answer is written (or the client goes away), a graceful shutdown waits for this request.
     void context.hub.publishes.track(new Promise((resolve) => reply.raw.once("close", resolve)));
     // A signed request proves its key with an HMAC over the raw body; otherwise a bearer API key.
     let credential: string;
     let replayKey: string | undefined;
     if (HmacVerifier.isSigned(request.headers)) {
-      if (!hmac.configured) throw new HttpError("invalid_signature", "this hub has no publish.hmacKeys; send Authorization: Bearer <API key> instead");
+      if (!hmac.configured) throw new HeraldError("invalid_signature", "this hub has no publish.hmacKeys; send Authorization: Bearer <API key> instead");
       const signed = hmac.verify(request.headers, request.rawBody ?? "");
       credential = `hmac:${signed.keyId}`;
       replayKey = signed.replayKey;
     } else if (hmac.configured && !context.apiKeys.configured) {
-      throw new HttpError("unauthorized", "sign the request: X-Herald-Key-Id, X-Herald-Timestamp and X-Herald-Signature (see docs/security.md)");
+      throw new HeraldError("unauthorized", "sign the request: X-Herald-Key-Id, X-Herald-Timestamp and X-Herald-Signature (see docs/security.md)");
     } else {
       const key = context.apiKeys.check(request.headers.authorization, request.socket.remoteAddress);
-      if (!key.ok) throw new HttpError("unauthorized", key.message);
+      if (!key.ok) throw new HeraldError("unauthorized", key.message);
       credential = `key:${key.keyName}`;
     }
     const idempotencyKey = request.headers["idempotency-key"];
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
-      throw new HttpError("invalid_param", "Idempotency-Key must be 1 to 255 characters");
+      throw new HeraldError("invalid_param", "Idempotency-Key must be 1 to 255 characters");
     }
     // `publish.idempotencyKeys: 0` turns the header off.
     const scopedKey = idempotencyKey === undefined || idempotencyKeys === 0 ? undefined : `${credential}\n${idempotencyKey}`;
@@ -69,7 +69,7 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
     }
     const contentType = request.headers["content-type"] ?? "";
     if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
-      throw new HttpError("unsupported_media_type", `send the body as application/json (got ${contentType ? JSON.stringify(contentType.slice(0, 60)) : "no content type"})`);
+      throw new HeraldError("unsupported_media_type", `send the body as application/json (got ${contentType ? JSON.stringify(contentType.slice(0, 60)) : "no content type"})`);
     }
     const items = readBody(request.body, context.config.publish.maxBatch);
     // Each event of a request has its own record, so a retry stores exactly the events that were not stored.
@@ -112,51 +112,51 @@ function outcomeError(error: unknown, index: number, idempotencyKey: string | un
   const retry = idempotencyKey === undefined
     ? "this request had no Idempotency-Key, so a retry may store events twice; send one to retry safely"
     : `retry with the same Idempotency-Key (${JSON.stringify(idempotencyKey)}): events already stored are answered, not stored again`;
-  if (error instanceof EngineTimeoutError) {
-    return new HttpError("engine_timeout", `the engine did not confirm event ${index} of this request: ${before}its outcome is unknown (it may or may not be stored); ${retry}`);
+  if (isHeraldError(error, "engine_timeout")) {
+    return new HeraldError("engine_timeout", `the engine did not confirm event ${index} of this request: ${before}its outcome is unknown (it may or may not be stored); ${retry}`, { cause: error, ...(error.detail ? { detail: error.detail } : {}) });
   }
-  if (error instanceof EngineUnavailableError) {
+  if (isHeraldError(error, "engine_unavailable")) {
     const stored = index === 0 ? "nothing was published" : `${before}the rest were not`;
-    return new HttpError("engine_unavailable", `the engine is unavailable, ${stored}; ${index === 0 ? "retry shortly" : retry}`);
+    return new HeraldError("engine_unavailable", `the engine is unavailable, ${stored}; ${index === 0 ? "retry shortly" : retry}`, { cause: error, ...(error.detail ? { detail: error.detail } : {}) });
   }
   return error;
 }
 
 function readBody(body: unknown, maxBatch: number): PublishItem[] {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new HttpError("invalid_body", 'body must be a JSON object: {"channel","type","data"}, {"channels":[…],"type","data"} or {"events":[…]}');
+    throw new HeraldError("invalid_body", 'body must be a JSON object: {"channel","type","data"}, {"channels":[…],"type","data"} or {"events":[…]}');
   }
   const record = body as Record<string, unknown>;
   if (record.events !== undefined) {
-    if (!Array.isArray(record.events) || record.events.length === 0) throw new HttpError("invalid_body", "events must be a non-empty array");
+    if (!Array.isArray(record.events) || record.events.length === 0) throw new HeraldError("invalid_body", "events must be a non-empty array");
     const items = record.events.flatMap((entry, index) => readEvent(entry, `events[${index}]`));
-    if (items.length > maxBatch) throw new HttpError("invalid_body", `a batch may hold at most ${maxBatch} events; it holds ${items.length}`);
+    if (items.length > maxBatch) throw new HeraldError("invalid_body", `a batch may hold at most ${maxBatch} events; it holds ${items.length}`);
     return items;
   }
   const items = readEvent(record, "body");
-  if (items.length > maxBatch) throw new HttpError("invalid_body", `a batch may hold at most ${maxBatch} events; it holds ${items.length}`);
+  if (items.length > maxBatch) throw new HeraldError("invalid_body", `a batch may hold at most ${maxBatch} events; it holds ${items.length}`);
   return items;
 }
 
 function readEvent(entry: unknown, where: string): PublishItem[] {
-  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new HttpError("invalid_body", `${where} must be an object`);
+  if (typeof entry !== "object" || entry === null || Array.isArray(entry)) throw new HeraldError("invalid_body", `${where} must be an object`);
   const { channel, channels, type, data } = entry as Record<string, unknown>;
   const typeProblem = eventTypeProblem(type);
-  if (typeProblem) throw new HttpError(typeProblem.code, `${where}.type: ${typeProblem.message}`);
-  if (!("data" in (entry as object))) throw new HttpError("invalid_body", `${where}.data is missing (use null for no data)`);
+  if (typeProblem) throw new HeraldError(typeProblem.code, `${where}.type: ${typeProblem.message}`);
+  if (!("data" in (entry as object))) throw new HeraldError("invalid_body", `${where}.data is missing (use null for no data)`);
   let targets: unknown[];
   if (channels !== undefined) {
-    if (channel !== undefined) throw new HttpError("invalid_body", `${where}: give channel or channels, not both`);
-    if (!Array.isArray(channels) || channels.length === 0) throw new HttpError("invalid_body", `${where}.channels must be a non-empty array of channel names`);
+    if (channel !== undefined) throw new HeraldError("invalid_body", `${where}: give channel or channels, not both`);
+    if (!Array.isArray(channels) || channels.length === 0) throw new HeraldError("invalid_body", `${where}.channels must be a non-empty array of channel names`);
     targets = channels;
   } else {
-    if (channel === undefined) throw new HttpError("invalid_body", `${where}.channel is missing`);
+    if (channel === undefined) throw new HeraldError("invalid_body", `${where}.channel is missing`);
     targets = [channel];
   }
   return targets.map((target, index) => {
     const problem = channelProblem(target);
     const field = channels === undefined ? `${where}.channel` : `${where}.channels[${index}]`;
-    if (problem) throw new HttpError(typeof target === "string" ? "invalid_channel" : "invalid_body", `${field}: ${problem}`);
+    if (problem) throw new HeraldError(typeof target === "string" ? "invalid_channel" : "invalid_body", `${field}: ${problem}`);
     return { channel: target as string, type: type as string, data };
   });
 }

@@ -9,25 +9,26 @@ import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { channelProblem } from "@herald/protocol";
 import type { HttpContext } from "../transports/http-context.js";
-import { HttpError } from "../transports/http-error.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { PassiveSession } from "../hub/passive-session.js";
 import { firstString } from "../transports/query.js";
-import { tokenFromRequest } from "../auth/token-source.js";
 import { HmacVerifier } from "../auth/hmac-signature.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 
 export function registerReadApi(app: FastifyInstance, context: HttpContext): void {
   async function channelFor(request: FastifyRequest): Promise<string> {
     const query = request.query as Record<string, unknown>;
     const channel = firstString(query.channel);
-    if (channel === undefined) throw new HttpError("invalid_param", "give the channel: ?channel=<name>");
+    if (channel === undefined) throw new HeraldError("invalid_param", "give the channel: ?channel=<name>");
     const problem = channelProblem(channel);
-    if (problem) throw new HttpError("invalid_channel", problem);
+    if (problem) throw new HeraldError("invalid_channel", problem);
     if (isBackend(request)) return channel;
+    // A read answers at once: it takes no slot of the connection limits.
+    const arrival = { headers: request.headers, address: request.socket.remoteAddress ?? request.ip, query };
+    context.admission.enter(arrival, false);
     const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
-    const token = tokenFromRequest(query, request.headers, context.security.cookieName);
-    if (token) await context.hub.authenticate(session, token);
+    const token = await context.admission.authenticate(session, arrival);
     await context.hub.authorizeRead(session, channel, token);
     return channel;
   }
@@ -40,12 +41,12 @@ export function registerReadApi(app: FastifyInstance, context: HttpContext): voi
     const { authorization } = request.headers;
     if (authorization !== undefined) {
       const key = context.apiKeys.verify(authorization);
-      if (!key.ok) throw new HttpError("unauthorized", key.message);
+      if (!key.ok) throw new HeraldError("unauthorized", key.message);
       return true;
     }
     if (!HmacVerifier.isSigned(request.headers)) return false;
     const { hmac } = context.security;
-    if (!hmac.configured) throw new HttpError("invalid_signature", "this hub has no publish.hmacKeys; read with a token, or an API key as Authorization: Bearer <key>");
+    if (!hmac.configured) throw new HeraldError("invalid_signature", "this hub has no publish.hmacKeys; read with a token, or an API key as Authorization: Bearer <key>");
     // A read has no body: the signature covers the request target, so it cannot be moved to another channel.
     hmac.claim(hmac.verify(request.headers, request.url).replayKey);
     return true;
@@ -58,8 +59,8 @@ export function registerReadApi(app: FastifyInstance, context: HttpContext): voi
     const limitText = firstString(query.limit);
     const since = sinceText === undefined ? undefined : Number(sinceText);
     const limit = limitText === undefined ? undefined : Number(limitText);
-    if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) throw new HttpError("invalid_param", "since must be an offset (a whole number >= 0)");
-    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) throw new HttpError("invalid_param", "limit must be a whole number >= 1");
+    if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) throw new HeraldError("invalid_param", "since must be an offset (a whole number >= 0)");
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) throw new HeraldError("invalid_param", "limit must be a whole number >= 1");
     const history = await context.hub.history(channel, { ...(since === undefined ? {} : { since }), ...(limit === undefined ? {} : { limit }) });
     return {
       channel,
@@ -74,7 +75,7 @@ export function registerReadApi(app: FastifyInstance, context: HttpContext): voi
     const channel = await channelFor(request);
     const options = context.hub.channelOptions(channel);
     if (!options.presence) {
-      throw new HttpError("forbidden", `presence is off for namespace "${options.namespace}"; set namespaces.${options.namespace || '""'}.presence: true`);
+      throw new HeraldError("forbidden", `presence is off for namespace "${options.namespace}"; set namespaces.${options.namespace || '""'}.presence: true`);
     }
     const clients = await context.hub.presence(channel);
     return { channel, count: clients.length, users: [...new Set(clients.flatMap((c) => (c.user ? [c.user] : [])))].length, clients };

@@ -6,12 +6,12 @@
  */
 
 import type { Session } from "./session.js";
-import { HubError } from "./hub-error.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 export interface Authorizer {
   /** Checks a token from an `auth` frame, `?token=` or a cookie; sets `session.user` when it names one. */
   authenticate(session: Session, token: string): Promise<void>;
-  /** Refuses with a HubError (forbidden, unauthorized, ...) or allows by resolving. */
+  /** Refuses with a HeraldError (forbidden, unauthorized, ...) or allows by resolving. */
   authorizeSubscribe(session: Session, channel: string, token: string | undefined): Promise<void>;
   authorizePublish(session: Session, channel: string): Promise<void>;
   /** True while the session must still authenticate before anything else (auth.required). */
@@ -26,4 +26,4 @@ export const openAuthorizer: Authorizer = {
   async authorizePublish(): Promise<void> {},
 };
 
-export { HubError };
+export { HeraldError };

@@ -23,13 +23,13 @@ import { channelProblem, CloseCodes, eventTypeProblem, type StreamPosition } fro
 import type { Authorizer } from "./authorizer.js";
 import { InFlight } from "./in-flight.js";
 import type { Engine, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
-import { HubError } from "./hub-error.js";
 import { HubListeners } from "./hub-listeners.js";
 import type { ChannelOptions, Namespaces } from "./namespaces.js";
 import { PreparedEvent } from "./prepared-event.js";
 import type { Session, TransportName } from "./session.js";
 import type { HubStats } from "./stats.js";
 import { Subscription } from "./subscription.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 interface ChannelState {
   readonly subscribers: Set<Subscription>;
@@ -147,7 +147,7 @@ export class Hub {
 
   /**
    * Subscribes a session and sends `subscribed`, then the missed events when `since` is given,
-   * then live events. Throws HubError when the request is refused (nothing is sent then).
+   * then live events. Throws HeraldError when the request is refused (nothing is sent then).
    *
    * A session that closes before or while this runs gets nothing, and whatever was made for it
    * (the channel held, the engine subscription, presence) is undone here, however slow the engine:
@@ -156,11 +156,11 @@ export class Hub {
    */
   async subscribe(session: Session, channel: string, request: SubscribeRequest = {}): Promise<void> {
     const problem = channelProblem(channel);
-    if (problem) throw new HubError("invalid_channel", problem);
+    if (problem) throw new HeraldError("invalid_channel", problem);
     if (session.closed) return;
-    if (session.subscriptions.has(channel)) throw new HubError("already_subscribed", `already subscribed to ${channel}`);
+    if (session.subscriptions.has(channel)) throw new HeraldError("already_subscribed", `already subscribed to ${channel}`);
     if (session.subscriptions.size >= this.maxSubscriptions) {
-      throw new HubError("too_many_subscriptions", `a connection may hold ${this.maxSubscriptions} subscriptions; unsubscribe from one first`);
+      throw new HeraldError("too_many_subscriptions", `a connection may hold ${this.maxSubscriptions} subscriptions; unsubscribe from one first`);
     }
     const subscription = new Subscription(session, channel);
     // Reserve the name before any await, so two quick subscribes to one channel cannot both pass.
@@ -184,7 +184,7 @@ export class Hub {
         ? await this.engine.history(channel, { since: since.offset }, options)
         : { ...(await this.engine.position(channel, options)), events: [], complete: true };
       if (since && since.epoch === history.epoch && since.offset > history.offset) {
-        throw new HubError("invalid_since", `since.offset ${since.offset} is ahead of ${channel}'s offset ${history.offset}`);
+        throw new HeraldError("invalid_since", `since.offset ${since.offset} is ahead of ${channel}'s offset ${history.offset}`);
       }
       if (gone()) return await abandon();
       const recovered = since !== undefined && since.epoch === history.epoch && history.complete;
@@ -218,7 +218,7 @@ export class Hub {
 
   /** Removes a subscription; throws `not_subscribed` when there is none. */
   async unsubscribe(session: Session, channel: string): Promise<void> {
-    if (!session.subscriptions.has(channel)) throw new HubError("not_subscribed", `not subscribed to ${channel}`);
+    if (!session.subscriptions.has(channel)) throw new HeraldError("not_subscribed", `not subscribed to ${channel}`);
     await this.detach(session, channel);
   }
 
@@ -228,9 +228,9 @@ export class Hub {
    */
   async publish(channel: string, type: string, data: unknown, idempotency?: IdempotencyKey): Promise<PublishedEvent> {
     const problem = channelProblem(channel);
-    if (problem) throw new HubError("invalid_channel", problem);
+    if (problem) throw new HeraldError("invalid_channel", problem);
     const typeProblem = eventTypeProblem(type);
-    if (typeProblem) throw new HubError(typeProblem.code, typeProblem.message);
+    if (typeProblem) throw new HeraldError(typeProblem.code, typeProblem.message);
     const event = await this.publishes.track(this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency));
     if (event.replayed) return event;
     this.stats.eventsPublished += 1;
@@ -242,7 +242,7 @@ export class Hub {
   async publishFromClient(session: Session, channel: string, type: string, data: unknown): Promise<PublishedEvent> {
     const options = this.namespaces.of(channel);
     if (!options.clientPublish) {
-      throw new HubError("publish_forbidden", `clients may not publish to namespace "${options.namespace}"; publish through POST /api/publish`);
+      throw new HeraldError("publish_forbidden", `clients may not publish to namespace "${options.namespace}"; publish through POST /api/publish`);
     }
     await this.authorizer.authorizePublish(session, channel);
     return this.publish(channel, type, data);
@@ -250,13 +250,13 @@ export class Hub {
 
   async history(channel: string, query: HistoryQuery): Promise<HistoryResult> {
     const problem = channelProblem(channel);
-    if (problem) throw new HubError("invalid_channel", problem);
+    if (problem) throw new HeraldError("invalid_channel", problem);
     return this.engine.history(channel, query, this.namespaces.of(channel));
   }
 
   async presence(channel: string): Promise<PresenceEntry[]> {
     const problem = channelProblem(channel);
-    if (problem) throw new HubError("invalid_channel", problem);
+    if (problem) throw new HeraldError("invalid_channel", problem);
     return this.engine.presence(channel);
   }
 

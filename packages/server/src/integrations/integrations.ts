@@ -11,6 +11,7 @@ import { PostgresSource } from "../sources/postgres-outbox.js";
 import { EmailSink } from "../sinks/email.js";
 import { WebhookSink } from "../sinks/webhooks.js";
 import { Bridge } from "../sources/bridge.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 export class Integrations {
   readonly postgres: PostgresSource | undefined;
@@ -32,7 +33,7 @@ export class Integrations {
     const emailConfig = config.sinks.email;
     if (emailConfig.rules.length > 0) {
       const host = emailConfig.smtp.host;
-      if (!host) throw Object.assign(new Error("invalid configuration: sinks.email.rules need an SMTP server; set SMTP_SERVER or sinks.email.smtp.host"), { code: "invalid_config" });
+      if (!host) throw new HeraldError("invalid_config", "invalid configuration: sinks.email.rules need an SMTP server; set SMTP_SERVER or sinks.email.smtp.host");
       this.email = new EmailSink({ ...emailConfig, smtp: { ...emailConfig.smtp, host } }, logger.child({ sink: "email" }));
     }
     this.bridges = config.bridges.map(

@@ -11,14 +11,13 @@
 import type { BridgeConfig } from "../config/integrations-schema.js";
 import { pick, render } from "../shared/template.js";
 import type { UpstreamMessage } from "./upstream.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 export interface MappedEvent {
   readonly channel: string;
   readonly type: string;
   readonly data: unknown;
 }
-
-export class MalformedMessageError extends Error {}
 
 type MapRule = BridgeConfig["map"][number];
 
@@ -29,9 +28,9 @@ export function mapMessage(rules: readonly MapRule[], message: UpstreamMessage):
     try {
       context = JSON.parse(message.text);
     } catch {
-      throw new MalformedMessageError(`not JSON: ${message.text.slice(0, 80)}`);
+      throw new HeraldError("invalid_json", `not JSON: ${message.text.slice(0, 80)}`);
     }
-    if (context === null || typeof context !== "object") throw new MalformedMessageError("not a JSON object or array");
+    if (context === null || typeof context !== "object") throw new HeraldError("invalid_json", "not a JSON object or array");
   } else {
     name = message.event;
     context = { event: message.event, data: message.args[0] ?? null, args: message.args };
@@ -42,7 +41,7 @@ export function mapMessage(rules: readonly MapRule[], message: UpstreamMessage):
     const channel = render(rule.channel, context);
     const type = render(rule.type, context);
     if (channel.missing.length > 0 || type.missing.length > 0) {
-      throw new MalformedMessageError(`message lacks ${[...channel.missing, ...type.missing].join(", ")} needed by the map`);
+      throw new HeraldError("invalid_body", `message lacks ${[...channel.missing, ...type.missing].join(", ")} needed by the map`);
     }
     const data = rule.data === undefined ? (message.kind === "text" ? context : (context as { data: unknown }).data) : pick(context, rule.data);
     out.push({ channel: channel.text, type: type.text, data: data === undefined ? null : data });

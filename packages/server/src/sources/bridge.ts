@@ -23,7 +23,8 @@ import type { BridgeConfig } from "../config/integrations-schema.js";
 import type { ChannelChange } from "../hub/hub-listeners.js";
 import { backoffDelay } from "../shared/backoff.js";
 import { channelMatcher } from "../shared/template.js";
-import { MalformedMessageError, mapMessage } from "./bridge-map.js";
+import { mapMessage } from "./bridge-map.js";
+import { isHeraldError } from "../shared/herald-error.js";
 import { openSocketIoUpstream, openWebSocketUpstream, type Upstream, type UpstreamMessage } from "./upstream.js";
 import type { PublishFn } from "./postgres-outbox.js";
 
@@ -179,7 +180,7 @@ export class Bridge {
     } catch (error) {
       this.errors += 1;
       this.lastError = (error as Error).message;
-      if (error instanceof MalformedMessageError) this.logger.warn({ bridge: this.config.name, err: this.lastError }, "malformed upstream message skipped");
+      if (isHeraldError(error)) this.logger.warn({ bridge: this.config.name, err: this.lastError }, "malformed upstream message skipped");
       else this.logger.error({ bridge: this.config.name, err: error }, "upstream message could not be mapped");
       return;
     }

@@ -36,9 +36,9 @@
 import pg from "pg";
 import type { Logger } from "pino";
 import type { PostgresSourceConfig } from "../config/integrations-schema.js";
-import { HubError } from "../hub/hub-error.js";
 import { backoffDelay } from "../shared/backoff.js";
 import { installTrigger, outboxDdl, quoteIdent } from "./postgres-install.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 export type PublishFn = (channel: string, type: string, data: unknown) => Promise<unknown>;
 
@@ -276,7 +276,7 @@ export class PostgresSource {
           await this.publish(row.channel, row.type, { ...row.payload, outboxId: Number(row.id) });
           done.push(row.id);
         } catch (error) {
-          if (error instanceof HubError) {
+          if (error instanceof HeraldError) {
             refused.push({ id: row.id, error: `${error.code}: ${error.message}` });
             this.logger.warn({ outboxId: row.id, channel: row.channel, type: row.type, code: error.code }, "outbox row refused by the hub; marked with its error");
             continue;
@@ -301,7 +301,7 @@ export class PostgresSource {
       throw error;
     } finally {
       // A connection that failed mid-transaction is discarded rather than reused.
-      release(broken !== undefined && !(broken instanceof HubError) ? broken : undefined);
+      release(broken !== undefined && !(broken instanceof HeraldError) ? broken : undefined);
     }
   }
 

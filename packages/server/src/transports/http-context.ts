@@ -11,6 +11,7 @@ import type { HubStats } from "../hub/stats.js";
 import type { ApiKeys } from "../auth/api-keys.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { SecurityContext } from "../auth/security-context.js";
+import type { Admission } from "./admission.js";
 
 export interface HttpContext {
   readonly config: HeraldConfig;
@@ -24,6 +25,8 @@ export interface HttpContext {
   readonly version: string;
   /** Limits, origin policy, admin guard, signed publishing. */
   readonly security: SecurityContext;
+  /** The one way in: every transport and read admits its clients here. */
+  readonly admission: Admission;
   /** False once shutdown began: new long-lived requests are refused. */
   accepting(): boolean;
   /** Sources' and sinks' states for /api/status. */

@@ -18,11 +18,11 @@ import type { FastifyInstance } from "fastify";
 import { encodeCursor, type Cursor } from "@herald/protocol";
 import { parseDuration } from "../config/duration.js";
 import type { HttpContext } from "./http-context.js";
-import { HttpError } from "./http-error.js";
 import { PassiveSession } from "../hub/passive-session.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
-import { tokenFromRequest } from "../auth/token-source.js";
+import type { Arrival } from "./admission.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 
 export function registerPolling(app: FastifyInstance, context: HttpContext): void {
@@ -34,23 +34,25 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     const cursor = cursorFromText(firstString(query.since), "since");
     const timeoutText = firstString(query.timeout);
     const timeout = timeoutText === undefined ? 0 : parseDuration(/^\d+$/.test(timeoutText) ? Number(timeoutText) : timeoutText);
-    if (timeout === undefined) throw new HttpError("invalid_param", "timeout must be a duration such as 25s or a number of milliseconds");
+    if (timeout === undefined) throw new HeraldError("invalid_param", "timeout must be a duration such as 25s or a number of milliseconds");
     const limitText = firstString(query.limit);
     const limit = limitText === undefined ? config.polling.maxEvents : Number(limitText);
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new HttpError("invalid_param", "limit must be a whole number >= 1");
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new HeraldError("invalid_param", "limit must be a whole number >= 1");
 
+    // A long poll holds its connection like a stream does, so it takes a slot of the limits.
+    const arrival: Arrival = { headers: request.headers, address: request.socket.remoteAddress ?? request.ip, query };
+    const release = context.admission.enter(arrival, true);
     // Listened for first: a client that leaves during authorisation must not leave a wait behind.
     const aborted = new AbortController();
     request.raw.on("close", () => aborted.abort());
     const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
-    const token = tokenFromRequest(query, request.headers, context.security.cookieName);
-    if (token) await hub.authenticate(session, token);
-    for (const channel of channels) await hub.authorizeRead(session, channel, token);
-    if (request.raw.destroyed) aborted.abort();
-
-    hub.addSession(session);
-    const watch = hub.watch(channels);
+    let watch: ReturnType<typeof hub.watch> | undefined;
     try {
+      const token = await context.admission.authenticate(session, arrival);
+      for (const channel of channels) await hub.authorizeRead(session, channel, token);
+      if (request.raw.destroyed) aborted.abort();
+      hub.addSession(session);
+      watch = hub.watch(channels);
       await watch.ready;
       let answer = await read(channels, cursor, Math.min(limit, config.polling.maxEvents));
       if (answer.count === 0 && answer.recovered && timeout > 0 && context.accepting() && !aborted.signal.aborted) {
@@ -60,8 +62,11 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       context.stats.deliveredBy.polling += answer.count;
       return { updates: answer.updates, cursor: encodeCursor(answer.next), count: answer.count, recovered: answer.recovered };
     } finally {
-      watch.release();
-      await hub.removeSession(session);
+      release();
+      if (watch) {
+        watch.release();
+        await hub.removeSession(session);
+      }
     }
   });
 
@@ -73,7 +78,7 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       const since = cursor?.[channel];
       const history = await hub.history(channel, since ? { since: since.offset, limit } : { limit });
       if (since && since.epoch === history.epoch && since.offset > history.offset) {
-        throw new HttpError("invalid_since", `since is at offset ${since.offset} of ${channel}, which has only reached ${history.offset}`);
+        throw new HeraldError("invalid_since", `since is at offset ${since.offset} of ${channel}, which has only reached ${history.offset}`);
       }
       const continuous = since === undefined || (since.epoch === history.epoch && history.complete && since.offset <= history.offset);
       if (!continuous) recovered = false;

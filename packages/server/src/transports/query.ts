@@ -1,17 +1,17 @@
 /** Reading channel lists and cursors from the query strings of the HTTP transports. */
 
 import { channelProblem, decodeCursor, type Cursor } from "@herald/protocol";
-import { HttpError } from "./http-error.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 /** `?channel=a&channel=b` → ["a", "b"], validated, duplicates removed. */
 export function channelsFromQuery(value: unknown, max: number): string[] {
   const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
-  if (list.length === 0) throw new HttpError("invalid_param", "give at least one channel: ?channel=<name> (repeat it for more)");
+  if (list.length === 0) throw new HeraldError("invalid_param", "give at least one channel: ?channel=<name> (repeat it for more)");
   const channels = [...new Set(list.map(String))];
-  if (channels.length > max) throw new HttpError("too_many_subscriptions", `at most ${max} channels per request`);
+  if (channels.length > max) throw new HeraldError("too_many_subscriptions", `at most ${max} channels per request`);
   for (const channel of channels) {
     const problem = channelProblem(channel);
-    if (problem) throw new HttpError("invalid_channel", `${JSON.stringify(channel.slice(0, 80))}: ${problem}`);
+    if (problem) throw new HeraldError("invalid_channel", `${JSON.stringify(channel.slice(0, 80))}: ${problem}`);
   }
   return channels;
 }
@@ -19,7 +19,7 @@ export function channelsFromQuery(value: unknown, max: number): string[] {
 export function cursorFromText(text: string | undefined, what: string): Cursor | undefined {
   if (text === undefined || text === "") return undefined;
   const cursor = decodeCursor(text);
-  if (!cursor) throw new HttpError("invalid_cursor", `${what} is not a cursor this server issued; drop it to start from the current position`);
+  if (!cursor) throw new HeraldError("invalid_cursor", `${what} is not a cursor this server issued; drop it to start from the current position`);
   return cursor;
 }
 

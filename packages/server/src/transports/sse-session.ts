@@ -1,10 +1,10 @@
 /** A client connection carried by Server-Sent Events. */
 
-import type { ServerResponse } from "node:http";
 import { encodeCursor, type Cursor, type ServerControlFrame } from "@herald/protocol";
 import type { PreparedEvent } from "../hub/prepared-event.js";
 import { Session } from "../hub/session.js";
 import type { HubStats } from "../hub/stats.js";
+import type { SseStream } from "./sse-stream.js";
 
 export class SseSession extends Session {
   /** Last position sent per channel; every event's `id:` is this whole map as a cursor. */
@@ -13,7 +13,7 @@ export class SseSession extends Session {
   constructor(
     id: string,
     remoteAddress: string,
-    private readonly response: ServerResponse,
+    private readonly stream: SseStream,
     private readonly sendQueueBytes: number,
     private readonly stats: HubStats,
     resumeFrom: Cursor | undefined,
@@ -24,16 +24,14 @@ export class SseSession extends Session {
 
   deliver(event: PreparedEvent): void {
     if (this.closed) return;
-    if (this.response.writableLength > this.sendQueueBytes) {
+    if (this.stream.backlog > this.sendQueueBytes) {
       this.stats.slowConsumerDisconnects += 1;
       this.close();
       return;
     }
     const { channel, epoch, offset, type } = event.event;
     this.positions[channel] = { epoch, offset };
-    const chunk = `id: ${encodeCursor(this.positions)}\nevent: ${type}\ndata: ${event.text("herald")}\n\n`;
-    this.response.write(chunk);
-    this.stats.bytesSent.sse += chunk.length;
+    this.stats.bytesSent.sse += this.stream.record(type, event.text("herald"), encodeCursor(this.positions));
     this.stats.deliveredBy.sse += 1;
   }
 
@@ -41,35 +39,25 @@ export class SseSession extends Session {
     if (this.closed) return;
     // Without recovery the client starts at the current position, so that becomes its cursor.
     if (frame.type === "subscribed" && !frame.recovered) this.positions[frame.channel] = { epoch: frame.epoch, offset: frame.offset };
-    this.writeRaw(`event: ${frame.type}\ndata: ${JSON.stringify(frame)}\n\n`);
+    this.stats.bytesSent.sse += this.stream.record(frame.type, JSON.stringify(frame));
   }
 
-  writeRaw(chunk: string): void {
+  ping(): void {
     if (this.closed) return;
-    this.response.write(chunk);
-    this.stats.bytesSent.sse += chunk.length;
+    this.stats.bytesSent.sse += this.stream.ping();
   }
 
   get congested(): boolean {
-    return this.response.writableLength > this.sendQueueBytes / 2;
+    return this.stream.backlog > this.sendQueueBytes / 2;
   }
 
   drained(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.closed || !this.congested) return setImmediate(resolve);
-      const done = (): void => {
-        this.response.off("drain", done);
-        this.response.off("close", done);
-        resolve();
-      };
-      this.response.on("drain", done);
-      this.response.on("close", done);
-    });
+    return this.closed ? Promise.resolve() : this.stream.drained(this.sendQueueBytes / 2);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.response.end();
+    this.stream.end();
   }
 }

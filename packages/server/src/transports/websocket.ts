@@ -15,13 +15,14 @@ import { WebSocketServer, type WebSocket, type RawData } from "ws";
 import { CloseCodes, parseClientFrame, type ClientFrame, type ErrorCode } from "@herald/protocol";
 import type { Logger } from "pino";
 import type { Hub } from "../hub/hub.js";
-import { HubError, errorFrameFields } from "../hub/hub-error.js";
 import type { HubStats } from "../hub/stats.js";
 import { WebSocketSession } from "./websocket-session.js";
 import type { RouteTable } from "./routes.js";
 import type { SecurityContext } from "../auth/security-context.js";
-import { tokenFromRequest } from "../auth/token-source.js";
+import type { Admission, Arrival } from "./admission.js";
+import { refuseUpgrade } from "./refuse-upgrade.js";
 import type { HeraldConfig } from "../config/schema.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 export interface WebSocketTransportOptions {
   readonly hub: Hub;
@@ -34,6 +35,7 @@ export interface WebSocketTransportOptions {
   readonly sendQueueBytes: number;
   readonly maxPayload: number;
   readonly security: SecurityContext;
+  readonly admission: Admission;
   /** permessage-deflate: off unless configured; `maxPayload` bounds the inflated size either way. */
   readonly perMessageDeflate?: HeraldConfig["websocket"]["perMessageDeflate"];
   /** Path of the plain protocol endpoint. */
@@ -78,37 +80,28 @@ export class WebSocketTransport {
     // A configured route wins over the protocol endpoint, so a deployment can give `/ws` its own shape.
     const resolution = this.options.routes.resolve(url.pathname, url.searchParams);
     if (resolution === undefined && url.pathname !== (this.options.path ?? "/ws")) return false;
-    if (!this.accepting) {
-      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n" +
-        JSON.stringify({ error: { code: "shutting_down", message: "this node is shutting down; retry on another node" } }));
-      return true;
-    }
-    const { security, stats } = this.options;
+    const { stats } = this.options;
     // RFC 6455 §4.1: the opening handshake is an HTTP/1.1 (or later) request; ws itself does not check.
     if (request.httpVersionMajor < 1 || (request.httpVersionMajor === 1 && request.httpVersionMinor < 1)) {
-      stats.countError("unsupported_http_version");
-      refuseUpgrade(socket, 400, "Bad Request", "unsupported_http_version", `a WebSocket upgrade needs HTTP/1.1 or later; this request is HTTP/${request.httpVersion}`);
-      return true;
-    }
-    // Refusals come before the upgrade: a hijacking page or a flood never gets a session.
-    const originProblem = security.origins.check(request.headers);
-    if (originProblem) {
-      stats.countError("origin_not_allowed");
-      refuseUpgrade(socket, 403, "Forbidden", "origin_not_allowed", originProblem);
+      this.refuse(socket, new HeraldError("unsupported_http_version", `a WebSocket upgrade needs HTTP/1.1 or later; this request is HTTP/${request.httpVersion}`));
       return true;
     }
     const remote = request.socket.remoteAddress ?? "unknown";
-    const admission = security.connections.admit(remote);
-    if (!admission.ok) {
-      stats.countError("too_many_connections");
-      refuseUpgrade(socket, 429, "Too Many Requests", "too_many_connections", admission.message);
+    const arrival: Arrival = { headers: request.headers, address: remote, query: url.searchParams };
+    let release: () => void;
+    try {
+      if (!this.accepting) throw new HeraldError("shutting_down", "this node is shutting down; retry on another node");
+      // Refusals come before the upgrade: a hijacking page or a flood never gets a session.
+      release = this.options.admission.enter(arrival, true);
+    } catch (error) {
+      this.refuse(socket, HeraldError.from(error));
       return true;
     }
-    socket.once("close", admission.release);
+    socket.once("close", release);
     this.server.handleUpgrade(request, socket, head, (ws) => {
       const envelope = resolution?.ok ? resolution.envelope : "herald";
       const session = new WebSocketSession(randomUUID(), remote, envelope, ws, socket, this.options.sendQueueBytes, this.options.stats);
-      this.accept(session, url, resolution, request);
+      this.accept(session, resolution, arrival);
     });
     return true;
   }
@@ -121,7 +114,12 @@ export class WebSocketTransport {
     this.server.close();
   }
 
-  private accept(session: WebSocketSession, url: URL, resolution: ReturnType<RouteTable["resolve"]>, request: IncomingMessage): void {
+  private refuse(socket: Duplex, error: HeraldError): void {
+    this.options.stats.countError(error.code);
+    refuseUpgrade(socket, error);
+  }
+
+  private accept(session: WebSocketSession, resolution: ReturnType<RouteTable["resolve"]>, arrival: Arrival): void {
     const { hub, logger } = this.options;
     const ws = session.socket;
     this.sessions.add(session);
@@ -161,15 +159,14 @@ export class WebSocketTransport {
     }, this.options.idleTimeout);
     session.idleTimer.unref();
 
-    const token = tokenFromRequest(url.searchParams, request.headers, this.options.security.cookieName);
-    let start: Promise<void>;
-    if (token) {
-      start = hub.authenticate(session, token).then(() => this.engage(session));
-      this.authenticating.set(session, start);
-      void start.catch(() => undefined).finally(() => this.authenticating.delete(session));
-    }
-    else if (hub.mustAuthenticate(session)) start = new Promise((resolve) => this.awaitingAuth.set(session, resolve));
-    else start = Promise.resolve();
+    const authenticated = this.options.admission.authenticate(session, arrival, true);
+    this.authenticating.set(session, authenticated.then(() => undefined, () => undefined));
+    void authenticated.catch(() => undefined).finally(() => this.authenticating.delete(session));
+    const start = authenticated.then((token) => {
+      if (token) this.engage(session);
+      else if (hub.mustAuthenticate(session)) return new Promise<void>((resolve) => this.awaitingAuth.set(session, resolve));
+      return undefined;
+    });
     void start
       .then(async () => {
         if (!resolution) return;
@@ -228,7 +225,7 @@ export class WebSocketTransport {
   private async handle(session: WebSocketSession, frame: ClientFrame): Promise<void> {
     const hub = this.options.hub;
     if (frame.type !== "auth" && frame.type !== "ping" && frame.type !== "pong" && hub.mustAuthenticate(session)) {
-      throw new HubError("unauthorized", "authenticate first: send an auth frame, ?token= or the auth cookie");
+      throw new HeraldError("unauthorized", "authenticate first: send an auth frame, ?token= or the auth cookie");
     }
     switch (frame.type) {
       case "ping":
@@ -245,12 +242,12 @@ export class WebSocketTransport {
         return;
       }
       case "subscribe":
-        if (session.subscriptionsFixed) throw new HubError("forbidden", "this route's subscriptions are fixed; connect to /ws to choose channels");
+        if (session.subscriptionsFixed) throw new HeraldError("forbidden", "this route's subscriptions are fixed; connect to /ws to choose channels");
         this.engage(session);
         await hub.subscribe(session, frame.channel, frame);
         return;
       case "unsubscribe":
-        if (session.subscriptionsFixed) throw new HubError("forbidden", "this route's subscriptions are fixed; close the connection instead");
+        if (session.subscriptionsFixed) throw new HeraldError("forbidden", "this route's subscriptions are fixed; close the connection instead");
         await hub.unsubscribe(session, frame.channel);
         session.sendFrame(frame.id === undefined ? { type: "unsubscribed", channel: frame.channel } : { type: "unsubscribed", id: frame.id, channel: frame.channel });
         return;
@@ -265,13 +262,15 @@ export class WebSocketTransport {
 
   /** Answers a failed request: an error frame for what the client can fix, a close for what it cannot. */
   private fail(session: WebSocketSession, error: unknown, id: string | number | undefined, fatal: boolean): void {
-    const { code, message } = errorFrameFields(error);
+    const refusal = HeraldError.from(error);
+    const { code, message } = refusal;
     if (code === "internal_error") this.options.logger.error({ err: error, connectionId: session.id }, "unexpected error handling a frame");
     this.sendError(session, code, message, id);
-    // token_expired on a subscribe keeps the connection: the client refreshes with an `auth` frame.
-    const authProblem = code === "unauthorized" || code === "forbidden";
-    if (!fatal && !authProblem) return;
-    session.close(closeCodeFor(code), truncateReason(message));
+    // A refused subscribe keeps the connection and the client's other subscriptions: `forbidden`
+    // is that channel's answer alone, and token_expired is mended with an `auth` frame. Requests
+    // made without authenticating where that is required end it.
+    if (!fatal && code !== "unauthorized") return;
+    session.close(refusal.closeCode, truncateReason(message));
   }
 
   private sendError(session: WebSocketSession, code: ErrorCode, message: string, id?: string | number): void {
@@ -294,30 +293,6 @@ export class WebSocketTransport {
       }
     }
   }
-}
-
-/** The close code for a failure that ends the connection: stop for the client's own faults, reconnect for the server's. */
-function closeCodeFor(code: ErrorCode): number {
-  switch (code) {
-    case "unauthorized":
-    case "token_expired":
-      return CloseCodes.unauthorized.code;
-    case "forbidden":
-      return CloseCodes.forbidden.code;
-    case "engine_unavailable":
-    case "engine_timeout":
-    case "shutting_down":
-    case "internal_error":
-      return CloseCodes.internal_error.code;
-    default:
-      return CloseCodes.bad_request.code;
-  }
-}
-
-/** Answers an upgrade request with an HTTP error instead of switching protocols. */
-function refuseUpgrade(socket: Duplex, status: number, statusText: string, code: ErrorCode, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  socket.end(`HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 /** WebSocket close reasons are limited to 123 bytes. */

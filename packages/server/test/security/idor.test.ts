@@ -32,13 +32,18 @@ describe("another user's channel (IDOR)", () => {
     await hub.close();
   });
 
-  it("WebSocket: subscribing to user:bob with Alice's token is forbidden (4503)", async () => {
+  it("WebSocket: subscribing to user:bob with Alice's token is forbidden, and her own subscription goes on", async () => {
     const client = await TestClient.open(`${hub.wsUrl}/ws?token=${alice}`);
     const answer = await client.subscribe("user:bob", { since: { epoch: "x", offset: 0 } });
     assert.equal(answer.type, "error");
     assert.equal(answer.code, "forbidden");
-    assert.equal((await client.closed).code, 4503);
+    // The refusal is that channel's alone: the connection stays, and her own channel still works.
+    const own = await client.subscribe("user:alice");
+    assert.equal(own.type, "subscribed");
+    await hub.herald.publish("user:alice", "note", { n: 1 });
+    await client.next((frame) => frame.type === "note");
     assert.equal(client.frames.some((frame) => frame.type === "secret"), false);
+    await client.close();
     await assertAlive(hub);
     await bob.assertReceivesEverything(hub);
   });
@@ -80,7 +85,10 @@ describe("another user's channel (IDOR)", () => {
     const client = await TestClient.open(`${hub.wsUrl}/ws?token=${limited}`);
     assert.equal((await client.subscribe("feed:prices")).type, "subscribed");
     assert.equal((await client.subscribe("user:carol")).code, "forbidden");
-    await client.closed;
+    // The allowed subscription outlives the refused one.
+    await hub.herald.publish("feed:prices", "tick", { p: 1 });
+    await client.next((frame) => frame.type === "tick");
+    await client.close();
   });
 
   it("private channels need a subscription token naming that channel", async () => {
@@ -90,7 +98,8 @@ describe("another user's channel (IDOR)", () => {
     assert.equal((await client.subscribe("private:room1", { token: right })).type, "subscribed");
     const again = await TestClient.open(`${hub.wsUrl}/ws?token=${alice}`);
     assert.equal((await again.subscribe("private:room1", { token: wrongChannel })).code, "forbidden");
-    await again.closed;
+    assert.equal((await again.subscribe("private:room1", { token: right })).type, "subscribed");
+    await again.close();
     await client.close();
   });
 

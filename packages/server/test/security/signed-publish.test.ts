@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { HmacVerifier } from "../../src/auth/hmac-signature.js";
-import { HubError } from "../../src/hub/hub-error.js";
+import type { HeraldError } from "../../src/shared/herald-error.js";
 import { getJson, startHerald, type RunningHerald } from "../support/herald.js";
 import { HonestClient, assertAlive } from "./attack-support.js";
 
@@ -132,7 +132,7 @@ describe("replay memory", () => {
     const timestamp = now / 1000 + 3;
     verifier.claim(replayKey(timestamp, 1), now);
     const stillRemembered = () => verifier.claim(replayKey(timestamp, 1), timestamp * 1000 + 4_000);
-    assert.throws(stillRemembered, (error: HubError) => error.code === "replayed_request");
+    assert.throws(stillRemembered, (error: HeraldError) => error.code === "replayed_request");
     assert.doesNotThrow(() => verifier.claim(replayKey(timestamp, 1), timestamp * 1000 + 5_001));
   });
 
@@ -145,9 +145,9 @@ describe("replay memory", () => {
         // Bounded, so a memory that evicts instead fails here rather than spinning forever.
         while (n < 200_000) verifier.claim(replayKey(now / 1000, ++n), now);
       },
-      (error: HubError) => error.code === "rate_limited",
+      (error: HeraldError) => error.code === "rate_limited",
     );
-    assert.throws(() => verifier.claim(replayKey(now / 1000, 1), now + 1_000), (error: HubError) => error.code === "replayed_request");
+    assert.throws(() => verifier.claim(replayKey(now / 1000, 1), now + 1_000), (error: HeraldError) => error.code === "replayed_request");
     assert.doesNotThrow(() => verifier.claim(replayKey(now / 1000, n), now + 5_001));
   });
 });

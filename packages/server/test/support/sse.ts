@@ -24,6 +24,14 @@ export class SseReader {
     return new SseReader(response, abort);
   }
 
+  /** Opens a stream, or answers the HTTP refusal's status and body when the server did not open one. */
+  static async openOrRefusal(url: string, headers: Record<string, string> = {}): Promise<SseReader | { status: number; body: any }> {
+    const abort = new AbortController();
+    const response = await fetch(url, { headers, signal: abort.signal });
+    if (response.status !== 200) return { status: response.status, body: await response.json() };
+    return new SseReader(response, abort);
+  }
+
   /** Waits until `count` records of this event type arrived (counting from the start). */
   async waitFor(event: string, count = 1, timeoutMs = 5_000): Promise<SseRecord[]> {
     const deadline = Date.now() + timeoutMs;
