@@ -5,59 +5,38 @@
  * snapshot) and see each update on the page and on the bare socket, flat as the seed sent them.
  * A page with a wrong token is refused and says so.
  *
- * Chromium comes from the system (`apt-get install -y chromium`); CHROMIUM_PATH overrides
- * /usr/bin/chromium. Without it the test skips loudly, or fails when CI=true.
- * SCREENSHOTS=1 also saves the README's screenshot.
+ * Chromium: see examples/shared/chromium.ts. SCREENSHOTS=1 also saves the README's screenshots.
  */
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import type { Page } from "playwright-core";
 import { TestClient } from "../../../packages/server/test/support/herald.js";
-import { startAnalyticsExample, type AnalyticsExample } from "../app.js";
-import { buildPage } from "../../shared/serve-page.js";
+import { buildPage } from "../../shared/build-page.js";
+import { browserTestSkip, launchChromium, type Chromium } from "../../shared/chromium.js";
+import { startAnalyticsExample, type AnalyticsExample } from "../src/app.js";
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const haveChromium = existsSync(chromiumPath);
-if (!haveChromium) {
-  const message = `skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
-  if (process.env.CI === "true") throw new Error(`the analytics-broadcast example test needs Chromium in CI: ${message}`);
-  console.warn(`\n!!! ${message}\n`);
-}
-
-type Context = import("playwright-core").BrowserContext;
-type Page = import("playwright-core").Page;
+const skip = browserTestSkip("analytics-broadcast");
 
 const token = "analytics-example-token-0123";
 
-describe("example: analytics broadcast", { skip: !haveChromium && `no Chromium at ${chromiumPath}` }, () => {
+describe("example: analytics broadcast", { skip }, () => {
   let pageDir = "";
-  let profileDir = "";
-  let browser: Context;
+  let chromium: Chromium;
   let example: AnalyticsExample;
 
   before(async () => {
-    pageDir = await buildPage(fileURLToPath(new URL("../page", import.meta.url)));
-    profileDir = await mkdtemp(join(tmpdir(), "herald-chromium-"));
+    pageDir = await buildPage(fileURLToPath(new URL("../web", import.meta.url)));
     example = await startAnalyticsExample({ token, port: 0, host: "127.0.0.1", pageDir, logLevel: "silent" });
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 860, height: 600 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    chromium = await launchChromium({ width: 860, height: 600 });
   });
 
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
     await example?.close();
     await rm(pageDir, { recursive: true, force: true });
-    await rm(profileDir, { recursive: true, force: true });
   });
 
   const waitText = (page: Page, id: string, expected: string) =>
@@ -85,7 +64,7 @@ describe("example: analytics broadcast", { skip: !haveChromium && `no Chromium a
   it("pushes anchor, corridor and snapshot updates to the page and to a bare socket", async () => {
     // Steps 2-3 of the seed: wscat -c ws://host/ws (with the token) gets `connected`.
     const wscat = await TestClient.open(`${example.url.replace("http", "ws")}/ws?token=${token}`);
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     try {
       const connected = await wscat.next("connected");
       assert.match(String(connected.connectionId), /^[0-9a-f-]{36}$/);
@@ -123,7 +102,7 @@ describe("example: analytics broadcast", { skip: !haveChromium && `no Chromium a
   });
 
   it("refuses a wrong token, and the page shows why", async () => {
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     try {
       await page.goto(`${example.url}/?token=not-the-token`);
       await waitText(page, "error", "the token is not valid");

@@ -4,58 +4,37 @@
  * A deposit made in one tab shows the new balance in both; locking collateral shows the locked
  * and available amounts in both.
  *
- * Chromium comes from the system (`apt-get install -y chromium`); CHROMIUM_PATH overrides
- * /usr/bin/chromium. Without it the test skips loudly, or fails when CI=true.
- * SCREENSHOTS=1 also saves the README's screenshot.
+ * Chromium: see examples/shared/chromium.ts. SCREENSHOTS=1 also saves the README's screenshots.
  */
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { startVaultExample, type VaultExample } from "../app.js";
-import { buildPage } from "../../shared/serve-page.js";
+import type { Page } from "playwright-core";
+import { buildPage } from "../../shared/build-page.js";
+import { browserTestSkip, launchChromium, type Chromium } from "../../shared/chromium.js";
+import { startVaultExample, type VaultExample } from "../src/app.js";
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const haveChromium = existsSync(chromiumPath);
-if (!haveChromium) {
-  const message = `skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
-  if (process.env.CI === "true") throw new Error(`the vault-balances example test needs Chromium in CI: ${message}`);
-  console.warn(`\n!!! ${message}\n`);
-}
-
-type Context = import("playwright-core").BrowserContext;
-type Page = import("playwright-core").Page;
+const skip = browserTestSkip("vault-balances");
 
 const owner = "HjxQC5jmM8JQrKmVLz29fvaVU428BQ3NzM7a3uQECt9m";
 
-describe("example: vault balances", { skip: !haveChromium && `no Chromium at ${chromiumPath}` }, () => {
+describe("example: vault balances", { skip }, () => {
   let pageDir = "";
-  let profileDir = "";
-  let browser: Context;
+  let chromium: Chromium;
   let example: VaultExample;
 
   before(async () => {
-    pageDir = await buildPage(fileURLToPath(new URL("../page", import.meta.url)));
-    profileDir = await mkdtemp(join(tmpdir(), "herald-chromium-"));
+    pageDir = await buildPage(fileURLToPath(new URL("../web", import.meta.url)));
     example = await startVaultExample({ port: 0, host: "127.0.0.1", pageDir, logLevel: "silent" });
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 820, height: 480 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    chromium = await launchChromium({ width: 820, height: 480 });
   });
 
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
     await example?.close();
     await rm(pageDir, { recursive: true, force: true });
-    await rm(profileDir, { recursive: true, force: true });
   });
 
   const waitText = (page: Page, id: string, expected: string) =>
@@ -73,8 +52,8 @@ describe("example: vault balances", { skip: !haveChromium && `no Chromium at ${c
   }
 
   it("updates both tabs on a deposit, then on locking collateral", async () => {
-    const sdkTab = await browser.newPage();
-    const seedTab = await browser.newPage();
+    const sdkTab = await chromium.browser.newPage();
+    const seedTab = await chromium.browser.newPage();
     try {
       await sdkTab.goto(`${example.url}/?owner=${owner}`);
       await seedTab.goto(`${example.url}/?owner=${owner}&client=seed`);

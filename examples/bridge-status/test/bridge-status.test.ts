@@ -7,20 +7,15 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pg from "pg";
+import type { Page } from "playwright-core";
+import { browserTestSkip, launchChromium, type Chromium } from "../../shared/chromium.js";
 import { startBridgeStatus, type RunningBridge } from "../src/app.js";
 import { dropTables } from "../src/database.js";
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const ci = process.env.CI === "true";
 
-async function skipReason(): Promise<string | undefined> {
-  if (!existsSync(chromiumPath)) return `no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
+async function postgresProblem(): Promise<string | undefined> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000 });
   try {
     await client.connect();
@@ -31,14 +26,7 @@ async function skipReason(): Promise<string | undefined> {
   }
 }
 
-const skip = await skipReason();
-if (skip) {
-  if (ci) throw new Error(`the bridge-status example test needs its services in CI: ${skip}`);
-  console.warn(`\n!!! skipped: ${skip}\n`);
-}
-
-type Context = import("playwright-core").BrowserContext;
-type Page = import("playwright-core").Page;
+const skip = browserTestSkip("bridge-status", await postgresProblem());
 
 const GREEN = "rgb(22, 163, 74)";
 const BLUE = "rgb(59, 130, 246)";
@@ -46,29 +34,20 @@ const YELLOW = "rgb(234, 179, 8)";
 
 describe("example bridge-status in Chromium", { skip }, () => {
   let bridge: RunningBridge;
-  let browser: Context;
-  let profileDir = "";
+  let chromium: Chromium;
 
   before(async () => {
     bridge = await startBridgeStatus({ databaseUrl, tablePrefix: `e2e_${process.pid}_`, logLevel: "silent" });
-    profileDir = await mkdtemp(join(tmpdir(), "bridge-chromium-"));
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 760, height: 720 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    chromium = await launchChromium({ width: 760, height: 720 });
   });
 
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
     if (bridge) {
       await bridge.stopHerald();
       await dropTables(bridge.pool, bridge.tables);
       await bridge.close();
     }
-    await rm(profileDir, { recursive: true, force: true });
   });
 
   const connectionText = (page: Page) => page.locator("#connection .text").textContent();
@@ -80,7 +59,7 @@ describe("example bridge-status in Chromium", { skip }, () => {
 
   it("moves Pending → Pending Confirmation → Completed on bare SQL updates, and catches up after Herald restarts", async () => {
     const address = "0x52908400098527886E0F7030069857D2E4169EE7";
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     try {
       await page.goto(`${bridge.url}/cas_to_poly.html`);
       await page.fill("#polygon-address", address);
@@ -129,7 +108,7 @@ describe("example bridge-status in Chromium", { skip }, () => {
   });
 
   it("says Invalid user address for an address Herald's route rejects", async () => {
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     try {
       await page.goto(`${bridge.url}/poly_to_cas.html`);
       await page.fill("#polygon-address", "0x1234");
@@ -144,7 +123,7 @@ describe("example bridge-status in Chromium", { skip }, () => {
 
   it("shows Pending Deposit → Deposit Detected → Processed on the Polygon → CAS page", async () => {
     const address = "0x8ba1f109551bD432803012645Ac136ddd64DBA72";
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     try {
       await page.goto(`${bridge.url}/poly_to_cas.html`);
       await page.fill("#polygon-address", address);
