@@ -5,7 +5,7 @@
  * snapshot) and see each update on the page and on the bare socket, flat as the seed sent them.
  * A page with a wrong token is refused and says so.
  *
- * Chromium: see examples/shared/chromium.ts. SCREENSHOTS=1 also saves the README's screenshots.
+ * Chromium: see examples/shared/browser-test.ts. SCREENSHOTS=1 also saves the README's screenshots.
  */
 
 import { after, before, describe, it } from "node:test";
@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { TestClient } from "../../../packages/server/test/support/herald.js";
 import { buildPage } from "../../shared/build-page.js";
-import { browserTestSkip, launchChromium, type Chromium } from "../../shared/chromium.js";
+import { browserTestSkip, launchChromium, untilSubscriptions, waitForText, type Chromium } from "../../shared/browser-test.js";
 import { startAnalyticsExample, type AnalyticsExample } from "../src/app.js";
 
 const skip = browserTestSkip("analytics-broadcast");
@@ -39,21 +39,8 @@ describe("example: analytics broadcast", { skip }, () => {
     await rm(pageDir, { recursive: true, force: true });
   });
 
-  const waitText = (page: Page, id: string, expected: string) =>
-    page.waitForFunction(([id, expected]) => document.getElementById(id!)?.textContent === expected, [id, expected] as const, { timeout: 20_000 });
   const waitContains = (page: Page, id: string, expected: string) =>
     page.waitForFunction(([id, expected]) => document.getElementById(id!)?.textContent?.includes(expected!) === true, [id, expected] as const, { timeout: 20_000 });
-
-  /** The page's subscriptions are in place once Herald counts them (the page shows only "Connected"). */
-  async function untilSubscriptions(count: number): Promise<void> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const status = (await (await fetch(`${example.url}/api/status`)).json()) as { subscriptions: number };
-      if (status.subscriptions >= count) return;
-      if (Date.now() > deadline) assert.fail(`Herald counts ${status.subscriptions} subscriptions, expected ${count}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 
   const post = async (path: string, body: unknown) => {
     const response = await fetch(`${example.url}${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
@@ -71,8 +58,9 @@ describe("example: analytics broadcast", { skip }, () => {
       assert.equal(connected.pingInterval, 30_000);
 
       await page.goto(`${example.url}/?token=${token}`);
-      await waitText(page, "status", "Connected");
-      await untilSubscriptions(6); // three channels for the bare socket, three for the page
+      await waitForText(page, "status", "Connected");
+      // The page shows only "Connected"; Herald counts three channels for the bare socket, three for the page.
+      await untilSubscriptions(example.url, 6);
 
       // Step 4: curl -X POST /api/anchors; step 5: the update arrives.
       const anchor = await post("/api/anchors", { name: "Test Anchor", stellar_account: "GABC" });
@@ -105,7 +93,7 @@ describe("example: analytics broadcast", { skip }, () => {
     const page = await chromium.browser.newPage();
     try {
       await page.goto(`${example.url}/?token=not-the-token`);
-      await waitText(page, "error", "the token is not valid");
+      await waitForText(page, "error", "the token is not valid");
       assert.equal(await page.locator("#status").textContent(), "Disconnected");
 
       const wscat = await TestClient.open(`${example.url.replace("http", "ws")}/ws?token=not-the-token`);

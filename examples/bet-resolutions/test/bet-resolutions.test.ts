@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { SMTPServer } from "smtp-server";
 import { buildPage } from "../../shared/build-page.js";
-import { browserTestSkip, launchChromium, type Chromium } from "../../shared/chromium.js";
+import { browserTestSkip, launchChromium, type Chromium } from "../../shared/browser-test.js";
 import { startBetResolutions, type RunningBets } from "../src/app.js";
 
 const skip = browserTestSkip("bet-resolutions");

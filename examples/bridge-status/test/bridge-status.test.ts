@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
 import type { Page } from "playwright-core";
-import { browserTestSkip, launchChromium, type Chromium } from "../../shared/chromium.js";
+import { browserTestSkip, launchChromium, waitForText, type Chromium } from "../../shared/browser-test.js";
 import { startBridgeStatus, type RunningBridge } from "../src/app.js";
 import { dropTables } from "../src/database.js";
 
@@ -53,8 +53,6 @@ describe("example bridge-status in Chromium", { skip }, () => {
   const connectionText = (page: Page) => page.locator("#connection .text").textContent();
   const waitConnection = (page: Page, pattern: RegExp) =>
     page.waitForFunction((source) => new RegExp(source).test(document.querySelector("#connection .text")?.textContent ?? ""), pattern.source, { timeout: 20_000 });
-  const waitStatus = (page: Page, id: string, label: string) =>
-    page.waitForFunction(([id, label]) => document.getElementById(id!)?.textContent === label, [id, label] as const, { timeout: 20_000 });
   const colour = (page: Page, id: string) => page.locator(`#${id}`).evaluate((element) => getComputedStyle(element).backgroundColor);
 
   it("moves Pending → Pending Confirmation → Completed on bare SQL updates, and catches up after Herald restarts", async () => {
@@ -65,7 +63,7 @@ describe("example bridge-status in Chromium", { skip }, () => {
       await page.fill("#polygon-address", address);
       await page.fill("#amount", "250");
       await page.click("text=Get Cascoin Deposit Address");
-      await waitStatus(page, "deposit-status", "Pending");
+      await waitForText(page, "deposit-status", "Pending");
       assert.equal(await colour(page, "deposit-status"), YELLOW);
       await waitConnection(page, /^Real-time updates active$/);
       const depositAddress = await page.locator("#deposit-address").textContent();
@@ -74,13 +72,13 @@ describe("example bridge-status in Chromium", { skip }, () => {
       const { rows } = await bridge.pool.query<{ id: number }>(`SELECT id FROM ${bridge.tables.casDeposits} WHERE polygon_address = $1`, [address]);
       const id = rows[0]!.id;
       await bridge.pool.query(`UPDATE ${bridge.tables.casDeposits} SET status = 'pending_confirmation', amount_received = 250 WHERE id = $1`, [id]);
-      await waitStatus(page, "deposit-status", "Pending Confirmation");
+      await waitForText(page, "deposit-status", "Pending Confirmation");
       assert.equal(await colour(page, "deposit-status"), BLUE);
       assert.equal(await page.locator("#amount-received").textContent(), "250");
 
-      // How fast is measured in bench/; here only that it arrives (waitStatus is bounded).
+      // How fast is measured in bench/; here only that it arrives (waitForText is bounded).
       await bridge.pool.query(`UPDATE ${bridge.tables.casDeposits} SET status = 'completed' WHERE id = $1`, [id]);
-      await waitStatus(page, "deposit-status", "Completed");
+      await waitForText(page, "deposit-status", "Completed");
       assert.equal(await colour(page, "deposit-status"), GREEN);
 
       // Herald goes away: the page counts its attempts, as the seed's indicator did.
@@ -92,7 +90,7 @@ describe("example bridge-status in Chromium", { skip }, () => {
       await waitConnection(page, /^Reconnecting\.\.\. \([2-9]\/10\)$/);
       await bridge.startHerald();
       await waitConnection(page, /^Real-time updates active$/);
-      await waitStatus(page, "deposit-status", "Failed");
+      await waitForText(page, "deposit-status", "Failed");
       assert.equal(await colour(page, "deposit-status"), "rgb(220, 38, 38)");
       assert.equal(await page.locator("#mint-tx").textContent(), "0xfeed");
       const outbox = await bridge.pool.query(`SELECT count(*)::int AS waiting FROM ${bridge.tables.outbox} WHERE published_at IS NULL`);
@@ -100,7 +98,7 @@ describe("example bridge-status in Chromium", { skip }, () => {
 
       // And live updates flow again on the new connection.
       await bridge.pool.query(`UPDATE ${bridge.tables.casDeposits} SET status = 'completed' WHERE id = $1`, [id]);
-      await waitStatus(page, "deposit-status", "Completed");
+      await waitForText(page, "deposit-status", "Completed");
       if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
     } finally {
       await page.close();
@@ -129,15 +127,15 @@ describe("example bridge-status in Chromium", { skip }, () => {
       await page.fill("#polygon-address", address);
       await page.fill("#cas-address", "CqQWYYBCEvYi8zfvT5s9CTzE9pNAQtVVfR");
       await page.click("text=Get wCAS Deposit Address");
-      await waitStatus(page, "intention-status", "Pending Deposit");
+      await waitForText(page, "intention-status", "Pending Deposit");
       await waitConnection(page, /^Real-time updates active$/);
       const { rows } = await bridge.pool.query<{ id: number }>(`SELECT id FROM ${bridge.tables.returnIntentions} WHERE polygon_address = $1`, [address]);
       const id = rows[0]!.id;
       await bridge.pool.query(`INSERT INTO ${bridge.tables.polygonTransactions} (polygon_address, tx_hash, amount, status) VALUES ($1, $2, 100, 'confirmed')`, [address, `0x${"ab".repeat(32)}`]);
       await bridge.pool.query(`UPDATE ${bridge.tables.returnIntentions} SET status = 'deposit_detected' WHERE id = $1`, [id]);
-      await waitStatus(page, "intention-status", "Deposit Detected");
+      await waitForText(page, "intention-status", "Deposit Detected");
       await bridge.pool.query(`UPDATE ${bridge.tables.returnIntentions} SET status = 'processed', cas_tx_hash = 'c0ffee' WHERE id = $1`, [id]);
-      await waitStatus(page, "intention-status", "Processed");
+      await waitForText(page, "intention-status", "Processed");
       assert.equal(await colour(page, "intention-status"), GREEN);
       assert.equal(await page.locator("#cas-tx").textContent(), "c0ffee");
       assert.equal(await page.locator("#transaction-list .status").textContent(), "Confirmed");

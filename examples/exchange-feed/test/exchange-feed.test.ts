@@ -4,7 +4,7 @@
  * makes Herald join the (fake, Socket.IO) exchange feed; a test order placed on the exchange
  * appears as the top card, in the order colour; closing the tab makes Herald leave the feed.
  *
- * Chromium: see examples/shared/chromium.ts. SCREENSHOTS=1 also saves the README's screenshot.
+ * Chromium: see examples/shared/browser-test.ts. SCREENSHOTS=1 also saves the README's screenshot.
  */
 
 import { after, before, describe, it } from "node:test";
@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { buildPage } from "../../shared/build-page.js";
-import { browserTestSkip, launchChromium, type Chromium } from "../../shared/chromium.js";
+import { browserTestSkip, launchChromium, type Chromium } from "../../shared/browser-test.js";
 import { startExchangeFeedExample, type ExchangeFeedExample } from "../src/app.js";
 import { startFakeExchange, type FakeExchange } from "../src/fake-exchange.js";
 

@@ -1,6 +1,6 @@
 /**
- * Chromium for the examples' browser tests, driven by playwright-core. The browser is the
- * system's (`apt-get install -y chromium`), or the one CHROMIUM_PATH names.
+ * What the examples' browser tests share: Chromium, driven by playwright-core, and the waits they
+ * use. The browser is the system's (`apt-get install -y chromium`), or the one CHROMIUM_PATH names.
  *
  * Without it a test is skipped with a loud warning, so the rest of the suite still runs on a
  * laptop; under CI=true it fails instead, since a green CI run must mean the pages were tested.
@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -57,5 +57,27 @@ export async function launchChromium(viewport: { width: number; height: number }
   } catch (error) {
     await rm(profileDir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/** How long a test waits for the page or Herald to show what it expects. */
+const WAIT_MS = 20_000;
+
+/** Waits until the element `id` on `page` reads exactly `text`. */
+export async function waitForText(page: Page, id: string, text: string): Promise<void> {
+  await page.waitForFunction(([id, text]) => document.getElementById(id!)?.textContent === text, [id, text] as const, { timeout: WAIT_MS });
+}
+
+/**
+ * Waits until Herald at `heraldUrl` counts at least `count` subscriptions: the pages' subscriptions
+ * are in place then, also on a page that has no sign of them to show.
+ */
+export async function untilSubscriptions(heraldUrl: string, count: number): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const status = (await (await fetch(`${heraldUrl}/api/status`)).json()) as { subscriptions: number };
+    if (status.subscriptions >= count) return;
+    if (Date.now() > deadline) throw new Error(`Herald counts ${status.subscriptions} subscriptions, expected ${count}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
