@@ -5,76 +5,42 @@
  * snapshot) and see each update on the page and on the bare socket, flat as the seed sent them.
  * A page with a wrong token is refused and says so.
  *
- * Chromium comes from the system (`apt-get install -y chromium`); CHROMIUM_PATH overrides
- * /usr/bin/chromium. Without it the test skips loudly, or fails when CI=true.
- * SCREENSHOTS=1 also saves the README's screenshot.
+ * Chromium: see examples/shared/browser-test.ts. SCREENSHOTS=1 also saves the README's screenshots.
  */
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import type { Page } from "playwright-core";
 import { TestClient } from "../../../packages/server/test/support/herald.js";
-import { startAnalyticsExample, type AnalyticsExample } from "../app.js";
-import { buildPage } from "../../shared/serve-page.js";
+import { buildPage } from "../../shared/build-page.js";
+import { browserTestSkip, launchChromium, untilSubscriptions, waitForText, type Chromium } from "../../shared/browser-test.js";
+import { startAnalyticsExample, type AnalyticsExample } from "../src/app.js";
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const haveChromium = existsSync(chromiumPath);
-if (!haveChromium) {
-  const message = `skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
-  if (process.env.CI === "true") throw new Error(`the analytics-broadcast example test needs Chromium in CI: ${message}`);
-  console.warn(`\n!!! ${message}\n`);
-}
-
-type Context = import("playwright-core").BrowserContext;
-type Page = import("playwright-core").Page;
+const skip = browserTestSkip("analytics-broadcast");
 
 const token = "analytics-example-token-0123";
 
-describe("example: analytics broadcast", { skip: !haveChromium && `no Chromium at ${chromiumPath}` }, () => {
+describe("example: analytics broadcast", { skip }, () => {
   let pageDir = "";
-  let profileDir = "";
-  let browser: Context;
+  let chromium: Chromium;
   let example: AnalyticsExample;
 
   before(async () => {
-    pageDir = await buildPage(fileURLToPath(new URL("../page", import.meta.url)));
-    profileDir = await mkdtemp(join(tmpdir(), "herald-chromium-"));
+    pageDir = await buildPage(fileURLToPath(new URL("../web", import.meta.url)));
     example = await startAnalyticsExample({ token, port: 0, host: "127.0.0.1", pageDir, logLevel: "silent" });
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 860, height: 600 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    chromium = await launchChromium({ width: 860, height: 600 });
   });
 
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
     await example?.close();
     await rm(pageDir, { recursive: true, force: true });
-    await rm(profileDir, { recursive: true, force: true });
   });
 
-  const waitText = (page: Page, id: string, expected: string) =>
-    page.waitForFunction(([id, expected]) => document.getElementById(id!)?.textContent === expected, [id, expected] as const, { timeout: 20_000 });
   const waitContains = (page: Page, id: string, expected: string) =>
     page.waitForFunction(([id, expected]) => document.getElementById(id!)?.textContent?.includes(expected!) === true, [id, expected] as const, { timeout: 20_000 });
-
-  /** The page's subscriptions are in place once Herald counts them (the page shows only "Connected"). */
-  async function untilSubscriptions(count: number): Promise<void> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const status = (await (await fetch(`${example.url}/api/status`)).json()) as { subscriptions: number };
-      if (status.subscriptions >= count) return;
-      if (Date.now() > deadline) assert.fail(`Herald counts ${status.subscriptions} subscriptions, expected ${count}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 
   const post = async (path: string, body: unknown) => {
     const response = await fetch(`${example.url}${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
@@ -85,15 +51,16 @@ describe("example: analytics broadcast", { skip: !haveChromium && `no Chromium a
   it("pushes anchor, corridor and snapshot updates to the page and to a bare socket", async () => {
     // Steps 2-3 of the seed: wscat -c ws://host/ws (with the token) gets `connected`.
     const wscat = await TestClient.open(`${example.url.replace("http", "ws")}/ws?token=${token}`);
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     try {
       const connected = await wscat.next("connected");
       assert.match(String(connected.connectionId), /^[0-9a-f-]{36}$/);
       assert.equal(connected.pingInterval, 30_000);
 
       await page.goto(`${example.url}/?token=${token}`);
-      await waitText(page, "status", "Connected");
-      await untilSubscriptions(6); // three channels for the bare socket, three for the page
+      await waitForText(page, "status", "Connected");
+      // The page shows only "Connected"; Herald counts three channels for the bare socket, three for the page.
+      await untilSubscriptions(example.url, 6);
 
       // Step 4: curl -X POST /api/anchors; step 5: the update arrives.
       const anchor = await post("/api/anchors", { name: "Test Anchor", stellar_account: "GABC" });
@@ -123,10 +90,10 @@ describe("example: analytics broadcast", { skip: !haveChromium && `no Chromium a
   });
 
   it("refuses a wrong token, and the page shows why", async () => {
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     try {
       await page.goto(`${example.url}/?token=not-the-token`);
-      await waitText(page, "error", "the token is not valid");
+      await waitForText(page, "error", "the token is not valid");
       assert.equal(await page.locator("#status").textContent(), "Disconnected");
 
       const wscat = await TestClient.open(`${example.url.replace("http", "ws")}/ws?token=not-the-token`);

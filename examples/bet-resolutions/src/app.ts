@@ -10,19 +10,18 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { once } from "node:events";
-import { readFile } from "node:fs/promises";
-import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHerald, type Herald } from "@herald/server";
+import { buildPage } from "../../shared/build-page.js";
+import { sendPageFile } from "../../shared/serve-page.js";
 import { BetStore, RESULTS, type Bet, type BetResult } from "./bets.js";
 
 const HERALD_CONFIG = fileURLToPath(new URL("../herald.yaml", import.meta.url));
-const CONTENT_TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml" };
 type UpdateType = "bet_resolved" | "bet_disputed" | "bet_updated";
 
 export interface BetOptions {
-  /** Directory of the built page (vite build of web/). */
-  pageDir: string;
+  /** A page already built with buildPage (tests build it once); built now when absent. */
+  pageDir?: string;
   port?: number;
   host?: string;
   /** Environment for Herald (SMTP_*, FROM_*, HERALD_*); default none. */
@@ -40,6 +39,7 @@ export interface RunningBets {
 export async function startBetResolutions(options: BetOptions): Promise<RunningBets> {
   const host = options.host ?? "127.0.0.1";
   const store = new BetStore();
+  const pageDir = options.pageDir ?? (await buildPage(fileURLToPath(new URL("../web", import.meta.url))));
   let herald: Herald | undefined;
   let heraldUrl = "";
 
@@ -127,7 +127,10 @@ export async function startBetResolutions(options: BetOptions): Promise<RunningB
       await publish("bet_updated", bet);
       return json(response, 200, bet);
     }
-    if (request.method === "GET" && !path.startsWith("/api/")) return serveStatic(options.pageDir, path, response);
+    if (request.method === "GET" && !path.startsWith("/api/")) {
+      if (await sendPageFile(response, pageDir, path === "/" ? "/index.html" : path)) return;
+      return json(response, 404, { error: "not_found", message: `no file ${path}` });
+    }
     json(response, 404, { error: "not_found", message: `no route ${request.method} ${path}` });
   }
 
@@ -182,17 +185,4 @@ function json(response: ServerResponse, status: number, body: unknown): void {
   if (response.headersSent) return;
   response.writeHead(status, { "content-type": "application/json" });
   response.end(JSON.stringify(body));
-}
-
-async function serveStatic(root: string, path: string, response: ServerResponse): Promise<void> {
-  const file = normalize(join(root, path === "/" ? "/index.html" : path));
-  const type = CONTENT_TYPES[extname(file)];
-  if (!file.startsWith(root) || !type) return json(response, 404, { error: "not_found", message: `no file ${path}` });
-  try {
-    const body = await readFile(file);
-    response.writeHead(200, { "content-type": type });
-    response.end(body);
-  } catch {
-    json(response, 404, { error: "not_found", message: `no file ${path}` });
-  }
 }

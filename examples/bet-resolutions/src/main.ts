@@ -1,12 +1,8 @@
 /** `npm run example:bet-resolutions`: builds the page, then serves it, the API and Herald on PORT (8000). */
 
-import { fileURLToPath } from "node:url";
 import { startBetResolutions } from "./app.js";
-import { buildPage } from "./build-page.js";
 
-const pageDir = fileURLToPath(new URL("../dist", import.meta.url));
-await buildPage(pageDir);
-const app = await startBetResolutions({ pageDir, port: Number(process.env.PORT ?? 8000), host: process.env.HOST ?? "127.0.0.1", env: process.env, logLevel: "warn" });
+const app = await startBetResolutions({ port: Number(process.env.PORT ?? 8000), host: process.env.HOST ?? "127.0.0.1", env: process.env, logLevel: "warn" });
 console.log(`bets page: ${app.url}/?user_id=user456`);
 console.log(`resolve:   curl -X POST ${app.url}/api/v1/bets/123/resolve -H 'content-type: application/json' -d '{"result":"win","resolution_notes":"Game completed"}'`);
 console.log(`poll:      curl "${app.url}/api/v1/bets/updates?user_id=user456"`);

@@ -1,6 +1,6 @@
 import { StrictMode, useCallback, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { useRealTimeUpdates, type BetUpdate } from "./useRealTimeUpdates.ts";
+import { useRealTimeUpdates, type BetUpdate } from "./useRealTimeUpdates.js";
 
 interface Bet {
   id: string;

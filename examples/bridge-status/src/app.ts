@@ -8,17 +8,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { once } from "node:events";
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import type { Herald } from "@herald/server";
+import { sendPageFile } from "../../shared/serve-page.js";
 import { createTables, tableNames, type BridgeTables } from "./database.js";
 import { startBridgeHerald } from "./herald-process.js";
 
-const PUBLIC_DIR = fileURLToPath(new URL("../public", import.meta.url));
+// The seed's pages are plain HTML and JavaScript modules, served as they are (no build).
+const WEB_DIR = fileURLToPath(new URL("../web", import.meta.url));
 const POLYGON_ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-const CONTENT_TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
 
 export interface BridgeOptions {
   databaseUrl: string;
@@ -102,7 +101,10 @@ export async function startBridgeStatus(options: BridgeOptions): Promise<Running
       const { rows } = await pool.query(`SELECT * FROM ${tables.polygonTransactions} WHERE polygon_address = $1 ORDER BY id`, [txs[1]]);
       return json(response, 200, rows);
     }
-    if (request.method === "GET") return serveStatic(path === "/" ? "/cas_to_poly.html" : path, response);
+    if (request.method === "GET") {
+      if (await sendPageFile(response, WEB_DIR, path === "/" ? "/cas_to_poly.html" : path, { "cache-control": "no-store" })) return;
+      return json(response, 404, { error: "not_found", message: `no page ${path}` });
+    }
     json(response, 404, { error: "not_found", message: `no route ${request.method} ${path}` });
   }
 
@@ -172,17 +174,4 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
 function json(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { "content-type": "application/json" });
   response.end(JSON.stringify(body));
-}
-
-async function serveStatic(path: string, response: ServerResponse): Promise<void> {
-  const file = normalize(join(PUBLIC_DIR, path));
-  const type = CONTENT_TYPES[extname(file)];
-  if (!file.startsWith(PUBLIC_DIR) || !type) return json(response, 404, { error: "not_found", message: `no page ${path}` });
-  try {
-    const body = await readFile(file);
-    response.writeHead(200, { "content-type": type, "cache-control": "no-store" });
-    response.end(body);
-  } catch {
-    json(response, 404, { error: "not_found", message: `no page ${path}` });
-  }
 }

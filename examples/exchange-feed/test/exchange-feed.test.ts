@@ -4,60 +4,40 @@
  * makes Herald join the (fake, Socket.IO) exchange feed; a test order placed on the exchange
  * appears as the top card, in the order colour; closing the tab makes Herald leave the feed.
  *
- * Chromium comes from the system (`apt-get install -y chromium`); CHROMIUM_PATH overrides
- * /usr/bin/chromium. Without it the test skips loudly, or fails when CI=true.
- * SCREENSHOTS=1 also saves the README's screenshot.
+ * Chromium: see examples/shared/browser-test.ts. SCREENSHOTS=1 also saves the README's screenshot.
  */
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { startExchangeFeedExample, type ExchangeFeedExample } from "../app.js";
-import { startFakeExchange, type FakeExchange } from "../fake-exchange.js";
-import { buildPage } from "../../shared/serve-page.js";
+import { buildPage } from "../../shared/build-page.js";
+import { browserTestSkip, launchChromium, type Chromium } from "../../shared/browser-test.js";
+import { startExchangeFeedExample, type ExchangeFeedExample } from "../src/app.js";
+import { startFakeExchange, type FakeExchange } from "../src/fake-exchange.js";
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const haveChromium = existsSync(chromiumPath);
-if (!haveChromium) {
-  const message = `skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
-  if (process.env.CI === "true") throw new Error(`the exchange-feed example test needs Chromium in CI: ${message}`);
-  console.warn(`\n!!! ${message}\n`);
-}
+const skip = browserTestSkip("exchange-feed");
 
-type Context = import("playwright-core").BrowserContext;
 type Status = { active_connections: number; coindcx_connected: boolean };
 
-describe("example: exchange feed bridge", { skip: !haveChromium && `no Chromium at ${chromiumPath}` }, () => {
+describe("example: exchange feed bridge", { skip }, () => {
   let pageDir = "";
-  let profileDir = "";
-  let browser: Context;
+  let chromium: Chromium;
   let exchange: FakeExchange;
   let example: ExchangeFeedExample;
 
   before(async () => {
-    pageDir = await buildPage(fileURLToPath(new URL("../page", import.meta.url)));
-    profileDir = await mkdtemp(join(tmpdir(), "herald-chromium-"));
+    pageDir = await buildPage(fileURLToPath(new URL("../web", import.meta.url)));
     exchange = await startFakeExchange({ port: 0 });
     example = await startExchangeFeedExample({ upstreamUrl: exchange.url, port: 0, host: "127.0.0.1", pageDir, logLevel: "silent" });
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 800, height: 420 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    chromium = await launchChromium({ width: 800, height: 420 });
   });
 
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
     await example?.close();
     await exchange?.close();
     await rm(pageDir, { recursive: true, force: true });
-    await rm(profileDir, { recursive: true, force: true });
   });
 
   const status = async (): Promise<Status> => (await (await fetch(`${example.url}/api/v1/ws/status`)).json()) as Status;
@@ -77,7 +57,7 @@ describe("example: exchange feed bridge", { skip: !haveChromium && `no Chromium 
     assert.deepEqual(await status(), { active_connections: 0, coindcx_connected: false });
     assert.equal(exchange.clients(), 0);
 
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     let closed = false;
     try {
       await page.goto(`${example.url}/`);

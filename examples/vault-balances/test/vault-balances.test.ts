@@ -4,111 +4,75 @@
  * A deposit made in one tab shows the new balance in both; locking collateral shows the locked
  * and available amounts in both.
  *
- * Chromium comes from the system (`apt-get install -y chromium`); CHROMIUM_PATH overrides
- * /usr/bin/chromium. Without it the test skips loudly, or fails when CI=true.
- * SCREENSHOTS=1 also saves the README's screenshot.
+ * Chromium: see examples/shared/browser-test.ts. SCREENSHOTS=1 also saves the README's screenshots.
  */
 
 import { after, before, describe, it } from "node:test";
-import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { startVaultExample, type VaultExample } from "../app.js";
-import { buildPage } from "../../shared/serve-page.js";
+import { buildPage } from "../../shared/build-page.js";
+import { browserTestSkip, launchChromium, untilSubscriptions, waitForText, type Chromium } from "../../shared/browser-test.js";
+import { startVaultExample, type VaultExample } from "../src/app.js";
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const haveChromium = existsSync(chromiumPath);
-if (!haveChromium) {
-  const message = `skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
-  if (process.env.CI === "true") throw new Error(`the vault-balances example test needs Chromium in CI: ${message}`);
-  console.warn(`\n!!! ${message}\n`);
-}
-
-type Context = import("playwright-core").BrowserContext;
-type Page = import("playwright-core").Page;
+const skip = browserTestSkip("vault-balances");
 
 const owner = "HjxQC5jmM8JQrKmVLz29fvaVU428BQ3NzM7a3uQECt9m";
 
-describe("example: vault balances", { skip: !haveChromium && `no Chromium at ${chromiumPath}` }, () => {
+describe("example: vault balances", { skip }, () => {
   let pageDir = "";
-  let profileDir = "";
-  let browser: Context;
+  let chromium: Chromium;
   let example: VaultExample;
 
   before(async () => {
-    pageDir = await buildPage(fileURLToPath(new URL("../page", import.meta.url)));
-    profileDir = await mkdtemp(join(tmpdir(), "herald-chromium-"));
+    pageDir = await buildPage(fileURLToPath(new URL("../web", import.meta.url)));
     example = await startVaultExample({ port: 0, host: "127.0.0.1", pageDir, logLevel: "silent" });
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 820, height: 480 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    chromium = await launchChromium({ width: 820, height: 480 });
   });
 
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
     await example?.close();
     await rm(pageDir, { recursive: true, force: true });
-    await rm(profileDir, { recursive: true, force: true });
   });
 
-  const waitText = (page: Page, id: string, expected: string) =>
-    page.waitForFunction(([id, expected]) => document.getElementById(id!)?.textContent === expected, [id, expected] as const, { timeout: 20_000 });
-
-  /** Both tabs hold their subscription once Herald counts two (the seed tab has no other signal). */
-  async function untilSubscriptions(count: number): Promise<void> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const status = (await (await fetch(`${example.url}/api/status`)).json()) as { subscriptions: number };
-      if (status.subscriptions >= count) return;
-      if (Date.now() > deadline) assert.fail(`Herald counts ${status.subscriptions} subscriptions, expected ${count}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
   it("updates both tabs on a deposit, then on locking collateral", async () => {
-    const sdkTab = await browser.newPage();
-    const seedTab = await browser.newPage();
+    const sdkTab = await chromium.browser.newPage();
+    const seedTab = await chromium.browser.newPage();
     try {
       await sdkTab.goto(`${example.url}/?owner=${owner}`);
       await seedTab.goto(`${example.url}/?owner=${owner}&client=seed`);
-      await waitText(sdkTab, "connection", "live");
-      await waitText(seedTab, "connection", "connected");
-      await untilSubscriptions(2);
-      await waitText(sdkTab, "total", "0.00 USDT");
+      await waitForText(sdkTab, "connection", "live");
+      await waitForText(seedTab, "connection", "connected");
+      // Both tabs hold their subscription once Herald counts two (the seed tab has no other signal).
+      await untilSubscriptions(example.url, 2);
+      await waitForText(sdkTab, "total", "0.00 USDT");
 
       // Deposit 100 USDT from the first tab: both show the new balance.
       await sdkTab.fill("#amount", "100");
       await sdkTab.click("#deposit");
       for (const tab of [sdkTab, seedTab]) {
-        await waitText(tab, "total", "100.00 USDT");
-        await waitText(tab, "available", "100.00 USDT");
+        await waitForText(tab, "total", "100.00 USDT");
+        await waitForText(tab, "available", "100.00 USDT");
       }
-      await waitText(seedTab, "notifications", "deposit confirmed!");
-      await waitText(sdkTab, "notifications", "deposit of 100.00 USDT confirmed!");
+      await waitForText(seedTab, "notifications", "deposit confirmed!");
+      await waitForText(sdkTab, "notifications", "deposit of 100.00 USDT confirmed!");
 
       // Lock 40 USDT for a position from the other tab: both show locked and available.
       await seedTab.fill("#amount", "40");
       await seedTab.fill("#position", "pos_12345");
       await seedTab.click("#lock");
       for (const tab of [sdkTab, seedTab]) {
-        await waitText(tab, "locked", "40.00 USDT");
-        await waitText(tab, "available", "60.00 USDT");
-        await waitText(tab, "total", "100.00 USDT");
+        await waitForText(tab, "locked", "40.00 USDT");
+        await waitForText(tab, "available", "60.00 USDT");
+        await waitForText(tab, "total", "100.00 USDT");
       }
-      await waitText(sdkTab, "positions", "pos_12345: 40.00 USDT locked, active");
+      await waitForText(sdkTab, "positions", "pos_12345: 40.00 USDT locked, active");
 
       // Locking more than is available is refused, and the page says why.
       await seedTab.fill("#amount", "500");
       await seedTab.fill("#position", "pos_99");
       await seedTab.click("#lock");
-      await waitText(seedTab, "error", "cannot lock 500000000: only 60000000 is available");
+      await waitForText(seedTab, "error", "cannot lock 500000000: only 60000000 is available");
 
       if (process.env.SCREENSHOTS === "1") {
         await sdkTab.screenshot({ path: fileURLToPath(new URL("../screenshot.png", import.meta.url)), fullPage: true });

@@ -1,13 +1,14 @@
-import { fileURLToPath } from "node:url";
 /**
  * The exchange-feed example as one server: Herald with the seed's monitor route and the lazy
  * Socket.IO bridge (herald.yaml), the seed's status endpoint, and the monitor page.
  */
 
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Herald, type HeraldConfigInput } from "@herald/server";
 import { parse } from "yaml";
-import { buildPage, servePage } from "../shared/serve-page.js";
+import { buildPage } from "../../shared/build-page.js";
+import { servePage } from "../../shared/serve-page.js";
 
 export interface ExchangeFeedExample {
   herald: Herald;
@@ -33,7 +34,7 @@ interface BridgeStatus {
 }
 
 export async function startExchangeFeedExample(options: ExchangeFeedOptions): Promise<ExchangeFeedExample> {
-  const config = parse(readFileSync(new URL("./herald.yaml", import.meta.url), "utf8")) as HeraldConfigInput & { bridges: Array<{ url: string }> };
+  const config = parse(readFileSync(new URL("../herald.yaml", import.meta.url), "utf8")) as HeraldConfigInput & { bridges: Array<{ url: string }> };
   for (const bridge of config.bridges) bridge.url = options.upstreamUrl;
   if (options.logLevel) config.logLevel = options.logLevel;
   const herald = new Herald({ config, env: options.env ?? {} });
@@ -47,7 +48,7 @@ export async function startExchangeFeedExample(options: ExchangeFeedOptions): Pr
       coindcx_connected: bridges.find((bridge) => bridge.name === "coindcx")?.state === "connected",
     };
   });
-  servePage(herald.http, options.pageDir ?? (await buildPage(fileURLToPath(new URL("./page", import.meta.url)))));
+  servePage(herald.http, options.pageDir ?? (await buildPage(fileURLToPath(new URL("../web", import.meta.url)))));
   await herald.listen({ port: options.port, host: options.host });
   const host = options.host ?? herald.config.host;
   const url = `http://${host === "0.0.0.0" ? "localhost" : host}:${herald.port}`;

@@ -7,22 +7,15 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { SMTPServer } from "smtp-server";
+import { buildPage } from "../../shared/build-page.js";
+import { browserTestSkip, launchChromium, type Chromium } from "../../shared/browser-test.js";
 import { startBetResolutions, type RunningBets } from "../src/app.js";
-import { buildPage } from "../src/build-page.js";
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const haveChromium = existsSync(chromiumPath);
-if (!haveChromium) {
-  const message = `no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
-  if (process.env.CI === "true") throw new Error(`the bet-resolutions example test needs Chromium in CI: ${message}`);
-  console.warn(`\n!!! skipped: ${message}\n`);
-}
+const skip = browserTestSkip("bet-resolutions");
 
 interface Mail {
   to: string[];
@@ -58,44 +51,32 @@ async function startSmtp() {
   };
 }
 
-type Context = import("playwright-core").BrowserContext;
-
-describe("example bet-resolutions in Chromium", { skip: !haveChromium && `no Chromium at ${chromiumPath}` }, () => {
+describe("example bet-resolutions in Chromium", { skip }, () => {
   let app: RunningBets;
   let smtp: Awaited<ReturnType<typeof startSmtp>>;
-  let browser: Context;
+  let chromium: Chromium;
   let pageDir = "";
-  let profileDir = "";
 
   before(async () => {
-    pageDir = await mkdtemp(join(tmpdir(), "bets-page-"));
-    profileDir = await mkdtemp(join(tmpdir(), "bets-chromium-"));
-    await buildPage(pageDir);
+    pageDir = await buildPage(fileURLToPath(new URL("../web", import.meta.url)));
     smtp = await startSmtp();
     app = await startBetResolutions({
       pageDir,
       logLevel: "silent",
       env: { SMTP_SERVER: "127.0.0.1", SMTP_PORT: String(smtp.port), FROM_EMAIL: "noreply@betthat.test", FROM_NAME: "Bet That" },
     });
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 1000, height: 620 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    chromium = await launchChromium({ width: 1000, height: 620 });
   });
 
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
     await app?.close();
     await smtp?.close();
     await rm(pageDir, { recursive: true, force: true });
-    await rm(profileDir, { recursive: true, force: true });
   });
 
   it("resolving a bet shows a toast and updates its card, emails the bettor, and is returned by polling", async () => {
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     try {
       const before = new Date().toISOString();
       await page.goto(`${app.url}/?user_id=user456`);

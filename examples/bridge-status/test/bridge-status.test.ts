@@ -7,20 +7,15 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pg from "pg";
+import type { Page } from "playwright-core";
+import { browserTestSkip, launchChromium, waitForText, type Chromium } from "../../shared/browser-test.js";
 import { startBridgeStatus, type RunningBridge } from "../src/app.js";
 import { dropTables } from "../src/database.js";
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const ci = process.env.CI === "true";
 
-async function skipReason(): Promise<string | undefined> {
-  if (!existsSync(chromiumPath)) return `no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
+async function postgresProblem(): Promise<string | undefined> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000 });
   try {
     await client.connect();
@@ -31,14 +26,7 @@ async function skipReason(): Promise<string | undefined> {
   }
 }
 
-const skip = await skipReason();
-if (skip) {
-  if (ci) throw new Error(`the bridge-status example test needs its services in CI: ${skip}`);
-  console.warn(`\n!!! skipped: ${skip}\n`);
-}
-
-type Context = import("playwright-core").BrowserContext;
-type Page = import("playwright-core").Page;
+const skip = browserTestSkip("bridge-status", await postgresProblem());
 
 const GREEN = "rgb(22, 163, 74)";
 const BLUE = "rgb(59, 130, 246)";
@@ -46,47 +34,36 @@ const YELLOW = "rgb(234, 179, 8)";
 
 describe("example bridge-status in Chromium", { skip }, () => {
   let bridge: RunningBridge;
-  let browser: Context;
-  let profileDir = "";
+  let chromium: Chromium;
 
   before(async () => {
     bridge = await startBridgeStatus({ databaseUrl, tablePrefix: `e2e_${process.pid}_`, logLevel: "silent" });
-    profileDir = await mkdtemp(join(tmpdir(), "bridge-chromium-"));
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 760, height: 720 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    chromium = await launchChromium({ width: 760, height: 720 });
   });
 
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
     if (bridge) {
       await bridge.stopHerald();
       await dropTables(bridge.pool, bridge.tables);
       await bridge.close();
     }
-    await rm(profileDir, { recursive: true, force: true });
   });
 
   const connectionText = (page: Page) => page.locator("#connection .text").textContent();
   const waitConnection = (page: Page, pattern: RegExp) =>
     page.waitForFunction((source) => new RegExp(source).test(document.querySelector("#connection .text")?.textContent ?? ""), pattern.source, { timeout: 20_000 });
-  const waitStatus = (page: Page, id: string, label: string) =>
-    page.waitForFunction(([id, label]) => document.getElementById(id!)?.textContent === label, [id, label] as const, { timeout: 20_000 });
   const colour = (page: Page, id: string) => page.locator(`#${id}`).evaluate((element) => getComputedStyle(element).backgroundColor);
 
   it("moves Pending → Pending Confirmation → Completed on bare SQL updates, and catches up after Herald restarts", async () => {
     const address = "0x52908400098527886E0F7030069857D2E4169EE7";
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     try {
       await page.goto(`${bridge.url}/cas_to_poly.html`);
       await page.fill("#polygon-address", address);
       await page.fill("#amount", "250");
       await page.click("text=Get Cascoin Deposit Address");
-      await waitStatus(page, "deposit-status", "Pending");
+      await waitForText(page, "deposit-status", "Pending");
       assert.equal(await colour(page, "deposit-status"), YELLOW);
       await waitConnection(page, /^Real-time updates active$/);
       const depositAddress = await page.locator("#deposit-address").textContent();
@@ -95,13 +72,13 @@ describe("example bridge-status in Chromium", { skip }, () => {
       const { rows } = await bridge.pool.query<{ id: number }>(`SELECT id FROM ${bridge.tables.casDeposits} WHERE polygon_address = $1`, [address]);
       const id = rows[0]!.id;
       await bridge.pool.query(`UPDATE ${bridge.tables.casDeposits} SET status = 'pending_confirmation', amount_received = 250 WHERE id = $1`, [id]);
-      await waitStatus(page, "deposit-status", "Pending Confirmation");
+      await waitForText(page, "deposit-status", "Pending Confirmation");
       assert.equal(await colour(page, "deposit-status"), BLUE);
       assert.equal(await page.locator("#amount-received").textContent(), "250");
 
-      // How fast is measured in bench/; here only that it arrives (waitStatus is bounded).
+      // How fast is measured in bench/; here only that it arrives (waitForText is bounded).
       await bridge.pool.query(`UPDATE ${bridge.tables.casDeposits} SET status = 'completed' WHERE id = $1`, [id]);
-      await waitStatus(page, "deposit-status", "Completed");
+      await waitForText(page, "deposit-status", "Completed");
       assert.equal(await colour(page, "deposit-status"), GREEN);
 
       // Herald goes away: the page counts its attempts, as the seed's indicator did.
@@ -113,7 +90,7 @@ describe("example bridge-status in Chromium", { skip }, () => {
       await waitConnection(page, /^Reconnecting\.\.\. \([2-9]\/10\)$/);
       await bridge.startHerald();
       await waitConnection(page, /^Real-time updates active$/);
-      await waitStatus(page, "deposit-status", "Failed");
+      await waitForText(page, "deposit-status", "Failed");
       assert.equal(await colour(page, "deposit-status"), "rgb(220, 38, 38)");
       assert.equal(await page.locator("#mint-tx").textContent(), "0xfeed");
       const outbox = await bridge.pool.query(`SELECT count(*)::int AS waiting FROM ${bridge.tables.outbox} WHERE published_at IS NULL`);
@@ -121,7 +98,7 @@ describe("example bridge-status in Chromium", { skip }, () => {
 
       // And live updates flow again on the new connection.
       await bridge.pool.query(`UPDATE ${bridge.tables.casDeposits} SET status = 'completed' WHERE id = $1`, [id]);
-      await waitStatus(page, "deposit-status", "Completed");
+      await waitForText(page, "deposit-status", "Completed");
       if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
     } finally {
       await page.close();
@@ -129,7 +106,7 @@ describe("example bridge-status in Chromium", { skip }, () => {
   });
 
   it("says Invalid user address for an address Herald's route rejects", async () => {
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     try {
       await page.goto(`${bridge.url}/poly_to_cas.html`);
       await page.fill("#polygon-address", "0x1234");
@@ -144,21 +121,21 @@ describe("example bridge-status in Chromium", { skip }, () => {
 
   it("shows Pending Deposit → Deposit Detected → Processed on the Polygon → CAS page", async () => {
     const address = "0x8ba1f109551bD432803012645Ac136ddd64DBA72";
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     try {
       await page.goto(`${bridge.url}/poly_to_cas.html`);
       await page.fill("#polygon-address", address);
       await page.fill("#cas-address", "CqQWYYBCEvYi8zfvT5s9CTzE9pNAQtVVfR");
       await page.click("text=Get wCAS Deposit Address");
-      await waitStatus(page, "intention-status", "Pending Deposit");
+      await waitForText(page, "intention-status", "Pending Deposit");
       await waitConnection(page, /^Real-time updates active$/);
       const { rows } = await bridge.pool.query<{ id: number }>(`SELECT id FROM ${bridge.tables.returnIntentions} WHERE polygon_address = $1`, [address]);
       const id = rows[0]!.id;
       await bridge.pool.query(`INSERT INTO ${bridge.tables.polygonTransactions} (polygon_address, tx_hash, amount, status) VALUES ($1, $2, 100, 'confirmed')`, [address, `0x${"ab".repeat(32)}`]);
       await bridge.pool.query(`UPDATE ${bridge.tables.returnIntentions} SET status = 'deposit_detected' WHERE id = $1`, [id]);
-      await waitStatus(page, "intention-status", "Deposit Detected");
+      await waitForText(page, "intention-status", "Deposit Detected");
       await bridge.pool.query(`UPDATE ${bridge.tables.returnIntentions} SET status = 'processed', cas_tx_hash = 'c0ffee' WHERE id = $1`, [id]);
-      await waitStatus(page, "intention-status", "Processed");
+      await waitForText(page, "intention-status", "Processed");
       assert.equal(await colour(page, "intention-status"), GREEN);
       assert.equal(await page.locator("#cas-tx").textContent(), "c0ffee");
       assert.equal(await page.locator("#transaction-list .status").textContent(), "Confirmed");

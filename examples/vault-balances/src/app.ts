@@ -5,7 +5,8 @@
 
 import { fileURLToPath } from "node:url";
 import { Herald } from "@herald/server";
-import { buildPage, servePage } from "../shared/serve-page.js";
+import { buildPage } from "../../shared/build-page.js";
+import { servePage } from "../../shared/serve-page.js";
 import { registerVaultApi } from "./vault-api.js";
 
 export interface VaultExample {
@@ -27,12 +28,12 @@ export interface VaultExampleOptions {
 
 export async function startVaultExample(options: VaultExampleOptions = {}): Promise<VaultExample> {
   const herald = new Herald({
-    configFile: fileURLToPath(new URL("./herald.yaml", import.meta.url)),
+    configFile: fileURLToPath(new URL("../herald.yaml", import.meta.url)),
     env: options.env ?? {},
     config: options.logLevel ? { logLevel: options.logLevel } : {},
   });
   registerVaultApi(herald.http, herald);
-  servePage(herald.http, options.pageDir ?? (await buildPage(fileURLToPath(new URL("./page", import.meta.url)))));
+  servePage(herald.http, options.pageDir ?? (await buildPage(fileURLToPath(new URL("../web", import.meta.url)))));
   await herald.listen({ port: options.port, host: options.host });
   const host = options.host ?? herald.config.host;
   const url = `http://${host === "0.0.0.0" ? "localhost" : host}:${herald.port}`;
