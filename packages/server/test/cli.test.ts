@@ -3,9 +3,12 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { RedisServer, redisServerSkip } from "./support/redis-server.js";
+import { DATABASE_URL, postgresMissing } from "./support/postgres.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const cli = ["--conditions=herald-source", "--import", "tsx", "packages/server/src/cli.ts"];
@@ -153,5 +156,34 @@ describe("herald serve on the redis engine", { skip: redisServerSkip() }, () => 
       taken.close();
       await redis.close();
     }
+  });
+});
+
+describe("the herald command npm links", () => {
+  // What `npx herald` runs in a clone right after `npm ci`, before any build.
+  const bin = join(root, "node_modules", ".bin", "herald");
+
+  function herald(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(bin, args, { cwd: root, env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    return once(child, "exit").then(([code]) => ({ code: code as number | null, stdout, stderr }));
+  }
+
+  it("exists after npm ci and answers --help", async () => {
+    assert.ok(existsSync(bin), `${bin} is missing: npm links the bin of packages/server/package.json at install time, so it must point at a file in the repository`);
+    const help = await herald(["--help"]);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /Usage: herald serve/);
+  });
+
+  it("runs `herald pg status` as docs/integrations.md writes it, against PostgreSQL", async (t) => {
+    const missing = await postgresMissing();
+    if (missing) return t.skip(missing);
+    const status = await herald(["pg", "status"], { DATABASE_URL });
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout + status.stderr, /outbox/i);
   });
 });
