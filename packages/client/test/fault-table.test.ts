@@ -93,11 +93,11 @@ for (const transport of ["websocket", "sse", "polling"] as TransportName[]) {
         }
       };
       const has = (position: Position): boolean => received.some((r) => r.epoch === position.epoch && r.offset === position.offset);
-      /** Waits until the node's /healthz says its engine is up (200) or down (503). */
+      /** Waits until the node's /readyz says its engine is up (200) or down (503). */
       const engineHealth = async (status: 200 | 503): Promise<void> => {
         const deadline = Date.now() + 20_000;
-        while ((await fetch(`${hub.url}/healthz`)).status !== status) {
-          if (Date.now() > deadline) assert.fail(`the node's /healthz did not answer ${status} within 20 s`);
+        while ((await fetch(`${hub.url}/readyz`)).status !== status) {
+          if (Date.now() > deadline) assert.fail(`the node's /readyz did not answer ${status} within 20 s`);
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
       };

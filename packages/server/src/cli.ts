@@ -115,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
       `  SSE        ${base}/sse?channel=<name>`,
       `  Polling    ${base}/api/updates?channel=<name>`,
       `  Publish    POST ${base}/api/publish  [${publishNote}]`,
-      `  Status     ${base}/api/status   Metrics ${base}/metrics   Health ${base}/healthz`,
+      `  Status     ${base}/api/status   Metrics ${base}/metrics   Ready ${base}/readyz`,
       `  Dashboard  ${base}/dashboard?token=${dashboardToken}`,
       "",
     ].join("\n"),

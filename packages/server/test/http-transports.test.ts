@@ -115,9 +115,11 @@ describe("operations endpoints", () => {
     assert.deepEqual(Object.keys(status.body.transports).sort(), ["polling", "sse", "websocket"]);
   });
 
-  it("/healthz is ok, /metrics is Prometheus text with Herald's series", async () => {
+  it("/healthz and /readyz are ok, /metrics is Prometheus text with Herald's series", async () => {
     const health = await getJson(`${hub.url}/healthz`);
     assert.deepEqual([health.status, health.body.status], [200, "ok"]);
+    const readiness = await getJson(`${hub.url}/readyz`);
+    assert.deepEqual([readiness.status, readiness.body.status], [200, "ready"]);
     await hub.herald.publish("m:1", "x", 1);
     const response = await fetch(`${hub.url}/metrics`);
     assert.match(response.headers.get("content-type") ?? "", /text\/plain/);

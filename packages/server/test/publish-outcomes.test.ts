@@ -110,7 +110,7 @@ describe("publish answers under faults", { skip: redisServerSkip() }, () => {
         await until("a refused publish", () => [...answers.values()].some((answer) => answer.status !== 200));
         await stream.stop();
         await redis.restart();
-        for (const node of nodes) await until("the node to see Redis again", async () => (await fetch(`${node.url}/healthz`)).status === 200);
+        for (const node of nodes) await until("the node to see Redis again", async () => (await fetch(`${node.url}/readyz`)).status === 200);
       }
       const failed = [...answers].filter(([, answer]) => answer.status !== 200);
       assert.ok(failed.length > 0);

@@ -97,13 +97,13 @@ class Follower {
   }
 }
 
-/** Polls a node's /healthz until it answers `status` (health changes are not pushed anywhere). */
+/** Polls a node's /readyz until it answers `status` (readiness changes are not pushed anywhere). */
 async function healthOf(node: NodeProcess, status: number, timeoutMs = 15_000): Promise<{ status: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const answer = await getJson(`${node.url}/healthz`);
+    const answer = await getJson(`${node.url}/readyz`);
     if (answer.status === status) return answer.body;
-    if (Date.now() > deadline) throw new Error(`${node.name} /healthz stayed ${answer.status}, expected ${status}`);
+    if (Date.now() > deadline) throw new Error(`${node.name} /readyz stayed ${answer.status}, expected ${status}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -194,7 +194,9 @@ describe("three nodes on one Redis", { skip: await redisSkip() }, () => {
     for (let round = 0; round < 10; round++) await publishBoth(round);
     proxies[1]!.cut();
     const health = await healthOf(cut, 503);
-    assert.equal(health.status, "degraded");
+    assert.equal(health.status, "engine_unavailable");
+    // Liveness is not readiness: the node still answers /healthz, so no orchestrator restarts it.
+    assert.equal((await getJson(`${cut.url}/healthz`)).status, 200);
     for (let round = 10; round < 20; round++) await publishBoth(round);
     assert.ok(refusals.length >= 10, `node-1 refused its publishes while cut off (${refusals.length} refusals)`);
     assert.ok(refusals.every((r) => r.status === 503 && r.code === "engine_unavailable"), JSON.stringify(refusals.slice(0, 3)));

@@ -1,4 +1,4 @@
-/** `/api/status`, `/healthz` and `/metrics`: what operators and load balancers read. */
+/** `/api/status`, `/healthz`, `/readyz` and `/metrics`: what operators, orchestrators and load balancers read. */
 
 import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "../transports/http-context.js";
@@ -6,6 +6,12 @@ import { ADMIN_ONLY } from "../auth/admin-guard.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 export function registerOperations(app: FastifyInstance, context: HttpContext): void {
+  const ready = () => {
+    const engine = context.engine.status();
+    const status = !context.accepting() ? "shutting_down" : engine.available ? "ready" : "engine_unavailable";
+    return { ready: status === "ready", status, engine: { name: engine.name, available: engine.available } };
+  };
+
   app.get("/api/status", async (request) => {
     const credential = context.security.admin.credential(request.raw);
     if (credential === "invalid") throw new HeraldError("unauthorized", ADMIN_ONLY);
@@ -39,14 +45,14 @@ export function registerOperations(app: FastifyInstance, context: HttpContext): 
     };
   });
 
-  app.get("/healthz", async (_request, reply) => {
-    const engine = context.engine.status();
-    const healthy = engine.available && context.accepting();
-    return reply.code(healthy ? 200 : 503).send({
-      status: healthy ? "ok" : context.accepting() ? "degraded" : "shutting_down",
-      engine: { name: engine.name, available: engine.available },
-      node: context.node,
-    });
+  // Liveness: the process answers. Stays 200 through an engine outage, so an orchestrator does not
+  // restart every node while Redis is down; the state is in the body.
+  app.get("/healthz", async () => ({ status: "ok", ready: ready().ready, node: context.node }));
+
+  // Readiness: whether to send this node traffic. 503 while its engine is unreachable or it drains.
+  app.get("/readyz", async (_request, reply) => {
+    const state = ready();
+    return reply.code(state.ready ? 200 : 503).send({ status: state.status, engine: state.engine, node: context.node });
   });
 
   app.get("/metrics", async (request, reply) => {
