@@ -48,6 +48,8 @@ export const ErrorCodes = {
   engine_unavailable: { status: 503, description: "The engine (e.g. Redis) cannot be reached; nothing was accepted." },
   engine_timeout: { status: 504, description: "The engine lost the connection or the answer after the publish was sent: it may or may not be stored. Retry with the same Idempotency-Key; without one a retry may store it twice." },
   shutting_down: { status: 503, description: "The node is shutting down; retry on another node." },
+  disconnected: { status: 410, description: "The backend ended this user's connections (server API `disconnect`); do not reconnect until the application says so. SSE streams and long-polls end with it." },
+  reconnect_requested: { status: 503, description: "The backend asked this user's connections to reconnect (server API `disconnect` with `reconnect: true`); reconnect with backoff and resume with `since`. SSE streams and long-polls end with it." },
   dashboard_not_built: { status: 503, description: "The dashboard's static files are missing; run `npm run build` (or set HERALD_DASHBOARD_DIR)." },
   internal_error: { status: 500, description: "An unexpected server fault; it is logged with the request id." },
   invalid_config: { status: 500, description: "The configuration is not valid: the hub refuses to start (exit 1) and the message names the setting and where it came from." },
@@ -64,7 +66,7 @@ export function isErrorCode(value: string): value is ErrorCode {
  * backoff, can succeed. Clients retry a refused subscribe with one of these until it succeeds or
  * the server answers with a code not in this list (which is final: the app must act).
  */
-export const RetryableErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["engine_unavailable", "engine_timeout", "shutting_down", "rate_limited", "too_many_connections"]);
+export const RetryableErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["engine_unavailable", "engine_timeout", "shutting_down", "rate_limited", "too_many_connections", "reconnect_requested"]);
 
 /** Whether a refusal with this code is worth retrying with backoff (see RetryableErrorCodes). */
 export function isRetryable(code: string): boolean {
@@ -95,9 +97,11 @@ export const CloseCodes = {
   idle_timeout: { code: 4001, action: "reconnect", description: "The connection neither subscribed nor authenticated within `idleTimeout`." },
   slow_consumer: { code: 4008, action: "reconnect", description: "The connection's send queue passed `sendQueueBytes`; reconnect and recover with `since`." },
   resync: { code: 4009, action: "reconnect", description: "Events of a subscribed channel were lost on this node (its engine was unreachable longer than history keeps them); reconnect and recover with `since`." },
+  reconnect_requested: { code: 4010, action: "reconnect", description: "The backend asked this connection to reconnect (server API `disconnect` with `reconnect: true`), e.g. after changing the user's rights; reconnect with backoff and recover with `since`." },
   bad_request: { code: 4500, action: "stop", description: "The connection URL is not valid (e.g. a route parameter failed its pattern); the reason says which." },
   unauthorized: { code: 4501, action: "stop", description: "Authentication failed; get valid credentials before reconnecting." },
   forbidden: { code: 4503, action: "stop", description: "The credentials are valid but this connection is not allowed." },
+  disconnected: { code: 4510, action: "stop", description: "The backend disconnected this user (server API `disconnect`), e.g. at sign-out or a ban; do not reconnect until the application says so." },
 } as const satisfies Record<string, CloseCodeInfo>;
 
 export type CloseCodeName = keyof typeof CloseCodes;
@@ -107,4 +111,20 @@ export function closeAction(code: number): CloseAction {
   if (code === 1000) return "stop";
   if (code >= 4500 && code <= 4999) return "stop";
   return "reconnect";
+}
+
+/**
+ * Error codes that end the connection they arrive on, with the close code each stands for. A
+ * WebSocket gets the error frame and then that close code; SSE streams and long-polls have no close
+ * code, so they end with an `error` record or answer carrying one of these, and a client acts on
+ * it as it would on the close code (stop, or reconnect with backoff).
+ */
+export const ClosingErrorCodes = {
+  disconnected: CloseCodes.disconnected,
+  reconnect_requested: CloseCodes.reconnect_requested,
+} as const satisfies Partial<Record<ErrorCode, CloseCodeInfo>>;
+
+/** The close code an error code stands for when it ends a connection (see ClosingErrorCodes), else undefined. */
+export function closeCodeOfError(code: string): number | undefined {
+  return Object.prototype.hasOwnProperty.call(ClosingErrorCodes, code) ? ClosingErrorCodes[code as keyof typeof ClosingErrorCodes].code : undefined;
 }

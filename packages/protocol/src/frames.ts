@@ -28,10 +28,16 @@ export interface SubscribedFrame {
   recovered: boolean;
 }
 
+/** Why the server removed a subscription the client did not ask to end: `server_unsubscribe`, the server API's `unsubscribe`. */
+export type UnsubscribeCode = "server_unsubscribe";
+
 export interface UnsubscribedFrame {
   type: "unsubscribed";
   id?: string | number;
   channel: string;
+  /** Set when the server removed the subscription (no `id` then); absent in the answer to the client's own `unsubscribe`. */
+  code?: UnsubscribeCode;
+  /** Words for people, given with `code`. */
   reason?: string;
 }
 

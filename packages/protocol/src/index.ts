@@ -1,4 +1,4 @@
-export { ErrorCodes, CloseCodes, closeAction, isErrorCode, isRetryable, RetryableErrorCodes } from "./codes.js";
+export { ErrorCodes, CloseCodes, ClosingErrorCodes, closeAction, closeCodeOfError, isErrorCode, isRetryable, RetryableErrorCodes } from "./codes.js";
 export type { ErrorCode, ErrorCodeInfo, CloseAction, CloseCodeInfo, CloseCodeName } from "./codes.js";
 export {
   CONTROL_TYPES,

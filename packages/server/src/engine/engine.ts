@@ -26,6 +26,13 @@
  *    it). A later publish with the same key within that time stores nothing and resolves to the
  *    first event's epoch, offset and time with `replayed: true`; it is not delivered again. Two
  *    concurrent publishes with one key store once. `recall` reads a record without publishing.
+ * 7. Control. `survey(request)` hands `request` to `handler.onControl` on every node of the cluster
+ *    that is running, this one included, and resolves with their answers, this node's first. It
+ *    first sends the request to the other nodes and rejects with `engine_unavailable` when it cannot
+ *    (then no node, this one included, acted on it). A node that has stopped is neither asked nor
+ *    waited for; one that got the request but did not answer within the engine's command timeout
+ *    (or failed) is counted in `missing`, never waited for longer. Control messages are separate
+ *    from streams: they never delay or reorder the delivery of events.
  */
 
 import type { StreamPosition } from "@herald/protocol";
@@ -108,6 +115,19 @@ export interface EngineHandler {
    * otherwise miss those events silently. Optional: engines that cannot lose events never call it.
    */
   onGap?(channel: string): void;
+  /**
+   * A control request sent by `survey` on any node, this one included; resolves to this node's
+   * answer, which must survive JSON. A handler without it answers nothing (the node counts as missing).
+   */
+  onControl?(request: unknown): Promise<unknown>;
+}
+
+/** What `survey` resolves to (the contract's point 7). */
+export interface SurveyResult {
+  /** The answer of every node that answered in time, this node's first; each survived JSON. */
+  readonly answers: unknown[];
+  /** Nodes that got the request but did not answer in time, or failed to handle it. */
+  readonly missing: number;
 }
 
 export interface EngineStatus {
@@ -133,7 +153,14 @@ export interface Engine {
   addPresence(channel: string, entry: PresenceEntry): Promise<void>;
   removePresence(channel: string, connectionId: string): Promise<void>;
   presence(channel: string): Promise<PresenceEntry[]>;
+  /** Asks every running node to handle a control request (any JSON value); see the contract's point 7. */
+  survey(request: unknown): Promise<SurveyResult>;
   status(): EngineStatus;
+}
+
+/** A value as it arrives after JSON (undefined fields gone, dates as strings): what `survey` answers are. */
+export function viaJson(value: unknown): unknown {
+  return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as unknown);
 }
 
 /** What a client is told when the engine cannot be reached; the operator's details go in `detail`. */

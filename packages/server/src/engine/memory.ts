@@ -10,18 +10,20 @@
 
 import { randomBytes } from "node:crypto";
 import type { StreamPosition } from "@herald/protocol";
-import type {
-  Engine,
-  EngineHandler,
-  EngineStatus,
-  HistoryQuery,
-  HistoryResult,
-  IdempotencyKey,
-  IdempotencyRecord,
-  PresenceEntry,
-  PublishedEvent,
-  StreamEvent,
-  StreamOptions,
+import {
+  viaJson,
+  type Engine,
+  type EngineHandler,
+  type EngineStatus,
+  type HistoryQuery,
+  type HistoryResult,
+  type IdempotencyKey,
+  type IdempotencyRecord,
+  type PresenceEntry,
+  type PublishedEvent,
+  type StreamEvent,
+  type StreamOptions,
+  type SurveyResult,
 } from "./engine.js";
 
 interface Stream {
@@ -163,6 +165,13 @@ export class MemoryEngine implements Engine {
 
   async presence(channel: string): Promise<PresenceEntry[]> {
     return [...(this.presenceByChannel.get(channel)?.values() ?? [])];
+  }
+
+  /** One process is the whole cluster: this node answers alone. */
+  async survey(request: unknown): Promise<SurveyResult> {
+    if (!this.handler?.onControl) return { answers: [], missing: 0 };
+    // Through JSON, as an answer from another node would come: the caller sees the same either way.
+    return { answers: [viaJson(await this.handler.onControl(request))], missing: 0 };
   }
 
   status(): EngineStatus {

@@ -33,6 +33,15 @@
  * Presence: a hash of entries and a sorted set of their expiry times per channel; each node
  * refreshes the entries of its own connections, so a crashed node's connections disappear once
  * their expiry passes.
+ *
+ * Control (the contract's point 7): every node listens on `<prefix>control` and on a reply topic of
+ * its own, `<prefix>control:<instance>`, both plain pub/sub on the subscriber connection beside
+ * the channel topics. A survey PUBLISHes the request; Redis answers how many subscribers got it,
+ * which is exactly how many nodes are running (a stopped node's connection is gone), this one
+ * included when its subscriber connection is up. Each other node handles the request and
+ * publishes its answer to the asker's reply topic; the asker's own copy only counts it as heard,
+ * since it has already acted on the request directly (so it acts even when cut off from pub/sub).
+ * The survey waits for that many answers, at most the command timeout. Nothing is stored.
  */
 
 import { createHash, randomBytes } from "node:crypto";
@@ -52,6 +61,8 @@ import {
   type PublishedEvent,
   type StreamEvent,
   type StreamOptions,
+  type SurveyResult,
+  viaJson,
 } from "./engine.js";
 import { scripts } from "./redis-scripts.js";
 import { HeraldError, isHeraldError } from "../shared/herald-error.js";
@@ -94,7 +105,21 @@ interface Held {
   ready: Promise<void>;
 }
 
+/** A survey this node sent, waiting for the other nodes' answers. */
+interface PendingSurvey {
+  readonly answers: unknown[];
+  /** Copies of the request heard back: answers, failures and this node's own copy. */
+  heard: number;
+  failed: number;
+  /** How many nodes got the request (PUBLISH's answer); undefined until it is known. */
+  expected: number | undefined;
+  /** Ends the wait. */
+  finish(): void;
+}
+
 const newEpoch = (): string => randomBytes(6).toString("base64url");
+/** The shape of an instance name in a control message, so a reply topic is never made from anything else. */
+const INSTANCE = /^[A-Za-z0-9_-]{1,32}$/;
 
 export class RedisEngine implements Engine {
   readonly name = "redis";
@@ -121,6 +146,9 @@ export class RedisEngine implements Engine {
   private recoveryTimer: NodeJS.Timeout | undefined;
   private eventsMissedRecovered = 0;
   private gaps = 0;
+  /** Names this engine in control messages, so the answers to its surveys come back to it alone. */
+  private readonly instance = randomBytes(9).toString("base64url");
+  private readonly surveys = new Map<string, PendingSurvey>();
 
   constructor(options: RedisEngineOptions = {}) {
     this.url = options.url ?? "redis://127.0.0.1:6379";
@@ -161,8 +189,15 @@ export class RedisEngine implements Engine {
       throw new HeraldError("engine_unavailable", ENGINE_UNAVAILABLE, { cause: error, detail: `cannot reach Redis at ${redactUrl(this.url)}: ${lastError || (error as Error).message}` });
     }
     this.sharded = this.allowSharded && (await supportsShardedPubSub(this.command));
-    const onMessage = (topic: string, message: string): void => this.receive(topic, message);
-    this.subscriber.on(this.sharded ? "smessage" : "message", onMessage);
+    // Control topics are plain pub/sub in either mode; channel topics are sharded where Redis has it.
+    this.subscriber.on("message", (topic: string, message: string) => (this.isControlTopic(topic) ? this.receiveControl(topic, message) : this.receive(topic, message)));
+    if (this.sharded) this.subscriber.on("smessage", (topic: string, message: string) => this.receive(topic, message));
+    try {
+      await this.listenControl(this.subscriber);
+    } catch (error) {
+      await this.close();
+      throw new HeraldError("engine_unavailable", ENGINE_UNAVAILABLE, { cause: error, detail: `cannot listen for control messages on Redis at ${redactUrl(this.url)}: ${(error as Error).message}` });
+    }
     this.command.on("close", () => this.setAvailable(false));
     this.subscriber.on("close", () => this.lostSubscriber());
     this.command.on("ready", () => this.recover());
@@ -181,6 +216,8 @@ export class RedisEngine implements Engine {
     this.command = this.subscriber = undefined;
     this.held.clear();
     this.byTopic.clear();
+    // Surveys under way answer with what came in; the nodes not heard from count as missing.
+    for (const survey of this.surveys.values()) survey.finish();
     this.handler = undefined;
     this.available = false;
     await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
@@ -287,6 +324,30 @@ export class RedisEngine implements Engine {
     return values.map((value) => JSON.parse(value) as PresenceEntry);
   }
 
+  async survey(request: unknown): Promise<SurveyResult> {
+    const id = randomBytes(9).toString("base64url");
+    let finish = (): void => undefined;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const survey: PendingSurvey = { answers: [], heard: 0, failed: 0, expected: undefined, finish };
+    // Registered before the request leaves: answers may come back before PUBLISH's own reply.
+    this.surveys.set(id, survey);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const message = JSON.stringify({ id, from: this.instance, request });
+      survey.expected = await this.run("survey", () => this.ready(this.command).publish(this.controlTopic, message));
+      const deadline = Date.now() + this.commandTimeoutMs;
+      const local = this.handler?.onControl ? [viaJson(await this.handler.onControl(request))] : [];
+      if (survey.heard < survey.expected && !this.closed) {
+        timer = setTimeout(finish, Math.max(0, deadline - Date.now()));
+        await finished;
+      }
+      return { answers: [...local, ...survey.answers], missing: Math.max(0, survey.expected - survey.heard) + survey.failed };
+    } finally {
+      clearTimeout(timer);
+      this.surveys.delete(id);
+    }
+  }
+
   status(): EngineStatus {
     return {
       name: this.name,
@@ -320,6 +381,23 @@ export class RedisEngine implements Engine {
 
   private topic(channel: string): string {
     return `${this.prefix}{${channel}}:events`;
+  }
+
+  /** Where surveys are sent; every node listens. Without braces, so no channel topic can equal it. */
+  private get controlTopic(): string {
+    return `${this.prefix}control`;
+  }
+
+  private replyTopic(instance: string): string {
+    return `${this.prefix}control:${instance}`;
+  }
+
+  private isControlTopic(topic: string): boolean {
+    return topic === this.controlTopic || topic === this.replyTopic(this.instance);
+  }
+
+  private listenControl(subscriber: Redis): Promise<unknown> {
+    return subscriber.subscribe(this.controlTopic, this.replyTopic(this.instance));
   }
 
   // ---- reading --------------------------------------------------------------------------------
@@ -424,6 +502,52 @@ export class RedisEngine implements Engine {
     return this.sharded ? subscriber.ssubscribe(topic) : subscriber.subscribe(topic);
   }
 
+  // ---- control --------------------------------------------------------------------------------
+
+  private receiveControl(topic: string, message: string): void {
+    let parsed: { id?: unknown; from?: unknown; request?: unknown; answer?: unknown; failed?: unknown };
+    try {
+      parsed = JSON.parse(message) as typeof parsed;
+    } catch {
+      return;
+    }
+    if (typeof parsed.id !== "string") return;
+    if (topic === this.controlTopic) {
+      if (parsed.from === this.instance) {
+        // This node's own copy: it acted on the request directly, so it is heard, not answered.
+        this.heard(parsed.id, undefined, false);
+        return;
+      }
+      if (typeof parsed.from === "string" && INSTANCE.test(parsed.from)) void this.answerControl(parsed.id, parsed.from, parsed.request);
+      return;
+    }
+    if (parsed.failed === true) this.heard(parsed.id, undefined, true);
+    else this.heard(parsed.id, [parsed.answer ?? null], false);
+  }
+
+  private heard(id: string, answer: [unknown] | undefined, failed: boolean): void {
+    const survey = this.surveys.get(id);
+    if (!survey) return;
+    survey.heard += 1;
+    if (failed) survey.failed += 1;
+    if (answer) survey.answers.push(answer[0]);
+    if (survey.expected !== undefined && survey.heard >= survey.expected) survey.finish();
+  }
+
+  /** Handles another node's control request and publishes the answer to its reply topic. */
+  private async answerControl(id: string, from: string, request: unknown): Promise<void> {
+    let reply: string;
+    try {
+      if (!this.handler?.onControl) throw new Error("no control handler");
+      reply = JSON.stringify({ id, answer: await this.handler.onControl(request) });
+    } catch {
+      reply = JSON.stringify({ id, failed: true });
+    }
+    const command = this.command;
+    if (command?.status !== "ready") return;
+    await command.publish(this.replyTopic(from), reply).catch(() => undefined);
+  }
+
   // ---- availability ---------------------------------------------------------------------------
 
   private lostSubscriber(): void {
@@ -458,7 +582,7 @@ export class RedisEngine implements Engine {
     if (this.mustResubscribe) {
       this.mustResubscribe = false;
       try {
-        await Promise.all([...this.held.values()].map((h) => this.listen(subscriber, h.topic)));
+        await Promise.all([this.listenControl(subscriber), ...[...this.held.values()].map((h) => this.listen(subscriber, h.topic))]);
       } catch (error) {
         this.mustResubscribe = true;
         throw error;

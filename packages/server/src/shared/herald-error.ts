@@ -7,7 +7,7 @@
  * Redis address, an upstream's reply), the details go in `detail`, which is logged and never sent.
  */
 
-import { CloseCodes, ErrorCodes, type ErrorCode } from "@herald/protocol";
+import { CloseCodes, ClosingErrorCodes, ErrorCodes, type ErrorCode } from "@herald/protocol";
 
 export interface HeraldErrorOptions {
   readonly cause?: unknown;
@@ -74,6 +74,9 @@ function closeCodeFor(code: ErrorCode): number {
     case "engine_timeout":
     case "internal_error":
       return CloseCodes.internal_error.code;
+    case "disconnected":
+    case "reconnect_requested":
+      return ClosingErrorCodes[code].code;
     default:
       return CloseCodes.bad_request.code;
   }

@@ -25,13 +25,23 @@ const KEEP: StreamOptions = { historySize: 100, historyTtlMs: 60_000 };
 class Node {
   readonly events: StreamEvent[] = [];
   private waiters: Array<() => void> = [];
+  /** Control requests this node handled, and how it answers them (tests may replace it). */
+  readonly requests: unknown[] = [];
+  answer: (request: unknown) => Promise<unknown> = async (request) => ({ node: this.name, request });
   readonly handler: EngineHandler = {
     onEvent: (event) => {
       this.events.push(event);
       for (const wake of this.waiters.splice(0)) wake();
     },
+    onControl: (request) => {
+      this.requests.push(request);
+      return this.answer(request);
+    },
   };
-  constructor(readonly engine: Engine) {}
+  constructor(
+    readonly engine: Engine,
+    readonly name: string,
+  ) {}
 
   of(channel: string): StreamEvent[] {
     return this.events.filter((event) => event.channel === channel);
@@ -60,8 +70,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export function runEngineSuite(name: string, options: EngineSuiteOptions): void {
   describe(`engine contract: ${name}`, { skip: options.skip ?? false }, () => {
     const open: Node[] = [];
+    let started = 0;
     const start = async (): Promise<Node> => {
-      const node = new Node(options.create());
+      const node = new Node(options.create(), `node${++started}`);
       await node.engine.start(node.handler);
       open.push(node);
       return node;
@@ -292,7 +303,37 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
       assert.equal(engine.status().name, engine.name);
     });
 
+    it("answers a survey with this node's answer, as it would arrive through JSON", async () => {
+      const node = await start();
+      node.answer = async (request) => ({ got: request, left: undefined, at: new Date(0) });
+      const result = await node.engine.survey({ op: "count", n: 1 });
+      assert.deepEqual(result, { answers: [{ got: { op: "count", n: 1 }, at: "1970-01-01T00:00:00.000Z" }], missing: 0 });
+      assert.deepEqual(node.requests, [{ op: "count", n: 1 }], "handled once");
+    });
+
     if (options.shared) {
+      it("surveys every running node once, the asking node's answer first, and not a stopped one", async () => {
+        const [a, b, c] = [await start(), await start(), await start()];
+        const first = await a.engine.survey({ op: "who" });
+        assert.equal(first.missing, 0);
+        assert.equal((first.answers[0] as { node: string }).node, a.name);
+        assert.deepEqual(first.answers.map((answer) => (answer as { node: string }).node).sort(), [a.name, b.name, c.name].sort());
+        for (const node of [a, b, c]) assert.deepEqual(node.requests, [{ op: "who" }]);
+        await c.engine.close();
+        const second = await b.engine.survey({ op: "again" });
+        assert.deepEqual(second.answers.map((answer) => (answer as { node: string }).node), [b.name, a.name]);
+        assert.equal(second.missing, 0, "a stopped node is not waited for");
+      });
+
+      it("counts a node whose handler fails as missing, and still answers with the others", async () => {
+        const [a, b] = [await start(), await start()];
+        b.answer = async () => {
+          throw new Error("cannot");
+        };
+        const result = await a.engine.survey({ op: "x" });
+        assert.deepEqual(result, { answers: [{ node: a.name, request: { op: "x" } }], missing: 1 });
+      });
+
       it("shares one stream between nodes: offsets continue and events reach every node in order", async () => {
         const [a, b, c] = [await start(), await start(), await start()];
         const ch = channel("shared");

@@ -127,4 +127,30 @@ describe("redis engine: a node cut off from Redis", { skip: await redisSkip() },
     await seen.until("event 7", () => seen.events.some((e) => e.offset === 7));
     assert.deepEqual(seen.events.map((e) => e.offset), [1, 7], "nothing lost silently: 2-6 are reported as a gap, not delivered half");
   });
+
+  it("is not waited for while cut off, refuses to survey then, and answers surveys again once back", async () => {
+    // A prefix of its own: the other tests' nodes, still running, would answer these surveys too.
+    const own = uniquePrefix("faults-control");
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
+    proxies.push(proxy);
+    const url = new URL(REDIS_URL);
+    url.port = String(proxy.port);
+    url.hostname = "127.0.0.1";
+    const a = new RedisEngine({ url: url.toString(), prefix: own, commandTimeoutMs: 2_000 });
+    const b = new RedisEngine({ url: REDIS_URL, prefix: own, commandTimeoutMs: 2_000 });
+    engines.push(a, b);
+    const seen = new Recorder();
+    await a.start({ ...seen.handler, onControl: async () => "a" });
+    await b.start({ onEvent: () => undefined, onControl: async () => "b" });
+    assert.deepEqual(await b.survey("who"), { answers: ["b", "a"], missing: 0 });
+    proxy.cut();
+    await seen.until("unavailable", () => seen.availability.includes(false));
+    await assert.rejects(a.survey("who"), (error: { code?: string }) => error.code === "engine_unavailable");
+    const started = Date.now();
+    assert.deepEqual(await b.survey("who"), { answers: ["b"], missing: 0 }, "a node cut off does not get the request, so it is not waited for");
+    assert.ok(Date.now() - started < 1_000, "no wait for the node that is gone");
+    proxy.restore();
+    await seen.until("available again", () => seen.availability.at(-1) === true);
+    assert.deepEqual(await b.survey("who"), { answers: ["b", "a"], missing: 0 }, "back, it listens for control messages again");
+  });
 });
