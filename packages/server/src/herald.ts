@@ -22,6 +22,7 @@ import { MemoryEngine } from "./engine/memory.js";
 import { RedisEngine } from "./engine/redis.js";
 import { buildHttpApp } from "./http/app.js";
 import { Hub } from "./hub/hub.js";
+import { ClusterActions, type ChannelInfo, type ChannelsResult, type DisconnectOptions, type DisconnectResult, type SubscribeResult, type UnsubscribeResult } from "./hub/cluster-actions.js";
 import { Integrations } from "./integrations/integrations.js";
 import { Namespaces } from "./hub/namespaces.js";
 import { HubStats } from "./hub/stats.js";
@@ -69,6 +70,7 @@ export class Herald {
    */
   readonly adminToken: string;
   readonly hub: Hub;
+  private readonly actions: ClusterActions;
   /** The Fastify app serving the HTTP API; register more routes on it if you like. */
   readonly http: FastifyInstance;
   private readonly engine: Engine;
@@ -98,6 +100,7 @@ export class Herald {
       node: this.node,
       maxSubscriptionsPerConnection: this.config.maxSubscriptionsPerConnection,
     });
+    this.actions = new ClusterActions(this.hub, this.engine);
     const metrics = new Metrics(this.hub, stats, this.node);
     this.integrations = new Integrations(this.config, this.hub, this.logger, this.node);
     this.security.hits.register(metrics.registry, stats.errorsByCode);
@@ -120,6 +123,7 @@ export class Herald {
     const built = buildHttpApp({
       config: this.config,
       hub: this.hub,
+      actions: this.actions,
       engine: this.engine,
       stats,
       logger: this.logger,
@@ -161,6 +165,7 @@ export class Herald {
         this.logger.warn({ channel }, "events were lost on their way to this node; its subscribers must resync");
         this.hub.resync(channel);
       },
+      onControl: (request) => this.actions.handle(request),
       onAvailabilityChange: (available) => {
         if (available) this.logger.info({ engine: this.engine.name }, "engine available again");
         else this.logger.error({ engine: this.engine.name }, "engine unavailable: publishes are refused until it returns");
@@ -175,6 +180,34 @@ export class Herald {
     if (!this.accepting) throw new HeraldError("shutting_down", "Herald is shutting down");
     const event: StreamEvent = await this.hub.publish(channel, type, data);
     return { channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() };
+  }
+
+  /**
+   * Ends every connection of `user` on every node (the server API's `POST /api/disconnect`): its
+   * clients stop (close 4510), or with `reconnect: true` reconnect at once (close 4010).
+   */
+  disconnect(user: string, options: DisconnectOptions = {}): Promise<DisconnectResult> {
+    return this.actions.disconnect(user, options);
+  }
+
+  /** Removes `user`'s subscriptions to `channel` on every node (`POST /api/unsubscribe`). */
+  unsubscribe(user: string, channel: string, reason?: string): Promise<UnsubscribeResult> {
+    return this.actions.unsubscribe(user, channel, reason);
+  }
+
+  /** Subscribes every connection of `user` to `channel` on every node (`POST /api/subscribe`). */
+  subscribe(user: string, channel: string): Promise<SubscribeResult> {
+    return this.actions.subscribe(user, channel);
+  }
+
+  /** Channels held on any node, with their subscribers (`GET /api/channels`). */
+  channels(prefix = "", limit = 1000): Promise<ChannelsResult> {
+    return this.actions.channels(prefix, limit);
+  }
+
+  /** One channel's subscribers, users and presence, cluster-wide (`GET /api/channels/<channel>`). */
+  channelInfo(channel: string): Promise<ChannelInfo> {
+    return this.actions.channelInfo(channel);
   }
 
   /** Listens on the configured (or given) port; resolves to the base URL. */

@@ -12,7 +12,9 @@ export type {
   PresenceEntry,
   StreamEvent,
   StreamOptions,
+  SurveyResult,
 } from "./engine/engine.js";
+export type { ChannelCount, ChannelInfo, ChannelsResult, DisconnectOptions, DisconnectResult, Reach, SubscribeResult, UnsubscribeResult } from "./hub/cluster-actions.js";
 export type { Authorizer } from "./hub/authorizer.js";
 export { HeraldError } from "./shared/herald-error.js";
 export type { Session, TransportName } from "./hub/session.js";

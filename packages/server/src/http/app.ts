@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { HttpContext } from "../transports/http-context.js";
 import { sendError } from "../transports/send-error.js";
 import { registerPublish } from "./publish.js";
+import { registerServerApi } from "./server-api.js";
 import { registerReadApi } from "./read-api.js";
 import { registerOperations } from "./operations.js";
 import { registerPolling } from "../transports/polling.js";
@@ -69,6 +70,7 @@ export function buildHttpApp(context: HttpContext): { app: FastifyInstance; clos
   });
 
   registerPublish(app, context);
+  registerServerApi(app, context);
   registerReadApi(app, context);
   registerOperations(app, context);
   registerPolling(app, context);

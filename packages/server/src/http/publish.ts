@@ -19,7 +19,8 @@ import type { FastifyInstance } from "fastify";
 import { channelProblem, eventTypeProblem } from "@herald/protocol";
 import { type IdempotencyKey, type PublishedEvent } from "../engine/engine.js";
 import type { HttpContext } from "../transports/http-context.js";
-import { HmacVerifier } from "../auth/hmac-signature.js";
+import { backendCredential } from "../auth/backend-credential.js";
+import { requireJson } from "./json-body.js";
 import { HeraldError, isHeraldError } from "../shared/herald-error.js";
 
 interface PublishItem {
@@ -36,20 +37,7 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
     // Until its answer is written (or the client goes away), a graceful shutdown waits for this request.
     void context.hub.publishes.track(new Promise((resolve) => reply.raw.once("close", resolve)));
     // A signed request proves its key with an HMAC over the raw body; otherwise a bearer API key.
-    let credential: string;
-    let replayKey: string | undefined;
-    if (HmacVerifier.isSigned(request.headers)) {
-      if (!hmac.configured) throw new HeraldError("invalid_signature", "this hub has no publish.hmacKeys; send Authorization: Bearer <API key> instead");
-      const signed = hmac.verify(request.headers, request.rawBody ?? "");
-      credential = `hmac:${signed.keyId}`;
-      replayKey = signed.replayKey;
-    } else if (hmac.configured && !context.apiKeys.configured) {
-      throw new HeraldError("unauthorized", "sign the request: X-Herald-Key-Id, X-Herald-Timestamp and X-Herald-Signature (see docs/security.md)");
-    } else {
-      const key = context.apiKeys.check(request.headers.authorization, request.socket.remoteAddress);
-      if (!key.ok) throw new HeraldError("unauthorized", key.message);
-      credential = `key:${key.keyName}`;
-    }
+    const { name: credential, replayKey } = backendCredential({ headers: request.headers, remoteAddress: request.socket.remoteAddress, signed: request.rawBody ?? "" }, context.apiKeys, hmac);
     const idempotencyKey = request.headers["idempotency-key"];
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
       throw new HeraldError("invalid_param", "Idempotency-Key must be 1 to 255 characters");
@@ -67,10 +55,7 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
         replayRefusal = error;
       }
     }
-    const contentType = request.headers["content-type"] ?? "";
-    if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
-      throw new HeraldError("unsupported_media_type", `send the body as application/json (got ${contentType ? JSON.stringify(contentType.slice(0, 60)) : "no content type"})`);
-    }
+    requireJson(request.headers);
     const items = readBody(request.body, context.config.publish.maxBatch);
     // Each event of a request has its own record, so a retry stores exactly the events that were not stored.
     const eventKey = (index: number): IdempotencyKey | undefined => (scopedKey === undefined ? undefined : { key: `${scopedKey}\n${index}`, ttlMs: replayWindow });

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { HeraldConfig } from "../config/schema.js";
 import type { Engine } from "../engine/engine.js";
 import type { Hub } from "../hub/hub.js";
+import type { ClusterActions } from "../hub/cluster-actions.js";
 import type { HubStats } from "../hub/stats.js";
 import type { ApiKeys } from "../auth/api-keys.js";
 import type { Metrics } from "../ops/metrics.js";
@@ -16,6 +17,8 @@ import type { Admission } from "./admission.js";
 export interface HttpContext {
   readonly config: HeraldConfig;
   readonly hub: Hub;
+  /** The server API's actions, carried out on every node. */
+  readonly actions: ClusterActions;
   readonly engine: Engine;
   readonly stats: HubStats;
   readonly logger: Logger;

@@ -46,6 +46,8 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     const aborted = new AbortController();
     request.raw.on("close", () => aborted.abort());
     const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
+    // Ended by the server (a server API disconnect): stop waiting and answer its error.
+    session.ended.addEventListener("abort", () => aborted.abort(), { once: true });
     let watch: ReturnType<typeof hub.watch> | undefined;
     try {
       const token = await context.admission.authenticate(session, arrival);
@@ -57,8 +59,10 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       let answer = await read(channels, cursor, Math.min(limit, config.polling.maxEvents));
       if (answer.count === 0 && answer.recovered && timeout > 0 && context.accepting() && !aborted.signal.aborted) {
         await watch.next(Math.min(timeout, config.polling.maxTimeout), aborted.signal);
+        endedByServer(session);
         answer = await read(channels, answer.next, Math.min(limit, config.polling.maxEvents));
       }
+      endedByServer(session);
       context.stats.deliveredBy.polling += answer.count;
       return { updates: answer.updates, cursor: encodeCursor(answer.next), count: answer.count, recovered: answer.recovered };
     } finally {
@@ -69,6 +73,11 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       }
     }
   });
+
+  /** A poll the server ended answers the error it was given (e.g. `disconnected`) instead of events. */
+  function endedByServer(session: PassiveSession): void {
+    if (session.ended.aborted && session.lastError) throw new HeraldError(session.lastError.code, session.lastError.message);
+  }
 
   async function read(channels: string[], cursor: Cursor | undefined, limit: number) {
     const updates: Record<string, unknown>[] = [];

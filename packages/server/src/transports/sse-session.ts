@@ -39,6 +39,8 @@ export class SseSession extends Session {
     if (this.closed) return;
     // Without recovery the client starts at the current position, so that becomes its cursor.
     if (frame.type === "subscribed" && !frame.recovered) this.positions[frame.channel] = { epoch: frame.epoch, offset: frame.offset };
+    // A channel the server removed leaves the cursor: a reconnecting stream must not ask for it again.
+    if (frame.type === "unsubscribed") delete this.positions[frame.channel];
     this.stats.bytesSent.sse += this.stream.record(frame.type, JSON.stringify(frame));
   }
 

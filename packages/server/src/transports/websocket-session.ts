@@ -145,7 +145,7 @@ export class WebSocketSession extends Session {
     if (this.closed) return;
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.socket.close(code, reason);
+    this.socket.close(code, fitReason(reason));
     // The close frame queues behind every byte the client has not read yet (a slow consumer has
     // sendQueueBytes of them). Cutting the socket while the frame is still in our queue would lose
     // it: the client would read the events already on the wire and then see an abnormal 1006. So
@@ -154,4 +154,10 @@ export class WebSocketSession extends Session {
     // ws's own close timeout (30 s), and its queue is bounded meanwhile.
     this.raw.write(FLUSHED_MARK, () => setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS).unref());
   }
+}
+
+/** WebSocket close reasons are limited to 123 bytes (RFC 6455 §5.5); a longer one is cut with "...". */
+function fitReason(reason: string): string {
+  const bytes = Buffer.from(reason);
+  return bytes.length <= 123 ? reason : bytes.subarray(0, 120).toString("utf8").replace(/\uFFFD$/, "") + "...";
 }

@@ -150,12 +150,13 @@ export class WebSocketTransport {
     if (resolution && !resolution.ok) {
       this.options.stats.countError("invalid_param");
       session.sendFrame({ type: "error", code: "invalid_param", message: resolution.message });
-      session.close(CloseCodes.bad_request.code, truncateReason(resolution.message));
+      session.close(CloseCodes.bad_request.code, resolution.message);
       return;
     }
 
     session.idleTimer = setTimeout(() => {
-      if (!session.engaged) session.close(CloseCodes.idle_timeout.code, "no subscribe or auth frame in time; subscribe after connecting");
+      // A subscription the server made (server API) engages it too.
+      if (!session.engaged && session.subscriptions.size === 0) session.close(CloseCodes.idle_timeout.code, "no subscribe or auth frame in time; subscribe after connecting");
     }, this.options.idleTimeout);
     session.idleTimer.unref();
 
@@ -270,7 +271,7 @@ export class WebSocketTransport {
     // is that channel's answer alone, and token_expired is mended with an `auth` frame. Requests
     // made without authenticating where that is required end it.
     if (!fatal && code !== "unauthorized") return;
-    session.close(refusal.closeCode, truncateReason(message));
+    session.close(refusal.closeCode, message);
   }
 
   private sendError(session: WebSocketSession, code: ErrorCode, message: string, id?: string | number): void {
@@ -293,10 +294,4 @@ export class WebSocketTransport {
       }
     }
   }
-}
-
-/** WebSocket close reasons are limited to 123 bytes. */
-function truncateReason(reason: string): string {
-  const bytes = Buffer.from(reason);
-  return bytes.length <= 123 ? reason : bytes.subarray(0, 120).toString("utf8").replace(/\uFFFD$/, "") + "...";
 }
