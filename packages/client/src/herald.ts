@@ -20,7 +20,7 @@
  * opened, the next transport in `transports` is used, until `disconnect()`.
  */
 
-import { channelProblem, closeAction, isRetryable, type ClientFrame, type EventFrame, type PublishedFrame, type SubscribedFrame } from "@herald/protocol";
+import { channelProblem, closeAction, closeCodeOfError, isRetryable, type ClientFrame, type EventFrame, type PublishedFrame, type SubscribedFrame, type UnsubscribedFrame } from "@herald/protocol";
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.js";
 import { Emitter } from "./emitter.js";
 import { HeraldError } from "./errors.js";
@@ -82,10 +82,21 @@ export interface HeraldErrorContext {
   message: string;
 }
 
+/** The server subscribed this connection to a channel (server API); `herald.subscribe(channel)` gives a handle on it. */
+export interface ServerSubscribedContext {
+  channel: string;
+}
+
 export interface HeraldEvents {
   state: StateChange;
   /** An error frame that belongs to no request (e.g. a refused `auth`). */
   error: HeraldErrorContext;
+  /**
+   * The server subscribed this connection to a channel it had not asked for (server API). The
+   * client holds it like its own subscriptions (resumed with `since` after a reconnect, where the
+   * namespace's rules must then allow it); take a handle with `herald.subscribe(channel)`.
+   */
+  server_subscribed: ServerSubscribedContext;
 }
 
 export interface ReconnectOptions extends BackoffOptions {
@@ -447,13 +458,13 @@ export class Herald {
       case "pong":
         return;
       case "subscribed":
-        this.channels.get(frame.channel as string)?.subscribed(frame as unknown as SubscribedFrame);
+        this.subscribedFrame(frame as unknown as SubscribedFrame);
         return;
       case "published":
         this.settle(frame, undefined);
         return;
       case "unsubscribed":
-        if (!this.settle(frame, undefined)) this.channels.get(frame.channel as string)?.removed(frame.reason as string | undefined);
+        if (!this.settle(frame, undefined)) this.serverRemoved(frame as unknown as UnsubscribedFrame);
         return;
       case "error":
         this.error(frame as IncomingFrame & { id?: number; code: string; message: string });
@@ -477,8 +488,37 @@ export class Herald {
     if (this.transport?.duplex) for (const shared of this.channels.values()) void this.sendSubscribe(shared);
   }
 
+  /** A `subscribed` frame: the answer to a subscribe, or, without an `id` for a channel not held, a subscription the server made. */
+  private subscribedFrame(frame: SubscribedFrame): void {
+    let shared = this.channels.get(frame.channel);
+    const serverMade = shared === undefined && frame.id === undefined;
+    if (serverMade) {
+      shared = new ChannelState(frame.channel);
+      this.channels.set(frame.channel, shared);
+    }
+    shared?.subscribed(frame);
+    if (serverMade) this.emitter.emit("server_subscribed", { channel: frame.channel });
+  }
+
+  /** The server removed a subscription (server API): it is not asked for again; a new subscribe(channel) starts a new one. */
+  private serverRemoved(frame: UnsubscribedFrame): void {
+    const shared = this.channels.get(frame.channel);
+    if (!shared) return;
+    this.channels.delete(frame.channel);
+    clearTimeout(shared.retryTimer);
+    clearTimeout(shared.releaseTimer);
+    shared.removed({ code: frame.code ?? "server_unsubscribe", ...(frame.reason === undefined ? {} : { reason: frame.reason }) });
+  }
+
   private error(frame: IncomingFrame & { id?: number; code: string; message: string }): void {
     const id = typeof frame.id === "number" ? frame.id : undefined;
+    // The server ended the connection (server API disconnect). A WebSocket's close code follows,
+    // but SSE and polling have none: act on the code the error stands for (stop, or reconnect).
+    const closeCode = id === undefined && frame.channel === undefined ? closeCodeOfError(frame.code) : undefined;
+    if (closeCode !== undefined) {
+      this.lost(closeCode, frame.message, true, "transport_closed");
+      return;
+    }
     // A refused subscribe is named by its request id (WebSocket) or by `channel` (SSE, polling).
     const channel = id === undefined ? (typeof frame.channel === "string" ? frame.channel : undefined) : this.subscribeIds.get(id);
     // An expired token is renewed and the refused subscribe sent again; nobody else needs to know.

@@ -5,6 +5,7 @@ export type {
   StateChange,
   HeraldEvents,
   HeraldErrorContext,
+  ServerSubscribedContext,
   HeraldOptions,
   ReconnectOptions,
   HistoryOptions,

@@ -48,7 +48,13 @@ export interface SubscriptionErrorContext {
 
 export interface UnsubscribedContext {
   channel: string;
-  /** Set when the server removed the subscription. */
+  /**
+   * Set when the server removed the subscription (the app did not unsubscribe): `server_unsubscribe`
+   * for the server API's unsubscribe. The client does not ask for that channel again; a new
+   * `herald.subscribe(channel)` starts a new subscription.
+   */
+  code?: string;
+  /** The server's words, with `code`. */
   reason?: string;
 }
 
@@ -68,6 +74,8 @@ export interface SubscriptionSnapshot {
   /** From the last `subscribed`. */
   recovered: boolean;
   error?: SubscriptionErrorContext;
+  /** With status `unsubscribed`, when the server removed the subscription: its code and reason. */
+  unsubscribed?: UnsubscribedContext;
 }
 
 /** What a handler receives: a channel event's data and its frame, or a control event's context. */
@@ -118,7 +126,7 @@ export class ChannelState implements ChannelView {
 
   setState(next: Partial<SubscriptionSnapshot>): void {
     const merged = { ...this.state, ...next };
-    if (merged.status === this.state.status && merged.recovered === this.state.recovered && merged.error === this.state.error) return;
+    if (merged.status === this.state.status && merged.recovered === this.state.recovered && merged.error === this.state.error && merged.unsubscribed === this.state.unsubscribed) return;
     this.state = merged;
     this.notify();
   }
@@ -156,9 +164,13 @@ export class ChannelState implements ChannelView {
     this.emitter.emit("error", error);
   }
 
-  removed(reason?: string): void {
-    this.setState({ status: "unsubscribed" });
-    this.emitter.emit("unsubscribed", reason === undefined ? { channel: this.channel } : { channel: this.channel, reason });
+  /** The subscription ended: the app let go of it, or the server removed it (`by`: its code and reason). */
+  removed(by?: { code?: string; reason?: string }): void {
+    const context: UnsubscribedContext = { channel: this.channel };
+    if (by?.code !== undefined) context.code = by.code;
+    if (by?.reason !== undefined) context.reason = by.reason;
+    this.setState(by === undefined ? { status: "unsubscribed" } : { status: "unsubscribed", unsubscribed: context });
+    this.emitter.emit("unsubscribed", context);
   }
 
   private notify(): void {

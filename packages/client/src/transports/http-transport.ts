@@ -3,7 +3,7 @@
  * aborting their fetch, and they start from the positions the core holds per channel.
  */
 
-import { isRetryable, type ClientFrame, type Cursor } from "@herald/protocol";
+import { closeCodeOfError, isRetryable, type ClientFrame, type Cursor } from "@herald/protocol";
 import type { Transport, TransportCallbacks, TransportContext } from "./transport.js";
 
 export abstract class HttpTransport implements Transport {
@@ -24,16 +24,20 @@ export abstract class HttpTransport implements Transport {
   }
 
   /**
-   * A request the server refused (HTTP error). When its `{"error":{"code"}}` is retryable
-   * (`engine_unavailable`, ...), every channel of the request was refused for a passing reason:
-   * each gets an `error` frame naming it, so the core shows why it is still subscribing while it
-   * reconnects. Returns a description for the close reason.
+   * A request the server refused (HTTP error). When its `{"error":{"code"}}` ends the connection
+   * (`disconnected`, `reconnect_requested`: the server API's disconnect), the core gets that error
+   * frame and acts as on its close code. When it is retryable (`engine_unavailable`, ...), every
+   * channel of the request was refused for a passing reason: each gets an `error` frame naming it,
+   * so the core shows why it is still subscribing while it reconnects. Returns a description for
+   * the close reason.
    */
   protected async refusal(context: TransportContext, response: Response): Promise<string> {
     const body = (await response.json().catch(() => undefined)) as { error?: { code?: unknown; message?: unknown } } | undefined;
     const code = typeof body?.error?.code === "string" ? body.error.code : undefined;
     const message = typeof body?.error?.message === "string" ? body.error.message : `HTTP ${response.status}`;
-    if (code !== undefined && isRetryable(code) && !this.done) {
+    if (code !== undefined && closeCodeOfError(code) !== undefined && !this.done) {
+      this.callbacks.frame({ type: "error", code, message });
+    } else if (code !== undefined && isRetryable(code) && !this.done) {
       for (const { channel } of context.channels) this.callbacks.frame({ type: "error", channel, code, message });
     }
     return `HTTP ${response.status}${code ? ` ${code}` : ""}: ${message}`;
