@@ -35,8 +35,10 @@
  * their expiry passes.
  *
  * Control (the contract's point 7): every node listens on `<prefix>control` and on a reply topic of
- * its own, `<prefix>control:<instance>`, both plain pub/sub on the subscriber connection beside
- * the channel topics. A survey PUBLISHes the request; Redis answers how many subscribers got it,
+ * its own, `<prefix>control:<instance>`, on the subscriber connection beside the channel topics and
+ * of the same kind (sharded or not: ioredis takes a connection out of subscriber mode when the last
+ * topic of one kind goes, and would then drop the other kind's messages). A survey publishes the
+ * request; Redis answers how many subscribers got it,
  * which is exactly how many nodes are running (a stopped node's connection is gone), this one
  * included when its subscriber connection is up. Each other node handles the request and
  * publishes its answer to the asker's reply topic; the asker's own copy only counts it as heard,
@@ -189,9 +191,8 @@ export class RedisEngine implements Engine {
       throw new HeraldError("engine_unavailable", ENGINE_UNAVAILABLE, { cause: error, detail: `cannot reach Redis at ${redactUrl(this.url)}: ${lastError || (error as Error).message}` });
     }
     this.sharded = this.allowSharded && (await supportsShardedPubSub(this.command));
-    // Control topics are plain pub/sub in either mode; channel topics are sharded where Redis has it.
-    this.subscriber.on("message", (topic: string, message: string) => (this.isControlTopic(topic) ? this.receiveControl(topic, message) : this.receive(topic, message)));
-    if (this.sharded) this.subscriber.on("smessage", (topic: string, message: string) => this.receive(topic, message));
+    const onMessage = (topic: string, message: string): void => (this.isControlTopic(topic) ? this.receiveControl(topic, message) : this.receive(topic, message));
+    this.subscriber.on(this.sharded ? "smessage" : "message", onMessage);
     try {
       await this.listenControl(this.subscriber);
     } catch (error) {
@@ -334,7 +335,7 @@ export class RedisEngine implements Engine {
     let timer: NodeJS.Timeout | undefined;
     try {
       const message = JSON.stringify({ id, from: this.instance, request });
-      survey.expected = await this.run("survey", () => this.ready(this.command).publish(this.controlTopic, message));
+      survey.expected = await this.run("survey", () => this.send(this.ready(this.command), this.controlTopic, message));
       const deadline = Date.now() + this.commandTimeoutMs;
       const local = this.handler?.onControl ? [viaJson(await this.handler.onControl(request))] : [];
       if (survey.heard < survey.expected && !this.closed) {
@@ -397,7 +398,13 @@ export class RedisEngine implements Engine {
   }
 
   private listenControl(subscriber: Redis): Promise<unknown> {
-    return subscriber.subscribe(this.controlTopic, this.replyTopic(this.instance));
+    // One call per topic: sharded topics of one call must share a cluster slot.
+    return Promise.all([this.listen(subscriber, this.controlTopic), this.listen(subscriber, this.replyTopic(this.instance))]);
+  }
+
+  /** Publishes a control message with the pub/sub kind the topics use; resolves to how many subscribers got it. */
+  private send(command: Redis, topic: string, message: string): Promise<number> {
+    return this.sharded ? (command.spublish(topic, message) as Promise<number>) : command.publish(topic, message);
   }
 
   // ---- reading --------------------------------------------------------------------------------
@@ -545,7 +552,7 @@ export class RedisEngine implements Engine {
     }
     const command = this.command;
     if (command?.status !== "ready") return;
-    await command.publish(this.replyTopic(from), reply).catch(() => undefined);
+    await this.send(command, this.replyTopic(from), reply).catch(() => undefined);
   }
 
   // ---- availability ---------------------------------------------------------------------------

@@ -325,6 +325,16 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
         assert.equal(second.missing, 0, "a stopped node is not waited for");
       });
 
+      it("keeps answering surveys after a node let go of its last channel", async () => {
+        const [a, b] = [await start(), await start()];
+        const ch = channel("let-go");
+        await b.engine.subscribe(ch);
+        await b.engine.unsubscribe(ch);
+        const result = await a.engine.survey({ op: "still there?" });
+        assert.deepEqual(result.answers.map((answer) => (answer as { node: string }).node), [a.name, b.name]);
+        assert.equal(result.missing, 0);
+      });
+
       it("counts a node whose handler fails as missing, and still answers with the others", async () => {
         const [a, b] = [await start(), await start()];
         b.answer = async () => {

@@ -3,10 +3,20 @@ import { REDIS_URL, deleteKeys, redisSkip, uniquePrefix } from "../support/redis
 import { runEngineSuite } from "./engine-suite.js";
 
 const prefix = uniquePrefix("engine");
+const classicPrefix = uniquePrefix("engine-classic");
+const skip = await redisSkip();
 
 runEngineSuite("redis", {
   create: () => new RedisEngine({ url: REDIS_URL, prefix }),
   shared: true,
-  skip: await redisSkip(),
+  skip,
   cleanup: () => deleteKeys(prefix),
+});
+
+// Channel and control topics use plain PUBLISH/SUBSCRIBE where Redis has no sharded pub/sub (before 7).
+runEngineSuite("redis, classic pub/sub", {
+  create: () => new RedisEngine({ url: REDIS_URL, prefix: classicPrefix, disableShardedPubSub: true }),
+  shared: true,
+  skip,
+  cleanup: () => deleteKeys(classicPrefix),
 });
