@@ -1,22 +1,17 @@
 /**
- * Channels this node holds (GET /api/admin/channels), the selected one's presence and recent
- * history, and a form that publishes through POST /api/publish (loopback, or an API key given
- * here and kept for this tab only). The JSON data is parsed before anything is sent.
+ * Channels this node holds (GET /api/admin/channels), the selected one's users on every node
+ * (with a button that disconnects one, see ChannelUsers), presence and recent history, and a form
+ * that publishes through POST /api/publish (loopback, or an API key given here and kept for this
+ * tab only). The JSON data is parsed before anything is sent.
  */
 
 import { useEffect, useState, type FormEvent } from "react";
 import type { FeedEvent } from "./feed-event";
 import { colourOf } from "./event-colour";
+import { getJson, postJson } from "./api";
+import { ChannelUsers } from "./ChannelUsers";
 
 interface ChannelRow { channel: string; subscribers: number }
-interface ApiError { error?: { code: string; message: string } }
-
-async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url, { cache: "no-store" });
-  const body = (await response.json()) as T & ApiError;
-  if (!response.ok) throw new Error(body.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${response.status}`);
-  return body;
-}
 
 export function Channels() {
   const [channels, setChannels] = useState<ChannelRow[]>([]);
@@ -61,6 +56,8 @@ function ChannelDetail({ channel }: { channel: string }) {
   return (
     <div className="card">
       <h3>{channel}</h3>
+      <h4>Users</h4>
+      <ChannelUsers channel={channel} />
       <h4>Presence</h4>
       {typeof presence === "string" ? <div className="muted">{presence}</div> : (
         <div>
@@ -105,13 +102,16 @@ function PublishForm({ channel: suggested }: { channel: string }) {
     if (dataProblem) return setResult({ ok: false, text: `data is not valid JSON: ${dataProblem}` });
     if (!channel.trim() || !type.trim()) return setResult({ ok: false, text: "give a channel and an event type" });
     sessionStorage.setItem("herald.apiKey", apiKey);
-    const response = await fetch("/api/publish", {
-      method: "POST",
-      headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
-      body: JSON.stringify({ channel: channel.trim(), type: type.trim(), data: JSON.parse(data) as unknown }),
-    });
-    const body = (await response.json()) as ApiError & { published?: Array<{ offset: number }> };
-    setResult(response.ok ? { ok: true, text: `published at offset ${body.published?.[0]?.offset}` } : { ok: false, text: `${body.error?.code}: ${body.error?.message}` });
+    try {
+      const body = await postJson<{ published: Array<{ offset: number }> }>(
+        "/api/publish",
+        { channel: channel.trim(), type: type.trim(), data: JSON.parse(data) as unknown },
+        apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+      );
+      setResult({ ok: true, text: `published at offset ${body.published[0]?.offset}` });
+    } catch (error) {
+      setResult({ ok: false, text: (error as Error).message });
+    }
   };
 
   return (

@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startHerald, TestClient, type RunningHerald } from "../../server/test/support/herald.js";
+import { SECRET, hs256 } from "../../server/test/security/attack-support.js";
 import { colourOf } from "../src/event-colour.js";
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -275,6 +276,34 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
     } finally {
       await page.close();
       client.socket.close();
+    }
+  });
+
+  it("disconnects a user from the channel view: their connection closes with 4510, another user's stays", async () => {
+    const own = await startHerald({ auth: { jwt: { secret: SECRET } } });
+    const connect = async (user: string) => {
+      const client = await TestClient.open(`${own.wsUrl}/ws?token=${await hs256({ sub: user }, { expiresIn: "1h" })}`);
+      assert.equal((await client.subscribe("desk")).type, "subscribed");
+      return client;
+    };
+    const [alice, bob] = [await connect("alice"), await connect("bob")];
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${own.url}/dashboard?token=${own.herald.adminToken}`);
+      await page.click("#tab-channels");
+      await page.locator('#channel-list li:has-text("desk")').click({ timeout: 15_000 });
+      await page.locator('.disconnect-user[data-user="bob"]').waitFor({ timeout: 10_000 });
+      assert.equal(await page.locator("#channel-subscribers").textContent(), "2");
+      await page.click('.disconnect-user[data-user="alice"]');
+      assert.deepEqual(await alice.closed, { code: 4510, reason: "disconnected by an administrator" });
+      await page.waitForFunction(() => /alice: 1 connection\(s\) closed on 1 node\(s\)/.test(document.getElementById("disconnect-result")?.textContent ?? ""), undefined, { timeout: 10_000 });
+      await page.waitForFunction(() => document.querySelectorAll(".disconnect-user").length === 1, undefined, { timeout: 10_000 });
+      assert.equal(await page.locator(".disconnect-user").getAttribute("data-user"), "bob");
+      assert.equal(bob.closeCode, undefined, "bob stays connected");
+    } finally {
+      await page.close();
+      await bob.close();
+      await own.close();
     }
   });
 

@@ -241,7 +241,7 @@ export class ClusterActions {
     let subscribers = 0;
     const users = new Set<string>();
     for (const session of this.hub.sessions) {
-      if (!session.subscriptions.has(channel)) continue;
+      if (session.closed || !session.subscriptions.has(channel)) continue;
       subscribers += 1;
       if (session.user !== undefined) users.add(session.user);
     }
