@@ -31,8 +31,8 @@
  *    first sends the request to the other nodes and rejects with `engine_unavailable` when it cannot
  *    (then no node, this one included, acted on it). A node that has stopped is neither asked nor
  *    waited for; one that got the request but did not answer within the engine's command timeout
- *    (or failed) is counted in `missing`, never waited for longer. Control messages are separate
- *    from streams: they never delay or reorder the delivery of events.
+ *    (or failed) is counted in `missing`, never waited for longer. Control messages are not events:
+ *    never stored, never passed to `onEvent`, and the delivery of events does not depend on them.
  */
 
 import type { StreamPosition } from "@herald/protocol";

@@ -26,44 +26,49 @@ const MAX_PREFIX = 255;
 export function registerServerApi(app: FastifyInstance, context: HttpContext): void {
   const { hmac, admin } = context.security;
 
-  /** Admits the backend or the admin; `signed` is what a signature covers. */
-  function admit(request: FastifyRequest, signed: string): void {
+  /** Admits the backend or the admin; `signed` is what a signature covers. Returns who it is, for the log. */
+  function admit(request: FastifyRequest, signed: string): string {
     if (!context.accepting()) throw new HeraldError("shutting_down", "this node is shutting down; send the request to another node");
-    if (admin.allows(request.raw)) return;
+    if (admin.allows(request.raw)) return "admin";
     const credential = backendCredential({ headers: request.headers, remoteAddress: request.socket.remoteAddress, signed }, context.apiKeys, hmac);
     if (credential.replayKey !== undefined) hmac.claim(credential.replayKey);
+    return credential.name;
   }
 
-  /** Admits a POST and returns its JSON object body, refusing a field the route does not take. */
-  function bodyOf(request: FastifyRequest, fields: readonly string[]): Record<string, unknown> {
-    admit(request, request.rawBody ?? "");
-    requireJson(request.headers);
-    const body = request.body;
-    const shape = `{${fields.map((field) => `"${field}"`).join(",")}}`;
-    if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HeraldError("invalid_body", `the body must be a JSON object: ${shape}`);
-    for (const field of Object.keys(body)) {
-      if (!fields.includes(field)) throw new HeraldError("invalid_body", `unknown field ${JSON.stringify(field.slice(0, 40))}; this route takes ${shape}`);
-    }
-    return body as Record<string, unknown>;
+  /**
+   * A POST route: admits the caller, checks that the body is a JSON object holding only `fields`,
+   * runs the action and logs it (info) with who asked, since who disconnected whom deserves an audit line.
+   */
+  function action<T extends object>(
+    path: string,
+    fields: readonly string[],
+    run: (body: Record<string, unknown>) => Promise<T>,
+  ): void {
+    app.post(path, async (request) => {
+      const by = admit(request, request.rawBody ?? "");
+      requireJson(request.headers);
+      const body = request.body;
+      const shape = `{${fields.map((field) => `"${field}"`).join(",")}}`;
+      if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HeraldError("invalid_body", `the body must be a JSON object: ${shape}`);
+      for (const field of Object.keys(body)) {
+        if (!fields.includes(field)) throw new HeraldError("invalid_body", `unknown field ${JSON.stringify(field.slice(0, 40))}; this route takes ${shape}`);
+      }
+      const result = await run(body as Record<string, unknown>);
+      request.log.info({ serverApi: path, by, ...(result as Record<string, unknown>) }, "server API action");
+      return result;
+    });
   }
 
-  app.post("/api/disconnect", async (request) => {
-    const body = bodyOf(request, ["user", "reconnect", "reason"]);
+  action("/api/disconnect", ["user", "reconnect", "reason"], (body) => {
     if (body.reconnect !== undefined && typeof body.reconnect !== "boolean") {
       throw new HeraldError("invalid_body", "reconnect must be true (the clients reconnect at once) or false (they stop; the default)");
     }
     return context.actions.disconnect(body.user as string, { reconnect: body.reconnect as boolean | undefined, reason: body.reason as string | undefined });
   });
 
-  app.post("/api/unsubscribe", async (request) => {
-    const body = bodyOf(request, ["user", "channel", "reason"]);
-    return context.actions.unsubscribe(body.user as string, body.channel as string, body.reason as string | undefined);
-  });
+  action("/api/unsubscribe", ["user", "channel", "reason"], (body) => context.actions.unsubscribe(body.user as string, body.channel as string, body.reason as string | undefined));
 
-  app.post("/api/subscribe", async (request) => {
-    const body = bodyOf(request, ["user", "channel"]);
-    return context.actions.subscribe(body.user as string, body.channel as string);
-  });
+  action("/api/subscribe", ["user", "channel"], (body) => context.actions.subscribe(body.user as string, body.channel as string));
 
   app.get("/api/channels", async (request) => {
     admit(request, request.url);
