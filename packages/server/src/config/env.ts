@@ -1,7 +1,8 @@
 /**
  * Every environment variable the server reads: the HERALD_* variables and the config key each one
  * sets (ENV_VARIABLES, applied by loadConfig), and the few read straight from process.env outside
- * the configuration (DIRECT_ENV_VARIABLES). docs/configuration.md documents each.
+ * the configuration (DIRECT_ENV_VARIABLES). docs/configuration.md documents each; the docs test
+ * fails on a process.env read in packages/server/src that is in neither list.
  */
 
 export type EnvKind = "string" | "int" | "list" | "bool" | "strings" | "hmacKeys";
