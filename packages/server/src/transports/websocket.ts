@@ -159,7 +159,9 @@ export class WebSocketTransport {
     }, this.options.idleTimeout);
     session.idleTimer.unref();
 
-    const authenticated = this.options.admission.authenticate(session, arrival, true);
+    // A route stands for a client written against its URL alone (a seed's page): it has no `auth`
+    // frame to send, so a route connection without a token where one is required is refused at once.
+    const authenticated = this.options.admission.authenticate(session, arrival, resolution === undefined);
     this.authenticating.set(session, authenticated.then(() => undefined, () => undefined));
     void authenticated.catch(() => undefined).finally(() => this.authenticating.delete(session));
     const start = authenticated.then((token) => {
