@@ -20,8 +20,8 @@ export interface SecurityPosture {
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
 
 export function describeSecurityPosture(config: HeraldConfig): SecurityPosture {
-  const authConfigured = config.auth.jwt !== undefined || config.auth.token !== undefined;
-  const method = config.auth.jwt ? "a JWT" : "the static token";
+  const authConfigured = config.auth.jwt !== undefined || config.auth.token !== undefined || config.auth.proxy?.connect !== undefined;
+  const method = config.auth.jwt ? "a JWT" : config.auth.token ? "the static token" : "the app's session (connect proxy)";
   const read: string[] = [];
   const openToAnyone: string[] = [];
 
@@ -42,6 +42,7 @@ export function describeSecurityPosture(config: HeraldConfig): SecurityPosture {
       read.push(`  ${name} anyone`);
       if (authConfigured) openToAnyone.push(`${namespace}:*`);
     } else if (policy === "authenticated") read.push(`  ${name} any signed-in connection`);
+    else if (policy === "proxy") read.push(`  ${name} whom the app's subscribe proxy allows`);
     else read.push(`  ${name} only with a subscription token naming the channel`);
   }
   for (const route of config.routes) {

@@ -7,7 +7,8 @@
  *   3. the connection limits, for a connection that
  *      stays open (node, per address, rate)           too_many_connections
  *   4. the credentials: `?token=` or the auth cookie  unauthorized, token_expired; with auth.required
- *      and none given, unauthorized (a WebSocket may still send an `auth` frame)
+ *      or, without a token, the connect proxy        and none given, unauthorized (a WebSocket may
+ *                                                     still send an `auth` frame); auth_backend_unavailable
  *   5. per channel, the authorizer, when the client
  *      subscribes or reads                            forbidden (hub.subscribe, hub.authorizeRead)
  *
@@ -70,6 +71,8 @@ export class Admission {
       await this.options.hub.authenticate(session, token);
       return token;
     }
+    // No token: the app's backend may know the sender from its cookies (the connect proxy).
+    await this.options.hub.authenticateRequest(session, arrival.headers);
     if (!authFrameAllowed && this.options.hub.mustAuthenticate(session)) {
       throw new HeraldError("unauthorized", "authenticate: ?token= or the auth cookie");
     }
