@@ -19,10 +19,10 @@
  */
 
 import type { Logger } from "pino";
+import { anyChannelMatches } from "@herald/protocol";
 import type { BridgeConfig } from "../config/integrations-schema.js";
 import type { ChannelChange } from "../hub/hub-listeners.js";
 import { backoffDelay } from "../shared/backoff.js";
-import { channelMatcher } from "../shared/template.js";
 import { mapMessage } from "./bridge-map.js";
 import { isHeraldError } from "../shared/herald-error.js";
 import { openSocketIoUpstream, openWebSocketUpstream, type Upstream, type UpstreamMessage } from "./upstream.js";
@@ -65,7 +65,7 @@ export class Bridge {
     private readonly publish: PublishFn,
     private readonly logger: Logger,
   ) {
-    this.wantsChannel = channelMatcher(config.channels);
+    this.wantsChannel = (channel) => anyChannelMatches(config.channels, channel);
   }
 
   get name(): string {
