@@ -6,7 +6,8 @@
  *   receipt       {channel, type, epoch, offset, timestamp}         POST /api/publish, herald.publish()
  *
  * The frame is the herald envelope's object form; PreparedEvent encodes the same fields as text
- * (encodeEvent in @herald/protocol) for the fan-out.
+ * (encodeEvent in @herald/protocol) for the fan-out. The sinks' webhook body and template context
+ * (sinks/email.ts) list the same fields in the order docs/integrations.md gives them.
  */
 
 import type { EventFrame } from "@herald/protocol";

@@ -21,6 +21,7 @@ import type { Logger } from "pino";
 import { channelMatches } from "@herald/protocol";
 import type { EmailRule, EmailSinkConfig } from "../config/integrations-schema.js";
 import type { StreamEvent } from "../engine/engine.js";
+import { eventTimestamp } from "../hub/event-frame.js";
 import { escapeHtml, render } from "../shared/template.js";
 import { RetryQueue } from "./retry-queue.js";
 
@@ -46,7 +47,7 @@ export interface EventContext {
 }
 
 export function eventContext(event: StreamEvent): EventContext {
-  return { channel: event.channel, type: event.type, data: event.data, offset: event.offset, epoch: event.epoch, timestamp: new Date(event.time).toISOString() };
+  return { channel: event.channel, type: event.type, data: event.data, offset: event.offset, epoch: event.epoch, timestamp: eventTimestamp(event) };
 }
 
 interface Job {
