@@ -12,11 +12,10 @@
  */
 
 import type { IncomingHttpHeaders } from "node:http";
-import { namespaceOf } from "@herald/protocol";
+import { anyChannelMatches, namespaceOf } from "@herald/protocol";
 import type { HeraldConfig } from "../config/schema.js";
 import type { Session } from "../hub/session.js";
 import type { Authorizer } from "../hub/authorizer.js";
-import { anyChannelMatches } from "./channel-pattern.js";
 import { ExpiryWatch } from "./expiry-watch.js";
 import { JwtVerifier } from "./jwt-verifier.js";
 import { StaticToken } from "./static-token.js";

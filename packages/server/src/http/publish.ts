@@ -18,6 +18,7 @@
 import type { FastifyInstance } from "fastify";
 import { channelProblem, eventTypeProblem } from "@herald/protocol";
 import { type IdempotencyKey, type PublishedEvent } from "../engine/engine.js";
+import { publishReceipt } from "../hub/event-frame.js";
 import type { HttpContext } from "../transports/http-context.js";
 import { HmacVerifier } from "../auth/hmac-signature.js";
 import { HeraldError, isHeraldError } from "../shared/herald-error.js";
@@ -79,7 +80,7 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
       const recorded = await Promise.all(items.map((item, index) => context.engine.recall(item.channel, eventKey(index)!.key)));
       if (recorded.some((record) => record === undefined)) throw replayRefusal;
       reply.header("idempotent-replayed", "true");
-      return { published: items.map((item, index) => answer({ ...item, ...recorded[index]! })) };
+      return { published: items.map((item, index) => publishReceipt({ ...item, ...recorded[index]! })) };
     }
 
     const published = [];
@@ -92,15 +93,11 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
         throw outcomeError(error, index, idempotencyKey);
       }
       if (event.replayed) replayed += 1;
-      published.push(answer(event));
+      published.push(publishReceipt(event));
     }
     if (replayed === items.length && scopedKey !== undefined) reply.header("idempotent-replayed", "true");
     return { published };
   });
-}
-
-function answer(event: { channel: string; type: string; epoch: string; offset: number; time: number }) {
-  return { channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() };
 }
 
 /**

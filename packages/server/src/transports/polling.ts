@@ -15,7 +15,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { encodeCursor, type Cursor } from "@herald/protocol";
+import { encodeCursor, type Cursor, type EventFrame } from "@herald/protocol";
 import { parseDuration } from "../config/duration.js";
 import type { HttpContext } from "./http-context.js";
 import { PassiveSession } from "../hub/passive-session.js";
@@ -71,7 +71,7 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
   });
 
   async function read(channels: string[], cursor: Cursor | undefined, limit: number) {
-    const updates: Record<string, unknown>[] = [];
+    const updates: EventFrame[] = [];
     const next: Cursor = {};
     let recovered = true;
     for (const channel of channels) {
