@@ -53,6 +53,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "HERALD_AUTH_TOKEN", path: ["auth", "token"], kind: "string", description: "One shared connection token." },
   { name: "HERALD_AUTH_REQUIRED", path: ["auth", "required"], kind: "bool", description: "true: every connection must authenticate first." },
   { name: "HERALD_AUTH_COOKIE", path: ["auth", "cookie"], kind: "string", description: "Cookie that may carry the connection token." },
+  { name: "HERALD_TRUST_PROXY", path: ["trustProxy"], kind: "strings", description: "Comma-separated reverse proxies (addresses or CIDRs) whose X-Forwarded-For / X-Real-IP are believed." },
   { name: "HERALD_ALLOWED_ORIGINS", path: ["security", "allowedOrigins"], kind: "strings", description: "Comma-separated browser origins allowed (WebSocket, SSE, CORS)." },
   { name: "HERALD_ADMIN_TOKEN", path: ["security", "adminToken"], kind: "string", description: "Bearer token for the admin surface (dashboard, admin feed, status detail); generated per process when not set." },
   { name: "HERALD_MAX_CONNECTIONS", path: ["limits", "maxConnections"], kind: "int", description: "Connections per node." },

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { duration, optionalDuration, size } from "./units.js";
 import { bridgeSchema, sinksSchema, sourcesSchema } from "./integrations-schema.js";
+import { ClientAddress } from "../shared/client-address.js";
 import { authSchema, hmacKeySchema, limitsSchema, securitySchema, websocketSchema } from "./security-schema.js";
 
 const historySchema = z.strictObject({
@@ -64,6 +65,20 @@ const apiKeySchema = z.union([
 export const configSchema = z.strictObject({
   port: z.number().int().min(0).max(65_535).default(8080),
   host: z.string().default("0.0.0.0"),
+  /**
+   * Reverse proxies (addresses or CIDRs) whose X-Forwarded-For / X-Real-IP give the client's address
+   * for per-IP limits, logs and status; from other peers those headers are ignored.
+   */
+  trustProxy: z
+    .array(z.string())
+    .default([])
+    .superRefine((entries, context) => {
+      try {
+        new ClientAddress(entries);
+      } catch (error) {
+        context.addIssue({ code: "custom", message: (error as Error).message });
+      }
+    }),
   /** This node's name in frames, status and logs. Default: hostname-pid. */
   node: z.string().optional(),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -47,7 +47,7 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
     } else if (hmac.configured && !context.apiKeys.configured) {
       throw new HeraldError("unauthorized", "sign the request: X-Herald-Key-Id, X-Herald-Timestamp and X-Herald-Signature (see docs/security.md)");
     } else {
-      const key = context.apiKeys.check(request.headers.authorization, request.socket.remoteAddress);
+      const key = context.apiKeys.check(request.headers.authorization, context.security.clientAddress.of(request.socket.remoteAddress, request.headers));
       if (!key.ok) throw new HeraldError("unauthorized", key.message);
       credential = `key:${key.keyName}`;
     }

@@ -18,7 +18,7 @@
  * close, which it could not read from a refused upgrade.
  */
 
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Hub } from "../hub/hub.js";
 import type { Session } from "../hub/session.js";
 import type { SecurityContext } from "../auth/security-context.js";
@@ -43,6 +43,11 @@ export interface AdmissionOptions {
 
 export class Admission {
   constructor(private readonly options: AdmissionOptions) {}
+
+  /** What a request tells of its sender; the address is the client's, behind trusted proxies. */
+  arrival(request: IncomingMessage, query: Arrival["query"]): Arrival {
+    return { headers: request.headers, address: this.options.security.clientAddress.of(request.socket.remoteAddress, request.headers), query };
+  }
 
   /**
    * Steps 1-3. `holdsConnection`: the request stays open (WebSocket, SSE, a long poll) and takes a

@@ -21,7 +21,6 @@ import type { HttpContext } from "./http-context.js";
 import { PassiveSession } from "../hub/passive-session.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
-import type { Arrival } from "./admission.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 
@@ -40,12 +39,12 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     if (!Number.isSafeInteger(limit) || limit < 1) throw new HeraldError("invalid_param", "limit must be a whole number >= 1");
 
     // A long poll holds its connection like a stream does, so it takes a slot of the limits.
-    const arrival: Arrival = { headers: request.headers, address: request.socket.remoteAddress ?? request.ip, query };
+    const arrival = context.admission.arrival(request.raw, query);
     const release = context.admission.enter(arrival, true);
     // Listened for first: a client that leaves during authorisation must not leave a wait behind.
     const aborted = new AbortController();
     request.raw.on("close", () => aborted.abort());
-    const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
+    const session = new PassiveSession(randomUUID(), "polling", arrival.address, "herald");
     let watch: ReturnType<typeof hub.watch> | undefined;
     try {
       const token = await context.admission.authenticate(session, arrival);

@@ -86,8 +86,8 @@ export class WebSocketTransport {
       this.refuse(socket, new HeraldError("unsupported_http_version", `a WebSocket upgrade needs HTTP/1.1 or later; this request is HTTP/${request.httpVersion}`));
       return true;
     }
-    const remote = request.socket.remoteAddress ?? "unknown";
-    const arrival: Arrival = { headers: request.headers, address: remote, query: url.searchParams };
+    const arrival = this.options.admission.arrival(request, url.searchParams);
+    const remote = arrival.address;
     let release: () => void;
     try {
       if (!this.accepting) throw new HeraldError("shutting_down", "this node is shutting down; retry on another node");
