@@ -14,7 +14,8 @@
 //
 // A violation prints the rule's name and comment: each comment says what to do instead.
 // When a lower layer needs something from a higher one, move the shared piece down (as
-// websocket-frame.ts, authorizer.ts, http-error.ts, http-context.ts, template.ts and backoff.ts were).
+// websocket-frame.ts, authorizer.ts, http-error.ts, http-context.ts and template.ts were; backoff and
+// channel patterns, which the client and dashboard share, went to @herald/protocol).
 
 const SRC = "^packages/server/src/";
 const WIRING = `${SRC}(herald|cli|index)\\.ts$`;
@@ -61,7 +62,7 @@ module.exports = {
     ),
     layer(
       "sources-and-sinks-below-integrations",
-      "sources/ and sinks/ publish into and read from the hub: they may import hub/, engine/, config/, shared/ and @herald/protocol, never auth/, limits/, ops/, transports/, http/, integrations/ or the wiring. A helper both need (templates, backoff) goes in shared/.",
+      "sources/ and sinks/ publish into and read from the hub: they may import hub/, engine/, config/, shared/ and @herald/protocol, never auth/, limits/, ops/, transports/, http/, integrations/ or the wiring. A helper both need goes in shared/ (templates) or @herald/protocol (backoff, channel patterns).",
       under("sources", "sinks"),
       [under("auth", "limits", "ops", "integrations", "transports", "http"), WIRING],
     ),

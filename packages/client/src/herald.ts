@@ -20,8 +20,20 @@
  * opened, the next transport in `transports` is used, until `disconnect()`.
  */
 
-import { channelProblem, closeAction, closeCodeOfError, isRetryable, type ClientFrame, type EventFrame, type PublishedFrame, type SubscribedFrame, type UnsubscribedFrame } from "@herald/protocol";
-import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.js";
+import {
+  DEFAULT_BACKOFF,
+  backoffDelay,
+  channelProblem,
+  closeAction,
+  closeCodeOfError,
+  isRetryable,
+  type BackoffOptions,
+  type ClientFrame,
+  type EventFrame,
+  type PublishedFrame,
+  type SubscribedFrame,
+  type UnsubscribedFrame,
+} from "@herald/protocol";
 import { Emitter } from "./emitter.js";
 import { HeraldError } from "./errors.js";
 import { ChannelState, Subscription, type ChannelView, type EventMap } from "./subscription.js";

@@ -26,7 +26,7 @@ export type {
   UnsubscribedContext,
 } from "./subscription.js";
 export { HeraldError } from "./errors.js";
-export { backoffDelay } from "./backoff.js";
-export type { BackoffOptions } from "./backoff.js";
+export { backoffDelay } from "@herald/protocol";
+export type { BackoffOptions } from "@herald/protocol";
 export type { TransportName, WebSocketConstructor, WebSocketLike } from "./transports/transport.js";
 export type { EventFrame, PublishedFrame, StreamPosition } from "@herald/protocol";

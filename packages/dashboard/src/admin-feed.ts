@@ -5,7 +5,10 @@
  * Every state change goes through `setState`, which tells listeners the old and new state.
  */
 
+import { backoffDelay, type BackoffOptions } from "@herald/protocol";
 import type { FeedEvent } from "./feed-event";
+
+const RECONNECT_BACKOFF: BackoffOptions = { minDelay: 500, maxDelay: 15_000, factor: 2 };
 
 export type FeedState = "connecting" | "live" | "reconnecting";
 
@@ -46,8 +49,7 @@ export class AdminFeed {
     source.onerror = () => {
       this.setState({ state: "reconnecting" });
       if (source.readyState === EventSource.CLOSED) {
-        // Full jitter backoff (AWS Architecture Blog, "Exponential Backoff And Jitter").
-        const delay = Math.random() * Math.min(15_000, 500 * 2 ** this.attempts++);
+        const delay = backoffDelay(this.attempts++, RECONNECT_BACKOFF);
         this.timer = setTimeout(() => this.start(), delay);
       }
     };

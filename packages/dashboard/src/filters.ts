@@ -1,5 +1,6 @@
 /** Which events the stream shows: channel pattern, event type and free-text search. */
 
+import { channelMatches } from "@herald/protocol";
 import type { ShownEvent } from "./feed-event";
 
 export interface Filters {
@@ -13,19 +14,12 @@ export interface Filters {
 
 export const NO_FILTERS: Filters = { channel: "", type: "", search: "" };
 
-/** `*` matches any run of characters; everything else is literal. */
-export function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
-  return new RegExp(`^${escaped.join(".*")}$`);
-}
-
 export function matcher(filters: Filters): (shown: ShownEvent) => boolean {
   const channel = filters.channel.trim();
-  const channelTest = channel === "" ? undefined : channel.includes("*") ? globToRegExp(channel) : undefined;
   const search = filters.search.trim().toLowerCase();
   return (shown) => {
     const { event } = shown;
-    if (channel !== "" && (channelTest ? !channelTest.test(event.channel) : event.channel !== channel)) return false;
+    if (channel !== "" && !channelMatches(channel, event.channel)) return false;
     if (filters.type !== "" && event.type !== filters.type) return false;
     if (search !== "" && !`${event.channel}\n${event.type}\n${shown.dataText}`.toLowerCase().includes(search)) return false;
     return true;

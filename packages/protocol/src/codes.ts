@@ -46,6 +46,7 @@ export const ErrorCodes = {
   rate_limited: { status: 429, description: "Too many requests or frames; slow down and retry later." },
   too_many_connections: { status: 429, description: "The node or this IP holds the maximum number of connections, or opens them too fast; retry with backoff." },
   engine_unavailable: { status: 503, description: "The engine (e.g. Redis) cannot be reached; nothing was accepted." },
+  auth_backend_unavailable: { status: 503, description: "The app's backend that Herald asks about connections or subscriptions (auth.proxy) did not answer in time or failed; retry shortly." },
   engine_timeout: { status: 504, description: "The engine lost the connection or the answer after the publish was sent: it may or may not be stored. Retry with the same Idempotency-Key; without one a retry may store it twice." },
   shutting_down: { status: 503, description: "The node is shutting down; retry on another node." },
   disconnected: { status: 410, description: "The backend ended this user's connections (server API `disconnect`); do not reconnect until the application says so. SSE streams and long-polls end with it." },
@@ -66,7 +67,7 @@ export function isErrorCode(value: string): value is ErrorCode {
  * backoff, can succeed. Clients retry a refused subscribe with one of these until it succeeds or
  * the server answers with a code not in this list (which is final: the app must act).
  */
-export const RetryableErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["engine_unavailable", "engine_timeout", "shutting_down", "rate_limited", "too_many_connections", "reconnect_requested"]);
+export const RetryableErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["engine_unavailable", "engine_timeout", "shutting_down", "rate_limited", "too_many_connections", "auth_backend_unavailable", "reconnect_requested"]);
 
 /** Whether a refusal with this code is worth retrying with backoff (see RetryableErrorCodes). */
 export function isRetryable(code: string): boolean {

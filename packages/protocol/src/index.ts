@@ -8,8 +8,11 @@ export {
   eventTypeProblem,
   namespaceOf,
 } from "./channel.js";
+export { channelMatches, anyChannelMatches } from "./channel-pattern.js";
 export { parseClientFrame, validateClientFrame, parseSince } from "./parse.js";
 export type { ParseResult } from "./parse.js";
+export { backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
+export type { BackoffOptions } from "./backoff.js";
 export { encodeCursor, decodeCursor } from "./cursor.js";
 export type { Cursor } from "./cursor.js";
 export type * from "./frames.js";

@@ -2,17 +2,20 @@
 /** The `herald` command: `herald serve [--port N] [--host H] [--config FILE]`, `herald pg …`. */
 
 import { parseArgs } from "node:util";
-import { ApiKeys } from "./auth/api-keys.js";
+import { loadConfig } from "./config/load.js";
+import { describeSecurityPosture, type SecurityPosture } from "./ops/security-posture.js";
 import { isHeraldError } from "./shared/herald-error.js";
 import { Herald } from "./herald.js";
 import { runPgCommand } from "./sources/postgres-cli.js";
 
-const USAGE = `Usage: herald serve [--port N] [--host ADDRESS] [--config FILE]
+const USAGE = `Usage: herald serve [--port N] [--host ADDRESS] [--config FILE] [--check]
 
 Runs the Herald hub. With no config file it serves on port 8080 with the embedded memory engine.
   --port, -p     port to listen on (default 8080; PORT and HERALD_PORT are read too)
   --host         address to bind (default 0.0.0.0)
   --config, -c   a JSON or YAML config file (HERALD_CONFIG is read too)
+  --check        print who may read, publish and administer with this configuration, and exit:
+                 0 when it has nothing to warn about, 3 when it has, 1 when it is not valid
   --help, -h     this text
 
 Every setting can also come from a HERALD_* environment variable: see docs/configuration.md.
@@ -30,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
         host: { type: "string" },
         config: { type: "string", short: "c" },
         help: { type: "boolean", short: "h" },
+        check: { type: "boolean" },
       },
     });
   } catch (error) {
@@ -51,11 +55,14 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  const configFile = parsed.values.config ?? process.env.HERALD_CONFIG;
+  if (parsed.values.check) return check(configFile, portText, parsed.values.host);
+
   let herald: Herald;
   try {
     herald = new Herald({
       env: process.env,
-      configFile: parsed.values.config ?? process.env.HERALD_CONFIG,
+      configFile,
       config: {
         ...(portText === undefined ? {} : { port: Number(portText) }),
         ...(parsed.values.host === undefined ? {} : { host: parsed.values.host }),
@@ -82,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
 
   const shown = herald.config.host === "0.0.0.0" || herald.config.host === "::" ? "localhost" : herald.config.host;
   const base = `http://${shown}:${herald.port}`;
-  const publishNote = new ApiKeys(herald.config.publish).describe();
+  const posture = describeSecurityPosture(herald.config);
   // A configured admin token stays out of the output; a generated one is shown here only, as it exists
   // nowhere else (and changes with every start).
   const dashboardToken = herald.config.security.adminToken === undefined
@@ -114,13 +121,47 @@ async function main(argv: string[]): Promise<number> {
       `  WebSocket  ws://${shown}:${herald.port}/ws`,
       `  SSE        ${base}/sse?channel=<name>`,
       `  Polling    ${base}/api/updates?channel=<name>`,
-      `  Publish    POST ${base}/api/publish  [${publishNote}]`,
+      `  Publish    POST ${base}/api/publish  [${posture.publish}]`,
+      ...postureLines(posture).map((line) => `  ${line}`),
       `  Status     ${base}/api/status   Metrics ${base}/metrics   Ready ${base}/readyz`,
       `  Dashboard  ${base}/dashboard?token=${dashboardToken}`,
       "",
     ].join("\n"),
   );
   return -1;
+}
+
+/** The read posture and warnings, as banner lines. */
+function postureLines(posture: SecurityPosture): string[] {
+  const [first = "", ...rest] = posture.read;
+  return [`Read       ${first}`, ...rest.map((line) => `           ${line}`), ...posture.warnings.map((warning) => `WARNING    ${warning}`)];
+}
+
+/** `herald serve --check`: the posture of a configuration, without starting anything. */
+function check(configFile: string | undefined, portText: string | undefined, host: string | undefined): number {
+  let posture: SecurityPosture;
+  try {
+    const config = loadConfig({
+      env: process.env,
+      ...(configFile === undefined ? {} : { file: configFile }),
+      overrides: { ...(portText === undefined ? {} : { port: Number(portText) }), ...(host === undefined ? {} : { host }) },
+    });
+    posture = describeSecurityPosture(config);
+  } catch (error) {
+    process.stderr.write(`herald: ${(error as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(
+    [
+      `Publish    ${posture.publish}`,
+      ...postureLines(posture),
+      `Admin      ${posture.admin}`,
+      `Origins    ${posture.origins}`,
+      posture.warnings.length === 0 ? "No warnings." : `${posture.warnings.length} warning(s).`,
+      "",
+    ].join("\n"),
+  );
+  return posture.warnings.length === 0 ? 0 : 3;
 }
 
 /**

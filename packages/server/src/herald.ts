@@ -21,6 +21,7 @@ import type { Engine, StreamEvent } from "./engine/engine.js";
 import { MemoryEngine } from "./engine/memory.js";
 import { RedisEngine } from "./engine/redis.js";
 import { buildHttpApp } from "./http/app.js";
+import { publishReceipt, type PublishResult } from "./hub/event-frame.js";
 import { Hub } from "./hub/hub.js";
 import { ClusterActions, type ChannelInfo, type ChannelsResult, type DisconnectOptions, type DisconnectResult, type SubscribeResult, type UnsubscribeResult } from "./hub/cluster-actions.js";
 import { Integrations } from "./integrations/integrations.js";
@@ -33,6 +34,8 @@ import { WebSocketTransport } from "./transports/websocket.js";
 import { HeraldError } from "./shared/herald-error.js";
 import { Admission } from "./transports/admission.js";
 import { refuseUpgrade } from "./transports/refuse-upgrade.js";
+
+export type { PublishResult };
 
 export interface HeraldOptions {
   /** Settings, as in a config file; validated like one. Environment variables are not read unless `env` is given. */
@@ -47,15 +50,6 @@ export interface HeraldOptions {
   authorizer?: Authorizer;
   /** A pino logger to use instead of the one made from `logLevel`. */
   logger?: Logger;
-}
-
-export interface PublishResult {
-  readonly channel: string;
-  readonly type: string;
-  readonly epoch: string;
-  readonly offset: number;
-  /** ISO-8601. */
-  readonly timestamp: string;
 }
 
 const version: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -179,7 +173,7 @@ export class Herald {
   async publish(channel: string, type: string, data: unknown = null): Promise<PublishResult> {
     if (!this.accepting) throw new HeraldError("shutting_down", "Herald is shutting down");
     const event: StreamEvent = await this.hub.publish(channel, type, data);
-    return { channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() };
+    return publishReceipt(event);
   }
 
   /**

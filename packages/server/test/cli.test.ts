@@ -54,6 +54,9 @@ describe("herald serve", () => {
     const { stdout } = herald.output();
     assert.match(stdout, /WebSocket\s+ws:\/\/localhost:\d+\/ws/);
     assert.match(stdout, /Publish .*\[loopback only/);
+    // An open hub says so, and warns since it listens on every interface.
+    assert.match(stdout, /Read +anyone who reaches the port may read every channel/);
+    assert.match(stdout, /WARNING +listening on 0\.0\.0\.0, beyond loopback, with channels anyone can read/);
     const port = new URL(base).port;
     const status = (await (await fetch(`http://127.0.0.1:${port}/api/status`)).json()) as { engine: { name: string } };
     assert.equal(status.engine.name, "memory");
@@ -134,6 +137,39 @@ describe("herald serve", () => {
     // SIGTERM rather than SIGINT: under the test's TypeScript loader SIGINT is also handled by the loader.
     herald.child.kill("SIGTERM");
     assert.equal(await herald.exited, 0);
+  });
+});
+
+describe("herald serve --check", () => {
+  async function check(args: string[], env: Record<string, string> = {}) {
+    const herald = run(["serve", "--check", ...args], env);
+    const code = await herald.exitsWithin(30_000);
+    return { code, ...herald.output() };
+  }
+
+  it("prints who may read, publish and administer, and exits 3 when an open hub listens beyond loopback", async () => {
+    const open = await check([]);
+    assert.equal(open.code, 3, open.stderr);
+    assert.match(open.stdout, /Read +anyone who reaches the port may read every channel \(no auth configured\)/);
+    assert.match(open.stdout, /WARNING +listening on 0\.0\.0\.0/);
+    assert.match(open.stdout, /Publish +loopback only/);
+    assert.match(open.stdout, /Admin +dashboard and admin API/);
+    const local = await check(["--host", "127.0.0.1"]);
+    assert.equal(local.code, 0, local.stdout);
+    assert.match(local.stdout, /No warnings\./);
+  });
+
+  it("names each namespace's rule with auth configured, and says when no namespace is personal", async () => {
+    const signedIn = await check([], { HERALD_JWT_SECRET: "a-jwt-secret-for-the-check-0123456789" });
+    assert.equal(signedIn.code, 0, signedIn.stdout + signedIn.stderr);
+    assert.match(signedIn.stdout, /Read +connections signed in with a JWT may read every channel/);
+    assert.match(signedIn.stdout, /no namespace is personal: a signed-in user may read user:42/);
+  });
+
+  it("exits 1 with one line when the configuration is not valid", async () => {
+    const bad = await check([], { HERALD_PING_INTERVAL: "soon" });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid configuration/);
   });
 });
 

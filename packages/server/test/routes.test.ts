@@ -94,4 +94,21 @@ describe("routes: the five seed systems' URLs, from examples/*/herald.yaml", () 
       await client.close();
     });
   });
+
+  it("seed 5: a route connection with no token where one is required is refused at once with 4501, not left to idle out", async () => {
+    const { routes, namespaces, auth, websocket } = exampleConfig("analytics-broadcast");
+    const hub = await startHerald({ routes, namespaces, websocket, auth: { ...auth, token: "the-analytics-token-0123456789" } });
+    try {
+      const client = await TestClient.open(`${hub.wsUrl}/ws`);
+      // The idle timeout is 30 s; a refusal must come long before it.
+      const closed = await client.closedWithin(5_000);
+      assert.equal(closed.code, 4501);
+      assert.equal(client.frames.find((frame) => frame.type === "error")?.code, "unauthorized");
+      const allowed = await TestClient.open(`${hub.wsUrl}/ws?token=the-analytics-token-0123456789`);
+      await allowed.take(3, "subscribed");
+      await allowed.close();
+    } finally {
+      await hub.close();
+    }
+  });
 });

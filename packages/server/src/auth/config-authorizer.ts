@@ -11,14 +11,16 @@
  * `authenticated` (secure by default); a namespace opts out with `subscribe: public`.
  */
 
-import { namespaceOf } from "@herald/protocol";
+import type { IncomingHttpHeaders } from "node:http";
+import { anyChannelMatches, namespaceOf } from "@herald/protocol";
 import type { HeraldConfig } from "../config/schema.js";
 import type { Session } from "../hub/session.js";
 import type { Authorizer } from "../hub/authorizer.js";
-import { anyChannelMatches } from "./channel-pattern.js";
 import { ExpiryWatch } from "./expiry-watch.js";
 import { JwtVerifier } from "./jwt-verifier.js";
 import { StaticToken } from "./static-token.js";
+import { ConnectProxy } from "./connect-proxy.js";
+import { SubscribeProxy } from "./subscribe-proxy.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 /** What a session proved about itself. */
@@ -27,11 +29,17 @@ interface Identity {
   readonly channels: readonly string[] | undefined;
 }
 
+const NO_HEADERS: Record<string, string> = {};
+
 export class ConfigAuthorizer implements Authorizer {
   private readonly identities = new WeakMap<Session, Identity>();
   private readonly jwt: JwtVerifier | undefined;
   private readonly staticToken: StaticToken | undefined;
   private readonly expiry: ExpiryWatch;
+  private readonly connectProxy: ConnectProxy | undefined;
+  private readonly subscribeProxy: SubscribeProxy | undefined;
+  /** The headers the connect proxy forwarded for a session: the subscribe proxy passes them on. */
+  private readonly forwarded = new WeakMap<Session, Record<string, string>>();
   /** Whether any way to authenticate is configured. */
   readonly configured: boolean;
   readonly required: boolean;
@@ -39,10 +47,16 @@ export class ConfigAuthorizer implements Authorizer {
   constructor(private readonly config: HeraldConfig) {
     this.jwt = config.auth.jwt ? new JwtVerifier(config.auth.jwt) : undefined;
     this.staticToken = config.auth.token ? new StaticToken(config.auth.token) : undefined;
-    this.configured = this.jwt !== undefined || this.staticToken !== undefined;
+    this.connectProxy = config.auth.proxy?.connect ? new ConnectProxy(config.auth.proxy.connect) : undefined;
+    this.subscribeProxy = config.auth.proxy?.subscribe ? new SubscribeProxy(config.auth.proxy.subscribe) : undefined;
+    this.configured = this.jwt !== undefined || this.staticToken !== undefined || this.connectProxy !== undefined;
+    const needsProxy = Object.entries(config.namespaces).find(([, rules]) => rules.subscribe === "proxy");
+    if (needsProxy && !this.subscribeProxy) {
+      throw new HeraldError("invalid_config", `namespaces.${needsProxy[0] || '""'}.subscribe is "proxy" but auth.proxy.subscribe.url is not set`);
+    }
     this.required = config.auth.required;
     if (this.required && !this.configured) {
-      throw new HeraldError("invalid_config", "auth.required is true but no auth.jwt or auth.token is configured, so nobody could connect");
+      throw new HeraldError("invalid_config", "auth.required is true but no auth.jwt, auth.token or auth.proxy.connect is configured, so nobody could connect");
     }
     this.expiry = new ExpiryWatch(config.auth.expiryGrace);
   }
@@ -64,6 +78,16 @@ export class ConfigAuthorizer implements Authorizer {
     session.user = verified.user;
     if (verified.expiresAt !== undefined && session.transport !== "polling") this.expiry.watch(session, verified.expiresAt);
     else this.expiry.forget(session);
+  }
+
+  async authenticateRequest(session: Session, headers: IncomingHttpHeaders): Promise<void> {
+    if (!this.connectProxy) return;
+    const forwarded = this.connectProxy.forwarded(headers);
+    this.forwarded.set(session, forwarded);
+    const identity = await this.connectProxy.identify(forwarded, session.transport, session.remoteAddress);
+    if (identity === undefined) return;
+    this.identities.set(session, identity);
+    session.user = identity.user;
   }
 
   mustAuthenticate(session: Session): boolean {
@@ -88,6 +112,10 @@ export class ConfigAuthorizer implements Authorizer {
     if (policy === "public") return;
     if (policy === "authenticated") {
       if (!identity) throw new HeraldError("unauthorized", `${namespace || "this namespace"} is for authenticated connections; authenticate first`);
+      return;
+    }
+    if (policy === "proxy") {
+      await this.subscribeProxy!.authorize({ user: identity?.user, channel, connectionId: session.id, transport: session.transport, headers: this.forwarded.get(session) ?? NO_HEADERS });
       return;
     }
     await this.checkSubscriptionToken(identity, channel, token);

@@ -30,7 +30,8 @@ export class OriginPolicy {
     if (this.allowed) {
       return this.allowed.has(normalise(origin)) ? undefined : `origin ${origin.slice(0, 100)} is not allowed; add it to security.allowedOrigins`;
     }
-    if (this.config.auth.cookie === undefined) return undefined;
+    // Cookies authenticate when they may carry the token or the connect proxy forwards them.
+    if (this.config.auth.cookie === undefined && this.config.auth.proxy?.connect === undefined) return undefined;
     let host: string;
     try {
       host = new URL(origin).host;

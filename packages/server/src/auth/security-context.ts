@@ -7,6 +7,7 @@ import { LimitHits } from "../limits/limit-hits.js";
 import { AdminGuard } from "./admin-guard.js";
 import { HmacVerifier } from "./hmac-signature.js";
 import { OriginPolicy } from "./origin-policy.js";
+import { ClientAddress } from "../shared/client-address.js";
 
 export interface SecurityContext {
   readonly hits: LimitHits;
@@ -17,6 +18,8 @@ export interface SecurityContext {
   readonly hmac: HmacVerifier;
   /** Cookie that may carry the connection token. */
   readonly cookieName: string | undefined;
+  /** The client's address behind trusted proxies (`trustProxy`). */
+  readonly clientAddress: ClientAddress;
 }
 
 /** `adminToken` is the effective admin token (configured, or generated at start). */
@@ -30,5 +33,6 @@ export function createSecurityContext(config: HeraldConfig, adminToken: string):
     admin: new AdminGuard(adminToken),
     hmac: new HmacVerifier(config.publish),
     cookieName: config.auth.cookie,
+    clientAddress: new ClientAddress(config.trustProxy),
   };
 }

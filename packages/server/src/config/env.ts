@@ -1,4 +1,9 @@
-/** The HERALD_* environment variables and the config key each one sets. */
+/**
+ * Every environment variable the server reads: the HERALD_* variables and the config key each one
+ * sets (ENV_VARIABLES, applied by loadConfig), and the few read straight from process.env outside
+ * the configuration (DIRECT_ENV_VARIABLES). docs/configuration.md documents each; the docs test
+ * fails on a process.env read in packages/server/src that is in neither list.
+ */
 
 export type EnvKind = "string" | "int" | "list" | "bool" | "strings" | "hmacKeys";
 
@@ -48,12 +53,26 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "HERALD_AUTH_TOKEN", path: ["auth", "token"], kind: "string", description: "One shared connection token." },
   { name: "HERALD_AUTH_REQUIRED", path: ["auth", "required"], kind: "bool", description: "true: every connection must authenticate first." },
   { name: "HERALD_AUTH_COOKIE", path: ["auth", "cookie"], kind: "string", description: "Cookie that may carry the connection token." },
+  { name: "HERALD_TRUST_PROXY", path: ["trustProxy"], kind: "strings", description: "Comma-separated reverse proxies (addresses or CIDRs) whose X-Forwarded-For / X-Real-IP are believed." },
   { name: "HERALD_ALLOWED_ORIGINS", path: ["security", "allowedOrigins"], kind: "strings", description: "Comma-separated browser origins allowed (WebSocket, SSE, CORS)." },
   { name: "HERALD_ADMIN_TOKEN", path: ["security", "adminToken"], kind: "string", description: "Bearer token for the admin surface (dashboard, admin feed, status detail); generated per process when not set." },
   { name: "HERALD_MAX_CONNECTIONS", path: ["limits", "maxConnections"], kind: "int", description: "Connections per node." },
   { name: "HERALD_MAX_CONNECTIONS_PER_IP", path: ["limits", "maxConnectionsPerIp"], kind: "int", description: "Connections per client IP." },
   { name: "HERALD_FRAMES_PER_SECOND", path: ["limits", "framesPerSecond"], kind: "int", description: "Frames per second per connection." },
   { name: "HERALD_PER_MESSAGE_DEFLATE", path: ["websocket", "perMessageDeflate"], kind: "bool", description: "true: offer permessage-deflate." },
+];
+
+export interface DirectEnvVariable {
+  readonly name: string;
+  /** The files under packages/server/src that read it from process.env. */
+  readonly readBy: readonly string[];
+  readonly description: string;
+}
+
+/** Read where no configuration exists yet (the config file's path) or by one module itself; they set no config key. */
+export const DIRECT_ENV_VARIABLES: readonly DirectEnvVariable[] = [
+  { name: "HERALD_CONFIG", readBy: ["cli.ts", "sources/postgres-cli.ts"], description: "Path of the JSON or YAML config file for `herald serve` and `herald pg`; `--config` wins." },
+  { name: "HERALD_DASHBOARD_DIR", readBy: ["http/dashboard.ts"], description: "Directory of the dashboard build served at /dashboard, instead of the @herald/dashboard package's dist; read when the HTTP app is built, also when embedding." },
 ];
 
 /** Parses one variable's text into the value its key expects; a bad int is left as text for the schema to refuse. */

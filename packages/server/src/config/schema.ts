@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { duration, optionalDuration, size } from "./units.js";
 import { bridgeSchema, sinksSchema, sourcesSchema } from "./integrations-schema.js";
+import { ClientAddress } from "../shared/client-address.js";
 import { authSchema, hmacKeySchema, limitsSchema, securitySchema, websocketSchema } from "./security-schema.js";
 
 const historySchema = z.strictObject({
@@ -21,8 +22,8 @@ const namespaceSchema = z.strictObject({
   presence: z.boolean().optional(),
   /** Whether clients may send `publish` frames to this namespace's channels. */
   clientPublish: z.boolean().optional(),
-  /** Who may subscribe: anyone, any authenticated connection, or only with a subscription token for the channel. */
-  subscribe: z.enum(["public", "authenticated", "token"]).optional(),
+  /** Who may subscribe: anyone, any authenticated connection, only with a subscription token for the channel, or whom the app's subscribe proxy allows. */
+  subscribe: z.enum(["public", "authenticated", "token", "proxy"]).optional(),
   /** Channel `ns:<user>` only for the connection whose token `sub` is <user>. */
   personal: z.boolean().optional(),
 });
@@ -64,6 +65,20 @@ const apiKeySchema = z.union([
 export const configSchema = z.strictObject({
   port: z.number().int().min(0).max(65_535).default(8080),
   host: z.string().default("0.0.0.0"),
+  /**
+   * Reverse proxies (addresses or CIDRs) whose X-Forwarded-For / X-Real-IP give the client's address
+   * for per-IP limits, logs and status; from other peers those headers are ignored.
+   */
+  trustProxy: z
+    .array(z.string())
+    .default([])
+    .superRefine((entries, context) => {
+      try {
+        new ClientAddress(entries);
+      } catch (error) {
+        context.addIssue({ code: "custom", message: (error as Error).message });
+      }
+    }),
   /** This node's name in frames, status and logs. Default: hostname-pid. */
   node: z.string().optional(),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -28,6 +28,27 @@ export const jwtSchema = z.strictObject({
   clockTolerance: duration("5s"),
 });
 
+/** One endpoint of the app's backend that Herald asks (see docs/security.md, "The app's own session"). */
+const proxyEndpointSchema = z.strictObject({
+  url: z.url(),
+  /** How long Herald waits for the answer before refusing with `auth_backend_unavailable`. */
+  timeout: duration("3s"),
+  /** How long an answer is reused for the same question (0: ask every time). */
+  cacheTtl: duration("10s"),
+});
+
+export const authProxySchema = z.strictObject({
+  /** Asked who a connection without a token is, with its cookies and the `headers` below. */
+  connect: proxyEndpointSchema
+    .extend({
+      /** Request headers forwarded to the backend (lower case). */
+      headers: z.array(z.string().toLowerCase()).default(["cookie", "authorization"]),
+    })
+    .optional(),
+  /** Asked whether a connection may subscribe to a channel of a namespace with `subscribe: proxy`. */
+  subscribe: proxyEndpointSchema.optional(),
+});
+
 export const authSchema = z
   .strictObject({
     jwt: jwtSchema.optional(),
@@ -39,6 +60,8 @@ export const authSchema = z
     cookie: z.string().optional(),
     /** After a token expires on an open connection, time to send a fresh `auth` frame before the close with 4501. */
     expiryGrace: duration("30s"),
+    /** Ask the app's backend instead of (or besides) reading a token: connect and subscribe proxies. */
+    proxy: authProxySchema.optional(),
   })
   .prefault({});
 

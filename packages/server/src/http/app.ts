@@ -33,6 +33,8 @@ export function buildHttpApp(context: HttpContext): { app: FastifyInstance; clos
     forceCloseConnections: true,
     return503OnClosing: true,
     clientErrorHandler: handleClientError,
+    // request.ip (logs) follows the same rule as every per-IP decision: see shared/client-address.ts.
+    trustProxy: (address: string) => context.security.clientAddress.isTrusted(address),
   });
 
   registerRawJsonParser(app);

@@ -18,6 +18,7 @@
 import type { FastifyInstance } from "fastify";
 import { channelProblem, eventTypeProblem } from "@herald/protocol";
 import { type IdempotencyKey, type PublishedEvent } from "../engine/engine.js";
+import { publishReceipt } from "../hub/event-frame.js";
 import type { HttpContext } from "../transports/http-context.js";
 import { backendCredential } from "../auth/backend-credential.js";
 import { requireJson } from "./json-body.js";
@@ -37,7 +38,7 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
     // Until its answer is written (or the client goes away), a graceful shutdown waits for this request.
     void context.hub.publishes.track(new Promise((resolve) => reply.raw.once("close", resolve)));
     // A signed request proves its key with an HMAC over the raw body; otherwise a bearer API key.
-    const { name: credential, replayKey } = backendCredential({ headers: request.headers, remoteAddress: request.socket.remoteAddress, signed: request.rawBody ?? "" }, context.apiKeys, hmac);
+    const { name: credential, replayKey } = backendCredential({ headers: request.headers, peer: request.socket.remoteAddress, signed: request.rawBody ?? "" }, context.apiKeys, context.security);
     const idempotencyKey = request.headers["idempotency-key"];
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== "string" || idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
       throw new HeraldError("invalid_param", "Idempotency-Key must be 1 to 255 characters");
@@ -64,7 +65,7 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
       const recorded = await Promise.all(items.map((item, index) => context.engine.recall(item.channel, eventKey(index)!.key)));
       if (recorded.some((record) => record === undefined)) throw replayRefusal;
       reply.header("idempotent-replayed", "true");
-      return { published: items.map((item, index) => answer({ ...item, ...recorded[index]! })) };
+      return { published: items.map((item, index) => publishReceipt({ ...item, ...recorded[index]! })) };
     }
 
     const published = [];
@@ -77,15 +78,11 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
         throw outcomeError(error, index, idempotencyKey);
       }
       if (event.replayed) replayed += 1;
-      published.push(answer(event));
+      published.push(publishReceipt(event));
     }
     if (replayed === items.length && scopedKey !== undefined) reply.header("idempotent-replayed", "true");
     return { published };
   });
-}
-
-function answer(event: { channel: string; type: string; epoch: string; offset: number; time: number }) {
-  return { channel: event.channel, type: event.type, epoch: event.epoch, offset: event.offset, timestamp: new Date(event.time).toISOString() };
 }
 
 /**

@@ -25,9 +25,9 @@ export function registerReadApi(app: FastifyInstance, context: HttpContext): voi
     if (problem) throw new HeraldError("invalid_channel", problem);
     if (isBackend(request)) return channel;
     // A read answers at once: it takes no slot of the connection limits.
-    const arrival = { headers: request.headers, address: request.socket.remoteAddress ?? request.ip, query };
+    const arrival = context.admission.arrival(request.raw, query);
     context.admission.enter(arrival, false);
-    const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
+    const session = new PassiveSession(randomUUID(), "polling", arrival.address, "herald");
     const token = await context.admission.authenticate(session, arrival);
     await context.hub.authorizeRead(session, channel, token);
     return channel;

@@ -30,7 +30,7 @@ export function registerServerApi(app: FastifyInstance, context: HttpContext): v
   function admit(request: FastifyRequest, signed: string): string {
     if (!context.accepting()) throw new HeraldError("shutting_down", "this node is shutting down; send the request to another node");
     if (admin.allows(request.raw)) return "admin";
-    const credential = backendCredential({ headers: request.headers, remoteAddress: request.socket.remoteAddress, signed }, context.apiKeys, hmac);
+    const credential = backendCredential({ headers: request.headers, peer: request.socket.remoteAddress, signed }, context.apiKeys, context.security);
     if (credential.replayKey !== undefined) hmac.claim(credential.replayKey);
     return credential.name;
   }

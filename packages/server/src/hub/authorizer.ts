@@ -5,12 +5,18 @@
  * The contract lives in hub/ because the hub calls it; auth/ implements it from the layer above.
  */
 
+import type { IncomingHttpHeaders } from "node:http";
 import type { Session } from "./session.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 export interface Authorizer {
   /** Checks a token from an `auth` frame, `?token=` or a cookie; sets `session.user` when it names one. */
   authenticate(session: Session, token: string): Promise<void>;
+  /**
+   * Identifies a connection that brought no token from its request's headers (the connect proxy
+   * asks the app's backend); leaves it anonymous when it cannot tell.
+   */
+  authenticateRequest?(session: Session, headers: IncomingHttpHeaders): Promise<void>;
   /** Refuses with a HeraldError (forbidden, unauthorized, ...) or allows by resolving. */
   authorizeSubscribe(session: Session, channel: string, token: string | undefined): Promise<void>;
   authorizePublish(session: Session, channel: string): Promise<void>;

@@ -19,6 +19,7 @@
  * `presence` when a subscription joins or leaves a presence namespace. They never block these paths.
  */
 
+import type { IncomingHttpHeaders } from "node:http";
 import { channelProblem, CloseCodes, eventTypeProblem, type StreamPosition } from "@herald/protocol";
 import type { Authorizer } from "./authorizer.js";
 import { InFlight } from "./in-flight.js";
@@ -133,6 +134,11 @@ export class Hub {
 
   async authenticate(session: Session, token: string): Promise<void> {
     await this.authorizer.authenticate(session, token);
+  }
+
+  /** Identifies a session that brought no token from its request (see Authorizer.authenticateRequest). */
+  async authenticateRequest(session: Session, headers: IncomingHttpHeaders): Promise<void> {
+    await this.authorizer.authenticateRequest?.(session, headers);
   }
 
   /** True while a session must authenticate before it may do anything else (auth.required). */

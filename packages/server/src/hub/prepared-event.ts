@@ -4,8 +4,9 @@
  * needs a given envelope pays for its encoding, and the rest reuse the bytes.
  */
 
-import { encodeEvent, type EnvelopeName } from "@herald/protocol";
+import { encodeEvent, type EnvelopeName, type EventFrame } from "@herald/protocol";
 import type { StreamEvent } from "../engine/engine.js";
+import { eventFrame, eventTimestamp } from "./event-frame.js";
 import { encodeTextFrame } from "./websocket-frame.js";
 
 export class PreparedEvent {
@@ -18,7 +19,7 @@ export class PreparedEvent {
   constructor(readonly event: StreamEvent) {}
 
   get timestamp(): string {
-    return (this.isoTime ??= new Date(this.event.time).toISOString());
+    return (this.isoTime ??= eventTimestamp(this.event));
   }
 
   /** The frame as text, e.g. for SSE `data:` lines and polling bodies. */
@@ -44,8 +45,7 @@ export class PreparedEvent {
   }
 
   /** The frame as a plain object (herald envelope), for JSON bodies. */
-  frame(): Record<string, unknown> {
-    const { type, channel, data, offset, epoch } = this.event;
-    return { type, channel, data, offset, epoch, timestamp: this.timestamp };
+  frame(): EventFrame {
+    return eventFrame(this.event, this.timestamp);
   }
 }

@@ -72,6 +72,7 @@ function closeCodeFor(code: ErrorCode): number {
       return CloseCodes.going_away.code;
     case "engine_unavailable":
     case "engine_timeout":
+    case "auth_backend_unavailable":
     case "internal_error":
       return CloseCodes.internal_error.code;
     case "disconnected":

@@ -1,5 +1,5 @@
 /**
- * `{path}` templates and `*` channel patterns, shared by the bridges and the sinks.
+ * `{path}` templates, shared by the bridges and the sinks.
  *
  *   render("user:{data.user_id}", { data: { user_id: 7 } })  →  "user:7"
  *
@@ -43,14 +43,4 @@ export function render(template: string, context: unknown, escape: Escape = (tex
 /** Escapes text for HTML bodies, so event data cannot inject markup into an email. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
-
-/** A channel pattern: `*` matches any run of characters, everything else is literal. */
-export function channelMatcher(patterns: readonly string[]): (channel: string) => boolean {
-  const regexes = patterns.map((pattern) => new RegExp(`^${pattern.split("*").map(escapeRegExp).join(".*")}$`));
-  return (channel) => regexes.some((regex) => regex.test(channel));
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -18,9 +18,11 @@
 
 import nodemailer, { type Transporter } from "nodemailer";
 import type { Logger } from "pino";
+import { channelMatches } from "@herald/protocol";
 import type { EmailRule, EmailSinkConfig } from "../config/integrations-schema.js";
 import type { StreamEvent } from "../engine/engine.js";
-import { channelMatcher, escapeHtml, render } from "../shared/template.js";
+import { eventTimestamp } from "../hub/event-frame.js";
+import { escapeHtml, render } from "../shared/template.js";
 import { RetryQueue } from "./retry-queue.js";
 
 export interface EmailSinkStatus {
@@ -45,7 +47,7 @@ export interface EventContext {
 }
 
 export function eventContext(event: StreamEvent): EventContext {
-  return { channel: event.channel, type: event.type, data: event.data, offset: event.offset, epoch: event.epoch, timestamp: new Date(event.time).toISOString() };
+  return { channel: event.channel, type: event.type, data: event.data, offset: event.offset, epoch: event.epoch, timestamp: eventTimestamp(event) };
 }
 
 interface Job {
@@ -82,9 +84,8 @@ export class EmailSink {
     const address = config.from.email ?? smtp.username ?? `herald@${smtp.host}`;
     this.from = config.from.name ? `"${config.from.name.replace(/"/g, "'")}" <${address}>` : address;
     this.rules = config.rules.map((rule) => {
-      const channel = channelMatcher([rule.on.channel]);
       const types = rule.on.types && rule.on.types.length > 0 ? new Set(rule.on.types) : undefined;
-      return { rule, matches: (event: StreamEvent) => channel(event.channel) && (types === undefined || types.has(event.type)) };
+      return { rule, matches: (event: StreamEvent) => channelMatches(rule.on.channel, event.channel) && (types === undefined || types.has(event.type)) };
     });
     this.queue = new RetryQueue<Job>({
       attempts: config.attempts,

@@ -12,11 +12,11 @@
  * to its retries). Without it, a failed item waits on a timer while later items go ahead.
  */
 
-import { backoffDelay } from "../shared/backoff.js";
+import { backoffDelay } from "@herald/protocol";
 
 export interface RetryQueueOptions<T> {
   readonly attempts: number;
-  /** Base of the exponential delay between tries, in ms. */
+  /** Floor and base of the jittered, doubling delay between tries, in ms (capped at 60 times this). */
   readonly retryDelay: number;
   readonly maxQueue: number;
   readonly concurrency: number;
@@ -102,7 +102,7 @@ export class RetryQueue<T> {
   }
 
   private retryLater(entry: Entry<T>): void {
-    const delay = Math.max(this.options.retryDelay / 2, backoffDelay(entry.tries - 1, this.options.retryDelay, 60 * this.options.retryDelay));
+    const delay = backoffDelay(entry.tries - 1, { minDelay: this.options.retryDelay, maxDelay: 60 * this.options.retryDelay, factor: 2 });
     if (this.options.ordered) {
       // Keep the slot: nothing behind this item starts before it succeeds or gives up.
       const timer = setTimeout(() => {

@@ -20,10 +20,10 @@
 
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import { anyChannelMatches, channelMatches } from "@herald/protocol";
 import type { LifecycleKind, WebhookConfig, WebhookSinkConfig } from "../config/integrations-schema.js";
 import type { StreamEvent } from "../engine/engine.js";
 import type { ChannelChange, PresenceChange } from "../hub/hub-listeners.js";
-import { channelMatcher } from "../shared/template.js";
 import { RetryQueue } from "./retry-queue.js";
 import { signWebhook } from "./webhook-signature.js";
 import { eventContext } from "./email.js";
@@ -141,13 +141,12 @@ export class WebhookSink {
 
   private endpoint(config: WebhookConfig): Endpoint {
     const on = config.on;
-    const eventChannel = on ? channelMatcher([on.channel]) : undefined;
     const types = on?.types && on.types.length > 0 ? new Set(on.types) : undefined;
     const endpoint: Endpoint = {
       config,
-      wantsEvent: (event) => eventChannel !== undefined && eventChannel(event.channel) && (types === undefined || types.has(event.type)),
+      wantsEvent: (event) => on !== undefined && channelMatches(on.channel, event.channel) && (types === undefined || types.has(event.type)),
       lifecycle: new Set(config.lifecycle),
-      lifecycleChannel: channelMatcher(config.channels),
+      lifecycleChannel: (channel) => anyChannelMatches(config.channels, channel),
       delivered: 0,
       retries: 0,
       deadLettered: 0,

@@ -19,14 +19,16 @@
  */
 
 import type { Logger } from "pino";
+import { anyChannelMatches, backoffDelay, type BackoffOptions } from "@herald/protocol";
 import type { BridgeConfig } from "../config/integrations-schema.js";
 import type { ChannelChange } from "../hub/hub-listeners.js";
-import { backoffDelay } from "../shared/backoff.js";
-import { channelMatcher } from "../shared/template.js";
 import { mapMessage } from "./bridge-map.js";
 import { isHeraldError } from "../shared/herald-error.js";
 import { openSocketIoUpstream, openWebSocketUpstream, type Upstream, type UpstreamMessage } from "./upstream.js";
 import type { PublishFn } from "./postgres-outbox.js";
+
+// Reconnects to a lost upstream: 250 ms doubling up to 15 s (docs/integrations.md).
+const RECONNECT_BACKOFF: BackoffOptions = { minDelay: 250, maxDelay: 15_000, factor: 2 };
 
 export type BridgeState = "idle" | "connecting" | "connected" | "reconnecting" | "stopped";
 
@@ -65,7 +67,7 @@ export class Bridge {
     private readonly publish: PublishFn,
     private readonly logger: Logger,
   ) {
-    this.wantsChannel = channelMatcher(config.channels);
+    this.wantsChannel = (channel) => anyChannelMatches(config.channels, channel);
   }
 
   get name(): string {
@@ -150,7 +152,7 @@ export class Bridge {
           this.setState("idle", `upstream closed: ${reason}`);
           return;
         }
-        const delay = Math.max(100, backoffDelay(this.attempt++, 250, 15_000));
+        const delay = backoffDelay(this.attempt++, RECONNECT_BACKOFF);
         this.setState("reconnecting", `upstream closed: ${reason}; retry in ${delay} ms`);
         this.reconnectTimer = setTimeout(() => {
           this.reconnectTimer = undefined;

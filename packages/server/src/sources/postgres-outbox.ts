@@ -35,8 +35,8 @@
 
 import pg from "pg";
 import type { Logger } from "pino";
+import { backoffDelay, type BackoffOptions } from "@herald/protocol";
 import type { PostgresSourceConfig } from "../config/integrations-schema.js";
-import { backoffDelay } from "../shared/backoff.js";
 import { installTrigger, outboxDdl, quoteIdent } from "./postgres-install.js";
 import { HeraldError } from "../shared/herald-error.js";
 
@@ -62,6 +62,8 @@ interface OutboxRow {
 }
 
 const PRUNE_EVERY_MS = 60_000;
+// Between reconnects to the database and between failed drains.
+const RETRY_BACKOFF: BackoffOptions = { minDelay: 500, maxDelay: 30_000, factor: 2 };
 
 export class PostgresSource {
   private readonly pool: pg.Pool;
@@ -191,7 +193,7 @@ export class PostgresSource {
     this.listener = undefined;
     this.noteError("LISTEN connection lost", error);
     this.setState("reconnecting");
-    const delay = Math.max(100, backoffDelay(this.reconnectAttempt++));
+    const delay = backoffDelay(this.reconnectAttempt++, RETRY_BACKOFF);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect().catch((e: unknown) => this.lostListener(undefined, e as Error));
@@ -207,11 +209,11 @@ export class PostgresSource {
         do outcome = await this.drainBatch();
         while (outcome === "more" && !this.stopped);
         this.drainFailures = 0;
-        if (outcome === "busy") this.retryLater(Math.max(100, backoffDelay(1)));
+        if (outcome === "busy") this.retryLater(backoffDelay(1, RETRY_BACKOFF));
         await this.prune();
       } catch (error) {
         this.noteError("drain failed; will retry", error as Error);
-        this.retryLater(Math.max(100, backoffDelay(this.drainFailures++)));
+        this.retryLater(backoffDelay(this.drainFailures++, RETRY_BACKOFF));
         return;
       }
     } while (this.again && !this.stopped);

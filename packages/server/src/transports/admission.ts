@@ -7,7 +7,8 @@
  *   3. the connection limits, for a connection that
  *      stays open (node, per address, rate)           too_many_connections
  *   4. the credentials: `?token=` or the auth cookie  unauthorized, token_expired; with auth.required
- *      and none given, unauthorized (a WebSocket may still send an `auth` frame)
+ *      or, without a token, the connect proxy        and none given, unauthorized (a WebSocket may
+ *                                                     still send an `auth` frame); auth_backend_unavailable
  *   5. per channel, the authorizer, when the client
  *      subscribes or reads                            forbidden (hub.subscribe, hub.authorizeRead)
  *
@@ -17,7 +18,7 @@
  * close, which it could not read from a refused upgrade.
  */
 
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Hub } from "../hub/hub.js";
 import type { Session } from "../hub/session.js";
 import type { SecurityContext } from "../auth/security-context.js";
@@ -42,6 +43,11 @@ export interface AdmissionOptions {
 
 export class Admission {
   constructor(private readonly options: AdmissionOptions) {}
+
+  /** What a request tells of its sender; the address is the client's, behind trusted proxies. */
+  arrival(request: IncomingMessage, query: Arrival["query"]): Arrival {
+    return { headers: request.headers, address: this.options.security.clientAddress.of(request.socket.remoteAddress, request.headers), query };
+  }
 
   /**
    * Steps 1-3. `holdsConnection`: the request stays open (WebSocket, SSE, a long poll) and takes a
@@ -70,6 +76,8 @@ export class Admission {
       await this.options.hub.authenticate(session, token);
       return token;
     }
+    // No token: the app's backend may know the sender from its cookies (the connect proxy).
+    await this.options.hub.authenticateRequest(session, arrival.headers);
     if (!authFrameAllowed && this.options.hub.mustAuthenticate(session)) {
       throw new HeraldError("unauthorized", "authenticate: ?token= or the auth cookie");
     }

@@ -15,13 +15,12 @@
 
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { encodeCursor, type Cursor } from "@herald/protocol";
+import { encodeCursor, type Cursor, type EventFrame } from "@herald/protocol";
 import { parseDuration } from "../config/duration.js";
 import type { HttpContext } from "./http-context.js";
 import { PassiveSession } from "../hub/passive-session.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
-import type { Arrival } from "./admission.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 
@@ -40,12 +39,12 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     if (!Number.isSafeInteger(limit) || limit < 1) throw new HeraldError("invalid_param", "limit must be a whole number >= 1");
 
     // A long poll holds its connection like a stream does, so it takes a slot of the limits.
-    const arrival: Arrival = { headers: request.headers, address: request.socket.remoteAddress ?? request.ip, query };
+    const arrival = context.admission.arrival(request.raw, query);
     const release = context.admission.enter(arrival, true);
     // Listened for first: a client that leaves during authorisation must not leave a wait behind.
     const aborted = new AbortController();
     request.raw.on("close", () => aborted.abort());
-    const session = new PassiveSession(randomUUID(), "polling", request.ip, "herald");
+    const session = new PassiveSession(randomUUID(), "polling", arrival.address, "herald");
     // Ended by the server (a server API disconnect): stop waiting and answer its error.
     session.ended.addEventListener("abort", () => aborted.abort(), { once: true });
     let watch: ReturnType<typeof hub.watch> | undefined;
@@ -80,7 +79,7 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
   }
 
   async function read(channels: string[], cursor: Cursor | undefined, limit: number) {
-    const updates: Record<string, unknown>[] = [];
+    const updates: EventFrame[] = [];
     const next: Cursor = {};
     let recovered = true;
     for (const channel of channels) {

@@ -2,11 +2,11 @@
 
 import { encodeCursor, type Cursor, type ServerControlFrame } from "@herald/protocol";
 import type { PreparedEvent } from "../hub/prepared-event.js";
-import { Session } from "../hub/session.js";
+import { PushSession } from "../hub/push-session.js";
 import type { HubStats } from "../hub/stats.js";
 import type { SseStream } from "./sse-stream.js";
 
-export class SseSession extends Session {
+export class SseSession extends PushSession {
   /** Last position sent per channel; every event's `id:` is this whole map as a cursor. */
   readonly positions: Cursor;
 
@@ -14,21 +14,16 @@ export class SseSession extends Session {
     id: string,
     remoteAddress: string,
     private readonly stream: SseStream,
-    private readonly sendQueueBytes: number,
-    private readonly stats: HubStats,
+    sendQueueBytes: number,
+    stats: HubStats,
     resumeFrom: Cursor | undefined,
   ) {
-    super(id, "sse", remoteAddress, "herald");
+    super(id, "sse", remoteAddress, "herald", stream.response, sendQueueBytes, stats);
     this.positions = { ...resumeFrom };
   }
 
   deliver(event: PreparedEvent): void {
-    if (this.closed) return;
-    if (this.stream.backlog > this.sendQueueBytes) {
-      this.stats.slowConsumerDisconnects += 1;
-      this.close();
-      return;
-    }
+    if (this.closed || this.closedAsSlowConsumer()) return;
     const { channel, epoch, offset, type } = event.event;
     this.positions[channel] = { epoch, offset };
     this.stats.bytesSent.sse += this.stream.record(type, event.text("herald"), encodeCursor(this.positions));
@@ -47,14 +42,6 @@ export class SseSession extends Session {
   ping(): void {
     if (this.closed) return;
     this.stats.bytesSent.sse += this.stream.ping();
-  }
-
-  get congested(): boolean {
-    return this.stream.backlog > this.sendQueueBytes / 2;
-  }
-
-  drained(): Promise<void> {
-    return this.closed ? Promise.resolve() : this.stream.drained(this.sendQueueBytes / 2);
   }
 
   close(): void {

@@ -14,7 +14,8 @@ const PING = 'event: ping\ndata: {"type":"ping"}\n\n';
 export class SseStream {
   private corked = false;
 
-  constructor(private readonly response: ServerResponse) {}
+  /** The response the stream writes to; a session waits on its `drain` (see PushSession). */
+  constructor(readonly response: ServerResponse) {}
 
   /** Sends the head and the delay an EventSource waits before reconnecting; returns the bytes written. */
   open(retryMs = 1000): number {
@@ -42,20 +43,6 @@ export class SseStream {
   /** Bytes written but not yet taken by the socket. */
   get backlog(): number {
     return this.response.writableLength;
-  }
-
-  /** Resolves once the backlog is at most `bytes`, or the stream closed. */
-  drained(bytes: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.response.destroyed || this.backlog <= bytes) return setImmediate(resolve);
-      const done = (): void => {
-        this.response.off("drain", done);
-        this.response.off("close", done);
-        resolve();
-      };
-      this.response.on("drain", done);
-      this.response.on("close", done);
-    });
   }
 
   end(): void {

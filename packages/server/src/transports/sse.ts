@@ -11,7 +11,6 @@ import type { HttpContext } from "./http-context.js";
 import { SseSession } from "./sse-session.js";
 import { SseHeartbeat, SseStream } from "./sse-stream.js";
 import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
-import type { Arrival } from "./admission.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 export function registerSse(app: FastifyInstance, context: HttpContext): { close(): void } {
@@ -23,10 +22,10 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
     const channels = channelsFromQuery(query.channel, context.config.maxSubscriptionsPerConnection);
     const lastEventId = firstString(request.headers["last-event-id"]) ?? firstString(query.lastEventId);
     const cursor = cursorFromText(lastEventId, "Last-Event-ID");
-    const arrival: Arrival = { headers: request.headers, address: request.socket.remoteAddress ?? request.ip, query };
+    const arrival = context.admission.arrival(request.raw, query);
     const release = context.admission.enter(arrival, true);
     const stream = new SseStream(reply.raw);
-    const session = new SseSession(randomUUID(), request.ip, stream, context.config.sendQueueBytes, context.stats, cursor);
+    const session = new SseSession(randomUUID(), arrival.address, stream, context.config.sendQueueBytes, context.stats, cursor);
     let token: string | undefined;
     try {
       token = await context.admission.authenticate(session, arrival);

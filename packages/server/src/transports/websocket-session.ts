@@ -2,9 +2,9 @@
 
 import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
-import { CloseCodes, type EnvelopeName, type ServerControlFrame } from "@herald/protocol";
+import type { EnvelopeName, ServerControlFrame } from "@herald/protocol";
 import type { PreparedEvent } from "../hub/prepared-event.js";
-import { Session } from "../hub/session.js";
+import { PushSession } from "../hub/push-session.js";
 import type { HubStats } from "../hub/stats.js";
 
 const OPEN = 1; // WebSocket.OPEN
@@ -30,7 +30,7 @@ function uncorkAll(): void {
   corkedSessions.length = 0;
 }
 
-export class WebSocketSession extends Session {
+export class WebSocketSession extends PushSession {
   /** Whether the socket is corked until the end of this event-loop turn (see uncorkAll). */
   private corked = false;
   /** Bytes written since the socket was corked in this turn. */
@@ -53,10 +53,10 @@ export class WebSocketSession extends Session {
     envelope: EnvelopeName,
     readonly socket: WebSocket,
     private readonly raw: Duplex,
-    private readonly sendQueueBytes: number,
-    private readonly stats: HubStats,
+    sendQueueBytes: number,
+    stats: HubStats,
   ) {
-    super(id, "websocket", remoteAddress, envelope);
+    super(id, "websocket", remoteAddress, envelope, raw, sendQueueBytes, stats);
     this.deflating = socket.extensions.includes("permessage-deflate");
   }
 
@@ -68,16 +68,8 @@ export class WebSocketSession extends Session {
    * raw.writableLength, which ws's bufferedAmount also reads.
    */
   deliver(event: PreparedEvent): void {
-    if (this.closed) return;
+    if (this.closed || this.closedAsSlowConsumer()) return;
     const raw = this.raw;
-    // A queue already past the cap means the client reads slower than we publish: cut it loose
-    // (it reconnects and recovers with `since`) rather than buffer without bound.
-    // Bytes corked in this turn are not a backlog yet: they go out together at the end of the turn.
-    if (raw.writableLength - this.corkedBytes > this.sendQueueBytes) {
-      this.stats.slowConsumerDisconnects += 1;
-      this.close(CloseCodes.slow_consumer.code, "slow consumer: send queue over limit; reconnect and resume with since");
-      return;
-    }
     // Once ws has sent (or is sending) its close frame, nothing may follow it.
     if (this.socket.readyState !== OPEN) return;
     if (this.deflating) {
@@ -124,21 +116,9 @@ export class WebSocketSession extends Session {
     this.socket.send(text);
   }
 
-  get congested(): boolean {
-    return this.raw.writableLength - this.corkedBytes > this.sendQueueBytes / 2;
-  }
-
-  drained(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.closed || !this.congested) return setImmediate(resolve);
-      const done = (): void => {
-        this.raw.off("drain", done);
-        this.raw.off("close", done);
-        resolve();
-      };
-      this.raw.on("drain", done);
-      this.raw.on("close", done);
-    });
+  /** Bytes corked in this turn are not a backlog yet: they go out together at the end of the turn. */
+  protected override get backlog(): number {
+    return this.raw.writableLength - this.corkedBytes;
   }
 
   close(code: number, reason: string): void {

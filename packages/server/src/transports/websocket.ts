@@ -86,8 +86,8 @@ export class WebSocketTransport {
       this.refuse(socket, new HeraldError("unsupported_http_version", `a WebSocket upgrade needs HTTP/1.1 or later; this request is HTTP/${request.httpVersion}`));
       return true;
     }
-    const remote = request.socket.remoteAddress ?? "unknown";
-    const arrival: Arrival = { headers: request.headers, address: remote, query: url.searchParams };
+    const arrival = this.options.admission.arrival(request, url.searchParams);
+    const remote = arrival.address;
     let release: () => void;
     try {
       if (!this.accepting) throw new HeraldError("shutting_down", "this node is shutting down; retry on another node");
@@ -160,7 +160,9 @@ export class WebSocketTransport {
     }, this.options.idleTimeout);
     session.idleTimer.unref();
 
-    const authenticated = this.options.admission.authenticate(session, arrival, true);
+    // A route stands for a client written against its URL alone (a seed's page): it has no `auth`
+    // frame to send, so a route connection without a token where one is required is refused at once.
+    const authenticated = this.options.admission.authenticate(session, arrival, resolution === undefined);
     this.authenticating.set(session, authenticated.then(() => undefined, () => undefined));
     void authenticated.catch(() => undefined).finally(() => this.authenticating.delete(session));
     const start = authenticated.then((token) => {

@@ -139,6 +139,36 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
       assert.equal((await engine.position(ch, KEEP)).offset, 1);
     });
 
+    it("answers a repeat with another body under one idempotency key as the first event: it stores and delivers nothing new", async () => {
+      const first = await start();
+      const second = options.shared ? await start() : first;
+      const ch = channel("idempotent-other-body");
+      await first.engine.subscribe(ch);
+      const key = { key: "one-event", ttlMs: 60_000 };
+      const stored = await first.engine.publish(ch, "paid", { amount: 10 }, KEEP, key);
+      // A key names one event: the engine does not compare bodies. The answer carries this call's
+      // type and data with the first event's position (PublishedEvent).
+      const repeat = await second.engine.publish(ch, "refunded", { amount: 99 }, KEEP, key);
+      assert.deepEqual(repeat, { channel: ch, type: "refunded", data: { amount: 99 }, epoch: stored.epoch, offset: stored.offset, time: stored.time, replayed: true });
+      await first.engine.publish(ch, "barrier", null, KEEP);
+      assert.deepEqual((await first.waitFor(ch, 2)).map((event) => [event.offset, event.type, event.data]), [[stored.offset, "paid", { amount: 10 }], [stored.offset + 1, "barrier", null]]);
+      const history = await second.engine.history(ch, { since: 0 }, KEEP);
+      assert.deepEqual(history.events.map((event) => event.data), [{ amount: 10 }, null], "only the first body is stored");
+      assert.deepEqual(await second.engine.recall(ch, key.key), { epoch: stored.epoch, offset: stored.offset, time: stored.time });
+    });
+
+    it("keeps idempotency records per channel: one key on two channels stores on each", async () => {
+      const { engine } = await start();
+      const [a, b] = [channel("idempotent-a"), channel("idempotent-b")];
+      const key = { key: "shared-name", ttlMs: 60_000 };
+      const onA = await engine.publish(a, "x", 1, KEEP, key);
+      const onB = await engine.publish(b, "x", 2, KEEP, key);
+      assert.deepEqual([onA.replayed, onB.replayed], [false, false]);
+      assert.deepEqual((await engine.history(b, { since: 0 }, KEEP)).events.map((event) => event.data), [2]);
+      assert.deepEqual(await engine.recall(b, key.key), { epoch: onB.epoch, offset: onB.offset, time: onB.time });
+      assert.deepEqual(await engine.recall(a, key.key), { epoch: onA.epoch, offset: onA.offset, time: onA.time });
+    });
+
     it("forgets an idempotency key after its TTL", async () => {
       const { engine } = await start();
       const ch = channel("idempotent-ttl");

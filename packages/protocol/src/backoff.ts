@@ -1,11 +1,12 @@
 /**
- * Reconnect delays: exponential backoff with full jitter.
+ * Delays between retries: exponential backoff with full jitter, for the client's reconnects and
+ * refused subscribes and for the server's bridges, Postgres source and sinks.
  *
  * From the AWS Architecture Blog, "Exponential Backoff And Jitter" (Marc Brooker, 2015):
- * `sleep = random_between(0, min(cap, base * 2 ** attempt))`. Full jitter spreads the reconnects of
- * many clients cut at once (a server restart) over the whole window instead of synchronising them.
- * Here the growth factor is configurable and `minDelay` is a floor, so no retry is instant:
- * `delay = min(maxDelay, minDelay + random_between(0, min(maxDelay, minDelay * factor ** attempt)))`.
+ * `sleep = random_between(0, min(cap, base * 2 ** attempt))`. Full jitter spreads the retries of
+ * many parties cut at once (a server restart, an endpoint down) over the whole window instead of
+ * synchronising them. Here the growth factor is configurable and `minDelay` is a floor, so no retry
+ * is instant: `delay = min(maxDelay, minDelay + random_between(0, min(maxDelay, minDelay * factor ** attempt)))`.
  */
 
 export interface BackoffOptions {
@@ -17,10 +18,10 @@ export interface BackoffOptions {
   factor: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = { minDelay: 500, maxDelay: 20_000, factor: 2 };
+export const DEFAULT_BACKOFF: Readonly<BackoffOptions> = { minDelay: 500, maxDelay: 20_000, factor: 2 };
 
 /** The upper bound of the jitter window for a 0-based attempt (before adding the floor). */
-export function backoffWindow(attempt: number, options: BackoffOptions): number {
+function backoffWindow(attempt: number, options: BackoffOptions): number {
   // Bound the exponent so a long outage cannot overflow to Infinity.
   return Math.min(options.maxDelay, options.minDelay * options.factor ** Math.min(attempt, 64));
 }

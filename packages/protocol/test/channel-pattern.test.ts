@@ -1,0 +1,46 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { anyChannelMatches, channelMatches } from "@herald/protocol";
+
+describe("channel patterns", () => {
+  it("lets * stand for any run of characters, the empty run included", () => {
+    assert.equal(channelMatches("user:*", "user:7"), true);
+    assert.equal(channelMatches("user:*", "user:"), true);
+    assert.equal(channelMatches("*:orders", "eu:orders"), true);
+    assert.equal(channelMatches("a*b*c", "a-x-b-y-c"), true);
+    assert.equal(channelMatches("*", "anything/at:all"), true);
+    assert.equal(channelMatches("user:*", "users:7"), false);
+    assert.equal(channelMatches("user:*", "x-user:7"), false);
+  });
+
+  it("reads every other character literally, including the ones a RegExp gives a meaning", () => {
+    assert.equal(channelMatches("a.b", "a.b"), true);
+    assert.equal(channelMatches("a.b", "axb"), false);
+    assert.equal(channelMatches("a.b:*", "axb:1"), false);
+    assert.equal(channelMatches("v+1:*", "v+1:x"), true);
+    assert.equal(channelMatches("v+1:*", "vv1:x"), false);
+    assert.equal(channelMatches("path/to/*", "path/to/file"), true);
+    assert.equal(channelMatches("(a|b):*", "a:1"), false);
+    assert.equal(channelMatches("[ab]:*", "a:1"), false);
+    assert.equal(channelMatches("[ab]:*", "[ab]:1"), true);
+    assert.equal(channelMatches("$^\\:*", "$^\\:1"), true);
+  });
+
+  it("compares a pattern without * as a whole name", () => {
+    assert.equal(channelMatches("bets", "bets"), true);
+    assert.equal(channelMatches("bets", "bets:1"), false);
+    assert.equal(channelMatches("bets", "bet"), false);
+  });
+
+  it("matches when any of several patterns does", () => {
+    assert.equal(anyChannelMatches(["bets", "user:*"], "user:3"), true);
+    assert.equal(anyChannelMatches(["bets", "user:*"], "vault:3"), false);
+    assert.equal(anyChannelMatches([], "bets"), false);
+  });
+
+  it("answers the same once more patterns were seen than it keeps compiled", () => {
+    for (let i = 0; i < 10_050; i += 1) assert.equal(channelMatches(`n${i}:*`, `n${i}:x`), true);
+    assert.equal(channelMatches("n10049:*", "n10049:y"), true);
+    assert.equal(channelMatches("n10049:*", "n1004:y"), false);
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * How a stored event is described to clients, built in one place so that every way out writes
+ * the same JSON (key order included):
+ *
+ *   event frame   {type, channel, data, offset, epoch, timestamp}   WebSocket, SSE, polling, history, admin feed
+ *   receipt       {channel, type, epoch, offset, timestamp}         POST /api/publish, herald.publish()
+ *
+ * The frame is the herald envelope's object form; PreparedEvent encodes the same fields as text
+ * (encodeEvent in @herald/protocol) for the fan-out. The sinks' webhook body and template context
+ * (sinks/email.ts) list the same fields in the order docs/integrations.md gives them.
+ */
+
+import type { EventFrame } from "@herald/protocol";
+import type { StreamEvent } from "../engine/engine.js";
+
+/** Where a published event was stored. */
+export interface PublishResult {
+  readonly channel: string;
+  readonly type: string;
+  readonly epoch: string;
+  readonly offset: number;
+  /** ISO-8601. */
+  readonly timestamp: string;
+}
+
+/** The engine's acceptance time as the ISO-8601 `timestamp` of frames and receipts. */
+export function eventTimestamp(event: Pick<StreamEvent, "time">): string {
+  return new Date(event.time).toISOString();
+}
+
+/** `timestamp` may be passed when the caller already formatted it. */
+export function eventFrame(event: StreamEvent, timestamp: string = eventTimestamp(event)): EventFrame {
+  const { type, channel, data, offset, epoch } = event;
+  return { type, channel, data, offset, epoch, timestamp };
+}
+
+export function publishReceipt(event: Omit<StreamEvent, "data">): PublishResult {
+  const { channel, type, epoch, offset } = event;
+  return { channel, type, epoch, offset, timestamp: eventTimestamp(event) };
+}
