@@ -25,10 +25,12 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
   }
 }
 
-/** A WebSocket connection of `user`, subscribed to `channels`. */
+/** A WebSocket connection of `user`, subscribed to `channels`, once the server knows whose it is. */
 async function connect(hub: RunningHerald, user: string, ...channels: string[]): Promise<TestClient> {
   const client = await TestClient.open(`${hub.wsUrl}/ws?token=${await tokenOf(user)}`);
-  await client.next("connected");
+  const { connectionId } = await client.next("connected");
+  // `connected` comes first; the token is checked after it, and only then is the user known.
+  await until(`${user}'s token to be checked`, () => [...hub.herald.hub.sessions].some((session) => session.id === connectionId && session.user === user));
   for (const channel of channels) assert.equal((await client.subscribe(channel)).type, "subscribed", channel);
   return client;
 }
@@ -159,7 +161,8 @@ describe("server API: acting on a user's connections", () => {
     const idle = await startHerald({ auth: { jwt: { secret: SECRET } }, idleTimeout: "300ms", namespaces });
     try {
       const client = await connect(idle, "frank");
-      await postJson(`${idle.url}/api/subscribe`, { user: "frank", channel: "team:1" });
+      const answer = await postJson(`${idle.url}/api/subscribe`, { user: "frank", channel: "team:1" });
+      assert.equal(answer.body.connections, 1);
       await client.next("subscribed");
       await new Promise((resolve) => setTimeout(resolve, 600));
       assert.equal(client.closeCode, undefined);
