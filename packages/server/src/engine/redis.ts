@@ -150,6 +150,10 @@ export class RedisEngine implements Engine {
   private gaps = 0;
   /** Names this engine in control messages, so the answers to its surveys come back to it alone. */
   private readonly instance = randomBytes(9).toString("base64url");
+  /** Where surveys are sent; every node listens. Without braces, so no channel topic can equal it. */
+  private readonly controlTopic: string;
+  /** Where the answers to this node's surveys come. */
+  private readonly ownReplyTopic: string;
   private readonly surveys = new Map<string, PendingSurvey>();
 
   constructor(options: RedisEngineOptions = {}) {
@@ -160,6 +164,8 @@ export class RedisEngine implements Engine {
     this.commandTimeoutMs = options.commandTimeoutMs ?? 5_000;
     this.allowSharded = !options.disableShardedPubSub;
     this.connectionName = (options.connectionName ?? "herald").replace(/[^A-Za-z0-9_.:-]/g, "_");
+    this.controlTopic = `${this.prefix}control`;
+    this.ownReplyTopic = this.replyTopic(this.instance);
   }
 
   async start(handler: EngineHandler): Promise<void> {
@@ -191,7 +197,7 @@ export class RedisEngine implements Engine {
       throw new HeraldError("engine_unavailable", ENGINE_UNAVAILABLE, { cause: error, detail: `cannot reach Redis at ${redactUrl(this.url)}: ${lastError || (error as Error).message}` });
     }
     this.sharded = this.allowSharded && (await supportsShardedPubSub(this.command));
-    const onMessage = (topic: string, message: string): void => (this.isControlTopic(topic) ? this.receiveControl(topic, message) : this.receive(topic, message));
+    const onMessage = (topic: string, message: string): void => this.receive(topic, message);
     this.subscriber.on(this.sharded ? "smessage" : "message", onMessage);
     try {
       await this.listenControl(this.subscriber);
@@ -385,21 +391,13 @@ export class RedisEngine implements Engine {
   }
 
   /** Where surveys are sent; every node listens. Without braces, so no channel topic can equal it. */
-  private get controlTopic(): string {
-    return `${this.prefix}control`;
-  }
-
   private replyTopic(instance: string): string {
     return `${this.prefix}control:${instance}`;
   }
 
-  private isControlTopic(topic: string): boolean {
-    return topic === this.controlTopic || topic === this.replyTopic(this.instance);
-  }
-
   private listenControl(subscriber: Redis): Promise<unknown> {
     // One call per topic: sharded topics of one call must share a cluster slot.
-    return Promise.all([this.listen(subscriber, this.controlTopic), this.listen(subscriber, this.replyTopic(this.instance))]);
+    return Promise.all([this.listen(subscriber, this.controlTopic), this.listen(subscriber, this.ownReplyTopic)]);
   }
 
   /** Publishes a control message with the pub/sub kind the topics use; resolves to how many subscribers got it. */
@@ -432,7 +430,11 @@ export class RedisEngine implements Engine {
 
   private receive(topic: string, message: string): void {
     const held = this.byTopic.get(topic);
-    if (!held) return;
+    if (!held) {
+      // Looked at only when no channel matches, so channel events pay nothing for control messages.
+      if (topic === this.controlTopic || topic === this.ownReplyTopic) this.receiveControl(topic, message);
+      return;
+    }
     const parsed = JSON.parse(message) as { epoch: string; offset: number; time: number; type: string; data: unknown };
     held.parked.push({ channel: held.channel, ...parsed });
     this.drain(held);
