@@ -66,9 +66,10 @@ const cases: EngineCase[] = [
       const probe = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
       return {
         engine: new RedisEngine({ url: REDIS_URL, prefix, presenceTtlMs: PRESENCE_TTL_MS }),
-        // Topics of this prefix that some connection of Redis still listens to (sharded or classic).
+        // Channel topics (`<prefix>{channel}:events`) some connection of Redis still listens to,
+        // sharded or classic; the node's control topics (`<prefix>control…`) last as long as it runs.
         pubsubTopics: async () =>
-          ((await probe.call("PUBSUB", "SHARDCHANNELS", `${prefix}*`)) as string[]).length + (await probe.pubsub("CHANNELS", `${prefix}*`)).length,
+          ((await probe.call("PUBSUB", "SHARDCHANNELS", `${prefix}{*`)) as string[]).length + (await probe.pubsub("CHANNELS", `${prefix}{*`)).length,
         cleanup: async () => {
           probe.disconnect();
           await deleteKeys(prefix);
