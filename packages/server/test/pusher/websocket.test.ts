@@ -8,6 +8,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { PresenceChannel } from "pusher-js";
+import type { ClientOptions } from "ws";
 import { TestClient, type Frame, type RunningHerald } from "../support/herald.js";
 import { APP, OTHER_APP, PusherClient, collect, serverSdk, settle, startPusherHerald, until } from "../support/pusher.js";
 
@@ -21,7 +22,7 @@ describe("Pusher protocol 7 at /app/{key}", () => {
     clients.push(client);
     return client;
   };
-  const raw = async (path = `/app/${APP.key}?protocol=7&client=js&version=8.6.0`, options?: ConstructorParameters<typeof import("ws").WebSocket>[2]): Promise<TestClient> => TestClient.open(`${running.wsUrl}${path}`, options);
+  const raw = async (path = `/app/${APP.key}?protocol=7&client=js&version=8.6.0`, options?: ClientOptions): Promise<TestClient> => TestClient.open(`${running.wsUrl}${path}`, options);
 
   before(async () => {
     running = await startPusherHerald({

@@ -5,11 +5,15 @@
  */
 
 import PusherServer from "pusher";
-import PusherJs from "pusher-js";
-import type { Channel, PresenceChannel } from "pusher-js";
+import PusherJsModule from "pusher-js";
+import type { Channel, ChannelAuthorizationCallback, PresenceChannel } from "pusher-js";
 import type { HeraldConfigInput } from "@herald/server";
 import { deadline } from "./deadline.js";
 import { startHerald, type RunningHerald } from "./herald.js";
+
+// pusher-js is CommonJS typed as an ES module: at run time its default import is the class itself.
+const PusherJs = PusherJsModule as unknown as typeof PusherJsModule.default;
+type PusherJs = InstanceType<typeof PusherJsModule.default>;
 
 export interface TestApp {
   readonly id: string;
@@ -54,8 +58,10 @@ export class PusherClient {
       channelAuthorization: {
         endpoint: "/unused",
         transport: "ajax",
-        customHandler: ({ socketId, channelName }, callback) => {
-          callback(null, channelName.startsWith("presence-") ? signer.authorizeChannel(socketId, channelName, options.user ?? { user_id: "anonymous" }) : signer.authorizeChannel(socketId, channelName));
+        customHandler: ({ socketId, channelName }: { socketId: string; channelName: string }, callback: ChannelAuthorizationCallback) => {
+          // Laravel's authorizers name users by number; the SDK's types only say string.
+          const member = (options.user ?? { user_id: "anonymous" }) as { user_id: string; user_info?: Record<string, unknown> };
+          callback(null, channelName.startsWith("presence-") ? signer.authorizeChannel(socketId, channelName, member) : signer.authorizeChannel(socketId, channelName));
         },
       },
     });
