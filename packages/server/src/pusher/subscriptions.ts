@@ -42,7 +42,7 @@ export class PusherSubscriptions {
     }
     const member = kind === "presence" ? readMember(channelData, app.maxEventBytes) : undefined;
     const channel = heraldChannel(app, pusherName);
-    // Subscribing twice is answered like the first time, as Pusher does; nothing is made twice.
+    // A second subscribe to a channel this connection holds changes nothing and is not answered again.
     if (session.channels.has(channel)) return;
     const state: PusherChannel = { name: pusherName, kind, member, ready: false, held: [], entered: false, left: false };
     session.channels.set(channel, state);
