@@ -11,7 +11,8 @@
  *
  * Sessions are found by `session.user` (a token's `sub`, or a route's user parameter); connections
  * without a user cannot be named here. A polling client has no connection between its polls: only
- * a poll in flight is ended by a disconnect, and server-side subscriptions do not reach it.
+ * a poll in flight is ended by a disconnect. Server-side subscribe and unsubscribe reach only
+ * sessions whose clients follow them (`followsServerSubscriptions`: not polls, not Pusher clients).
  */
 
 import { channelProblem, type ErrorCode } from "@herald/protocol";
@@ -205,7 +206,7 @@ export class ClusterActions {
   private async unsubscribeHere(user: string, channel: string, reason: string): Promise<number> {
     const removed = await Promise.all(
       this.sessionsOf(user)
-        .filter((session) => session.subscriptions.has(channel))
+        .filter((session) => session.followsServerSubscriptions && session.subscriptions.has(channel))
         .map(async (session) => {
           try {
             await this.hub.unsubscribe(session, channel);
@@ -221,8 +222,7 @@ export class ClusterActions {
   }
 
   private async subscribeHere(user: string, channel: string): Promise<{ connections: number; refused: Record<string, number> }> {
-    // A poll is no connection to hold a subscription: it names its channels in each request.
-    const sessions = this.sessionsOf(user).filter((session) => session.transport !== "polling");
+    const sessions = this.sessionsOf(user).filter((session) => session.followsServerSubscriptions);
     const outcomes = await Promise.allSettled(sessions.map((session) => this.hub.subscribe(session, channel, { granted: true })));
     let connections = 0;
     const refused: Record<string, number> = {};

@@ -14,6 +14,8 @@ export class PassiveSession extends Session {
   private readonly ending = new AbortController();
   /** The last error frame sent: what a request ended by the server answers with. */
   lastError: ErrorFrame | undefined;
+  /** A poll names its channels in each request: there is no connection to hold one the server adds. */
+  override readonly followsServerSubscriptions = false;
 
   deliver(): void {}
 

@@ -23,6 +23,11 @@ export abstract class Session implements SessionInfo, Subscriber {
   /** The user this connection acts for, once known (token `sub`, or a route parameter). */
   user: string | undefined;
   closed = false;
+  /**
+   * Whether its client follows subscriptions the server adds or removes (server API `subscribe`,
+   * `unsubscribe`): Herald's protocol does; a poll (no connection) and a Pusher client do not.
+   */
+  readonly followsServerSubscriptions: boolean = true;
 
   constructor(
     readonly id: string,

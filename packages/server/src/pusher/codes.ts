@@ -50,6 +50,11 @@ export function pusherCloseCode(heraldCode: number): number {
       return PusherCodes.reconnect;
     case CloseCodes.normal.code:
       return heraldCode;
+    // The server API's disconnect: stop (a 40xx code), or reconnect at once.
+    case CloseCodes.disconnected.code:
+      return PusherCodes.unauthorized;
+    case CloseCodes.reconnect_requested.code:
+      return PusherCodes.reconnect;
     default:
       // Slow consumer, limits, server faults: reconnect, but not all at once.
       return PusherCodes.overCapacity;

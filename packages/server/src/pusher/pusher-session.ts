@@ -36,6 +36,8 @@ export interface PusherChannel {
 export class PusherSession extends WebSocketSession {
   /** By Herald channel, as the hub's subscriptions are keyed. */
   readonly channels = new Map<string, PusherChannel>();
+  /** Pusher has no frame for a subscription the server adds or removes: the server API leaves them alone. */
+  override readonly followsServerSubscriptions = false;
   /** When the client last sent anything (a frame, a pong); the activity watch reads it. */
   lastHeard = Date.now();
   /** When the server pinged this connection and is waiting for anything back. */
