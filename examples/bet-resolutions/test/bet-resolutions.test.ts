@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { SMTPServer } from "smtp-server";
 import { buildPage } from "../../shared/build-page.js";
 import { browserTestSkip, launchChromium, type Chromium } from "../../shared/browser-test.js";
+import { runReadmeSteps } from "../../shared/readme-steps.js";
 import { startBetResolutions, type RunningBets } from "../src/app.js";
 
 const skip = browserTestSkip("bet-resolutions");
@@ -128,5 +129,11 @@ describe("example bet-resolutions in Chromium", { skip }, () => {
     } finally {
       await page.close();
     }
+  });
+
+  it("runs the README's steps as written", async () => {
+    const output = await runReadmeSteps(new URL("../README.md", import.meta.url), { "127.0.0.1:8000": new URL(app.url).host });
+    assert.match(output, /^\{"type":"bet_resolved","bet_id":"123","user_id":"user456",/m, "the socket got the resolution");
+    assert.match(output, /^\{"updates":\[.*"type":"bet_resolved"/m, "polling returned it");
   });
 });
