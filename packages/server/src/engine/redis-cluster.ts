@@ -19,6 +19,11 @@ import { redactUrl, unreachable, type RedisCommands, type RedisTopology, type To
 
 /** How often the slot map is read again when nothing prompted it, in ms. */
 const SLOTS_REFRESH_INTERVAL_MS = 5_000;
+/**
+ * Longest wait for the cluster at start. ioredis' connect() never settles while the cluster
+ * answers but reports itself not ok (it keeps retrying), and a node must not hang at start.
+ */
+const START_TIMEOUT_MS = 10_000;
 
 interface ClusterAddress {
   readonly seeds: Array<{ host: string; port: number }>;
@@ -73,13 +78,19 @@ export class RedisClusterTopology implements RedisTopology {
     cluster.on("-node", (node: Redis) => {
       if (this.nodes.get(nodeKey(node)) === node) this.nodes.delete(nodeKey(node));
     });
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await cluster.connect();
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer with cluster_state:ok within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+      });
+      await Promise.race([cluster.connect(), timeout]);
       // Node connections open lazily; a command for a master not yet connected would be refused.
-      await Promise.all(cluster.nodes("master").map((node) => (node.status === "wait" ? node.connect() : undefined)));
+      await Promise.race([Promise.all(cluster.nodes("master").map((node) => (node.status === "wait" ? node.connect() : undefined))), timeout]);
     } catch (error) {
       await this.close();
       throw new Error(`cannot reach the Redis Cluster at ${this.seedUrls.map(redactUrl).join(", ")}: ${lastError || (error as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
     this.knownSlots = this.slotMap();
     cluster.on("ready", () => events.up());

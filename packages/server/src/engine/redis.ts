@@ -18,17 +18,17 @@
  * from the stream, delivers them, then the parked ones. After a subscriber connection comes back
  * it listens again to every channel of that server and runs the same catch-up for each, so events
  * published while this node was cut off reach its clients in order. A catch-up counts only when
- * the channel was listened to, without a break, from before its read until after it. When the missing events have already left history, nothing can
- * bring them back: the engine tells the hub through `onGap` (the hub makes those clients recover
- * with `since`, where they learn `recovered: false`) instead of skipping them silently.
+ * the channel was listened to, without a break, from before its read until after it. When the
+ * missing events have already left history, nothing can bring them back: the engine tells the hub
+ * through `onGap` (the hub makes those clients recover with `since`, where they learn
+ * `recovered: false`) instead of skipping them silently.
  *
  * Honesty: commands are never queued while Redis is away and never re-sent after a lost
  * connection (a re-sent publish could store an event twice); they fail at once. A publish that
  * never left this node (the channel's server not connected) rejects with engine_unavailable:
- * nothing was stored.
- * One that was sent and then lost its connection or its answer (timeout) may have been stored, so
- * it rejects with engine_timeout: the outcome is unknown, and a retry with the same
- * idempotency key settles it.
+ * nothing was stored. One that was sent and then lost its connection or its answer (timeout) may
+ * have been stored, so it rejects with engine_timeout: the outcome is unknown, and a retry with
+ * the same idempotency key settles it.
  *
  * Idempotency: the publish script checks and writes the key's record (`{channel}:idem:<hash>`,
  * expiring after the key's TTL) in the same atomic step as the append, so a retry on any node
