@@ -16,13 +16,13 @@ runThreeNodeSuite({
   proxied: false,
   start: async () => {
     cluster = await RedisCluster.start();
-    return cluster.masters.map((server) => ({ host: "127.0.0.1", port: server.port }));
+    return cluster.servers.map((server) => ({ host: "127.0.0.1", port: server.port }));
   },
   env: (addresses, prefix) => ({ HERALD_REDIS_CLUSTER: addresses.map(({ host, port }) => `redis://${host}:${port}`).join(","), HERALD_REDIS_PREFIX: prefix }),
-  serverOf: async (channel, prefix) => cluster!.masters.indexOf(await cluster!.masterOf(`${prefix}{${channel}}:meta`)),
-  kill: (server) => cluster!.masters[server]!.stop("SIGKILL"),
+  serverOf: async (channel, prefix) => cluster!.servers.indexOf(await cluster!.masterOf(`${prefix}{${channel}}:meta`)),
+  kill: (server) => cluster!.servers[server]!.stop("SIGKILL"),
   restart: async (server) => {
-    await cluster!.masters[server]!.restart();
+    await cluster!.servers[server]!.restart();
     await cluster!.settled();
   },
   close: async () => {

@@ -56,3 +56,12 @@ export class OutageLedger {
     }
   }
 }
+
+/** Waits until the engine reports some Redis server unreachable (`gone` true) or none (false). */
+export async function untilUnreachable(engine: Engine, gone: boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (((engine.status().details?.unreachable as string[]).length > 0) !== gone) {
+    if (Date.now() > deadline) throw new Error(`the engine still reports ${JSON.stringify(engine.status().details?.unreachable)} unreachable`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

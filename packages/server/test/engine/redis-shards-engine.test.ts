@@ -13,7 +13,7 @@ import { shardIndex } from "../../src/engine/redis-shard-index.js";
 import type { StreamEvent } from "../../src/engine/engine.js";
 import { RedisServer, redisServerSkip } from "../support/redis-server.js";
 import { runEngineSuite } from "./engine-suite.js";
-import { OutageLedger } from "./outage-ledger.js";
+import { OutageLedger, untilUnreachable } from "./outage-ledger.js";
 
 const skip = redisServerSkip();
 // AOF, so a shard killed and started again comes back with what it acknowledged.
@@ -68,6 +68,8 @@ describe("redis engine on two shards", { skip }, () => {
     await Promise.all(ledger.channels.map((name) => subscriber.subscribe(name)));
     await ledger.publishAll(publisher);
     await shards[1]!.stop("SIGKILL");
+    // Once this node has seen the shard go (a publish already on its way would be 504, outcome unknown).
+    await untilUnreachable(publisher, true);
     await ledger.publishAll(publisher);
     const onDead = ledger.channels.filter((name) => shardIndex(name, 2) === 1);
     assert.deepEqual([...ledger.refused.keys()].sort(), [...onDead].sort(), "only the dead shard's channels were refused");
