@@ -9,6 +9,8 @@
 //                                        and the integrations that publish into or read from the hub
 //   integrations/                        builds the sources and sinks from config and attaches them to a hub
 //   transports/                          WebSocket, SSE, polling; the HTTP context and error they share
+//   pusher/                              the Pusher protocol's front door (endpoint, HTTP API) on the hub;
+//                                        nothing but the wiring imports it
 //   http/                                the Fastify app: API routes, admin feed, dashboard
 //   herald.ts, cli.ts, index.ts          wiring: build every piece and connect them
 //
@@ -86,6 +88,20 @@ module.exports = {
       `${SRC}transports/`,
       [under("http", "integrations", "sources", "sinks"), WIRING],
     ),
+    layer(
+      "pusher-beside-http",
+      "pusher/ is a second front door at the level of the transports: it may import transports/, auth/, limits/, ops/, hub/, engine/, config/, shared/ and @herald/protocol, never http/, integrations/, sources/, sinks/ or the wiring (herald.ts passes it the Fastify app to register its HTTP API on).",
+      `${SRC}pusher/`,
+      [under("http", "integrations", "sources", "sinks"), WIRING],
+    ),
+    {
+      name: "only-the-wiring-imports-pusher",
+      comment:
+        "Nothing but herald.ts (the wiring) imports pusher/: the hub, the transports and the HTTP API know nothing of the Pusher protocol. Move what they would need from pusher/ into their own layer.",
+      severity: "error",
+      from: { path: SRC, pathNot: [`${SRC}pusher/`, WIRING] },
+      to: { path: `${SRC}pusher/` },
+    },
     layer(
       "http-below-the-wiring",
       "http/ registers routes on the Fastify app; herald.ts builds it and passes an HttpContext. http/ must not import herald.ts, cli.ts, index.ts or integrations/ (reach integrations through HttpContext).",

@@ -164,3 +164,48 @@ describe("connection state machine", () => {
     }
   });
 });
+
+describe("a forbidden subscription is that subscription's failure alone", () => {
+  it("puts the one subscription in failed with the code, while the connection and the others keep receiving", async () => {
+    const personal: Authorizer = {
+      async authenticate(session, token) {
+        session.user = token;
+      },
+      async authorizeSubscribe(session, channel) {
+        if (channel.startsWith("user:") && channel !== `user:${session.user}`) throw new HeraldError("forbidden", "not your channel");
+      },
+      async authorizePublish() {},
+    };
+    const hub = await startHerald({}, { authorizer: personal });
+    const client = new Herald({ url: hub.url, WebSocket, token: "alice", reconnect: fast });
+    try {
+      const changes = record(client);
+      const connected = waitForState(client, "connected");
+      client.connect();
+      await connected;
+      const own = client.subscribe<{ note: { n: number } }>("user:alice");
+      const other = client.subscribe("user:bob");
+      const refused = until(() => other.state.status === "failed", "user:bob to fail");
+      other.on("error", refused.poke);
+      await refused.done;
+      assert.equal(other.state.error?.code, "forbidden");
+      const received: number[] = [];
+      const got = until(() => received.length === 1, "the note on user:alice");
+      own.on("note", (data) => {
+        received.push(data.n);
+        got.poke();
+      });
+      const subscribed = until(() => own.state.status === "subscribed", "user:alice to subscribe");
+      own.on("subscribed", subscribed.poke);
+      await subscribed.done;
+      await hub.herald.publish("user:alice", "note", { n: 7 });
+      await got.done;
+      assert.deepEqual(received, [7]);
+      assert.equal(client.state, "connected");
+      assert.deepEqual(changes.map((change) => change.newState), ["connecting", "connected"], "the connection never dropped");
+    } finally {
+      client.disconnect();
+      await hub.close();
+    }
+  });
+});

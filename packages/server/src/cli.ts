@@ -123,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
       `  Polling    ${base}/api/updates?channel=<name>`,
       `  Publish    POST ${base}/api/publish  [${posture.publish}]`,
       ...postureLines(posture).map((line) => `  ${line}`),
+      ...herald.config.pusher.apps.map((app) => `  Pusher     ws://${shown}:${herald.port}/app/${app.key}   API ${base}/apps/${app.id}/events  (app ${app.id})`),
       `  Status     ${base}/api/status   Metrics ${base}/metrics   Ready ${base}/readyz`,
       `  Dashboard  ${base}/dashboard?token=${dashboardToken}`,
       "",

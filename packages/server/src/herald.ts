@@ -33,6 +33,7 @@ import { WebSocketTransport } from "./transports/websocket.js";
 import { HeraldError } from "./shared/herald-error.js";
 import { Admission } from "./transports/admission.js";
 import { refuseUpgrade } from "./transports/refuse-upgrade.js";
+import { guardPusherChannels, PusherApps, PusherFrontDoor } from "./pusher/pusher.js";
 
 export type { PublishResult };
 
@@ -67,6 +68,8 @@ export class Herald {
   readonly http: FastifyInstance;
   private readonly engine: Engine;
   private readonly websocket: WebSocketTransport;
+  /** The Pusher protocol's endpoint and HTTP API, when `pusher.apps` is configured. */
+  private readonly pusher: PusherFrontDoor | undefined;
   private readonly closeStreams: () => void;
   /** Sources (Postgres outbox, bridges) and sinks (email, webhooks) from the config. */
   readonly integrations: Integrations;
@@ -84,10 +87,12 @@ export class Herald {
     const stats = new HubStats();
     this.adminToken = this.config.security.adminToken ?? generateAdminToken();
     this.security = createSecurityContext(this.config, this.adminToken);
+    const pusherApps = new PusherApps(this.config.pusher.apps);
+    const authorizer = options.authorizer ?? new ConfigAuthorizer(this.config);
     this.hub = new Hub({
       engine: this.engine,
       namespaces: new Namespaces(this.config),
-      authorizer: options.authorizer ?? new ConfigAuthorizer(this.config),
+      authorizer: pusherApps.size > 0 ? guardPusherChannels(authorizer, pusherApps, this.config.namespaces) : authorizer,
       stats,
       node: this.node,
       maxSubscriptionsPerConnection: this.config.maxSubscriptionsPerConnection,
@@ -128,6 +133,22 @@ export class Herald {
     });
     this.http = built.app;
     this.closeStreams = built.closeStreams;
+    this.pusher =
+      pusherApps.size === 0
+        ? undefined
+        : new PusherFrontDoor({
+            config: this.config,
+            apps: pusherApps,
+            hub: this.hub,
+            engine: this.engine,
+            http: this.http,
+            admission,
+            security: this.security,
+            stats,
+            logger: this.logger,
+            node: this.node,
+            accepting: () => this.accepting,
+          });
     applyServerTimeouts(this.http.server, this.config.limits, this.security.hits);
     this.http.server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!this.handleUpgrade(request, socket, head)) refuseUpgrade(socket, new HeraldError("not_found", "no WebSocket endpoint at this path"));
@@ -202,7 +223,7 @@ export class Herald {
 
   /** Handles one upgrade request if its path is Herald's; returns false when it is not. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    return this.websocket.handleUpgrade(request, socket, head);
+    return (this.pusher?.handleUpgrade(request, socket, head) ?? false) || this.websocket.handleUpgrade(request, socket, head);
   }
 
   /** A Node request handler serving Herald's HTTP API, for mounting in another server. */
@@ -224,6 +245,7 @@ export class Herald {
         this.logger.warn({ publishes: this.hub.publishes.size, shutdownTimeout: this.config.shutdownTimeout }, "shutdownTimeout passed with publishes in flight; closing their connections");
       }
       this.websocket.close();
+      this.pusher?.close();
       this.closeStreams();
       await this.http.close();
       await this.engine.close();

@@ -62,6 +62,11 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "HERALD_MAX_CONNECTIONS_PER_IP", path: ["limits", "maxConnectionsPerIp"], kind: "int", description: "Connections per client IP." },
   { name: "HERALD_FRAMES_PER_SECOND", path: ["limits", "framesPerSecond"], kind: "int", description: "Frames per second per connection." },
   { name: "HERALD_PER_MESSAGE_DEFLATE", path: ["websocket", "perMessageDeflate"], kind: "bool", description: "true: offer permessage-deflate." },
+  // The common one-app case; they set (or add) the first entry of pusher.apps.
+  { name: "HERALD_PUSHER_APP_ID", path: ["pusher", "apps", "0", "id"], kind: "string", description: "Pusher app id (the first app)." },
+  { name: "HERALD_PUSHER_KEY", path: ["pusher", "apps", "0", "key"], kind: "string", description: "Pusher app key (the first app)." },
+  { name: "HERALD_PUSHER_SECRET", path: ["pusher", "apps", "0", "secret"], kind: "string", description: "Pusher app secret (the first app)." },
+  { name: "HERALD_PUSHER_CLIENT_EVENTS", path: ["pusher", "apps", "0", "clientEvents"], kind: "bool", description: "true: the first Pusher app accepts client-* events." },
 ];
 
 export interface DirectEnvVariable {

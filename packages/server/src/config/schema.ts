@@ -10,6 +10,7 @@ import { engineSchema } from "./engine-schema.js";
 import { bridgeSchema, sinksSchema, sourcesSchema } from "./integrations-schema.js";
 import { ClientAddress } from "../shared/client-address.js";
 import { authSchema, hmacKeySchema, limitsSchema, securitySchema, websocketSchema } from "./security-schema.js";
+import { pusherSchema } from "./pusher-schema.js";
 
 const historySchema = z.strictObject({
   size: z.number().int().min(0).max(1_000_000).optional(),
@@ -127,6 +128,8 @@ export const configSchema = z.strictObject({
   bridges: z.array(bridgeSchema).default([]),
   /** Email and webhook deliveries of published events. */
   sinks: sinksSchema,
+  /** The Pusher protocol front door: apps, and the heartbeat it announces (see pusher-schema.ts). */
+  pusher: pusherSchema,
 });
 
 /** The configuration as written by a user (file, env or createHerald options). */

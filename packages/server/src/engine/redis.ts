@@ -52,6 +52,7 @@ import {
   type Engine,
   type EngineHandler,
   type EngineStatus,
+  type EventSender,
   type HistoryQuery,
   type HistoryResult,
   type IdempotencyKey,
@@ -197,7 +198,7 @@ export class RedisEngine implements Engine {
     await Promise.all([this.topology.close(), subscribers?.close()]);
   }
 
-  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey): Promise<PublishedEvent> {
+  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent> {
     const keys = idempotency === undefined ? this.streamKeys(channel) : [...this.streamKeys(channel), this.idempotencyKey(channel, idempotency.key)];
     const command = this.topology.commandsFor(channel);
     let reply: [string, number, number, number];
@@ -213,6 +214,7 @@ export class RedisEngine implements Engine {
           this.topic(channel),
           this.sharded ? "SPUBLISH" : "PUBLISH",
           idempotency?.ttlMs ?? 0,
+          sender === undefined ? "" : JSON.stringify(sender),
         ]),
       )) as [string, number, number, number];
     } catch (error) {
@@ -221,7 +223,8 @@ export class RedisEngine implements Engine {
       }
       throw error;
     }
-    return { channel, type, data: data ?? null, epoch: reply[0], offset: Number(reply[1]), time: Number(reply[2]), replayed: reply[3] === 1 };
+    const event = { channel, type, data: data ?? null, epoch: reply[0], offset: Number(reply[1]), time: Number(reply[2]), replayed: reply[3] === 1 };
+    return sender === undefined ? event : { ...event, sender };
   }
 
   async recall(channel: string, key: string): Promise<IdempotencyRecord | undefined> {
@@ -297,24 +300,34 @@ export class RedisEngine implements Engine {
   }
 
   async addPresence(channel: string, entry: PresenceEntry): Promise<void> {
-    let own = this.ownPresence.get(channel);
-    if (!own) this.ownPresence.set(channel, (own = new Map()));
-    own.set(entry.connectionId, entry);
+    this.rememberOwnPresence(channel, entry);
     await this.run("presence", () =>
       scripts.presenceAdd.run(this.topology.commandsFor(channel), this.presenceKeys(channel), [this.presenceTtlMs, entry.connectionId, JSON.stringify(entry)]),
     );
   }
 
   async removePresence(channel: string, connectionId: string): Promise<void> {
-    const own = this.ownPresence.get(channel);
-    own?.delete(connectionId);
-    if (own?.size === 0) this.ownPresence.delete(channel);
+    this.forgetOwnPresence(channel, connectionId);
     const [entries, expiry] = this.presenceKeys(channel);
     await this.run("presence", () => this.topology.commandsFor(channel).multi().hdel(entries, connectionId).zrem(expiry, connectionId).exec());
   }
 
   async presence(channel: string): Promise<PresenceEntry[]> {
     const values = (await this.run("presence", () => scripts.presence.run(this.topology.commandsFor(channel), this.presenceKeys(channel), []))) as string[];
+    return values.map((value) => JSON.parse(value) as PresenceEntry);
+  }
+
+  async joinPresence(channel: string, entry: PresenceEntry): Promise<PresenceEntry[]> {
+    this.rememberOwnPresence(channel, entry);
+    const values = (await this.run("presence", () =>
+      scripts.presenceJoin.run(this.topology.commandsFor(channel), this.presenceKeys(channel), [this.presenceTtlMs, entry.connectionId, JSON.stringify(entry)]),
+    )) as string[];
+    return values.map((value) => JSON.parse(value) as PresenceEntry);
+  }
+
+  async leavePresence(channel: string, connectionId: string): Promise<PresenceEntry[]> {
+    this.forgetOwnPresence(channel, connectionId);
+    const values = (await this.run("presence", () => scripts.presenceLeave.run(this.topology.commandsFor(channel), this.presenceKeys(channel), [connectionId]))) as string[];
     return values.map((value) => JSON.parse(value) as PresenceEntry);
   }
 
@@ -369,8 +382,9 @@ export class RedisEngine implements Engine {
     )) as [string, number, number, string[]];
     const [epoch, offset, complete, flat] = reply;
     const events: StreamEvent[] = [];
-    for (let i = 0; i < flat.length; i += 4) {
-      events.push({ channel, epoch, offset: Number(flat[i]), type: flat[i + 1]!, data: JSON.parse(flat[i + 2]!), time: Number(flat[i + 3]) });
+    for (let i = 0; i < flat.length; i += 5) {
+      const event: StreamEvent = { channel, epoch, offset: Number(flat[i]), type: flat[i + 1]!, data: JSON.parse(flat[i + 2]!), time: Number(flat[i + 3]) };
+      events.push(flat[i + 4] ? { ...event, sender: JSON.parse(flat[i + 4]!) as EventSender } : event);
     }
     return { epoch, offset: Number(offset), complete: complete === 1, events };
   }
@@ -546,6 +560,19 @@ export class RedisEngine implements Engine {
     this.available = available;
     this.handler?.onAvailabilityChange?.(available);
     if (available) void this.refreshPresence();
+  }
+
+  /** This node refreshes the entries it added until they are removed (see refreshPresence). */
+  private rememberOwnPresence(channel: string, entry: PresenceEntry): void {
+    let own = this.ownPresence.get(channel);
+    if (!own) this.ownPresence.set(channel, (own = new Map()));
+    own.set(entry.connectionId, entry);
+  }
+
+  private forgetOwnPresence(channel: string, connectionId: string): void {
+    const own = this.ownPresence.get(channel);
+    own?.delete(connectionId);
+    if (own?.size === 0) this.ownPresence.delete(channel);
   }
 
   private async refreshPresence(): Promise<void> {

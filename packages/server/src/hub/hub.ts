@@ -23,7 +23,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { channelProblem, CloseCodes, eventTypeProblem, type StreamPosition } from "@herald/protocol";
 import type { Authorizer } from "./authorizer.js";
 import { InFlight } from "./in-flight.js";
-import type { Engine, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
+import type { Engine, EventSender, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
 import { HubListeners } from "./hub-listeners.js";
 import type { ChannelOptions, Namespaces } from "./namespaces.js";
 import { PreparedEvent } from "./prepared-event.js";
@@ -231,13 +231,14 @@ export class Hub {
   /**
    * Publishes from a backend (HTTP API or in-process). With an idempotency key already used, the
    * engine stores nothing and answers the first event (`replayed`); it is not counted or observed again.
+   * A `sender` connection does not receive the event (see EventSender).
    */
-  async publish(channel: string, type: string, data: unknown, idempotency?: IdempotencyKey): Promise<PublishedEvent> {
+  async publish(channel: string, type: string, data: unknown, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent> {
     const problem = channelProblem(channel);
     if (problem) throw new HeraldError("invalid_channel", problem);
     const typeProblem = eventTypeProblem(type);
     if (typeProblem) throw new HeraldError(typeProblem.code, typeProblem.message);
-    const event = await this.publishes.track(this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency));
+    const event = await this.publishes.track(this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency, sender));
     if (event.replayed) return event;
     this.stats.eventsPublished += 1;
     this.listeners.emit("published", event);
@@ -327,6 +328,7 @@ export class Hub {
       const event = events[i]!;
       if (event.offset <= subscription.lastOffset) continue;
       subscription.lastOffset = event.offset;
+      if (event.sender?.connectionId === session.id) continue;
       session.deliver(new PreparedEvent(event), subscription);
       this.stats.eventsDelivered += 1;
       if (i % RECOVERY_SLICE === RECOVERY_SLICE - 1 || session.congested) await session.drained();
