@@ -200,6 +200,11 @@ export class RedisEngine implements Engine {
 
   async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent> {
     const keys = idempotency === undefined ? this.streamKeys(channel) : [...this.streamKeys(channel), this.idempotencyKey(channel, idempotency.key)];
+    // Either connection to the channel's server dropping is the first sign the server may be gone:
+    // refused now, the event surely was not stored (503); sent into a dead connection, its
+    // outcome would be unknown (504).
+    const server = this.topology.serverOf(channel);
+    if (!this.subscribers?.isUp(server)) throw unreachable(`the subscriber connection to Redis at ${this.topology.addressOf(server)} is down`);
     const command = this.topology.commandsFor(channel);
     let reply: [string, number, number, number];
     try {
