@@ -263,5 +263,6 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
 
 function createEngine(config: HeraldConfig, node: string): Engine {
   if (config.engine.type === "memory") return new MemoryEngine({ idempotencyKeys: config.publish.idempotencyKeys });
-  return new RedisEngine({ url: config.engine.redisUrl, prefix: config.engine.prefix, connectionName: `herald:${node}` });
+  const { redisUrl, redisCluster, redisShards, prefix } = config.engine;
+  return new RedisEngine({ url: redisUrl, cluster: redisCluster, shards: redisShards, prefix, connectionName: `herald:${node}` });
 }

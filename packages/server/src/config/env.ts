@@ -23,6 +23,8 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "HERALD_ENGINE", path: ["engine", "type"], kind: "string", description: "memory or redis." },
   { name: "REDIS_URL", path: ["engine", "redisUrl"], kind: "string", description: "Redis URL for the redis engine." },
   { name: "HERALD_REDIS_URL", path: ["engine", "redisUrl"], kind: "string", description: "Redis URL; wins over REDIS_URL." },
+  { name: "HERALD_REDIS_CLUSTER", path: ["engine", "redisCluster"], kind: "strings", description: "Comma-separated seed URLs of a Redis Cluster, instead of a Redis URL." },
+  { name: "HERALD_REDIS_SHARDS", path: ["engine", "redisShards"], kind: "strings", description: "Comma-separated URLs of independent Redis shards, instead of a Redis URL; order matters." },
   { name: "HERALD_REDIS_PREFIX", path: ["engine", "prefix"], kind: "string", description: "Prefix of Herald's Redis keys (default herald:)." },
   { name: "HERALD_PING_INTERVAL", path: ["pingInterval"], kind: "string", description: "Time between server pings." },
   { name: "HERALD_IDLE_TIMEOUT", path: ["idleTimeout"], kind: "string", description: "Deadline to subscribe or authenticate." },
