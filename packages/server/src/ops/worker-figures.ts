@@ -1,0 +1,39 @@
+/**
+ * The figures of every worker of `herald serve --workers N`, for /api/status and /metrics on any
+ * of them: this worker answers its siblings with its own, and asks them for theirs when a status
+ * or a scrape comes in. A worker that died is not asked, so its figures are gone with it.
+ */
+
+import { AggregatorRegistry } from "prom-client";
+import type { Hub } from "../hub/hub.js";
+import type { HubStats } from "../hub/stats.js";
+import type { Metrics } from "./metrics.js";
+import { sumWorkers, workerFiguresAnswer, type WorkerFiguresAnswer, type WorkersFigures } from "./node-figures.js";
+import type { WorkerGroup } from "./worker-group.js";
+
+export class WorkerFigures {
+  constructor(
+    private readonly group: WorkerGroup,
+    hub: Hub,
+    stats: HubStats,
+    node: string,
+    metrics: Metrics,
+  ) {
+    group.answer(async (request) => (request.kind === "figures" ? workerFiguresAnswer(hub, stats, node) : await metrics.registry.getMetricsAsJSON()));
+  }
+
+  async figures(): Promise<WorkersFigures> {
+    const { answers, missing } = await this.group.survey({ kind: "figures" });
+    return sumWorkers(answers as WorkerFiguresAnswer[], missing);
+  }
+
+  /**
+   * Every worker's series in one Prometheus text, each labelled with its worker's `node`: a scrape
+   * reaches one worker at random, and must still see them all.
+   */
+  async metricsText(): Promise<{ text: string; contentType: string }> {
+    const { answers } = await this.group.survey({ kind: "metrics" });
+    const merged = AggregatorRegistry.aggregate(answers as object[]);
+    return { text: await merged.metrics(), contentType: merged.contentType };
+  }
+}
