@@ -126,7 +126,11 @@ class Supervisor {
     slot.worker = undefined;
     slot.peer = undefined;
     slot.listening = false;
-    if (this.stopping) return this.finishIfDone();
+    if (this.stopping) {
+      // A worker that did not drain cleanly (its shutdown failed, or it was killed) makes the exit 1.
+      if (code !== 0) this.exitCode = 1;
+      return this.finishIfDone();
+    }
     if (!this.ready) {
       // A worker that cannot start (port taken, Redis unreachable) printed why; the others would fail alike.
       this.options.err(`herald: worker ${slot.slot} exited (${signal ?? `code ${code}`}) before it listened; stopping\n`);

@@ -2,7 +2,8 @@
  * One worker process of `herald serve --workers N`: an ordinary Herald on the shared port, given
  * its node name and the admin token by the primary. With the memory engine its engine is the one
  * the primary holds (IpcEngine); with Redis it is an ordinary node. It drains (1001 to its clients)
- * on SIGTERM or SIGINT, which is how the primary stops it, and also when the primary goes away.
+ * on SIGTERM or SIGINT, which is how the primary stops it. Should the primary die, Node ends its
+ * workers at once: the port was the primary's.
  */
 
 import type { HeraldConfigInput } from "../config/schema.js";
@@ -60,11 +61,11 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
   }
 
   let draining = false;
-  const drain = (exitCode: number): void => {
+  const drain = (): void => {
     if (draining) return;
     draining = true;
     herald.close().then(
-      () => process.exit(exitCode),
+      () => process.exit(0),
       (error: unknown) => {
         herald.logger.error({ err: error }, "worker shutdown failed");
         process.exit(1);
@@ -72,17 +73,15 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
     );
   };
   // The primary stops its workers with SIGTERM; Ctrl-C in a terminal reaches every process of the group.
-  process.on("SIGTERM", () => drain(0));
-  process.on("SIGINT", () => drain(0));
-  peer.onClose(() => {
-    herald.logger.error({ node: herald.node }, "the primary process is gone; this worker drains and exits");
-    drain(1);
-  });
+  process.on("SIGTERM", drain);
+  process.on("SIGINT", drain);
   return -1;
 }
 
-/** A worker that cannot start lets go of its pipe, which would otherwise keep it alive, and exits 1. */
-function giveUp(): number {
-  process.disconnect?.();
-  return 1;
+/**
+ * A worker that cannot start exits 1 at once: its pipe to the primary would keep it alive, and
+ * letting go of the pipe makes Node end a worker with 0.
+ */
+function giveUp(): never {
+  process.exit(1);
 }

@@ -17,23 +17,26 @@ export class WorkerFigures {
     hub: Hub,
     stats: HubStats,
     node: string,
-    metrics: Metrics,
+    private readonly metrics: Metrics,
   ) {
     group.answer(async (request) => (request.kind === "figures" ? workerFiguresAnswer(hub, stats, node) : await metrics.registry.getMetricsAsJSON()));
   }
 
-  async figures(): Promise<WorkersFigures> {
-    const { answers, missing } = await this.group.survey({ kind: "figures" });
-    return sumWorkers(answers as WorkerFiguresAnswer[], missing);
+  /** Undefined when the primary cannot be asked (it is gone, and this worker is draining). */
+  async figures(): Promise<WorkersFigures | undefined> {
+    const survey = await this.group.survey({ kind: "figures" }).catch(() => undefined);
+    return survey && sumWorkers(survey.answers as WorkerFiguresAnswer[], survey.missing);
   }
 
   /**
    * Every worker's series in one Prometheus text, each labelled with its worker's `node`: a scrape
-   * reaches one worker at random, and must still see them all.
+   * reaches one worker at random, and must still see them all. This worker's alone when the
+   * primary cannot be asked.
    */
   async metricsText(): Promise<{ text: string; contentType: string }> {
-    const { answers } = await this.group.survey({ kind: "metrics" });
-    const merged = AggregatorRegistry.aggregate(answers as object[]);
+    const survey = await this.group.survey({ kind: "metrics" }).catch(() => undefined);
+    if (!survey) return { text: await this.metrics.text(), contentType: this.metrics.registry.contentType };
+    const merged = AggregatorRegistry.aggregate(survey.answers as object[]);
     return { text: await merged.metrics(), contentType: merged.contentType };
   }
 }
