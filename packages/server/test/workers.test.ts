@@ -37,7 +37,7 @@ interface WorkerFigures {
   events: { published: number; delivered: number };
 }
 interface Status extends WorkerFigures {
-  workers: { count: number; missing: number; totals: Omit<WorkerFigures, "node">; nodes: WorkerFigures[] };
+  workers: { count: number; missing: number; totals: Omit<WorkerFigures, "node"> & { transports: { polling: { connections: number } } }; nodes: WorkerFigures[] };
 }
 
 /** Each worker's process id by node name, from the ready banner's Workers line. */
@@ -166,6 +166,12 @@ describe("herald serve --workers 2", () => {
     const polled = await getJson(`${hub.url}/api/updates?channel=${channel}`);
     assert.equal(polled.status, 200);
     assert.deepEqual(polled.body.updates.map((update: Frame) => update.offset), [1, 2, 3, 4]);
+    // The next long-poll, from the cursor, waits on whichever worker it reached for the next event.
+    const waiting = getJson(`${hub.url}/api/updates?channel=${channel}&since=${polled.body.cursor}&timeout=25s`);
+    await waitUntil("the long-poll to wait on a worker", async () => (await status()).workers.totals.transports.polling.connections >= 1);
+    await publish(140);
+    const next = await waiting;
+    assert.deepEqual(next.body.updates.map((update: Frame) => [update.offset, update.data]), [[5, { total: 140 }]]);
     await other.client.close();
   });
 
