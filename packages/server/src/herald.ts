@@ -28,6 +28,8 @@ import { Namespaces } from "./hub/namespaces.js";
 import { HubStats } from "./hub/stats.js";
 import { createLogger } from "./ops/logger.js";
 import { Metrics } from "./ops/metrics.js";
+import { WorkerFigures } from "./ops/worker-figures.js";
+import type { WorkerGroup } from "./ops/worker-group.js";
 import { RouteTable } from "./transports/routes.js";
 import { WebSocketTransport } from "./transports/websocket.js";
 import { HeraldError } from "./shared/herald-error.js";
@@ -50,6 +52,11 @@ export interface HeraldOptions {
   authorizer?: Authorizer;
   /** A pino logger to use instead of the one made from `logLevel`. */
   logger?: Logger;
+  /**
+   * Set by `herald serve --workers N` in each worker process: its siblings, whose figures
+   * /api/status and /metrics add to this one's. Embedding leaves it unset (one process).
+   */
+  workers?: WorkerGroup;
 }
 
 const version: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -130,6 +137,7 @@ export class Herald {
       admission,
       accepting: () => this.accepting,
       integrations: () => this.integrations.status(),
+      ...(options.workers ? { workers: new WorkerFigures(options.workers, this.hub, stats, this.node, metrics) } : {}),
     });
     this.http = built.app;
     this.closeStreams = built.closeStreams;

@@ -79,6 +79,7 @@ export interface DirectEnvVariable {
 /** Read where no configuration exists yet (the config file's path) or by one module itself; they set no config key. */
 export const DIRECT_ENV_VARIABLES: readonly DirectEnvVariable[] = [
   { name: "HERALD_CONFIG", readBy: ["cli.ts", "sources/postgres-cli.ts"], description: "Path of the JSON or YAML config file for `herald serve` and `herald pg`; `--config` wins." },
+  { name: "HERALD_WORKERS", readBy: ["cli.ts"], description: "`herald serve`: processes sharing the port (a number, or auto for one per core); `--workers` wins." },
   { name: "HERALD_DASHBOARD_DIR", readBy: ["http/dashboard.ts"], description: "Directory of the dashboard build served at /dashboard, instead of the @herald/dashboard package's dist; read when the HTTP app is built, also when embedding." },
 ];
 
