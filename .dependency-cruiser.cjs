@@ -13,6 +13,7 @@
 //                                        nothing but the wiring imports it
 //   http/                                the Fastify app: API routes, admin feed, dashboard
 //   herald.ts, cli.ts, index.ts          wiring: build every piece and connect them
+//   cluster/                             `herald serve --workers`: the primary and its workers, started by cli.ts
 //
 // A violation prints the rule's name and comment: each comment says what to do instead.
 // When a lower layer needs something from a higher one, move the shared piece down (as
@@ -20,7 +21,7 @@
 // channel patterns, which the client and dashboard share, went to @herald/protocol).
 
 const SRC = "^packages/server/src/";
-const WIRING = `${SRC}(herald|cli|index)\\.ts$`;
+const WIRING = `${SRC}((herald|cli|index)\\.ts$|cluster/)`;
 const under = (...folders) => `${SRC}(${folders.join("|")})/`;
 
 /** A rule that forbids `from` (a layer) to import any of `above`. */
@@ -108,6 +109,14 @@ module.exports = {
       `${SRC}http/`,
       [under("integrations", "sources", "sinks"), WIRING],
     ),
+    {
+      name: "cluster-started-by-the-cli",
+      comment:
+        "cluster/ runs `herald serve --workers` (the primary and its workers): only cli.ts starts it, and embedding (herald.ts, index.ts) stays one process. A piece both need goes below: into ops/, engine/ or shared/.",
+      severity: "error",
+      from: { path: `${SRC}(herald|index)\\.ts$` },
+      to: { path: `${SRC}cluster/` },
+    },
     {
       name: "no-cycles-in-server",
       comment:

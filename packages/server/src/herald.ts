@@ -29,6 +29,8 @@ import { Namespaces } from "./hub/namespaces.js";
 import { HubStats } from "./hub/stats.js";
 import { createLogger } from "./ops/logger.js";
 import { Metrics } from "./ops/metrics.js";
+import { WorkerFigures } from "./ops/worker-figures.js";
+import type { WorkerGroup } from "./ops/worker-group.js";
 import { RouteTable } from "./transports/routes.js";
 import { WebSocketTransport } from "./transports/websocket.js";
 import { HeraldError } from "./shared/herald-error.js";
@@ -51,6 +53,11 @@ export interface HeraldOptions {
   authorizer?: Authorizer;
   /** A pino logger to use instead of the one made from `logLevel`. */
   logger?: Logger;
+  /**
+   * Set by `herald serve --workers N` in each worker process: its siblings, whose figures
+   * /api/status and /metrics add to this one's. Embedding leaves it unset (one process).
+   */
+  workers?: WorkerGroup;
 }
 
 const version: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -134,6 +141,7 @@ export class Herald {
       admission,
       accepting: () => this.accepting,
       integrations: () => this.integrations.status(),
+      ...(options.workers ? { workers: new WorkerFigures(options.workers, this.hub, stats, this.node, metrics) } : {}),
     });
     this.http = built.app;
     this.closeStreams = built.closeStreams;
@@ -296,5 +304,6 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
 
 function createEngine(config: HeraldConfig, node: string): Engine {
   if (config.engine.type === "memory") return new MemoryEngine({ idempotencyKeys: config.publish.idempotencyKeys });
-  return new RedisEngine({ url: config.engine.redisUrl, prefix: config.engine.prefix, connectionName: `herald:${node}` });
+  const { redisUrl, redisCluster, redisShards, prefix } = config.engine;
+  return new RedisEngine({ url: redisUrl, cluster: redisCluster, shards: redisShards, prefix, connectionName: `herald:${node}` });
 }

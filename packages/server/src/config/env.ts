@@ -23,6 +23,8 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "HERALD_ENGINE", path: ["engine", "type"], kind: "string", description: "memory or redis." },
   { name: "REDIS_URL", path: ["engine", "redisUrl"], kind: "string", description: "Redis URL for the redis engine." },
   { name: "HERALD_REDIS_URL", path: ["engine", "redisUrl"], kind: "string", description: "Redis URL; wins over REDIS_URL." },
+  { name: "HERALD_REDIS_CLUSTER", path: ["engine", "redisCluster"], kind: "strings", description: "Comma-separated seed URLs of a Redis Cluster, instead of a Redis URL." },
+  { name: "HERALD_REDIS_SHARDS", path: ["engine", "redisShards"], kind: "strings", description: "Comma-separated URLs of independent Redis shards, instead of a Redis URL; order matters." },
   { name: "HERALD_REDIS_PREFIX", path: ["engine", "prefix"], kind: "string", description: "Prefix of Herald's Redis keys (default herald:)." },
   { name: "HERALD_PING_INTERVAL", path: ["pingInterval"], kind: "string", description: "Time between server pings." },
   { name: "HERALD_IDLE_TIMEOUT", path: ["idleTimeout"], kind: "string", description: "Deadline to subscribe or authenticate." },
@@ -77,6 +79,7 @@ export interface DirectEnvVariable {
 /** Read where no configuration exists yet (the config file's path) or by one module itself; they set no config key. */
 export const DIRECT_ENV_VARIABLES: readonly DirectEnvVariable[] = [
   { name: "HERALD_CONFIG", readBy: ["cli.ts", "sources/postgres-cli.ts"], description: "Path of the JSON or YAML config file for `herald serve` and `herald pg`; `--config` wins." },
+  { name: "HERALD_WORKERS", readBy: ["cli.ts"], description: "`herald serve`: processes sharing the port (a number, or auto for one per core); `--workers` wins." },
   { name: "HERALD_DASHBOARD_DIR", readBy: ["http/dashboard.ts"], description: "Directory of the dashboard build served at /dashboard, instead of the @herald/dashboard package's dist; read when the HTTP app is built, also when embedding." },
 ];
 

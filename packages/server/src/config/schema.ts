@@ -6,6 +6,7 @@
 
 import { z } from "zod";
 import { duration, optionalDuration, size } from "./units.js";
+import { engineSchema } from "./engine-schema.js";
 import { bridgeSchema, sinksSchema, sourcesSchema } from "./integrations-schema.js";
 import { ClientAddress } from "../shared/client-address.js";
 import { authSchema, hmacKeySchema, limitsSchema, securitySchema, websocketSchema } from "./security-schema.js";
@@ -83,14 +84,7 @@ export const configSchema = z.strictObject({
   /** This node's name in frames, status and logs. Default: hostname-pid. */
   node: z.string().optional(),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  engine: z
-    .strictObject({
-      type: z.enum(["memory", "redis"]).default("memory"),
-      redisUrl: z.string().optional(),
-      /** Prefix of every Redis key and pub/sub channel, so several Heralds can share one Redis. */
-      prefix: z.string().default("herald:"),
-    })
-    .prefault({}),
+  engine: engineSchema,
   pingInterval: duration("25s"),
   idleTimeout: duration("30s"),
   sendQueueBytes: size("1MiB"),

@@ -306,14 +306,24 @@ export class Hub {
 
   counts(): { connections: number; subscriptions: number; channels: number; users: number; byTransport: Record<TransportName, number> } {
     const byTransport: Record<TransportName, number> = { websocket: 0, sse: 0, polling: 0 };
-    const users = new Set<string>();
     let subscriptions = 0;
     for (const session of this.sessions) {
       byTransport[session.transport] += 1;
       subscriptions += session.subscriptions.size;
-      if (session.user !== undefined) users.add(session.user);
     }
-    return { connections: this.sessions.size, subscriptions, channels: this.channels.size, users: users.size, byTransport };
+    return { connections: this.sessions.size, subscriptions, channels: this.channels.size, users: this.users().size, byTransport };
+  }
+
+  /** The distinct users connected to this node. */
+  users(): Set<string> {
+    const users = new Set<string>();
+    for (const session of this.sessions) if (session.user !== undefined) users.add(session.user);
+    return users;
+  }
+
+  /** The channels this node holds. */
+  channelNames(): string[] {
+    return [...this.channels.keys()];
   }
 
   /** Channels this node holds, with their local subscriber counts. */

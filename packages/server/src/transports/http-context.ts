@@ -11,6 +11,7 @@ import type { ClusterActions } from "../hub/cluster-actions.js";
 import type { HubStats } from "../hub/stats.js";
 import type { ApiKeys } from "../auth/api-keys.js";
 import type { Metrics } from "../ops/metrics.js";
+import type { WorkerFigures } from "../ops/worker-figures.js";
 import type { SecurityContext } from "../auth/security-context.js";
 import type { Admission } from "./admission.js";
 
@@ -34,4 +35,6 @@ export interface HttpContext {
   accepting(): boolean;
   /** Sources' and sinks' states for /api/status. */
   integrations?(): Record<string, unknown>;
+  /** Set in a worker of `herald serve --workers`: every worker's figures, for /api/status and /metrics. */
+  readonly workers?: WorkerFigures;
 }
