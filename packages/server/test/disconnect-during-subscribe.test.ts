@@ -67,9 +67,9 @@ const cases: EngineCase[] = [
       return {
         engine: new RedisEngine({ url: REDIS_URL, prefix, presenceTtlMs: PRESENCE_TTL_MS }),
         // Channel topics (`<prefix>{channel}:events`) some connection of Redis still listens to,
-        // sharded or classic; the node's control topics (`<prefix>control…`) last as long as it runs.
+        // sharded or classic; the node's control topics (`<prefix>{#control}…`) last as long as it runs.
         pubsubTopics: async () =>
-          ((await probe.call("PUBSUB", "SHARDCHANNELS", `${prefix}{*`)) as string[]).length + (await probe.pubsub("CHANNELS", `${prefix}{*`)).length,
+          ((await probe.call("PUBSUB", "SHARDCHANNELS", `${prefix}{*}:events`)) as string[]).length + (await probe.pubsub("CHANNELS", `${prefix}{*}:events`)).length,
         cleanup: async () => {
           probe.disconnect();
           await deleteKeys(prefix);
