@@ -125,6 +125,7 @@ export class Herald {
       admission,
       accepting: () => this.accepting,
       integrations: () => this.integrations.status(),
+      retryDeadLetters: (filter) => this.integrations.retryDeadLetters(filter),
     });
     this.http = built.app;
     this.closeStreams = built.closeStreams;

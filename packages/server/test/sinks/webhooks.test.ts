@@ -1,48 +1,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { createHmac } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { verifyWebhook, signWebhook } from "@herald/server";
 import { TestClient, getJson, postJson, startHerald } from "../support/herald.js";
 import { deadline } from "../support/deadline.js";
-
-interface Hit {
-  headers: IncomingMessage["headers"];
-  raw: string;
-  body: any;
-}
-
-/** A real HTTP receiver; `status` decides each answer. */
-async function startReceiver(status: (hit: Hit) => number) {
-  const hits: Hit[] = [];
-  const waiters: Array<{ count: number; resolve: () => void }> = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      const raw = Buffer.concat(chunks).toString("utf8");
-      const hit = { headers: request.headers, raw, body: JSON.parse(raw) };
-      hits.push(hit);
-      response.statusCode = status(hit);
-      response.end();
-      for (const waiter of [...waiters]) if (hits.length >= waiter.count) waiters.splice(waiters.indexOf(waiter), 1), waiter.resolve();
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    hits,
-    /** Resolves once `count` requests arrived in all; fails after 10 s with the count that did. */
-    until: (count: number) =>
-      hits.length >= count
-        ? Promise.resolve()
-        : deadline(new Promise<void>((resolve) => waiters.push({ count, resolve })), () => `${count} webhook requests (${hits.length} arrived)`),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+import { startReceiver } from "../support/webhook-receiver.js";
 
 const SECRET = "whsec_0123456789abcdef";
 
