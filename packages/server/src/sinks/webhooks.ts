@@ -239,6 +239,10 @@ export class WebhookSink {
       },
       body: delivery.body,
       signal: AbortSignal.timeout(config.timeout),
+    }).catch((error: unknown) => {
+      // fetch says only "fetch failed"; the reason (ECONNREFUSED, a DNS failure) is its cause, which the dead letter should show.
+      const cause = (error as { cause?: { message?: string } }).cause?.message;
+      throw new Error(cause ? `${(error as Error).message}: ${cause}` : (error as Error).message);
     });
     // Drain the body so the connection can be reused.
     await response.arrayBuffer().catch(() => undefined);
