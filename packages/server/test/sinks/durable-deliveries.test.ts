@@ -3,7 +3,8 @@
  * node, are taken by whichever node is alive, are made once each, and those that used their tries
  * are dead letters that can be retried. Every test runs Redis of its own (support/redis-server.ts),
  * a real SMTP server (smtp-server) and a real HTTP receiver; the crash is a SIGKILL of a node
- * started through the CLI.
+ * started through the CLI. The same crash on the memory engine with `sinks.queue.store: postgres`
+ * (BullMQ's PostgreSQL backend) runs against the real PostgreSQL.
  */
 
 import { after, before, describe, it } from "node:test";
@@ -18,6 +19,7 @@ import { RedisServer, freePort, redisServerSkip } from "../support/redis-server.
 import { messageId, startSmtp, type SmtpSink } from "../support/smtp-server.js";
 import { startReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";
 import { waitUntil } from "../support/deadline.js";
+import { DATABASE_URL, connect, postgresMissing, uniqueName } from "../support/postgres.js";
 
 const SECRET = "whsec_0123456789abcdef";
 const ADMIN_TOKEN = "durable-admin-token-0123456789";
@@ -45,6 +47,59 @@ function assertEachOnce(ids: Array<string | undefined>, expected: number, what: 
   assert.equal(new Set(ids).size, expected, `each ${what} delivery id arrived once`);
 }
 
+interface Crash {
+  /** The node started after the crash. */
+  second: NodeProcess;
+  receiver: WebhookReceiver;
+  smtp: SmtpSink;
+}
+
+/**
+ * The crash scenario: with both receivers down, `count` events (`bets:…`, one email address each)
+ * are published to a node, which is then SIGKILLed; another node starts, the receivers come back
+ * on their ports, and every delivery arrives (plus a second for a repeat to show). Nodes and
+ * receivers are pushed to `started` for the caller's clean-up.
+ */
+async function crashThenRecover(
+  name: string,
+  env: (hookPort: number, smtpPort: number) => Record<string, string>,
+  count: number,
+  started: { nodes: NodeProcess[]; closers: Array<() => Promise<void>> },
+): Promise<Crash> {
+  const hookPort = await freePort();
+  const smtpPort = await freePort();
+  const nodeEnv = env(hookPort, smtpPort);
+  const first = await startNodeProcess(`${name}-first`, nodeEnv);
+  started.nodes.push(first);
+  for (let n = 1; n <= count; n++) {
+    const answer = await postJson(`${first.url}/api/publish`, { channel: `bets:user${n % 7}`, type: "bet_resolved", data: { n, result: "win", email: `bettor${n}@example.test` } });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  }
+  // Nothing could be delivered: both receivers are down. The crash takes the node's memory with it.
+  await first.kill("SIGKILL");
+  const second = await startNodeProcess(`${name}-second`, nodeEnv);
+  started.nodes.push(second);
+  const receiver = await startReceiver(() => 204, hookPort);
+  started.closers.push(() => receiver.close());
+  const smtp = await startSmtp(smtpPort);
+  started.closers.push(() => smtp.close());
+  await receiver.until(count, 60_000);
+  await smtp.until(count, 60_000);
+  // A repeat would come right after; give it the time to show.
+  await sleep(1_000);
+  assertEachOnce(receiver.hits.map((hit) => hit.headers["herald-delivery"] as string), count, "webhook");
+  assert.ok(receiver.hits.every((hit) => hit.headers["herald-delivery"] === hit.body.id), "the header and the body carry the same id");
+  assert.ok(receiver.hits.every((hit) => hit.body.node === `${name}-first`), "each event is reported as published by the node that published it");
+  assertEachOnce(smtp.messages.map((message) => messageId(message.raw)), count, "email");
+  assert.deepEqual(smtp.messages.map((message) => message.to[0]).sort(), Array.from({ length: count }, (_, i) => `bettor${i + 1}@example.test`).sort());
+  return { second, receiver, smtp };
+}
+
+async function cleanUp(started: { nodes: NodeProcess[]; closers: Array<() => Promise<void>> }): Promise<void> {
+  for (const node of started.nodes) await node.kill("SIGKILL");
+  for (const close of started.closers) await close();
+}
+
 describe("durable deliveries on the Redis engine", { skip: redisServerSkip() }, () => {
   let redis: RedisServer;
   let dir: string;
@@ -64,39 +119,11 @@ describe("durable deliveries on the Redis engine", { skip: redisServerSkip() }, 
   };
 
   it("receivers down while 100 events are published, the node SIGKILLed, another node started, receivers back: every webhook and email arrives once", async () => {
-    const hookPort = await freePort();
-    const smtpPort = await freePort();
-    const env = nodeEnv("crash", { sinks: sinks(`http://127.0.0.1:${hookPort}/hook`, smtpPort, { attempts: 20, retryDelay: 100 }) }, "crash:");
-    const nodes: NodeProcess[] = [];
-    let receiver: WebhookReceiver | undefined;
-    let smtp: SmtpSink | undefined;
+    const started = { nodes: [] as NodeProcess[], closers: [] as Array<() => Promise<void>> };
     try {
-      const first = await startNodeProcess("durable-first", env);
-      nodes.push(first);
-      for (let n = 1; n <= EVENTS; n++) {
-        const answer = await postJson(`${first.url}/api/publish`, { channel: `bets:user${n % 7}`, type: "bet_resolved", data: { n, result: "win", email: `bettor${n}@example.test` } });
-        assert.equal(answer.status, 200, JSON.stringify(answer.body));
-      }
-      // Nothing could be delivered: both receivers are down. The crash takes the node's memory with it.
-      await first.kill("SIGKILL");
-
-      const second = await startNodeProcess("durable-second", env);
-      nodes.push(second);
-      receiver = await startReceiver(() => 204, hookPort);
-      smtp = await startSmtp(smtpPort);
-      await receiver.until(EVENTS, 60_000);
-      await smtp.until(EVENTS, 60_000);
-      // A repeat would come right after; give it the time to show.
-      await sleep(1_000);
-
-      assertEachOnce(receiver.hits.map((hit) => hit.headers["herald-delivery"] as string), EVENTS, "webhook");
-      assert.ok(receiver.hits.every((hit) => hit.headers["herald-delivery"] === hit.body.id), "the header and the body carry the same id");
+      const env = (hookPort: number, smtpPort: number) => nodeEnv("crash", { sinks: sinks(`http://127.0.0.1:${hookPort}/hook`, smtpPort, { attempts: 20, retryDelay: 100 }) }, "crash:");
+      const { second, receiver } = await crashThenRecover("durable", env, EVENTS, started);
       assert.deepEqual(receiver.hits.map((hit) => hit.body.event.data.n), Array.from({ length: EVENTS }, (_, i) => i + 1), "webhooks reach the endpoint in publish order");
-      assert.ok(receiver.hits.every((hit) => hit.body.node === "durable-first"), "each event is reported as published by the node that published it");
-
-      assertEachOnce(smtp.messages.map((message) => messageId(message.raw)), EVENTS, "email");
-      assert.deepEqual(smtp.messages.map((message) => message.to[0]).sort(), Array.from({ length: EVENTS }, (_, i) => `bettor${i + 1}@example.test`).sort());
-
       const status = (await getJson(`${second.url}/api/status`, { authorization: `Bearer ${ADMIN_TOKEN}` })).body.integrations;
       assert.equal(status.webhooks.store, "redis");
       assert.equal(status.webhooks.endpoints[0].delivered, EVENTS, "the second node made every webhook delivery");
@@ -104,9 +131,7 @@ describe("durable deliveries on the Redis engine", { skip: redisServerSkip() }, 
       assert.equal(status.email.sent, EVENTS);
       assert.equal(status.email.queued, 0);
     } finally {
-      for (const node of nodes) await node.kill("SIGKILL");
-      await receiver?.close();
-      await smtp?.close();
+      await cleanUp(started);
     }
   });
 
@@ -232,5 +257,47 @@ describe("durable deliveries on the Redis engine", { skip: redisServerSkip() }, 
         await back.close();
       }
     });
+  });
+});
+
+describe("durable deliveries in PostgreSQL (sinks.queue.store: postgres)", async () => {
+  const missing = await postgresMissing();
+  const schema = uniqueName("herald_sinks_t");
+  const outbox = uniqueName("herald_outbox_t");
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "herald-durable-pg-"));
+  });
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    if (missing) return;
+    const db = await connect();
+    try {
+      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await db.query(`DROP TABLE IF EXISTS ${outbox}`);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("receivers down while events are published on the memory engine, the node SIGKILLed, another node started, receivers back: every webhook and email arrives once", { skip: missing }, async () => {
+    const started = { nodes: [] as NodeProcess[], closers: [] as Array<() => Promise<void>> };
+    try {
+      const env = (hookPort: number, smtpPort: number) => {
+        const config: HeraldConfigInput = {
+          sources: { postgres: { outbox } },
+          sinks: { ...sinks(`http://127.0.0.1:${hookPort}/hook`, smtpPort, { attempts: 20, retryDelay: 100 }), queue: { store: "postgres", schema, lockDuration: "2s" } },
+        };
+        const file = join(dir, "pg.json");
+        writeFileSync(file, JSON.stringify(config));
+        return { HERALD_DATABASE_URL: DATABASE_URL, HERALD_CONFIG: file, HERALD_ADMIN_TOKEN: ADMIN_TOKEN };
+      };
+      const { second } = await crashThenRecover("pg", env, 30, started);
+      const status = (await getJson(`${second.url}/api/status`, { authorization: `Bearer ${ADMIN_TOKEN}` })).body.integrations;
+      assert.equal(status.webhooks.store, "postgres");
+      assert.equal(status.email.queued, 0);
+    } finally {
+      await cleanUp(started);
+    }
   });
 });

@@ -5,7 +5,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import { TestClient, getJson, postJson, startHerald } from "../support/herald.js";
 import { deadline } from "../support/deadline.js";
-import { startSmtp } from "../support/smtp-server.js";
+import { messageId, startSmtp } from "../support/smtp-server.js";
 
 describe("email sink", () => {
   let smtp: Awaited<ReturnType<typeof startSmtp>>;
@@ -63,6 +63,7 @@ describe("email sink", () => {
       assert.match(mail.raw, /^Subject: Your bet 123 is settled: win/m);
       assert.match(mail.raw, /Bet 123 on bets:user456: win\./);
       assert.match(mail.raw, /&lt;script&gt;/, "data in html is escaped");
+      assert.match(messageId(mail.raw) ?? "", /^<[0-9a-f-]{36}@betthat\.test>$/, "the Message-ID is the delivery id at the sender's domain");
 
       await postJson(`${hub.url}/api/publish`, { channel: "users:7", type: "welcome", data: { user_id: 7 } });
       const welcome = await smtp.next();

@@ -94,8 +94,36 @@ describe("webhook sink", () => {
         { url: status.deadLetters[0].url, kind: status.deadLetters[0].kind, channel: status.deadLetters[0].channel, attempts: status.deadLetters[0].attempts, error: status.deadLetters[0].error },
         { url: failing.url, kind: "event", channel: "alerts", attempts: 3, error: "HTTP 500" },
       );
+      assert.equal(status.store, "memory");
     } finally {
       await hub.close();
+    }
+  });
+
+  it("with the memory engine, a dead letter retried through the admin API is delivered with its id and fresh tries", async () => {
+    let answer = 503;
+    const flaky = await startReceiver(() => answer);
+    const hub = await startHerald({ sinks: { webhooks: { endpoints: [{ url: flaky.url, secret: SECRET, on: { channel: "*" }, attempts: 2, retryDelay: 20 }] } } });
+    try {
+      await postJson(`${hub.url}/api/publish`, { channel: "alerts", type: "disk_full", data: { pct: 97 } });
+      await flaky.until(2);
+      await deadline(hub.herald.integrations.webhooks!.idle(), "the webhooks queue to drain");
+      const [letter] = (await getJson(`${hub.url}/api/status`, hub.adminHeaders)).body.integrations.webhooks.deadLetters;
+      assert.equal(letter.error, "HTTP 503");
+      answer = 204;
+      assert.deepEqual(await postJson(`${hub.url}/api/admin/dead-letters/retry`, { sink: "webhooks", id: "no-such-delivery" }, hub.adminHeaders), { status: 200, body: { retried: 0 } });
+      assert.equal((await postJson(`${hub.url}/api/admin/dead-letters/retry`, { sink: "sms" }, hub.adminHeaders)).body.error.code, "invalid_body");
+      assert.deepEqual(await postJson(`${hub.url}/api/admin/dead-letters/retry`, { sink: "webhooks", id: letter.id }, hub.adminHeaders), { status: 200, body: { retried: 1 } });
+      await flaky.until(3);
+      assert.equal(flaky.hits[2]!.headers["herald-delivery"], letter.id);
+      assert.equal(flaky.hits[2]!.headers["herald-attempt"], "1");
+      await deadline(hub.herald.integrations.webhooks!.idle(), "the webhooks queue to drain");
+      const after = (await getJson(`${hub.url}/api/status`, hub.adminHeaders)).body.integrations.webhooks;
+      assert.deepEqual(after.deadLetters, []);
+      assert.equal(after.endpoints[0].delivered, 1);
+    } finally {
+      await hub.close();
+      await flaky.close();
     }
   });
 });
