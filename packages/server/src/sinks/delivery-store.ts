@@ -91,6 +91,11 @@ export class DeliveryStore {
     // Failed reconnections are reported by every command; the queues log what matters.
     adding.on("error", () => undefined);
     working.on("error", () => undefined);
+    let connected = false;
+    adding.on("ready", () => {
+      if (connected) for (const queue of this.durable) queue.settle().catch((error: unknown) => logger.warn({ err: (error as Error).message }, "delivery queue settings not written again after a reconnection"));
+      connected = true;
+    });
     this.release.push(async () => {
       adding.disconnect();
       working.disconnect();

@@ -75,7 +75,7 @@ export class DurableDeliveryQueue<T> implements DeliveryQueue<T> {
 
   /** Readies the queue's settings and starts this node's worker on it. */
   async start(): Promise<void> {
-    if (this.options.ordered) await this.queue.setGlobalConcurrency(1);
+    await this.settle();
     const lockDuration = this.binding.lockDuration;
     const worker = this.binding.newWorker<T>(this.options.name, (job) => this.process(job), {
       concurrency: this.options.ordered ? 1 : this.options.concurrency,
@@ -87,6 +87,14 @@ export class DurableDeliveryQueue<T> implements DeliveryQueue<T> {
     });
     worker.on("error", (error) => this.report(error));
     this.worker = worker;
+  }
+
+  /**
+   * Writes the queue's settings (an ordered queue's global concurrency of 1). Again after each
+   * reconnection: a Redis that restarted without its data has forgotten them.
+   */
+  async settle(): Promise<void> {
+    if (this.options.ordered) await this.queue.setGlobalConcurrency(1);
   }
 
   async add(id: string, data: T): Promise<AddOutcome> {

@@ -172,6 +172,37 @@ describe("durable deliveries on the Redis engine", { skip: redisServerSkip() }, 
     }
   });
 
+  it("a publish whose deliveries cannot be queued answers engine_timeout; its retry with the same Idempotency-Key queues them once", async () => {
+    // A Redis of this test's own, for the queue alone (the memory engine keeps the events), so that stopping it fails only the queueing.
+    const queueRedis = await RedisServer.start();
+    const receiver = await startReceiver(() => 204);
+    const hub = await startHerald({
+      engine: { type: "memory", redisUrl: queueRedis.url },
+      sinks: { queue: { store: "redis" }, webhooks: { endpoints: [{ url: receiver.url, secret: SECRET, on: { channel: "orders:*" } }] } },
+    });
+    try {
+      assert.equal((await postJson(`${hub.url}/api/publish`, { channel: "orders:1", type: "filled", data: { n: 1 } })).status, 200);
+      await receiver.until(1);
+      await queueRedis.stop();
+      const publish = () => postJson(`${hub.url}/api/publish`, { channel: "orders:1", type: "filled", data: { n: 2 } }, { "idempotency-key": "order-2" });
+      const refused = await publish();
+      assert.equal(refused.status, 504, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, "engine_timeout");
+      assert.match(refused.body.error.message, /Idempotency-Key/);
+      await queueRedis.restart();
+      let retried: Awaited<ReturnType<typeof publish>> | undefined;
+      await waitUntil("the retry to be answered once the queue's Redis is back", async () => (retried = await publish()).status === 200, 20_000, () => JSON.stringify(retried?.body));
+      assert.equal(retried!.body.published[0].offset, 2, "the retry stored nothing new: it is the first attempt's event");
+      await receiver.until(2);
+      await sleep(500);
+      assert.deepEqual(receiver.hits.map((hit) => hit.body.event.data.n), [1, 2], "the event's webhook was queued by the retry, once");
+    } finally {
+      await hub.close();
+      await receiver.close();
+      await queueRedis.close();
+    }
+  });
+
   describe("with two nodes alive", () => {
     let receiver: WebhookReceiver;
     let smtp: SmtpSink;
