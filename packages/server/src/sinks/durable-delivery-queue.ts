@@ -185,7 +185,8 @@ export class DurableDeliveryQueue<T> implements DeliveryQueue<T> {
       this.options.onRetry?.(job.data, failure, attempt);
       if (!this.options.ordered) throw failure;
       // Hold the line: nothing behind this delivery goes before it, on any node, until the delay passed.
-      await this.queue.rateLimit(this.delay(attempt));
+      // Should the store fail to note the delay, the delivery still goes back to the head, tried again sooner.
+      await this.queue.rateLimit(this.delay(attempt)).catch((failure: unknown) => this.report(failure));
       throw Worker.RateLimitError();
     }
     this.options.onSuccess?.(job.data, attempt);
