@@ -9,8 +9,11 @@
 //                                        and the integrations that publish into or read from the hub
 //   integrations/                        builds the sources and sinks from config and attaches them to a hub
 //   transports/                          WebSocket, SSE, polling; the HTTP context and error they share
+//   pusher/                              the Pusher protocol's front door (endpoint, HTTP API) on the hub;
+//                                        nothing but the wiring imports it
 //   http/                                the Fastify app: API routes, admin feed, dashboard
 //   herald.ts, cli.ts, index.ts          wiring: build every piece and connect them
+//   cluster/                             `herald serve --workers`: the primary and its workers, started by cli.ts
 //
 // A violation prints the rule's name and comment: each comment says what to do instead.
 // When a lower layer needs something from a higher one, move the shared piece down (as
@@ -18,7 +21,7 @@
 // channel patterns, which the client and dashboard share, went to @herald/protocol).
 
 const SRC = "^packages/server/src/";
-const WIRING = `${SRC}(herald|cli|index)\\.ts$`;
+const WIRING = `${SRC}((herald|cli|index)\\.ts$|cluster/)`;
 const under = (...folders) => `${SRC}(${folders.join("|")})/`;
 
 /** A rule that forbids `from` (a layer) to import any of `above`. */
@@ -87,11 +90,33 @@ module.exports = {
       [under("http", "integrations", "sources", "sinks"), WIRING],
     ),
     layer(
+      "pusher-beside-http",
+      "pusher/ is a second front door at the level of the transports: it may import transports/, auth/, limits/, ops/, hub/, engine/, config/, shared/ and @herald/protocol, never http/, integrations/, sources/, sinks/ or the wiring (herald.ts passes it the Fastify app to register its HTTP API on).",
+      `${SRC}pusher/`,
+      [under("http", "integrations", "sources", "sinks"), WIRING],
+    ),
+    {
+      name: "only-the-wiring-imports-pusher",
+      comment:
+        "Nothing but herald.ts (the wiring) imports pusher/: the hub, the transports and the HTTP API know nothing of the Pusher protocol. Move what they would need from pusher/ into their own layer.",
+      severity: "error",
+      from: { path: SRC, pathNot: [`${SRC}pusher/`, WIRING] },
+      to: { path: `${SRC}pusher/` },
+    },
+    layer(
       "http-below-the-wiring",
       "http/ registers routes on the Fastify app; herald.ts builds it and passes an HttpContext. http/ must not import herald.ts, cli.ts, index.ts or integrations/ (reach integrations through HttpContext).",
       `${SRC}http/`,
       [under("integrations", "sources", "sinks"), WIRING],
     ),
+    {
+      name: "cluster-started-by-the-cli",
+      comment:
+        "cluster/ runs `herald serve --workers` (the primary and its workers): only cli.ts starts it, and embedding (herald.ts, index.ts) stays one process. A piece both need goes below: into ops/, engine/ or shared/.",
+      severity: "error",
+      from: { path: `${SRC}(herald|index)\\.ts$` },
+      to: { path: `${SRC}cluster/` },
+    },
     {
       name: "no-cycles-in-server",
       comment:

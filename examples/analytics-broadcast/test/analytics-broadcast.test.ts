@@ -16,6 +16,7 @@ import type { Page } from "playwright-core";
 import { TestClient } from "../../../packages/server/test/support/herald.js";
 import { buildPage } from "../../shared/build-page.js";
 import { browserTestSkip, launchChromium, untilSubscriptions, waitForText, type Chromium } from "../../shared/browser-test.js";
+import { runReadmeSteps } from "../../shared/readme-steps.js";
 import { startAnalyticsExample, type AnalyticsExample } from "../src/app.js";
 
 const skip = browserTestSkip("analytics-broadcast");
@@ -104,5 +105,12 @@ describe("example: analytics broadcast", { skip }, () => {
     } finally {
       await page.close();
     }
+  });
+
+  it("runs the README's steps as written", async () => {
+    const output = await runReadmeSteps(new URL("../README.md", import.meta.url), { "127.0.0.1:8080": new URL(example.url).host, "choose-a-long-token": token });
+    assert.match(output, /^\{"type":"anchor_update","anchor_id":"[^"]+","name":"Test Anchor"/m);
+    assert.match(output, /^\{"type":"error","code":"unauthorized","message":"the token is not valid"\}$/m);
+    assert.match(output, /^\{"type":"error","code":"unauthorized","message":"authenticate: \?token= or the auth cookie"\}$/m);
   });
 });

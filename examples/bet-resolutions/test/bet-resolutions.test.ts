@@ -10,6 +10,7 @@ import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { buildPage } from "../../shared/build-page.js";
 import { browserTestSkip, launchChromium, type Chromium } from "../../shared/browser-test.js";
+import { runReadmeSteps } from "../../shared/readme-steps.js";
 import { startBetResolutions, type RunningBets } from "../src/app.js";
 import { startSmtp, type SmtpSink } from "../../../packages/server/test/support/smtp-server.js";
 
@@ -92,5 +93,11 @@ describe("example bet-resolutions in Chromium", { skip }, () => {
     } finally {
       await page.close();
     }
+  });
+
+  it("runs the README's steps as written", async () => {
+    const output = await runReadmeSteps(new URL("../README.md", import.meta.url), { "127.0.0.1:8000": new URL(app.url).host });
+    assert.match(output, /^\{"type":"bet_resolved","bet_id":"123","user_id":"user456",/m, "the socket got the resolution");
+    assert.match(output, /^\{"updates":\[.*"type":"bet_resolved"/m, "polling returned it");
   });
 });

@@ -57,6 +57,15 @@ export async function startBridgeStatus(options: BridgeOptions): Promise<Running
   heraldSettings.port = herald.port;
   const heraldPort = herald.port;
 
+  async function stopHerald(): Promise<void> {
+    await herald?.close();
+    herald = undefined;
+  }
+
+  async function startHerald(): Promise<void> {
+    herald ??= await startBridgeHerald(heraldSettings);
+  }
+
   const server = createServer((request, response) => {
     handle(request, response).catch((error: Error) => {
       if (!response.headersSent) json(response, 500, { error: "internal", message: error.message });
@@ -68,6 +77,15 @@ export async function startBridgeStatus(options: BridgeOptions): Promise<Running
     const url = new URL(request.url ?? "/", "http://localhost");
     const path = url.pathname;
     if (request.method === "GET" && path === "/config.json") return json(response, 200, { heraldPort });
+    // Take Herald away and bring it back while the pages stay up, to watch the page reconnect.
+    if (request.method === "POST" && path === "/demo/herald/stop") {
+      await stopHerald();
+      return json(response, 200, { herald: "stopped" });
+    }
+    if (request.method === "POST" && path === "/demo/herald/start") {
+      await startHerald();
+      return json(response, 200, { herald: "started" });
+    }
     if (request.method === "POST" && path === "/api/cas-deposits") {
       const body = await readJson(request);
       const problem = checkAddress(body.polygon_address) ?? checkAmount(body.amount);
@@ -118,13 +136,8 @@ export async function startBridgeStatus(options: BridgeOptions): Promise<Running
     heraldUrl: `http://${host}:${heraldPort}`,
     tables,
     pool,
-    async stopHerald() {
-      await herald?.close();
-      herald = undefined;
-    },
-    async startHerald() {
-      herald ??= await startBridgeHerald(heraldSettings);
-    },
+    stopHerald,
+    startHerald,
     async close() {
       server.closeAllConnections();
       server.close();

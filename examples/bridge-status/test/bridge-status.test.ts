@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import pg from "pg";
 import type { Page } from "playwright-core";
 import { browserTestSkip, launchChromium, waitForText, type Chromium } from "../../shared/browser-test.js";
+import { runReadmeSteps } from "../../shared/readme-steps.js";
 import { startBridgeStatus, type RunningBridge } from "../src/app.js";
 import { dropTables } from "../src/database.js";
 
@@ -26,7 +27,8 @@ async function postgresProblem(): Promise<string | undefined> {
   }
 }
 
-const skip = browserTestSkip("bridge-status", await postgresProblem());
+const noPostgres = await postgresProblem();
+const skip = browserTestSkip("bridge-status", noPostgres);
 
 const GREEN = "rgb(22, 163, 74)";
 const BLUE = "rgb(59, 130, 246)";
@@ -142,5 +144,40 @@ describe("example bridge-status in Chromium", { skip }, () => {
     } finally {
       await page.close();
     }
+  });
+});
+
+// The README's steps need PostgreSQL but no browser: they run wherever PostgreSQL answers.
+describe("example bridge-status: the README's steps", { skip: noPostgres }, () => {
+  let bridge: RunningBridge;
+
+  before(async () => {
+    bridge = await startBridgeStatus({ databaseUrl, tablePrefix: `steps_${process.pid}_`, logLevel: "silent" });
+  });
+
+  after(async () => {
+    if (bridge) {
+      await dropTables(bridge.pool, bridge.tables);
+      await bridge.close();
+    }
+  });
+
+  it("runs them as written: SQL updates reach the socket, a change made while Herald is stopped is published after it starts", async () => {
+    const output = await runReadmeSteps(new URL("../README.md", import.meta.url), {
+      "127.0.0.1:8000": new URL(bridge.url).host,
+      "127.0.0.1:8001": new URL(bridge.heraldUrl).host,
+      "postgres://postgres@127.0.0.1:5432/test": databaseUrl,
+      cas_deposits: bridge.tables.casDeposits,
+      wcas_return_intentions: bridge.tables.returnIntentions,
+      polygon_transactions: bridge.tables.polygonTransactions,
+      herald_outbox: bridge.tables.outbox,
+    });
+    const statuses = (type: string) =>
+      output.split("\n").filter((line) => line.startsWith(`{"type":"${type}"`)).map((line) => (JSON.parse(line) as { data: { row: { status: string } } }).data.row.status);
+    assert.deepEqual(statuses("cas_deposit_update"), ["pending", "pending_confirmation", "completed"]);
+    assert.match(output, /\{"herald":"stopped"\}\nUPDATE 1\n waiting \n-+\n +1\n/, "the change made while Herald was stopped waited in the outbox");
+    assert.match(output, /\{"herald":"started"\}\n waiting \n-+\n +0\n/, "and was published once it started");
+    assert.deepEqual(statuses("wcas_return_intention_update"), ["pending_deposit", "deposit_detected", "processed"]);
+    assert.deepEqual(statuses("polygon_transaction_update"), ["confirmed"]);
   });
 });

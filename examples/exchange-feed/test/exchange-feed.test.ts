@@ -13,6 +13,7 @@ import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { buildPage } from "../../shared/build-page.js";
 import { browserTestSkip, launchChromium, type Chromium } from "../../shared/browser-test.js";
+import { runReadmeSteps } from "../../shared/readme-steps.js";
 import { startExchangeFeedExample, type ExchangeFeedExample } from "../src/app.js";
 import { startFakeExchange, type FakeExchange } from "../src/fake-exchange.js";
 
@@ -90,5 +91,12 @@ describe("example: exchange feed bridge", { skip }, () => {
     } finally {
       if (!closed) await page.close();
     }
+  });
+
+  it("runs the README's steps as written", async () => {
+    const output = await runReadmeSteps(new URL("../README.md", import.meta.url), { "127.0.0.1:8000": new URL(example.url).host, "127.0.0.1:8090": new URL(exchange.url).host });
+    const statuses = output.split("\n").filter((line) => line.startsWith('{"active_connections"'));
+    assert.deepEqual(statuses, ['{"active_connections":0,"coindcx_connected":false}', '{"active_connections":1,"coindcx_connected":true}']);
+    assert.match(output, /^\{"type":"order","channel":"coindcx:events","data":\{"id":"[^"]+","pair":"B-ETH_USDT","side":"buy"/m);
   });
 });

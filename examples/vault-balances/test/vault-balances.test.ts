@@ -8,10 +8,12 @@
  */
 
 import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { buildPage } from "../../shared/build-page.js";
 import { browserTestSkip, launchChromium, untilSubscriptions, waitForText, type Chromium } from "../../shared/browser-test.js";
+import { runReadmeSteps } from "../../shared/readme-steps.js";
 import { startVaultExample, type VaultExample } from "../src/app.js";
 
 const skip = browserTestSkip("vault-balances");
@@ -82,5 +84,12 @@ describe("example: vault balances", { skip }, () => {
       await sdkTab.close();
       await seedTab.close();
     }
+  });
+
+  it("runs the README's steps as written", async () => {
+    const output = await runReadmeSteps(new URL("../README.md", import.meta.url), { "127.0.0.1:8080": new URL(example.url).host });
+    assert.match(output, /^\{"event":"transaction_confirmed","channel":"vault:HjxQ/m);
+    assert.match(output, /^\{"event":"balance_update","channel":"vault:HjxQ/m);
+    assert.match(output, /^\{"type":"error","code":"invalid_param","message":"Invalid public key"\}$/m);
   });
 });

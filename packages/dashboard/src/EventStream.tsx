@@ -37,11 +37,12 @@ export function EventStream({ store }: { store: EventStore }) {
           ))}
         </select>
         <input id="search" type="search" placeholder="search data…" value={filters.search} onChange={(e) => set({ search: e.target.value })} />
-        <span className="spacer" />
-        <span id="shown-count" className="muted">{shown.length} shown · {snapshot.received} received</span>
-        <button id="export-json" onClick={() => download(`herald-events-${stamp()}.json`, "application/json", toJson(shown.map((s) => s.event)))}>JSON</button>
-        <button id="export-csv" onClick={() => download(`herald-events-${stamp()}.csv`, "text/csv", toCsv(shown.map((s) => s.event)))}>CSV</button>
-        <button id="clear" onClick={() => { store.clear(); setSelected(undefined); }}>Clear</button>
+        <span className="summary">
+          <span id="shown-count" className="muted">{shown.length} shown · {snapshot.received} received</span>
+          <button id="export-json" onClick={() => download(`herald-events-${stamp()}.json`, "application/json", toJson(shown.map((s) => s.event)))}>JSON</button>
+          <button id="export-csv" onClick={() => download(`herald-events-${stamp()}.csv`, "text/csv", toCsv(shown.map((s) => s.event)))}>CSV</button>
+          <button id="clear" onClick={() => { store.clear(); setSelected(undefined); }}>Clear</button>
+        </span>
       </div>
       <div className="stream-body">
         <VirtualList rows={shown} selected={selected?.seq} onSelect={setSelected} />

@@ -328,6 +328,27 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
     }
   });
 
+  it("keeps the toolbar inside its panel at 1280 px wide, however large the counter grows", async () => {
+    const page = await open();
+    try {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await publish(hub, "wide", "note", { n: 1 });
+      await page.locator('.event-row[data-channel="wide"]').waitFor({ timeout: 10_000 });
+      // The counter as it reads after a long day: publishing millions of events here would only
+      // slow the test, and the layout depends on the text's width alone.
+      await page.locator("#shown-count").evaluate((n) => (n.textContent = "12345678 shown · 123456789 received"));
+      const panel = (await page.locator("section.stream").boundingBox())!;
+      for (const id of ["pause", "filter-channel", "filter-type", "search", "shown-count", "export-json", "export-csv", "clear"]) {
+        const box = (await page.locator(`#${id}`).boundingBox())!;
+        assert.ok(box.x >= panel.x && box.x + box.width <= panel.x + panel.width, `#${id} spans ${box.x}-${box.x + box.width}, outside the panel's ${panel.x}-${panel.x + panel.width}`);
+      }
+      const stream = (await page.locator(".stream-body").boundingBox())!;
+      assert.ok(stream.height > 200, "the event list keeps its room below a wrapped toolbar");
+    } finally {
+      await page.close();
+    }
+  });
+
   it("renders event data as text, never as HTML", async () => {
     const page = await open();
     try {

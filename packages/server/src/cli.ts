@@ -1,19 +1,27 @@
 #!/usr/bin/env node
-/** The `herald` command: `herald serve [--port N] [--host H] [--config FILE]`, `herald pg …`. */
+/** The `herald` command: `herald serve [--port N] [--host H] [--config FILE] [--workers N]`, `herald pg …`. */
 
+import cluster from "node:cluster";
 import { parseArgs } from "node:util";
+import { runPrimary } from "./cluster/primary.js";
+import { runWorker } from "./cluster/worker.js";
+import { workerCount } from "./cluster/worker-count.js";
 import { loadConfig } from "./config/load.js";
+import type { HeraldConfig, HeraldConfigInput } from "./config/schema.js";
 import { describeSecurityPosture, type SecurityPosture } from "./ops/security-posture.js";
+import { cannotStart, postureLines, readyBanner } from "./ops/serve-output.js";
 import { isHeraldError } from "./shared/herald-error.js";
 import { Herald } from "./herald.js";
 import { runPgCommand } from "./sources/postgres-cli.js";
 
-const USAGE = `Usage: herald serve [--port N] [--host ADDRESS] [--config FILE] [--check]
+const USAGE = `Usage: herald serve [--port N] [--host ADDRESS] [--config FILE] [--workers N|auto] [--check]
 
 Runs the Herald hub. With no config file it serves on port 8080 with the embedded memory engine.
   --port, -p     port to listen on (default 8080; PORT and HERALD_PORT are read too)
   --host         address to bind (default 0.0.0.0)
   --config, -c   a JSON or YAML config file (HERALD_CONFIG is read too)
+  --workers, -w  processes sharing the port, acting as one hub; auto: one per core
+                 (default 1; HERALD_WORKERS is read too). See docs/operations.md.
   --check        print who may read, publish and administer with this configuration, and exit:
                  0 when it has nothing to warn about, 3 when it has, 1 when it is not valid
   --help, -h     this text
@@ -34,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
         config: { type: "string", short: "c" },
         help: { type: "boolean", short: "h" },
         check: { type: "boolean" },
+        workers: { type: "string", short: "w" },
       },
     });
   } catch (error) {
@@ -56,18 +65,34 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const configFile = parsed.values.config ?? process.env.HERALD_CONFIG;
-  if (parsed.values.check) return check(configFile, portText, parsed.values.host);
+  let workers: number;
+  try {
+    workers = workerCount(parsed.values.workers ?? process.env.HERALD_WORKERS);
+  } catch (error) {
+    process.stderr.write(`herald: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const overrides: HeraldConfigInput = {
+    ...(portText === undefined ? {} : { port: Number(portText) }),
+    ...(parsed.values.host === undefined ? {} : { host: parsed.values.host }),
+  };
+  if (parsed.values.check) return check(configFile, overrides);
+  const err = (text: string): void => void process.stderr.write(text);
+  if (cluster.isWorker) return runWorker({ ...(configFile === undefined ? {} : { configFile }), overrides, err });
+  if (workers > 1) {
+    const config = loadOrExplain(configFile, overrides);
+    if (!config) return 1;
+    if (config.bridges.length > 0) {
+      // Each worker would hold its own upstream connection and publish every message once more.
+      err("herald: bridges run in one process: with --workers each worker would publish every upstream message again; use --workers 1\n");
+      return 1;
+    }
+    return runPrimary({ config, workers, out: (text) => void process.stdout.write(text), err });
+  }
 
   let herald: Herald;
   try {
-    herald = new Herald({
-      env: process.env,
-      configFile,
-      config: {
-        ...(portText === undefined ? {} : { port: Number(portText) }),
-        ...(parsed.values.host === undefined ? {} : { host: parsed.values.host }),
-      },
-    });
+    herald = new Herald({ env: process.env, configFile, config: overrides });
   } catch (error) {
     if (isHeraldError(error, "invalid_config")) {
       process.stderr.write(`herald: ${error.message}\n`);
@@ -79,22 +104,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     await herald.listen();
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    const hint = code === "EADDRINUSE" ? ` port ${herald.config.port} is in use; pick another with --port or PORT` : "";
-    // The operator reads the details a client would not be shown (which Redis, what it answered).
-    const message = isHeraldError(error) && error.detail ? error.detail : (error as Error).message;
-    process.stderr.write(`herald: cannot start: ${message}${hint ? ";" + hint : ""}\n`);
+    process.stderr.write(cannotStart(error, herald.config.port));
     return 1;
   }
-
-  const shown = herald.config.host === "0.0.0.0" || herald.config.host === "::" ? "localhost" : herald.config.host;
-  const base = `http://${shown}:${herald.port}`;
-  const posture = describeSecurityPosture(herald.config);
-  // A configured admin token stays out of the output; a generated one is shown here only, as it exists
-  // nowhere else (and changes with every start).
-  const dashboardToken = herald.config.security.adminToken === undefined
-    ? `${herald.adminToken}  [admin token generated for this run; set HERALD_ADMIN_TOKEN to keep one]`
-    : "<admin token>";
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -115,37 +127,26 @@ async function main(argv: string[]): Promise<number> {
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
   // Printed after the handlers exist: whoever waits for this line may signal at once.
-  process.stdout.write(
-    [
-      `Herald ready on ${base} (node ${herald.node}, engine ${herald.config.engine.type})`,
-      `  WebSocket  ws://${shown}:${herald.port}/ws`,
-      `  SSE        ${base}/sse?channel=<name>`,
-      `  Polling    ${base}/api/updates?channel=<name>`,
-      `  Publish    POST ${base}/api/publish  [${posture.publish}]`,
-      ...postureLines(posture).map((line) => `  ${line}`),
-      `  Status     ${base}/api/status   Metrics ${base}/metrics   Ready ${base}/readyz`,
-      `  Dashboard  ${base}/dashboard?token=${dashboardToken}`,
-      "",
-    ].join("\n"),
-  );
+  process.stdout.write(readyBanner(herald.config, { port: herald.port, node: herald.node, adminToken: herald.adminToken }));
   return -1;
 }
 
-/** The read posture and warnings, as banner lines. */
-function postureLines(posture: SecurityPosture): string[] {
-  const [first = "", ...rest] = posture.read;
-  return [`Read       ${first}`, ...rest.map((line) => `           ${line}`), ...posture.warnings.map((warning) => `WARNING    ${warning}`)];
+/** The configuration `herald serve` would run with, or undefined after saying why it is not valid. */
+function loadOrExplain(configFile: string | undefined, overrides: HeraldConfigInput): HeraldConfig | undefined {
+  try {
+    return loadConfig({ env: process.env, ...(configFile === undefined ? {} : { file: configFile }), overrides });
+  } catch (error) {
+    if (!isHeraldError(error, "invalid_config")) throw error;
+    process.stderr.write(`herald: ${error.message}\n`);
+    return undefined;
+  }
 }
 
 /** `herald serve --check`: the posture of a configuration, without starting anything. */
-function check(configFile: string | undefined, portText: string | undefined, host: string | undefined): number {
+function check(configFile: string | undefined, overrides: HeraldConfigInput): number {
   let posture: SecurityPosture;
   try {
-    const config = loadConfig({
-      env: process.env,
-      ...(configFile === undefined ? {} : { file: configFile }),
-      overrides: { ...(portText === undefined ? {} : { port: Number(portText) }), ...(host === undefined ? {} : { host }) },
-    });
+    const config = loadConfig({ env: process.env, ...(configFile === undefined ? {} : { file: configFile }), overrides });
     posture = describeSecurityPosture(config);
   } catch (error) {
     process.stderr.write(`herald: ${(error as Error).message}\n`);

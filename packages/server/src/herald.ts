@@ -28,11 +28,14 @@ import { Namespaces } from "./hub/namespaces.js";
 import { HubStats } from "./hub/stats.js";
 import { createLogger } from "./ops/logger.js";
 import { Metrics } from "./ops/metrics.js";
+import { WorkerFigures } from "./ops/worker-figures.js";
+import type { WorkerGroup } from "./ops/worker-group.js";
 import { RouteTable } from "./transports/routes.js";
 import { WebSocketTransport } from "./transports/websocket.js";
 import { HeraldError } from "./shared/herald-error.js";
 import { Admission } from "./transports/admission.js";
 import { refuseUpgrade } from "./transports/refuse-upgrade.js";
+import { guardPusherChannels, PusherApps, PusherFrontDoor } from "./pusher/pusher.js";
 
 export type { PublishResult };
 
@@ -49,6 +52,11 @@ export interface HeraldOptions {
   authorizer?: Authorizer;
   /** A pino logger to use instead of the one made from `logLevel`. */
   logger?: Logger;
+  /**
+   * Set by `herald serve --workers N` in each worker process: its siblings, whose figures
+   * /api/status and /metrics add to this one's. Embedding leaves it unset (one process).
+   */
+  workers?: WorkerGroup;
 }
 
 const version: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -67,6 +75,8 @@ export class Herald {
   readonly http: FastifyInstance;
   private readonly engine: Engine;
   private readonly websocket: WebSocketTransport;
+  /** The Pusher protocol's endpoint and HTTP API, when `pusher.apps` is configured. */
+  private readonly pusher: PusherFrontDoor | undefined;
   private readonly closeStreams: () => void;
   /** Sources (Postgres outbox, bridges) and sinks (email, webhooks) from the config. */
   readonly integrations: Integrations;
@@ -84,10 +94,12 @@ export class Herald {
     const stats = new HubStats();
     this.adminToken = this.config.security.adminToken ?? generateAdminToken();
     this.security = createSecurityContext(this.config, this.adminToken);
+    const pusherApps = new PusherApps(this.config.pusher.apps);
+    const authorizer = options.authorizer ?? new ConfigAuthorizer(this.config);
     this.hub = new Hub({
       engine: this.engine,
       namespaces: new Namespaces(this.config),
-      authorizer: options.authorizer ?? new ConfigAuthorizer(this.config),
+      authorizer: pusherApps.size > 0 ? guardPusherChannels(authorizer, pusherApps, this.config.namespaces) : authorizer,
       stats,
       node: this.node,
       maxSubscriptionsPerConnection: this.config.maxSubscriptionsPerConnection,
@@ -126,9 +138,26 @@ export class Herald {
       accepting: () => this.accepting,
       integrations: () => this.integrations.status(),
       retryDeadLetters: (filter) => this.integrations.retryDeadLetters(filter),
+      ...(options.workers ? { workers: new WorkerFigures(options.workers, this.hub, stats, this.node, metrics) } : {}),
     });
     this.http = built.app;
     this.closeStreams = built.closeStreams;
+    this.pusher =
+      pusherApps.size === 0
+        ? undefined
+        : new PusherFrontDoor({
+            config: this.config,
+            apps: pusherApps,
+            hub: this.hub,
+            engine: this.engine,
+            http: this.http,
+            admission,
+            security: this.security,
+            stats,
+            logger: this.logger,
+            node: this.node,
+            accepting: () => this.accepting,
+          });
     applyServerTimeouts(this.http.server, this.config.limits, this.security.hits);
     this.http.server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!this.handleUpgrade(request, socket, head)) refuseUpgrade(socket, new HeraldError("not_found", "no WebSocket endpoint at this path"));
@@ -203,7 +232,7 @@ export class Herald {
 
   /** Handles one upgrade request if its path is Herald's; returns false when it is not. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    return this.websocket.handleUpgrade(request, socket, head);
+    return (this.pusher?.handleUpgrade(request, socket, head) ?? false) || this.websocket.handleUpgrade(request, socket, head);
   }
 
   /** A Node request handler serving Herald's HTTP API, for mounting in another server. */
@@ -225,6 +254,7 @@ export class Herald {
         this.logger.warn({ publishes: this.hub.publishes.size, shutdownTimeout: this.config.shutdownTimeout }, "shutdownTimeout passed with publishes in flight; closing their connections");
       }
       this.websocket.close();
+      this.pusher?.close();
       this.closeStreams();
       await this.http.close();
       await this.engine.close();
@@ -242,5 +272,6 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
 
 function createEngine(config: HeraldConfig, node: string): Engine {
   if (config.engine.type === "memory") return new MemoryEngine({ idempotencyKeys: config.publish.idempotencyKeys });
-  return new RedisEngine({ url: config.engine.redisUrl, prefix: config.engine.prefix, connectionName: `herald:${node}` });
+  const { redisUrl, redisCluster, redisShards, prefix } = config.engine;
+  return new RedisEngine({ url: redisUrl, cluster: redisCluster, shards: redisShards, prefix, connectionName: `herald:${node}` });
 }

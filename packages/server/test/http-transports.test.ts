@@ -90,6 +90,29 @@ describe("polling at /api/updates", () => {
     assert.deepEqual(answer.body.updates[0].data, { bet_id: "9" });
   });
 
+  it("shows in /api/status: a waiting long-poll as a connection, then the bytes of every answer", async () => {
+    const polling = async () => (await getJson(`${hub.url}/api/status`)).body.transports.polling as { connections: number; delivered: number; bytesSent: number };
+    for (let n = 1; n <= 5; n++) await hub.herald.publish("bets:counted", "bet_resolved", { bet_id: String(n) });
+    const before = await polling();
+    const response = await fetch(`${hub.url}/api/updates?channel=bets:counted`);
+    assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
+    const text = await response.text();
+    const answer = JSON.parse(text) as { count: number; cursor: string };
+    assert.equal(answer.count, 5);
+    const answered = await polling();
+    assert.equal(answered.connections, 0, "an answered poll is no longer in flight");
+    assert.equal(answered.delivered - before.delivered, 5);
+    assert.equal(answered.bytesSent - before.bytesSent, Buffer.byteLength(text));
+
+    const waiting = fetch(`${hub.url}/api/updates?channel=bets:counted&since=${answer.cursor}&timeout=20s`).then((r) => r.text());
+    await waitUntil("the long poll to count as a polling connection", async () => (await polling()).connections === 1);
+    await hub.herald.publish("bets:counted", "bet_resolved", { bet_id: "6" });
+    const late = await waiting;
+    const after = await polling();
+    assert.equal(after.connections, 0);
+    assert.equal(after.bytesSent - answered.bytesSent, Buffer.byteLength(late));
+  });
+
   it("returns at the timeout with nothing when nothing happens", async () => {
     const start = await getJson(`${hub.url}/api/updates?channel=bets:quiet`);
     const answer = await getJson(`${hub.url}/api/updates?channel=bets:quiet&since=${start.body.cursor}&timeout=100`);

@@ -4,6 +4,7 @@ import { Writable } from "node:stream";
 import { REDACTED_PATHS, createLogger } from "../src/ops/logger.js";
 import { TestClient, getJson, postJson, startHerald } from "./support/herald.js";
 import { rawSocket, readUntilClosed } from "./security/attack-support.js";
+import { waitUntil } from "./support/deadline.js";
 
 /** A trace-level logger whose output is kept in memory. */
 function capturedLogger() {
@@ -51,6 +52,23 @@ describe("structured logs", () => {
     assert.ok(logs.includes("/api/updates?…"), "the path is logged without its query");
     assert.equal(secretLines(logs), "", "a secret reached the logs");
     assert.ok(REDACTED_PATHS.includes("req.headers.authorization"));
+  });
+
+  it("names a bridge once in each of its lines", async () => {
+    const { logger, captured } = capturedLogger();
+    // Nothing listens at this address: subscribing makes the bridge try, fail and log its states.
+    const hub = await startHerald(
+      { bridges: [{ name: "coindcx", url: "ws://127.0.0.1:9/feed", protocol: "websocket", map: [{ match: {}, channel: "feed:all", type: "tick" }], channels: ["feed:*"], linger: 0 }] },
+      { logger },
+    );
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    await client.subscribe("feed:all");
+    await waitUntil("the bridge to log its state", async () => captured.text.includes('"msg":"bridge state"'));
+    await client.close();
+    await hub.close();
+    const lines = captured.text.split("\n").filter((line) => line.includes('"coindcx"'));
+    assert.ok(lines.length > 0);
+    for (const line of lines) assert.equal(line.split('"bridge":"coindcx"').length - 1, 1, line);
   });
 
   // Node refuses these before any route and attaches the raw request bytes to the error it raises.

@@ -23,6 +23,8 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "HERALD_ENGINE", path: ["engine", "type"], kind: "string", description: "memory or redis." },
   { name: "REDIS_URL", path: ["engine", "redisUrl"], kind: "string", description: "Redis URL for the redis engine." },
   { name: "HERALD_REDIS_URL", path: ["engine", "redisUrl"], kind: "string", description: "Redis URL; wins over REDIS_URL." },
+  { name: "HERALD_REDIS_CLUSTER", path: ["engine", "redisCluster"], kind: "strings", description: "Comma-separated seed URLs of a Redis Cluster, instead of a Redis URL." },
+  { name: "HERALD_REDIS_SHARDS", path: ["engine", "redisShards"], kind: "strings", description: "Comma-separated URLs of independent Redis shards, instead of a Redis URL; order matters." },
   { name: "HERALD_REDIS_PREFIX", path: ["engine", "prefix"], kind: "string", description: "Prefix of Herald's Redis keys (default herald:)." },
   { name: "HERALD_PING_INTERVAL", path: ["pingInterval"], kind: "string", description: "Time between server pings." },
   { name: "HERALD_IDLE_TIMEOUT", path: ["idleTimeout"], kind: "string", description: "Deadline to subscribe or authenticate." },
@@ -61,6 +63,11 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "HERALD_MAX_CONNECTIONS_PER_IP", path: ["limits", "maxConnectionsPerIp"], kind: "int", description: "Connections per client IP." },
   { name: "HERALD_FRAMES_PER_SECOND", path: ["limits", "framesPerSecond"], kind: "int", description: "Frames per second per connection." },
   { name: "HERALD_PER_MESSAGE_DEFLATE", path: ["websocket", "perMessageDeflate"], kind: "bool", description: "true: offer permessage-deflate." },
+  // The common one-app case; they set (or add) the first entry of pusher.apps.
+  { name: "HERALD_PUSHER_APP_ID", path: ["pusher", "apps", "0", "id"], kind: "string", description: "Pusher app id (the first app)." },
+  { name: "HERALD_PUSHER_KEY", path: ["pusher", "apps", "0", "key"], kind: "string", description: "Pusher app key (the first app)." },
+  { name: "HERALD_PUSHER_SECRET", path: ["pusher", "apps", "0", "secret"], kind: "string", description: "Pusher app secret (the first app)." },
+  { name: "HERALD_PUSHER_CLIENT_EVENTS", path: ["pusher", "apps", "0", "clientEvents"], kind: "bool", description: "true: the first Pusher app accepts client-* events." },
 ];
 
 export interface DirectEnvVariable {
@@ -73,6 +80,7 @@ export interface DirectEnvVariable {
 /** Read where no configuration exists yet (the config file's path) or by one module itself; they set no config key. */
 export const DIRECT_ENV_VARIABLES: readonly DirectEnvVariable[] = [
   { name: "HERALD_CONFIG", readBy: ["cli.ts", "sources/postgres-cli.ts"], description: "Path of the JSON or YAML config file for `herald serve` and `herald pg`; `--config` wins." },
+  { name: "HERALD_WORKERS", readBy: ["cli.ts"], description: "`herald serve`: processes sharing the port (a number, or auto for one per core); `--workers` wins." },
   { name: "HERALD_DASHBOARD_DIR", readBy: ["http/dashboard.ts"], description: "Directory of the dashboard build served at /dashboard, instead of the @herald/dashboard package's dist; read when the HTTP app is built, also when embedding." },
 ];
 

@@ -91,9 +91,11 @@ function readConfigFile(file: string): Json {
 
 function setPath(target: Json, path: readonly string[], value: unknown): void {
   let node = target;
-  for (const key of path.slice(0, -1)) {
+  for (const [depth, key] of path.slice(0, -1).entries()) {
     const next = node[key];
-    if (typeof next !== "object" || next === null || Array.isArray(next)) node[key] = {};
+    // A numeric segment names an array entry (pusher.apps.0.key): the array is kept, or made.
+    const wantsArray = /^\d+$/.test(path[depth + 1]!);
+    if (typeof next !== "object" || next === null || Array.isArray(next) !== wantsArray) node[key] = wantsArray ? [] : {};
     node = node[key] as Json;
   }
   node[path[path.length - 1]!] = value;

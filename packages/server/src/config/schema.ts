@@ -6,9 +6,11 @@
 
 import { z } from "zod";
 import { duration, optionalDuration, size } from "./units.js";
+import { engineSchema } from "./engine-schema.js";
 import { bridgeSchema, sinksSchema, sourcesSchema } from "./integrations-schema.js";
 import { ClientAddress } from "../shared/client-address.js";
 import { authSchema, hmacKeySchema, limitsSchema, securitySchema, websocketSchema } from "./security-schema.js";
+import { pusherSchema } from "./pusher-schema.js";
 
 const historySchema = z.strictObject({
   size: z.number().int().min(0).max(1_000_000).optional(),
@@ -82,14 +84,7 @@ export const configSchema = z.strictObject({
   /** This node's name in frames, status and logs. Default: hostname-pid. */
   node: z.string().optional(),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  engine: z
-    .strictObject({
-      type: z.enum(["memory", "redis"]).default("memory"),
-      redisUrl: z.string().optional(),
-      /** Prefix of every Redis key and pub/sub channel, so several Heralds can share one Redis. */
-      prefix: z.string().default("herald:"),
-    })
-    .prefault({}),
+  engine: engineSchema,
   pingInterval: duration("25s"),
   idleTimeout: duration("30s"),
   sendQueueBytes: size("1MiB"),
@@ -133,6 +128,8 @@ export const configSchema = z.strictObject({
   bridges: z.array(bridgeSchema).default([]),
   /** Email and webhook deliveries of published events. */
   sinks: sinksSchema,
+  /** The Pusher protocol front door: apps, and the heartbeat it announces (see pusher-schema.ts). */
+  pusher: pusherSchema,
 });
 
 /** The configuration as written by a user (file, env or createHerald options). */

@@ -39,6 +39,18 @@ export interface StreamEvent {
   readonly offset: number;
   /** Milliseconds since the Unix epoch, set by the engine when it accepted the event. */
   readonly time: number;
+  /** The connection the event came from, when one did (see EventSender); stored and delivered with it. */
+  readonly sender?: EventSender;
+}
+
+/**
+ * The connection an event came from or was published on behalf of: the hub never delivers the
+ * event back to it (a Pusher client event, or a trigger naming its socket_id), and `user` names
+ * who sent it where the receivers are told (Pusher presence channels).
+ */
+export interface EventSender {
+  readonly connectionId: string;
+  readonly user?: string;
 }
 
 /** What `publish` resolves to: the stored event, or for a repeated idempotency key the first one. */
@@ -91,6 +103,8 @@ export interface HistoryResult extends StreamPosition {
 export interface PresenceEntry {
   readonly connectionId: string;
   readonly user?: string;
+  /** What the connection tells others about its user (a Pusher member's user_info), as JSON. */
+  readonly info?: unknown;
   readonly transport: string;
   readonly node: string;
   /** ISO-8601. */
@@ -121,7 +135,7 @@ export interface Engine {
   readonly name: string;
   start(handler: EngineHandler): Promise<void>;
   close(): Promise<void>;
-  publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey): Promise<PublishedEvent>;
+  publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent>;
   /** The record of an idempotency key used on this channel within its TTL, or undefined. */
   recall(channel: string, key: string): Promise<IdempotencyRecord | undefined>;
   /** Calls are counted per channel: delivery stops only when every subscribe has had its unsubscribe. */
@@ -133,6 +147,14 @@ export interface Engine {
   addPresence(channel: string, entry: PresenceEntry): Promise<void>;
   removePresence(channel: string, connectionId: string): Promise<void>;
   presence(channel: string): Promise<PresenceEntry[]>;
+  /**
+   * addPresence, then the channel's entries (the new one included), read in the same atomic step:
+   * of two connections joining at once on any nodes, exactly one sees the other. Costs a read of
+   * every entry, so it is for small channels that need that (Pusher presence, 100 members).
+   */
+  joinPresence(channel: string, entry: PresenceEntry): Promise<PresenceEntry[]>;
+  /** removePresence, then the entries left, read in the same atomic step (see joinPresence). */
+  leavePresence(channel: string, connectionId: string): Promise<PresenceEntry[]>;
   status(): EngineStatus;
 }
 

@@ -13,6 +13,7 @@ import type { StreamPosition } from "@herald/protocol";
 import type {
   Engine,
   EngineHandler,
+  EventSender,
   EngineStatus,
   HistoryQuery,
   HistoryResult,
@@ -72,14 +73,14 @@ export class MemoryEngine implements Engine {
     this.handler = undefined;
   }
 
-  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey): Promise<PublishedEvent> {
+  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent> {
     const now = Date.now();
     // Check and append run in one synchronous step, so two publishes with one key store once.
     const recorded = idempotency === undefined ? undefined : this.recallAt(channel, idempotency.key, now);
     if (recorded) return { channel, type, data, epoch: recorded.epoch, offset: recorded.offset, time: recorded.time, replayed: true };
     const stream = this.streamFor(channel);
     stream.offset += 1;
-    const event: StreamEvent = { channel, type, data, epoch: stream.epoch, offset: stream.offset, time: now };
+    const event: StreamEvent = sender === undefined ? { channel, type, data, epoch: stream.epoch, offset: stream.offset, time: now } : { channel, type, data, epoch: stream.epoch, offset: stream.offset, time: now, sender };
     if (options.historySize > 0) {
       stream.events.push(event);
       this.ttlByChannel.set(channel, options.historyTtlMs);
@@ -149,19 +150,42 @@ export class MemoryEngine implements Engine {
   }
 
   async addPresence(channel: string, entry: PresenceEntry): Promise<void> {
+    this.add(channel, entry);
+  }
+
+  async removePresence(channel: string, connectionId: string): Promise<void> {
+    this.remove(channel, connectionId);
+  }
+
+  async presence(channel: string): Promise<PresenceEntry[]> {
+    return this.entries(channel);
+  }
+
+  // One process and no await between the change and the read: atomic by construction.
+  async joinPresence(channel: string, entry: PresenceEntry): Promise<PresenceEntry[]> {
+    this.add(channel, entry);
+    return this.entries(channel);
+  }
+
+  async leavePresence(channel: string, connectionId: string): Promise<PresenceEntry[]> {
+    this.remove(channel, connectionId);
+    return this.entries(channel);
+  }
+
+  private add(channel: string, entry: PresenceEntry): void {
     let entries = this.presenceByChannel.get(channel);
     if (!entries) this.presenceByChannel.set(channel, (entries = new Map()));
     entries.set(entry.connectionId, entry);
   }
 
-  async removePresence(channel: string, connectionId: string): Promise<void> {
+  private remove(channel: string, connectionId: string): void {
     const entries = this.presenceByChannel.get(channel);
     if (!entries) return;
     entries.delete(connectionId);
     if (entries.size === 0) this.presenceByChannel.delete(channel);
   }
 
-  async presence(channel: string): Promise<PresenceEntry[]> {
+  private entries(channel: string): PresenceEntry[] {
     return [...(this.presenceByChannel.get(channel)?.values() ?? [])];
   }
 

@@ -7,7 +7,8 @@
  *   <prefix>{<channel>}:meta     hash: epoch, offset (last assigned), time (ms of the last event),
  *                                size and ttl (the stream options of the last publish)
  *   <prefix>{<channel>}:stream   stream: one entry per retained event, id `<offset>-0`,
- *                                fields t (type), d (data as JSON), ms (time)
+ *                                fields t (type), d (data as JSON), ms (time), and s (the
+ *                                sender as JSON) for an event that has one
  *   <prefix>{<channel>}:idem:<h> string "<epoch> <offset> <time>": the event published with the
  *                                idempotency key whose SHA-256 is h; expires after the key's TTL
  * A missing meta means the channel's position was lost (expired, evicted, flushed): the next
@@ -18,7 +19,7 @@
  */
 
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 
 // Shared by both scripts: the meta, created with a new epoch when missing; and TTL trimming.
 const PRELUDE = `
@@ -61,7 +62,7 @@ end
 /**
  * KEYS: meta, stream, and optionally the idempotency record. ARGV: type, data (JSON), historySize,
  * historyTtlMs, metaTtlMs, candidate epoch, pub/sub channel, publish command (SPUBLISH or
- * PUBLISH), idempotency record TTL in ms.
+ * PUBLISH), idempotency record TTL in ms, sender (JSON, or '' for none).
  * Returns {epoch, offset, time, replayed (0/1)}. With a record key that already exists nothing is
  * stored and the recorded {epoch, offset, time} come back with replayed 1; else the record is
  * written with the event, in the same atomic step.
@@ -82,8 +83,13 @@ local offset = redis.call('HINCRBY', meta, 'offset', 1)
 local last_time = tonumber(redis.call('HGET', meta, 'time')) or 0
 if now < last_time then now = last_time end
 redis.call('HSET', meta, 'time', now, 'size', size, 'ttl', ttl)
+local sender = ARGV[10]
 if size > 0 then
-  redis.call('XADD', stream, 'MAXLEN', size, offset .. '-0', 't', event_type, 'd', data, 'ms', now)
+  if sender ~= '' then
+    redis.call('XADD', stream, 'MAXLEN', size, offset .. '-0', 't', event_type, 'd', data, 'ms', now, 's', sender)
+  else
+    redis.call('XADD', stream, 'MAXLEN', size, offset .. '-0', 't', event_type, 'd', data, 'ms', now)
+  end
   trim_expired(now - ttl)
   -- Every retained event expires with the newest one at the latest, so the key may too.
   redis.call('PEXPIRE', stream, ttl)
@@ -92,7 +98,9 @@ else
 end
 redis.call('PEXPIRE', meta, math.max(ttl, meta_ttl))
 local message = '{"epoch":' .. cjson.encode(epoch) .. ',"offset":' .. offset .. ',"time":' .. now ..
-  ',"type":' .. cjson.encode(event_type) .. ',"data":' .. data .. '}'
+  ',"type":' .. cjson.encode(event_type) .. ',"data":' .. data
+if sender ~= '' then message = message .. ',"sender":' .. sender end
+message = message .. '}'
 redis.call(ARGV[8], ARGV[7], message)
 if idem then redis.call('SET', idem, epoch .. ' ' .. offset .. ' ' .. now, 'PX', tonumber(ARGV[9])) end
 return {epoch, offset, now, 0}
@@ -101,7 +109,8 @@ return {epoch, offset, now, 0}
 /**
  * KEYS: meta, stream. ARGV: since ('' for none), limit ('' for none), historySize ('' to use the
  * stored one), historyTtlMs (same), metaTtlMs, candidate epoch.
- * Returns {epoch, offset, complete (0/1), flat events: offset, type, data, time, offset, ...}.
+ * Returns {epoch, offset, complete (0/1), flat events: offset, type, data, time, sender ('' for
+ * none), offset, ...}.
  * The position is read in the same atomic step as the events, so it is never older than them.
  */
 const HISTORY = `${PRELUDE}
@@ -143,33 +152,50 @@ end
 local flat = {}
 for _, entry in ipairs(entries) do
   local fields = entry[2]
-  local t, d, ms
+  local t, d, ms, sender
   for i = 1, #fields, 2 do
     if fields[i] == 't' then t = fields[i + 1]
     elseif fields[i] == 'd' then d = fields[i + 1]
-    elseif fields[i] == 'ms' then ms = fields[i + 1] end
+    elseif fields[i] == 'ms' then ms = fields[i + 1]
+    elseif fields[i] == 's' then sender = fields[i + 1] end
   end
   flat[#flat + 1] = string.match(entry[1], '^(%d+)')
   flat[#flat + 1] = t
   flat[#flat + 1] = d
   flat[#flat + 1] = ms
+  flat[#flat + 1] = sender or ''
 end
 return {epoch, offset, complete, flat}
+`;
+
+// Shared by the presence scripts: Redis time, and the entries whose node stopped refreshing them dropped.
+const PRESENCE_PRELUDE = `
+local entries, expiry = KEYS[1], KEYS[2]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local function drop_expired()
+  local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', now)
+  if #gone > 0 then
+    redis.call('HDEL', entries, unpack(gone))
+    redis.call('ZREMRANGEBYSCORE', expiry, '-inf', now)
+  end
+end
+local function add(ttl, first)
+  for i = first, #ARGV, 2 do
+    redis.call('HSET', entries, ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', expiry, now + ttl, ARGV[i])
+  end
+  redis.call('PEXPIRE', entries, ttl)
+  redis.call('PEXPIRE', expiry, ttl)
+end
 `;
 
 /**
  * KEYS: presence hash (connectionId -> entry JSON), presence expiry zset (connectionId -> ms).
  * ARGV: none. Drops the entries whose node stopped refreshing them, returns the rest.
  */
-const PRESENCE = `
-local entries, expiry = KEYS[1], KEYS[2]
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', now)
-if #gone > 0 then
-  redis.call('HDEL', entries, unpack(gone))
-  redis.call('ZREMRANGEBYSCORE', expiry, '-inf', now)
-end
+const PRESENCE = `${PRESENCE_PRELUDE}
+drop_expired()
 return redis.call('HVALS', entries)
 `;
 
@@ -177,18 +203,24 @@ return redis.call('HVALS', entries)
  * KEYS: presence hash, presence expiry zset. ARGV: ttlMs, then connectionId, entry JSON pairs.
  * Adds or refreshes entries; their expiry is Redis time + ttl.
  */
-const PRESENCE_ADD = `
-local entries, expiry = KEYS[1], KEYS[2]
-local ttl = tonumber(ARGV[1])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-for i = 2, #ARGV, 2 do
-  redis.call('HSET', entries, ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', expiry, now + ttl, ARGV[i])
-end
-redis.call('PEXPIRE', entries, ttl)
-redis.call('PEXPIRE', expiry, ttl)
+const PRESENCE_ADD = `${PRESENCE_PRELUDE}
+add(tonumber(ARGV[1]), 2)
 return 1
+`;
+
+/** KEYS: presence hash, presence expiry zset. ARGV: ttlMs, connectionId, entry JSON. Adds, then returns every entry. */
+const PRESENCE_JOIN = `${PRESENCE_PRELUDE}
+add(tonumber(ARGV[1]), 2)
+drop_expired()
+return redis.call('HVALS', entries)
+`;
+
+/** KEYS: presence hash, presence expiry zset. ARGV: connectionId. Removes it, then returns the entries left. */
+const PRESENCE_LEAVE = `${PRESENCE_PRELUDE}
+redis.call('HDEL', entries, ARGV[1])
+redis.call('ZREM', expiry, ARGV[1])
+drop_expired()
+return redis.call('HVALS', entries)
 `;
 
 /** A script run by its SHA1, sent in full only when Redis does not know it yet (NOSCRIPT). */
@@ -198,7 +230,7 @@ export class Script {
     this.sha = createHash("sha1").update(source).digest("hex");
   }
 
-  async run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+  async run(redis: Redis | Cluster, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
@@ -213,4 +245,6 @@ export const scripts = {
   history: new Script(HISTORY),
   presence: new Script(PRESENCE),
   presenceAdd: new Script(PRESENCE_ADD),
+  presenceJoin: new Script(PRESENCE_JOIN),
+  presenceLeave: new Script(PRESENCE_LEAVE),
 };

@@ -1,30 +1,34 @@
 /**
- * The Redis engine: many Herald nodes on one Redis act as one hub.
+ * The Redis engine: many Herald nodes on Redis act as one hub. Redis is one server, several
+ * independent shards (each channel on one, by consistent hashing) or a Redis Cluster; see
+ * redis-topology.ts. Everything below holds per channel, on the server that holds the channel.
  *
  * Streams: each channel's position (epoch, offset) lives in a hash and its history in a Redis
  * Stream; a Lua script assigns the offset, stores the event and publishes it in one atomic step
  * (see redis-scripts.ts), so every node sees one order per channel.
  *
- * Fan-out: a dedicated subscriber connection listens on one pub/sub channel per Herald channel
- * held by this node (sharded SSUBSCRIBE/SPUBLISH when the server has them, Redis 7+, else
- * SUBSCRIBE/PUBLISH).
+ * Fan-out: a subscriber connection per Redis server (redis-subscribers.ts) listens on one pub/sub
+ * channel per Herald channel held by this node (sharded SSUBSCRIBE/SPUBLISH when every server has
+ * them, Redis 7+, else SUBSCRIBE/PUBLISH).
  *
  * Delivery invariant (the engine contract's point 3): for every channel held, the engine knows the
  * last offset it passed to `onEvent`. A message with the next offset is delivered; an older one is
  * dropped; a newer one means messages were missed (pub/sub is fire-and-forget, e.g. while the
  * subscriber connection was down), so the engine parks live messages, reads the missing events
- * from the stream, delivers them, then the parked ones. After a reconnect it resubscribes every
- * channel and runs the same catch-up for each, so events published while this node was cut off
- * reach its clients in order. When the missing events have already left history, nothing can
- * bring them back: the engine tells the hub through `onGap` (the hub makes those clients recover
- * with `since`, where they learn `recovered: false`) instead of skipping them silently.
+ * from the stream, delivers them, then the parked ones. After a subscriber connection comes back
+ * it listens again to every channel of that server and runs the same catch-up for each, so events
+ * published while this node was cut off reach its clients in order. A catch-up counts only when
+ * the channel was listened to, without a break, from before its read until after it. When the
+ * missing events have already left history, nothing can bring them back: the engine tells the hub
+ * through `onGap` (the hub makes those clients recover with `since`, where they learn
+ * `recovered: false`) instead of skipping them silently.
  *
  * Honesty: commands are never queued while Redis is away and never re-sent after a lost
  * connection (a re-sent publish could store an event twice); they fail at once. A publish that
- * never left this node (not connected) rejects with engine_unavailable: nothing was stored.
- * One that was sent and then lost its connection or its answer (timeout) may have been stored, so
- * it rejects with engine_timeout: the outcome is unknown, and a retry with the same
- * idempotency key settles it.
+ * never left this node (the channel's server not connected) rejects with engine_unavailable:
+ * nothing was stored. One that was sent and then lost its connection or its answer (timeout) may
+ * have been stored, so it rejects with engine_timeout: the outcome is unknown, and a retry with
+ * the same idempotency key settles it.
  *
  * Idempotency: the publish script checks and writes the key's record (`{channel}:idem:<hash>`,
  * expiring after the key's TTL) in the same atomic step as the append, so a retry on any node
@@ -33,10 +37,14 @@
  * Presence: a hash of entries and a sorted set of their expiry times per channel; each node
  * refreshes the entries of its own connections, so a crashed node's connections disappear once
  * their expiry passes.
+ *
+ * Availability: with several servers, one that is away makes only its own channels unavailable
+ * (their publishes are refused, their subscribers catch up once it is back); the engine reports
+ * itself unavailable when it reaches none, since every node would be in the same state and taking
+ * them all out of service would serve nobody.
  */
 
 import { createHash, randomBytes } from "node:crypto";
-import { Redis, type RedisOptions } from "ioredis";
 import type { StreamPosition } from "@herald/protocol";
 import {
   ENGINE_TIMEOUT,
@@ -44,6 +52,7 @@ import {
   type Engine,
   type EngineHandler,
   type EngineStatus,
+  type EventSender,
   type HistoryQuery,
   type HistoryResult,
   type IdempotencyKey,
@@ -53,12 +62,20 @@ import {
   type StreamEvent,
   type StreamOptions,
 } from "./engine.js";
+import { RedisClusterTopology } from "./redis-cluster.js";
 import { scripts } from "./redis-scripts.js";
+import { RedisServers } from "./redis-servers.js";
+import { SubscriberConnections } from "./redis-subscribers.js";
+import { connectionOptions, unreachable, type RedisCommands, type RedisTopology } from "./redis-topology.js";
 import { HeraldError, isHeraldError } from "../shared/herald-error.js";
 
 export interface RedisEngineOptions {
   /** Redis URL, e.g. redis://127.0.0.1:6379/0. Default redis://127.0.0.1:6379. */
   url?: string;
+  /** Several independent Redis servers instead of `url`; each channel lives on one (redis-shard-index.ts). */
+  shards?: readonly string[];
+  /** Seed URLs of a Redis Cluster instead of `url` (any of its nodes; the others are discovered). */
+  cluster?: readonly string[];
   /** Prefix of every key and pub/sub channel; lets several Heralds share one Redis. Default `herald:`. */
   prefix?: string;
   /**
@@ -92,82 +109,77 @@ interface Held {
   catchingUp: boolean;
   /** Settles when the first subscribe() has the topic confirmed and the position read. */
   ready: Promise<void>;
+  /** True until the first subscribe() settles: it listens and catches up by itself. */
+  starting: boolean;
+  /** The server whose subscriber connection listens to the topic; undefined while nothing does. */
+  server: string | undefined;
+  /** Changes whenever the topic is listened to anew or stops being listened to. */
+  subscription: number;
+  /** The catch-ups of this channel, one after another. */
+  catchUps: Promise<void>;
 }
 
 const newEpoch = (): string => randomBytes(6).toString("base64url");
 
 export class RedisEngine implements Engine {
   readonly name = "redis";
-  private readonly url: string;
+  private readonly topology: RedisTopology;
   private readonly prefix: string;
   private readonly positionTtlMs: number;
   private readonly presenceTtlMs: number;
   private readonly commandTimeoutMs: number;
   private readonly allowSharded: boolean;
   private readonly connectionName: string;
-  private command: Redis | undefined;
-  private subscriber: Redis | undefined;
+  private subscribers: SubscriberConnections | undefined;
   private handler: EngineHandler | undefined;
   private sharded = false;
   private available = false;
+  private started = false;
   private closed = false;
   private readonly held = new Map<string, Held>();
   private readonly byTopic = new Map<string, Held>();
   /** This node's presence entries, refreshed periodically: channel -> connectionId -> entry. */
   private readonly ownPresence = new Map<string, Map<string, PresenceEntry>>();
   private presenceTimer: NodeJS.Timeout | undefined;
-  private mustResubscribe = false;
   private recovery: Promise<void> = Promise.resolve();
   private recoveryTimer: NodeJS.Timeout | undefined;
   private eventsMissedRecovered = 0;
   private gaps = 0;
 
   constructor(options: RedisEngineOptions = {}) {
-    this.url = options.url ?? "redis://127.0.0.1:6379";
     this.prefix = options.prefix ?? "herald:";
     this.positionTtlMs = options.positionTtlMs ?? 24 * 3600_000;
     this.presenceTtlMs = options.presenceTtlMs ?? 60_000;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 5_000;
     this.allowSharded = !options.disableShardedPubSub;
     this.connectionName = (options.connectionName ?? "herald").replace(/[^A-Za-z0-9_.:-]/g, "_");
+    const layouts = [options.url, options.shards, options.cluster].filter((layout) => layout !== undefined);
+    if (layouts.length > 1) throw new Error("the Redis engine takes one of url, shards and cluster");
+    const commands = connectionOptions(this.commandTimeoutMs, `${this.connectionName}-command`);
+    this.topology = options.cluster
+      ? new RedisClusterTopology(options.cluster, this.prefix, commands)
+      : new RedisServers(options.shards ?? [options.url ?? "redis://127.0.0.1:6379"], commands);
   }
 
   async start(handler: EngineHandler): Promise<void> {
     this.handler = handler;
-    const common: RedisOptions = {
-      // Fail at once while Redis is away instead of queueing: a queued publish would be
-      // "accepted" by nobody, and a re-sent one could be stored twice.
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      autoResubscribe: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: this.commandTimeoutMs,
-      lazyConnect: true,
-      retryStrategy: (times) => Math.min(100 * times, 1_000),
-    };
-    this.command = new Redis(this.url, { ...common, connectionName: `${this.connectionName}-command` });
-    this.subscriber = new Redis(this.url, { ...common, connectionName: `${this.connectionName}-subscriber` });
-    // ioredis reports every failed reconnection attempt as an error; availability carries the news.
-    let lastError = "";
-    const remember = (error: Error): void => {
-      lastError = error.message;
-    };
-    this.command.on("error", remember);
-    this.subscriber.on("error", remember);
     try {
-      await Promise.all([this.command.connect(), this.subscriber.connect()]);
+      await this.topology.connect({ up: () => this.recover(), down: () => this.checkAvailable(), moved: () => void this.followMoves() });
+      const supported = await Promise.all(this.topology.everyServer().map(supportsShardedPubSub));
+      this.sharded = this.allowSharded && supported.every(Boolean);
+      this.subscribers = new SubscriberConnections(connectionOptions(this.commandTimeoutMs, `${this.connectionName}-subscriber`), this.sharded, (server) => this.topology.addressOf(server), {
+        message: (topic, message) => this.receive(topic, message),
+        up: () => this.recover(),
+        down: (server) => this.lostSubscriber(server),
+        moved: () => this.topology.refresh(),
+      });
+      await this.subscribers.update(this.topology.servers(), true);
     } catch (error) {
       await this.close();
-      throw new HeraldError("engine_unavailable", ENGINE_UNAVAILABLE, { cause: error, detail: `cannot reach Redis at ${redactUrl(this.url)}: ${lastError || (error as Error).message}` });
+      throw new HeraldError("engine_unavailable", ENGINE_UNAVAILABLE, { cause: error, detail: (error as Error).message });
     }
-    this.sharded = this.allowSharded && (await supportsShardedPubSub(this.command));
-    const onMessage = (topic: string, message: string): void => this.receive(topic, message);
-    this.subscriber.on(this.sharded ? "smessage" : "message", onMessage);
-    this.command.on("close", () => this.setAvailable(false));
-    this.subscriber.on("close", () => this.lostSubscriber());
-    this.command.on("ready", () => this.recover());
-    this.subscriber.on("ready", () => this.recover());
     this.available = true;
+    this.started = true;
     this.presenceTimer = setInterval(() => void this.refreshPresence(), Math.max(1_000, this.presenceTtlMs / 3));
     this.presenceTimer.unref();
   }
@@ -177,18 +189,23 @@ export class RedisEngine implements Engine {
     if (this.presenceTimer) clearInterval(this.presenceTimer);
     if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
     this.presenceTimer = this.recoveryTimer = undefined;
-    const connections = [this.command, this.subscriber].filter((c): c is Redis => c !== undefined);
-    this.command = this.subscriber = undefined;
+    const subscribers = this.subscribers;
+    this.subscribers = undefined;
     this.held.clear();
     this.byTopic.clear();
     this.handler = undefined;
     this.available = false;
-    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+    await Promise.all([this.topology.close(), subscribers?.close()]);
   }
 
-  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey): Promise<PublishedEvent> {
+  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent> {
     const keys = idempotency === undefined ? this.streamKeys(channel) : [...this.streamKeys(channel), this.idempotencyKey(channel, idempotency.key)];
-    const command = this.ready(this.command);
+    // Either connection to the channel's server dropping is the first sign the server may be gone:
+    // refused now, the event surely was not stored (503); sent into a dead connection, its
+    // outcome would be unknown (504).
+    const server = this.topology.serverOf(channel);
+    if (!this.subscribers?.isUp(server)) throw unreachable(`the subscriber connection to Redis at ${this.topology.addressOf(server)} is down`);
+    const command = this.topology.commandsFor(channel);
     let reply: [string, number, number, number];
     try {
       reply = (await this.run("publish", () =>
@@ -202,6 +219,7 @@ export class RedisEngine implements Engine {
           this.topic(channel),
           this.sharded ? "SPUBLISH" : "PUBLISH",
           idempotency?.ttlMs ?? 0,
+          sender === undefined ? "" : JSON.stringify(sender),
         ]),
       )) as [string, number, number, number];
     } catch (error) {
@@ -210,11 +228,12 @@ export class RedisEngine implements Engine {
       }
       throw error;
     }
-    return { channel, type, data: data ?? null, epoch: reply[0], offset: Number(reply[1]), time: Number(reply[2]), replayed: reply[3] === 1 };
+    const event = { channel, type, data: data ?? null, epoch: reply[0], offset: Number(reply[1]), time: Number(reply[2]), replayed: reply[3] === 1 };
+    return sender === undefined ? event : { ...event, sender };
   }
 
   async recall(channel: string, key: string): Promise<IdempotencyRecord | undefined> {
-    const value = await this.run("recall", () => this.ready(this.command).get(this.idempotencyKey(channel, key)));
+    const value = await this.run("recall", () => this.topology.commandsFor(channel).get(this.idempotencyKey(channel, key)));
     if (value === null) return undefined;
     const [epoch, offset, time] = value.split(" ");
     return { epoch: epoch!, offset: Number(offset), time: Number(time) };
@@ -226,21 +245,43 @@ export class RedisEngine implements Engine {
       held.refs += 1;
     } else {
       const topic = this.topic(channel);
-      held = { channel, topic, refs: 1, epoch: undefined, last: 0, parked: [], catchingUp: true, ready: Promise.resolve() };
+      held = {
+        channel,
+        topic,
+        refs: 1,
+        epoch: undefined,
+        last: 0,
+        parked: [],
+        catchingUp: true,
+        ready: Promise.resolve(),
+        starting: true,
+        server: undefined,
+        subscription: 0,
+        catchUps: Promise.resolve(),
+      };
       const first = held;
       this.held.set(channel, held);
       this.byTopic.set(topic, held);
       held.ready = (async () => {
-        await this.run("subscribe", () => this.listen(this.ready(this.subscriber), topic));
-        // Only now is the topic confirmed: every event after the position read next reaches us.
-        await this.catchUp(first);
+        try {
+          await this.listen(first);
+          // Only now is the topic confirmed: every event after the position read next reaches us.
+          await this.catchUp(first);
+          // The subscriber connection broke meanwhile: what was published since may not arrive.
+          if (first.epoch === undefined) throw unreachable(`the subscriber connection for ${channel} was lost while subscribing`);
+        } finally {
+          first.starting = false;
+        }
       })();
     }
     try {
       await held.ready;
     } catch (error) {
       held.refs -= 1;
-      if (held.refs === 0) this.forget(held);
+      if (held.refs === 0) {
+        this.forget(held);
+        if (held.server !== undefined) void this.subscribers?.unlisten(held.server, held.topic);
+      }
       throw error;
     }
   }
@@ -251,9 +292,7 @@ export class RedisEngine implements Engine {
     held.refs -= 1;
     if (held.refs > 0) return;
     this.forget(held);
-    const subscriber = this.subscriber;
-    if (subscriber?.status !== "ready") return; // a reconnect will not resubscribe it
-    await (this.sharded ? subscriber.sunsubscribe(held.topic) : subscriber.unsubscribe(held.topic)).catch(() => undefined);
+    if (held.server !== undefined) await this.subscribers?.unlisten(held.server, held.topic);
   }
 
   async history(channel: string, query: HistoryQuery, options: StreamOptions): Promise<HistoryResult> {
@@ -266,24 +305,34 @@ export class RedisEngine implements Engine {
   }
 
   async addPresence(channel: string, entry: PresenceEntry): Promise<void> {
-    let own = this.ownPresence.get(channel);
-    if (!own) this.ownPresence.set(channel, (own = new Map()));
-    own.set(entry.connectionId, entry);
+    this.rememberOwnPresence(channel, entry);
     await this.run("presence", () =>
-      scripts.presenceAdd.run(this.ready(this.command), this.presenceKeys(channel), [this.presenceTtlMs, entry.connectionId, JSON.stringify(entry)]),
+      scripts.presenceAdd.run(this.topology.commandsFor(channel), this.presenceKeys(channel), [this.presenceTtlMs, entry.connectionId, JSON.stringify(entry)]),
     );
   }
 
   async removePresence(channel: string, connectionId: string): Promise<void> {
-    const own = this.ownPresence.get(channel);
-    own?.delete(connectionId);
-    if (own?.size === 0) this.ownPresence.delete(channel);
+    this.forgetOwnPresence(channel, connectionId);
     const [entries, expiry] = this.presenceKeys(channel);
-    await this.run("presence", () => this.ready(this.command).multi().hdel(entries, connectionId).zrem(expiry, connectionId).exec());
+    await this.run("presence", () => this.topology.commandsFor(channel).multi().hdel(entries, connectionId).zrem(expiry, connectionId).exec());
   }
 
   async presence(channel: string): Promise<PresenceEntry[]> {
-    const values = (await this.run("presence", () => scripts.presence.run(this.ready(this.command), this.presenceKeys(channel), []))) as string[];
+    const values = (await this.run("presence", () => scripts.presence.run(this.topology.commandsFor(channel), this.presenceKeys(channel), []))) as string[];
+    return values.map((value) => JSON.parse(value) as PresenceEntry);
+  }
+
+  async joinPresence(channel: string, entry: PresenceEntry): Promise<PresenceEntry[]> {
+    this.rememberOwnPresence(channel, entry);
+    const values = (await this.run("presence", () =>
+      scripts.presenceJoin.run(this.topology.commandsFor(channel), this.presenceKeys(channel), [this.presenceTtlMs, entry.connectionId, JSON.stringify(entry)]),
+    )) as string[];
+    return values.map((value) => JSON.parse(value) as PresenceEntry);
+  }
+
+  async leavePresence(channel: string, connectionId: string): Promise<PresenceEntry[]> {
+    this.forgetOwnPresence(channel, connectionId);
+    const values = (await this.run("presence", () => scripts.presenceLeave.run(this.topology.commandsFor(channel), this.presenceKeys(channel), [connectionId]))) as string[];
     return values.map((value) => JSON.parse(value) as PresenceEntry);
   }
 
@@ -292,7 +341,8 @@ export class RedisEngine implements Engine {
       name: this.name,
       available: this.available,
       details: {
-        url: redactUrl(this.url),
+        ...this.topology.describe(),
+        unreachable: (this.subscribers?.down() ?? []).map((server) => this.topology.addressOf(server)),
         prefix: this.prefix,
         pubsub: this.sharded ? "sharded" : "classic",
         channels: this.held.size,
@@ -326,7 +376,7 @@ export class RedisEngine implements Engine {
 
   private async readHistory(channel: string, query: HistoryQuery, options: StreamOptions | undefined): Promise<HistoryResult> {
     const reply = (await this.run("history", () =>
-      scripts.history.run(this.ready(this.command), this.streamKeys(channel), [
+      scripts.history.run(this.topology.commandsFor(channel), this.streamKeys(channel), [
         query.since ?? "",
         query.limit ?? "",
         options?.historySize ?? "",
@@ -337,8 +387,9 @@ export class RedisEngine implements Engine {
     )) as [string, number, number, string[]];
     const [epoch, offset, complete, flat] = reply;
     const events: StreamEvent[] = [];
-    for (let i = 0; i < flat.length; i += 4) {
-      events.push({ channel, epoch, offset: Number(flat[i]), type: flat[i + 1]!, data: JSON.parse(flat[i + 2]!), time: Number(flat[i + 3]) });
+    for (let i = 0; i < flat.length; i += 5) {
+      const event: StreamEvent = { channel, epoch, offset: Number(flat[i]), type: flat[i + 1]!, data: JSON.parse(flat[i + 2]!), time: Number(flat[i + 3]) };
+      events.push(flat[i + 4] ? { ...event, sender: JSON.parse(flat[i + 4]!) as EventSender } : event);
     }
     return { epoch, offset: Number(offset), complete: complete === 1, events };
   }
@@ -380,33 +431,40 @@ export class RedisEngine implements Engine {
   /**
    * Brings a held channel up to date from the stream: reads its position the first time, else the
    * events after the last one delivered. Live messages are parked meanwhile and delivered after.
-   * On failure (Redis went away) the channel stays parked until recover() runs it again.
+   * Catch-ups of one channel run one after another. On failure (Redis went away) the channel stays
+   * parked until recover() runs it again.
    */
-  private async catchUp(held: Held): Promise<void> {
+  private catchUp(held: Held): Promise<void> {
+    const run = held.catchUps.catch(() => undefined).then(() => this.catchUpOnce(held));
+    held.catchUps = run;
+    return run;
+  }
+
+  private async catchUpOnce(held: Held): Promise<void> {
     held.catchingUp = true;
-    {
-      if (held.epoch === undefined) {
-        const position = await this.readHistory(held.channel, { limit: 0 }, undefined);
-        held.epoch = position.epoch;
-        held.last = position.offset;
-      } else {
-        const history = await this.readHistory(held.channel, { since: held.last }, undefined);
-        if (history.epoch !== held.epoch || !history.complete) {
-          this.reportGap(held);
-          held.epoch = history.epoch;
-          held.last = history.offset;
-        } else {
-          for (const event of history.events) {
-            if (this.held.get(held.channel) !== held) return;
-            if (event.offset <= held.last) continue;
-            held.last = event.offset;
-            this.eventsMissedRecovered += 1;
-            this.handler?.onEvent(event);
-          }
-        }
+    // Not listened to: events may be missed until it is again, and recovery catches up after that.
+    if (held.server === undefined || this.held.get(held.channel) !== held) return;
+    const subscription = held.subscription;
+    const read = await this.readHistory(held.channel, held.epoch === undefined ? { limit: 0 } : { since: held.last }, undefined);
+    // The topic stopped being listened to, or was listened to anew, during the read: events after
+    // it may have been missed. The catch-up that follows the new listen does the work instead.
+    if (held.subscription !== subscription || held.server === undefined || this.held.get(held.channel) !== held) return;
+    if (held.epoch === undefined) {
+      held.epoch = read.epoch;
+      held.last = read.offset;
+    } else if (read.epoch !== held.epoch || !read.complete) {
+      this.reportGap(held);
+      held.epoch = read.epoch;
+      held.last = read.offset;
+    } else {
+      for (const event of read.events) {
+        if (event.offset <= held.last) continue;
+        held.last = event.offset;
+        this.eventsMissedRecovered += 1;
+        this.handler?.onEvent(event);
       }
-      held.catchingUp = false;
     }
+    held.catchingUp = false;
     this.drain(held);
   }
 
@@ -420,18 +478,48 @@ export class RedisEngine implements Engine {
     if (this.byTopic.get(held.topic) === held) this.byTopic.delete(held.topic);
   }
 
-  private listen(subscriber: Redis, topic: string): Promise<unknown> {
-    return this.sharded ? subscriber.ssubscribe(topic) : subscriber.subscribe(topic);
+  /** Listens to the channel's topic on the server that holds it now. */
+  private async listen(held: Held): Promise<void> {
+    const subscribers = this.subscribers;
+    if (!subscribers) throw unreachable("the engine is closed");
+    const server = this.topology.serverOf(held.channel);
+    await this.run("subscribe", () => subscribers.listen(server, held.topic));
+    held.server = server;
+    held.subscription += 1;
   }
 
   // ---- availability ---------------------------------------------------------------------------
 
-  private lostSubscriber(): void {
-    // Messages sent while the connection is down are lost: every channel must catch up later,
-    // and its topic must be listened to again on the new connection.
-    this.mustResubscribe = true;
-    for (const held of this.held.values()) held.catchingUp = true;
-    this.setAvailable(false);
+  private lostSubscriber(server: string): void {
+    // Messages sent while the connection is down are lost: the server's channels must catch up
+    // later, and their topics must be listened to again on the new connection.
+    for (const held of this.held.values()) {
+      if (held.server !== server) continue;
+      held.server = undefined;
+      held.subscription += 1;
+      held.catchingUp = true;
+    }
+    this.checkAvailable();
+  }
+
+  /** After the servers changed (a cluster failover or resharding): channels follow their slot to its new server. */
+  private async followMoves(): Promise<void> {
+    if (this.closed || !this.subscribers) return;
+    await this.subscribers.update(this.topology.servers(), false).catch(() => undefined);
+    for (const held of this.held.values()) {
+      const now = this.topology.serverOf(held.channel);
+      if (held.server === undefined || held.server === now) continue;
+      void this.subscribers?.unlisten(held.server, held.topic);
+      held.server = undefined;
+      held.subscription += 1;
+      held.catchingUp = true;
+    }
+    this.recover();
+  }
+
+  /** Unavailable once no command connection or no subscriber connection is up. */
+  private checkAvailable(): void {
+    if (!this.topology.reachable || !this.subscribers?.anyUp) this.setAvailable(false);
   }
 
   /** Runs recovery once at a time; a request made while one runs starts another after it. */
@@ -449,25 +537,27 @@ export class RedisEngine implements Engine {
   }
 
   /**
-   * Once both connections are up: listen again on every held channel (after a subscriber
-   * reconnect), then catch up every channel that may have missed messages, then report available.
+   * Listens again to every held channel not listened to (after a subscriber reconnect or a move),
+   * then catches up every channel that may have missed messages. Reports available once every
+   * channel of a reachable server is caught up; channels of a server still away are tried again.
    */
   private async recoverOnce(): Promise<void> {
-    const subscriber = this.subscriber;
-    if (this.closed || !subscriber || subscriber.status !== "ready" || this.command?.status !== "ready") return;
-    if (this.mustResubscribe) {
-      this.mustResubscribe = false;
-      try {
-        await Promise.all([...this.held.values()].map((h) => this.listen(subscriber, h.topic)));
-      } catch (error) {
-        this.mustResubscribe = true;
-        throw error;
-      }
-    }
-    // A channel whose epoch is unknown is still in its first subscribe(), which catches it up.
-    const behind = [...this.held.values()].filter((h) => h.catchingUp && h.epoch !== undefined);
-    await Promise.all(behind.map((h) => this.catchUp(h)));
-    this.setAvailable(true);
+    const subscribers = this.subscribers;
+    if (this.closed || !this.started || !subscribers) return;
+    // A channel in its first subscribe() listens and catches up there.
+    const behind = [...this.held.values()].filter((h) => !h.starting && (h.server === undefined || h.catchingUp));
+    const results = await Promise.allSettled(behind.map((h) => this.restore(h)));
+    const failed = behind.filter((_, i) => results[i]!.status === "rejected");
+    if (failed.length > 0) this.scheduleRecovery();
+    const blocked = failed.some((h) => subscribers.isUp(this.topology.serverOf(h.channel)));
+    if (this.topology.reachable && subscribers.anyUp && !blocked) this.setAvailable(true);
+    else this.checkAvailable();
+  }
+
+  private async restore(held: Held): Promise<void> {
+    if (held.server === undefined) await this.listen(held);
+    await this.catchUp(held);
+    if (held.catchingUp && this.held.get(held.channel) === held) throw unreachable(`${held.channel} is not caught up yet`);
   }
 
   private setAvailable(available: boolean): void {
@@ -477,24 +567,36 @@ export class RedisEngine implements Engine {
     if (available) void this.refreshPresence();
   }
 
+  /** This node refreshes the entries it added until they are removed (see refreshPresence). */
+  private rememberOwnPresence(channel: string, entry: PresenceEntry): void {
+    let own = this.ownPresence.get(channel);
+    if (!own) this.ownPresence.set(channel, (own = new Map()));
+    own.set(entry.connectionId, entry);
+  }
+
+  private forgetOwnPresence(channel: string, connectionId: string): void {
+    const own = this.ownPresence.get(channel);
+    own?.delete(connectionId);
+    if (own?.size === 0) this.ownPresence.delete(channel);
+  }
+
   private async refreshPresence(): Promise<void> {
-    const command = this.command;
-    if (command?.status !== "ready") return;
     await Promise.all(
-      [...this.ownPresence].map(([channel, entries]) =>
-        scripts.presenceAdd
+      [...this.ownPresence].map(async ([channel, entries]) => {
+        let command: RedisCommands;
+        try {
+          command = this.topology.commandsFor(channel);
+        } catch {
+          return; // its server is away; the next round refreshes it
+        }
+        await scripts.presenceAdd
           .run(command, this.presenceKeys(channel), [this.presenceTtlMs, ...[...entries].flatMap(([id, entry]) => [id, JSON.stringify(entry)])])
-          .catch(() => undefined),
-      ),
+          .catch(() => undefined);
+      }),
     );
   }
 
   // ---- errors ---------------------------------------------------------------------------------
-
-  private ready(connection: Redis | undefined): Redis {
-    if (!connection || connection.status !== "ready") throw new HeraldError("engine_unavailable", ENGINE_UNAVAILABLE, { detail: "Redis is not reachable" });
-    return connection;
-  }
 
   /** Runs a Redis call; a connection problem becomes engine_unavailable, a Redis reply error stays as it is. */
   private async run<T>(what: string, call: () => Promise<T>): Promise<T> {
@@ -519,7 +621,7 @@ function mayHaveRun(cause: unknown): boolean {
   return !/^Stream isn't writeable/.test(cause.message);
 }
 
-async function supportsShardedPubSub(redis: Redis): Promise<boolean> {
+async function supportsShardedPubSub(redis: RedisCommands): Promise<boolean> {
   try {
     const info = (await redis.call("COMMAND", "INFO", "SPUBLISH")) as unknown[];
     return Array.isArray(info) && info[0] != null;
@@ -528,6 +630,3 @@ async function supportsShardedPubSub(redis: Redis): Promise<boolean> {
   }
 }
 
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
-}

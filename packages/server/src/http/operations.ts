@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "../transports/http-context.js";
 import { ADMIN_ONLY } from "../auth/admin-guard.js";
 import { HeraldError } from "../shared/herald-error.js";
+import { nodeFigures } from "../ops/node-figures.js";
 
 export function registerOperations(app: FastifyInstance, context: HttpContext): void {
   const ready = () => {
@@ -15,7 +16,8 @@ export function registerOperations(app: FastifyInstance, context: HttpContext): 
   app.get("/api/status", async (request) => {
     const credential = context.security.admin.credential(request.raw);
     if (credential === "invalid") throw new HeraldError("unauthorized", ADMIN_ONLY);
-    const counts = context.hub.counts();
+    const figures = nodeFigures(context.hub, context.stats, context.node);
+    const workers = await context.workers?.figures();
     const engine = context.engine.status();
     // Anyone may read these: counts only, no channel name, user, event or address (docs/operations.md).
     const summary = {
@@ -23,17 +25,14 @@ export function registerOperations(app: FastifyInstance, context: HttpContext): 
       version: context.version,
       uptime: Math.round((Date.now() - context.stats.startedAt) / 1000),
       engine: { name: engine.name, available: engine.available },
-      connections: counts.connections,
-      subscriptions: counts.subscriptions,
-      channels: counts.channels,
-      users: counts.users,
-      transports: {
-        websocket: { connections: counts.byTransport.websocket, delivered: context.stats.deliveredBy.websocket, bytesSent: context.stats.bytesSent.websocket },
-        sse: { connections: counts.byTransport.sse, delivered: context.stats.deliveredBy.sse, bytesSent: context.stats.bytesSent.sse },
-        polling: { connections: counts.byTransport.polling, delivered: context.stats.deliveredBy.polling, bytesSent: context.stats.bytesSent.polling },
-      },
-      events: { published: context.stats.eventsPublished, delivered: context.stats.eventsDelivered },
-      slowConsumerDisconnects: context.stats.slowConsumerDisconnects,
+      connections: figures.connections,
+      subscriptions: figures.subscriptions,
+      channels: figures.channels,
+      users: figures.users,
+      transports: figures.transports,
+      events: figures.events,
+      slowConsumerDisconnects: figures.slowConsumerDisconnects,
+      ...(workers ? { workers } : {}),
     };
     if (credential === "none") return { ...summary, detail: "send Authorization: Bearer <admin token> for the engine's details, errors and integrations" };
     // The admin's detail: the engine's address and key prefix, errors, and the integrations' URLs, channels and dead letters.
@@ -58,6 +57,10 @@ export function registerOperations(app: FastifyInstance, context: HttpContext): 
   app.get("/metrics", async (request, reply) => {
     if (context.config.security.protectMetrics && !context.security.admin.allows(request.raw)) {
       throw new HeraldError("unauthorized", ADMIN_ONLY);
+    }
+    if (context.workers) {
+      const merged = await context.workers.metricsText();
+      return reply.type(merged.contentType).send(merged.text);
     }
     const text = await context.metrics.text();
     return reply.type(context.metrics.registry.contentType).send(text);

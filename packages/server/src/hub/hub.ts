@@ -26,7 +26,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { channelProblem, CloseCodes, eventTypeProblem, type StreamPosition } from "@herald/protocol";
 import type { Authorizer } from "./authorizer.js";
 import { InFlight } from "./in-flight.js";
-import type { Engine, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
+import type { Engine, EventSender, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
 import { HubListeners } from "./hub-listeners.js";
 import { PublishHooks } from "./publish-hooks.js";
 import type { ChannelOptions, Namespaces } from "./namespaces.js";
@@ -238,13 +238,14 @@ export class Hub {
    * Publishes from a backend (HTTP API or in-process). With an idempotency key already used, the
    * engine stores nothing and answers the first event (`replayed`); it is not counted or observed again,
    * but the publish hooks run again (idempotently) to finish what a failed first answer left undone.
+   * A `sender` connection does not receive the event (see EventSender).
    */
-  async publish(channel: string, type: string, data: unknown, idempotency?: IdempotencyKey): Promise<PublishedEvent> {
+  async publish(channel: string, type: string, data: unknown, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent> {
     const problem = channelProblem(channel);
     if (problem) throw new HeraldError("invalid_channel", problem);
     const typeProblem = eventTypeProblem(type);
     if (typeProblem) throw new HeraldError(typeProblem.code, typeProblem.message);
-    const event = await this.publishes.track(this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency));
+    const event = await this.publishes.track(this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency, sender));
     const hooked = this.beforeAnswer.run(event);
     if (hooked) await this.publishes.track(hooked);
     if (event.replayed) return event;
@@ -314,14 +315,24 @@ export class Hub {
 
   counts(): { connections: number; subscriptions: number; channels: number; users: number; byTransport: Record<TransportName, number> } {
     const byTransport: Record<TransportName, number> = { websocket: 0, sse: 0, polling: 0 };
-    const users = new Set<string>();
     let subscriptions = 0;
     for (const session of this.sessions) {
       byTransport[session.transport] += 1;
       subscriptions += session.subscriptions.size;
-      if (session.user !== undefined) users.add(session.user);
     }
-    return { connections: this.sessions.size, subscriptions, channels: this.channels.size, users: users.size, byTransport };
+    return { connections: this.sessions.size, subscriptions, channels: this.channels.size, users: this.users().size, byTransport };
+  }
+
+  /** The distinct users connected to this node. */
+  users(): Set<string> {
+    const users = new Set<string>();
+    for (const session of this.sessions) if (session.user !== undefined) users.add(session.user);
+    return users;
+  }
+
+  /** The channels this node holds. */
+  channelNames(): string[] {
+    return [...this.channels.keys()];
   }
 
   /** Channels this node holds, with their local subscriber counts. */
@@ -336,6 +347,7 @@ export class Hub {
       const event = events[i]!;
       if (event.offset <= subscription.lastOffset) continue;
       subscription.lastOffset = event.offset;
+      if (event.sender?.connectionId === session.id) continue;
       session.deliver(new PreparedEvent(event), subscription);
       this.stats.eventsDelivered += 1;
       if (i % RECOVERY_SLICE === RECOVERY_SLICE - 1 || session.congested) await session.drained();

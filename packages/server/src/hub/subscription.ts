@@ -15,6 +15,7 @@ import { PreparedEvent } from "./prepared-event.js";
  * Declared here so that subscription.ts and session.ts do not import each other.
  */
 export interface Subscriber {
+  readonly id: string;
   deliver(event: PreparedEvent, subscription: Subscription): void;
   readonly congested: boolean;
   drained(): Promise<void>;
@@ -45,6 +46,8 @@ export class Subscription {
     if (event.epoch === this.epoch && event.offset <= this.lastOffset) return false;
     this.epoch = event.epoch;
     this.lastOffset = event.offset;
+    // An event never goes back to the connection it came from (EventSender).
+    if (event.sender?.connectionId === this.session.id) return false;
     this.session.deliver(prepared, this);
     return true;
   }

@@ -182,8 +182,8 @@ export class Bridge {
     } catch (error) {
       this.errors += 1;
       this.lastError = (error as Error).message;
-      if (isHeraldError(error)) this.logger.warn({ bridge: this.config.name, err: this.lastError }, "malformed upstream message skipped");
-      else this.logger.error({ bridge: this.config.name, err: error }, "upstream message could not be mapped");
+      if (isHeraldError(error)) this.logger.warn({ err: this.lastError }, "malformed upstream message skipped");
+      else this.logger.error({ err: error }, "upstream message could not be mapped");
       return;
     }
     for (const event of events) {
@@ -196,7 +196,7 @@ export class Bridge {
             (error: Error) => {
               this.errors += 1;
               this.lastError = error.message;
-              this.logger.warn({ bridge: this.config.name, channel: event.channel, type: event.type, err: error.message }, "bridged event refused");
+              this.logger.warn({ channel: event.channel, type: event.type, err: error.message }, "bridged event refused");
             },
           ),
       );
@@ -205,7 +205,7 @@ export class Bridge {
 
   private setState(state: BridgeState, reason: string): void {
     if (this.state === state || this.state === "stopped") return;
-    this.logger.info({ bridge: this.config.name, from: this.state, to: state, reason }, "bridge state");
+    this.logger.info({ from: this.state, to: state, reason }, "bridge state");
     this.state = state;
   }
 }

@@ -10,6 +10,7 @@ import type { Hub } from "../hub/hub.js";
 import type { HubStats } from "../hub/stats.js";
 import type { ApiKeys } from "../auth/api-keys.js";
 import type { Metrics } from "../ops/metrics.js";
+import type { WorkerFigures } from "../ops/worker-figures.js";
 import type { SecurityContext } from "../auth/security-context.js";
 import type { Admission } from "./admission.js";
 
@@ -40,4 +41,6 @@ export interface HttpContext {
   integrations?(): Promise<Record<string, unknown>>;
   /** Queues the sinks' dead letters again (the dashboard's retry); resolves to how many. */
   retryDeadLetters?(filter: DeadLetterFilter): Promise<number>;
+  /** Set in a worker of `herald serve --workers`: every worker's figures, for /api/status and /metrics. */
+  readonly workers?: WorkerFigures;
 }

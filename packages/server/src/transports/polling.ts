@@ -7,6 +7,9 @@
  * No gap: the request starts watching its channels before it reads history, so an event
  * published between the read and the wait wakes it instead of being skipped.
  *
+ * In `/api/status`, a poll is one of `transports.polling.connections` while it is in flight (a
+ * long-poll for as long as it waits), and the body of each answer counts in its `bytesSent`.
+ *
  * Honest `recovered`: a cursor the stream no longer covers is answered at once with
  * `recovered: false` (that is news, no need to wait). After a wait, the answer comes from a read
  * made then, from the position the first read confirmed, so `recovered` is judged against the
@@ -27,7 +30,7 @@ import { HeraldError } from "../shared/herald-error.js";
 export function registerPolling(app: FastifyInstance, context: HttpContext): void {
   const { hub, config } = context;
 
-  app.get("/api/updates", async (request) => {
+  app.get("/api/updates", async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const channels = channelsFromQuery(query.channel, config.maxSubscriptionsPerConnection);
     const cursor = cursorFromText(firstString(query.since), "since");
@@ -46,6 +49,7 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     request.raw.on("close", () => aborted.abort());
     const session = new PassiveSession(randomUUID(), "polling", arrival.address, "herald");
     let watch: ReturnType<typeof hub.watch> | undefined;
+    let body: string;
     try {
       const token = await context.admission.authenticate(session, arrival);
       for (const channel of channels) await hub.authorizeRead(session, channel, token);
@@ -58,8 +62,10 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
         await watch.next(Math.min(timeout, config.polling.maxTimeout), aborted.signal);
         answer = await read(channels, answer.next, Math.min(limit, config.polling.maxEvents));
       }
+      // Serialised here, once, so the bytes counted are the bytes sent.
+      body = JSON.stringify({ updates: answer.updates, cursor: encodeCursor(answer.next), count: answer.count, recovered: answer.recovered });
       context.stats.deliveredBy.polling += answer.count;
-      return { updates: answer.updates, cursor: encodeCursor(answer.next), count: answer.count, recovered: answer.recovered };
+      context.stats.bytesSent.polling += Buffer.byteLength(body);
     } finally {
       release();
       if (watch) {
@@ -67,6 +73,8 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
         await hub.removeSession(session);
       }
     }
+    // Sent once the poll has left the counts, so a client that has its answer no longer sees itself in flight.
+    return reply.type("application/json; charset=utf-8").send(body);
   });
 
   async function read(channels: string[], cursor: Cursor | undefined, limit: number) {

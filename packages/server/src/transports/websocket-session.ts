@@ -75,7 +75,7 @@ export class WebSocketSession extends PushSession {
     if (this.deflating) {
       // With permessage-deflate ws may hold frames back while it compresses; writing around its
       // queue could reorder them, so such connections go through ws.send (and get compression).
-      const bytes = event.bytes(this.envelope);
+      const bytes = this.payloadOf(event);
       this.socket.send(bytes, { binary: false });
       this.stats.bytesSent.websocket += bytes.length;
       this.stats.deliveredBy.websocket += 1;
@@ -90,11 +90,21 @@ export class WebSocketSession extends PushSession {
         setImmediate(uncorkAll);
       }
     }
-    const frame = event.webSocketFrame(this.envelope);
+    const frame = this.frameOf(event);
     raw.write(frame);
     this.corkedBytes += frame.length;
     this.stats.bytesSent.websocket += frame.length;
     this.stats.deliveredBy.websocket += 1;
+  }
+
+  /** The event as this connection's protocol writes it (a WebSocket message's payload); another protocol overrides it and frameOf. */
+  protected payloadOf(event: PreparedEvent): Buffer {
+    return event.bytes(this.envelope);
+  }
+
+  /** The whole WebSocket frame of payloadOf, built once per event and shared by the connections that send it. */
+  protected frameOf(event: PreparedEvent): Buffer {
+    return event.webSocketFrame(this.envelope);
   }
 
   /** Sends what was written while corked; called once per turn by uncorkAll. */

@@ -316,6 +316,37 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
       assert.deepEqual(await engine.presence(ch), []);
     });
 
+    it("carries an event's sender live and through history; events without one have none", async () => {
+      const node = await start();
+      const ch = channel("sender");
+      await node.engine.subscribe(ch);
+      const sender = { connectionId: "123.456", user: "alice" };
+      const sent = await node.engine.publish(ch, "client-typing", { typing: true }, KEEP, undefined, sender);
+      await node.engine.publish(ch, "plain", null, KEEP);
+      assert.deepEqual(sent.sender, sender);
+      const live = await node.waitFor(ch, 2);
+      assert.deepEqual(live.map((e) => e.sender), [sender, undefined]);
+      const history = await node.engine.history(ch, { since: 0 }, KEEP);
+      assert.deepEqual(history.events.map((e) => e.sender), [sender, undefined]);
+      assert.deepEqual(history.events.map((e) => e.data), [{ typing: true }, null]);
+    });
+
+    it("joins and leaves presence atomically: of two joins at once exactly one sees the other, and info is kept", async () => {
+      const [a, b] = options.shared ? [await start(), await start()] : [await start(), undefined];
+      const other = b ?? a;
+      const ch = channel("join");
+      const entry = (id: string) => ({ connectionId: id, user: "u1", info: { user_info: { name: id } }, transport: "pusher", node: "n", connectedAt: new Date().toISOString() });
+      for (let round = 0; round < 10; round++) {
+        const [first, second] = await Promise.all([a.engine.joinPresence(ch, entry(`x${round}`)), other.engine.joinPresence(ch, entry(`y${round}`))]);
+        assert.equal(first.length + second.length, 3, "one join saw only itself, the other saw both");
+        const [left1, left2] = await Promise.all([a.engine.leavePresence(ch, `x${round}`), other.engine.leavePresence(ch, `y${round}`)]);
+        assert.equal(left1.length + left2.length, 1, "one leave saw the other still there, the other saw nobody");
+      }
+      await a.engine.joinPresence(ch, entry("kept"));
+      assert.deepEqual((await other.engine.presence(ch)).map((e) => e.info), [{ user_info: { name: "kept" } }]);
+      assert.deepEqual(await a.engine.leavePresence(ch, "kept"), []);
+    });
+
     it("reports itself available", async () => {
       const { engine } = await start();
       assert.equal(engine.status().available, true);

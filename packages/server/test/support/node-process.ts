@@ -15,11 +15,11 @@ export interface NodeProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `herald serve --port 0` and resolves once it printed the port it listens on. */
-export async function startNodeProcess(name: string, env: Record<string, string>, timeoutMs = 30_000): Promise<NodeProcess> {
+/** Starts `herald serve --port 0 [args]` and resolves once it printed the port it listens on. */
+export async function startNodeProcess(name: string, env: Record<string, string>, timeoutMs = 30_000, args: string[] = []): Promise<NodeProcess> {
   const child = spawn(
     process.execPath,
-    ["--conditions=herald-source", "--import", "tsx", "packages/server/src/cli.ts", "serve", "--port", "0", "--host", "127.0.0.1"],
+    ["--conditions=herald-source", "--import", "tsx", "packages/server/src/cli.ts", "serve", "--port", "0", "--host", "127.0.0.1", ...args],
     { cwd: root, env: { ...process.env, HERALD_NODE: name, HERALD_LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let text = "";

@@ -1,10 +1,14 @@
 /**
  * Test support: a Redis server of the test's own, started with `redis-server` on a free port in a
  * temporary directory, so fault tests can stop, kill and restart it without touching the shared
- * Redis on 6379 that other tests (and other test runs) use.
+ * Redis on 6379 that other tests (and other test runs) use. With `cluster: true` it is a Redis
+ * Cluster node (see redis-cluster.ts, which joins several into one cluster).
  *
  * Without `redis-server` on the PATH the tests that need it are skipped loudly, except in CI
  * (CI=true), where a missing binary is a failure.
+ *
+ * Every server still running when the test process exits is killed then, so a failed or
+ * interrupted test leaves no redis-server behind.
  */
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -18,7 +22,14 @@ import { Redis } from "ioredis";
 export interface RedisServerOptions {
   /** "none" keeps nothing on disk (a restart loses every key); "aof" writes each command to an append-only file. Default "none". */
   persistence?: "none" | "aof";
+  /** Start it as a Redis Cluster node (its cluster bus on a second free port). Default false. */
+  cluster?: boolean;
 }
+
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
 
 /** Resolves to a `skip` value for describe(): false when `redis-server` can be started. */
 export function redisServerSkip(): false | string {
@@ -49,11 +60,14 @@ export class RedisServer {
     readonly port: number,
     private readonly dir: string,
     private readonly persistence: "none" | "aof",
+    /** The cluster bus port, kept across restarts; undefined for a standalone server. */
+    private readonly busPort: number | undefined,
   ) {}
 
   /** Starts a new server on a free port and waits until it answers PING. */
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), "herald-redis-")), options.persistence ?? "none");
+    const busPort = options.cluster ? await freePort() : undefined;
+    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), "herald-redis-")), options.persistence ?? "none", busPort);
     await server.spawn();
     return server;
   }
@@ -90,13 +104,22 @@ export class RedisServer {
     const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "", "--logfile", "", "--daemonize", "no"];
     args.push("--appendonly", this.persistence === "aof" ? "yes" : "no");
     if (this.persistence === "aof") args.push("--appendfsync", "always");
+    if (this.busPort !== undefined) {
+      // nodes.conf in the server's own directory keeps its identity and slots across a restart.
+      // A short node timeout lets the others mark a dead master failed quickly; without full
+      // coverage required, the masters still up serve their own slots meanwhile.
+      args.push("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", String(this.busPort));
+      args.push("--cluster-node-timeout", "1000", "--cluster-require-full-coverage", "no");
+    }
     const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
+    running.add(child);
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
     this.child = child;
     this.exited = new Promise((resolve) => {
       child.once("exit", () => {
+        running.delete(child);
         if (this.child === child) this.child = undefined;
         resolve();
       });

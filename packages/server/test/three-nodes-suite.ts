@@ -1,8 +1,10 @@
 /**
- * Three Herald nodes (child processes started with the CLI) on one Redis act as one hub:
- * cross-node delivery and order, recovery on another node, a node killed mid-stream, and a node
- * cut off from Redis mid-stream. Each node reaches Redis through its own TCP proxy, so the test
- * can cut one node off while Redis keeps serving the others.
+ * Three Herald nodes (child processes started with the CLI) on Redis act as one hub: cross-node
+ * delivery and order, recovery on another node, a node killed mid-stream, a node cut off from
+ * Redis mid-stream, and a Redis server killed mid-stream. One suite, run against each way of
+ * laying out Redis (one server, a Redis Cluster, shards) by a test file per layout that passes a
+ * RedisLayout. Where the layout allows, each node reaches each Redis server through a TCP proxy of
+ * its own, so the test can cut one node off while Redis keeps serving the others.
  */
 
 import { after, before, describe, it } from "node:test";
@@ -12,8 +14,32 @@ import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
 import { getJson, postJson } from "./support/herald.js";
 import { startNodeProcess, type NodeProcess } from "./support/node-process.js";
-import { REDIS_URL, deleteKeys, redisSkip, uniquePrefix } from "./support/redis.js";
+import { uniquePrefix } from "./support/redis.js";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
+
+/** A way of laying out Redis under the nodes, and what the suite may do to it. */
+export interface RedisLayout {
+  /** Names the layout in the suite's title, e.g. "one Redis". */
+  readonly name: string;
+  /** A reason to skip the suite, or false. */
+  readonly skip: false | string;
+  /** Starts the Redis servers the layout needs (if any) and returns their addresses. */
+  start(): Promise<Array<{ host: string; port: number }>>;
+  /**
+   * The environment that points a node at the servers, given the address it should use for each
+   * (a proxy's, or the server's own). With `proxied` false the nodes get the servers' own.
+   */
+  env(addresses: ReadonlyArray<{ host: string; port: number }>, prefix: string): Record<string, string>;
+  /** Whether nodes can be put behind proxies of their own (a cluster hands out its nodes' own addresses, so it cannot). */
+  readonly proxied: boolean;
+  /** The server holding a channel, by index among the addresses; undefined when no server can be killed here. */
+  serverOf?(channel: string, prefix: string): Promise<number>;
+  /** Kills a server (SIGKILL) and starts it again, with what it acknowledged; only with serverOf. */
+  kill?(server: number): Promise<void>;
+  restart?(server: number): Promise<void>;
+  /** Stops what start() started and removes the test's keys. */
+  close(prefix: string): Promise<void>;
+}
 
 // 300 keeps the suite light on a shared 2-core machine; HERALD_TEST_SUBSCRIBERS=1000 runs the full-size case.
 const SUBSCRIBERS = Number(process.env.HERALD_TEST_SUBSCRIBERS ?? 300);
@@ -110,29 +136,35 @@ async function healthOf(node: NodeProcess, status: number, timeoutMs = 15_000): 
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
 
-describe("three nodes on one Redis", { skip: await redisSkip() }, () => {
-  const prefix = uniquePrefix("cluster");
+export function runThreeNodeSuite(layout: RedisLayout): void {
+describe(`three nodes on ${layout.name}`, { skip: layout.skip }, () => {
+  const prefix = uniquePrefix("nodes");
   const nodes: NodeProcess[] = [];
-  const proxies: TcpProxy[] = [];
+  /** Per node, one proxy per Redis server (when the layout is proxied). */
+  const proxies: TcpProxy[][] = [];
   const followers: Follower[] = [];
-  const target = new URL(REDIS_URL);
+  const adminToken = randomBytes(24).toString("base64url");
+  const admin = { authorization: `Bearer ${adminToken}` };
 
   before(async () => {
+    const servers = await layout.start();
     for (let i = 0; i < 3; i++) {
-      const proxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
-      proxies.push(proxy);
-      const url = new URL(REDIS_URL);
-      url.hostname = "127.0.0.1";
-      url.port = String(proxy.port);
-      nodes.push(await startNodeProcess(`node-${i}`, { HERALD_ENGINE: "redis", REDIS_URL: url.toString(), HERALD_REDIS_PREFIX: prefix }));
+      let addresses = servers;
+      if (layout.proxied) {
+        const own = await Promise.all(servers.map((server) => startTcpProxy(server.host, server.port)));
+        proxies.push(own);
+        addresses = own.map((proxy) => ({ host: "127.0.0.1", port: proxy.port }));
+      }
+      const env = { HERALD_ENGINE: "redis", REDIS_URL: "", HERALD_REDIS_URL: "", HERALD_ADMIN_TOKEN: adminToken, ...layout.env(addresses, prefix) };
+      nodes.push(await startNodeProcess(`node-${i}`, env));
     }
   });
 
   after(async () => {
     for (const follower of followers) follower.close();
     await Promise.all(nodes.map((node) => node.kill()));
-    await Promise.all(proxies.map((proxy) => proxy.close()));
-    await deleteKeys(prefix);
+    await Promise.all(proxies.flat().map((proxy) => proxy.close()));
+    await layout.close(prefix);
   });
 
   const channel = (label: string): string => `${label}:${randomBytes(4).toString("hex")}`;
@@ -178,7 +210,9 @@ describe("three nodes on one Redis", { skip: await redisSkip() }, () => {
     mover.close();
   });
 
-  it("refuses publishes on a node cut off from Redis with 503 engine_unavailable, and loses no accepted event", async () => {
+  // Only where each node reaches Redis through a proxy of the test's own (not on a cluster, whose
+  // nodes announce their real addresses): elsewhere the case does not exist, rather than skipped.
+  if (layout.proxied) it("refuses publishes on a node cut off from Redis with 503 engine_unavailable, and loses no accepted event", async () => {
     const ch = channel("cut");
     const watchers = await Promise.all(nodes.flatMap((node) => [follow(ch, node), follow(ch, node)]));
     const [healthy, cut] = [nodes[0]!, nodes[1]!];
@@ -192,7 +226,7 @@ describe("three nodes on one Redis", { skip: await redisSkip() }, () => {
       }
     };
     for (let round = 0; round < 10; round++) await publishBoth(round);
-    proxies[1]!.cut();
+    proxies[1]!.forEach((proxy) => proxy.cut());
     const health = await healthOf(cut, 503);
     assert.equal(health.status, "engine_unavailable");
     // Liveness is not readiness: the node still answers /healthz, so no orchestrator restarts it.
@@ -200,13 +234,89 @@ describe("three nodes on one Redis", { skip: await redisSkip() }, () => {
     for (let round = 10; round < 20; round++) await publishBoth(round);
     assert.ok(refusals.length >= 10, `node-1 refused its publishes while cut off (${refusals.length} refusals)`);
     assert.ok(refusals.every((r) => r.status === 503 && r.code === "engine_unavailable"), JSON.stringify(refusals.slice(0, 3)));
-    proxies[1]!.restore();
+    proxies[1]!.forEach((proxy) => proxy.restore());
     await healthOf(cut, 200);
     for (let round = 20; round < 30; round++) await publishBoth(round);
     await until(`${accepted} events on every watcher`, () => watchers.every((w) => w.offsets.length >= accepted));
     for (const watcher of watchers) assert.deepEqual(watcher.offsets, range(accepted), "every accepted event, once, in order, on every node");
     for (const watcher of watchers) watcher.close();
   });
+
+  // Only where the test started the Redis servers itself (publish-outcomes.test.ts kills the one Redis).
+  if (layout.serverOf) it(
+    "refuses with 503 only the publishes for a killed Redis server's channels, on every node, until it is back, and loses no accepted event",
+    { timeout: 120_000 },
+    async () => {
+      // Two channels on the server to be killed, two elsewhere.
+      const [onVictim, elsewhere]: [string[], string[]] = [[], []];
+      while (onVictim.length < 2 || elsewhere.length < 2) {
+        const ch = channel("outage");
+        const list = (await layout.serverOf!(ch, prefix)) === 0 ? onVictim : elsewhere;
+        if (list.length < 2) list.push(ch);
+      }
+      const channels = [...onVictim, ...elsewhere];
+      const watchers = new Map(await Promise.all(channels.map(async (ch) => [ch, await Promise.all(nodes.map((node) => follow(ch, node)))] as const)));
+      const accepted = new Map(channels.map((ch) => [ch, 0]));
+      const refused: Array<{ channel: string; status: number; code: string }> = [];
+      const publishRound = async (round: number): Promise<void> => {
+        for (const [n, node] of nodes.entries()) {
+          for (const ch of channels) {
+            const answer = await publish(node, ch, { round, n });
+            if (answer.status === 200) accepted.set(ch, accepted.get(ch)! + 1);
+            else refused.push({ channel: ch, status: answer.status, code: answer.body?.error?.code });
+          }
+        }
+      };
+      /** Until every node's engine reports some Redis server unreachable (true) or none (false). */
+      const untilNodesSee = async (down: boolean): Promise<void> => {
+        const deadline = Date.now() + 30_000;
+        for (const node of nodes) {
+          for (;;) {
+            const unreachable = (await getJson(`${node.url}/api/status`, admin)).body.engine.details.unreachable as string[];
+            if ((unreachable.length > 0) === down) break;
+            if (Date.now() > deadline) throw new Error(`${node.name} still reports ${JSON.stringify(unreachable)} unreachable`);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        }
+      };
+      for (let round = 0; round < 2; round++) await publishRound(round);
+      assert.equal(refused.length, 0, JSON.stringify(refused));
+      const before = new Map(accepted);
+      await layout.kill!(0);
+      await untilNodesSee(true);
+      for (let round = 2; round < 4; round++) await publishRound(round);
+      assert.deepEqual([...new Set(refused.map((r) => r.channel))].sort(), [...onVictim].sort(), "only the killed server's channels were refused");
+      assert.ok(refused.every((r) => r.status === 503 && r.code === "engine_unavailable"), JSON.stringify(refused.slice(0, 3)));
+      for (const ch of elsewhere) assert.equal(accepted.get(ch), before.get(ch)! + 6, `${ch}, on a server still up, took every publish`);
+      for (const node of nodes) assert.equal((await getJson(`${node.url}/readyz`)).status, 200, `${node.name} stays ready: its other servers serve`);
+      await layout.restart!(0);
+      await untilNodesSee(false);
+      // The first publishes may still meet a server settling back in (a cluster node rejoining).
+      const deadline = Date.now() + 30_000;
+      for (const node of nodes) {
+        for (const ch of onVictim) {
+          for (;;) {
+            const answer = await publish(node, ch, { round: "back", n: node.name });
+            if (answer.status === 200) {
+              accepted.set(ch, accepted.get(ch)! + 1);
+              break;
+            }
+            assert.equal(answer.status, 503, JSON.stringify(answer.body));
+            if (Date.now() > deadline) throw new Error(`${ch} still refused on ${node.name}: ${JSON.stringify(answer.body)}`);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        }
+      }
+      const refusedBefore = refused.length;
+      for (let round = 4; round < 6; round++) await publishRound(round);
+      assert.equal(refused.length, refusedBefore, "nothing refused once the server is back");
+      await until("every accepted event on every watcher", () => channels.every((ch) => watchers.get(ch)!.every((w) => w.offsets.length >= accepted.get(ch)!)), 30_000);
+      for (const ch of channels) {
+        for (const watcher of watchers.get(ch)!) assert.deepEqual(watcher.offsets, range(accepted.get(ch)!), `${ch}: every accepted event, once, in order, on every node`);
+      }
+      for (const watcher of [...watchers.values()].flat()) watcher.close();
+    },
+  );
 
   it(`loses no event when a node is killed under ${SUBSCRIBERS} subscribers who resume on the survivors`, async () => {
     const ch = channel("kill");
@@ -240,3 +350,4 @@ describe("three nodes on one Redis", { skip: await redisSkip() }, () => {
     for (const follower of crowd) follower.close();
   });
 });
+}

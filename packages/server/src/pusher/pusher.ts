@@ -1,0 +1,76 @@
+/**
+ * The Pusher front door, built by the wiring when `pusher.apps` is configured: the WebSocket
+ * endpoint at `/app/{key}` and the HTTP API at `/apps/{id}/…`, both on the one hub. Nothing but
+ * the wiring imports this room (docs/pusher.md describes it).
+ */
+
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { SecurityContext } from "../auth/security-context.js";
+import type { HeraldConfig } from "../config/schema.js";
+import type { Engine } from "../engine/engine.js";
+import type { Hub } from "../hub/hub.js";
+import type { HubStats } from "../hub/stats.js";
+import type { Admission } from "../transports/admission.js";
+import { PusherApps } from "./apps.js";
+import { ClientEvents } from "./client-events.js";
+import { PusherEndpoint } from "./endpoint.js";
+import { registerPusherHttpApi } from "./http-api.js";
+import { Occupancy } from "./occupancy.js";
+import { PusherPresence } from "./presence.js";
+import { PusherSubscriptions } from "./subscriptions.js";
+
+export { PusherApps } from "./apps.js";
+export { guardPusherChannels } from "./private-channel-guard.js";
+
+export interface PusherFrontDoorOptions {
+  readonly config: HeraldConfig;
+  readonly apps: PusherApps;
+  readonly hub: Hub;
+  readonly engine: Engine;
+  readonly http: FastifyInstance;
+  readonly admission: Admission;
+  readonly security: SecurityContext;
+  readonly stats: HubStats;
+  readonly logger: Logger;
+  readonly node: string;
+  accepting(): boolean;
+}
+
+export class PusherFrontDoor {
+  private readonly endpoint: PusherEndpoint;
+
+  constructor(options: PusherFrontDoorOptions) {
+    const { config, hub } = options;
+    const occupancy = new Occupancy(options.engine, options.node);
+    const presence = new PusherPresence(hub, occupancy);
+    this.endpoint = new PusherEndpoint({
+      hub,
+      apps: options.apps,
+      admission: options.admission,
+      security: options.security,
+      stats: options.stats,
+      logger: options.logger.child({ front: "pusher" }),
+      subscriptions: new PusherSubscriptions(hub, occupancy, presence),
+      clientEvents: new ClientEvents(hub),
+      maxPayload: config.maxPayload,
+      sendQueueBytes: config.sendQueueBytes,
+      activityTimeout: config.pusher.activityTimeout,
+      pongTimeout: config.pusher.pongTimeout,
+    });
+    registerPusherHttpApi(options.http, { hub, apps: options.apps, occupancy, accepting: options.accepting });
+  }
+
+  /** Handles an upgrade to `/app/{key}`; false for any other path. */
+  handleUpgrade(...args: Parameters<PusherEndpoint["handleUpgrade"]>): boolean {
+    return this.endpoint.handleUpgrade(...args);
+  }
+
+  get connectionCount(): number {
+    return this.endpoint.connectionCount;
+  }
+
+  close(): void {
+    this.endpoint.close();
+  }
+}

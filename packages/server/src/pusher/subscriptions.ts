@@ -1,0 +1,97 @@
+/**
+ * pusher:subscribe and pusher:unsubscribe on the hub. A subscription is checked as Pusher checks
+ * it (the name; for private- and presence- channels the app's signature over the socket id, the
+ * channel and channel_data), then made on the hub under the channel's Herald name (granted: the
+ * signature was the authorization), recorded in the engine (occupancy, presence), and answered
+ * with pusher_internal:subscription_succeeded.
+ *
+ * Whatever a subscription recorded is taken out once, by unsubscribe or when the connection
+ * closes, also when the close comes while the subscription is still being made.
+ */
+
+import type { Hub } from "../hub/hub.js";
+import { HeraldError } from "../shared/herald-error.js";
+import { channelKind, heraldChannel, pusherChannelProblem } from "./channel-names.js";
+import { SubscriptionRefusal } from "./codes.js";
+import { subscriptionSucceeded } from "./frames.js";
+import { presenceData, readMember } from "./members.js";
+import type { Occupancy } from "./occupancy.js";
+import type { PusherPresence } from "./presence.js";
+import type { PusherChannel, PusherSession } from "./pusher-session.js";
+import { channelAuthProblem } from "./signatures.js";
+
+export class PusherSubscriptions {
+  constructor(
+    private readonly hub: Hub,
+    private readonly occupancy: Occupancy,
+    private readonly presence: PusherPresence,
+  ) {}
+
+  /** Subscribes; throws SubscriptionRefusal (with the channel's name in `channel`) when refused. */
+  async subscribe(session: PusherSession, data: unknown): Promise<void> {
+    const { channel: name, auth, channel_data: channelData } = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+    const problem = pusherChannelProblem(name);
+    if (problem) throw new SubscriptionRefusal("InvalidRequest", 400, problem);
+    const pusherName = name as string;
+    const kind = channelKind(pusherName);
+    const app = session.app;
+    if (kind !== "public") {
+      const signed = typeof channelData === "string" ? channelData : undefined;
+      const authProblem = channelAuthProblem(app, session.id, pusherName, auth, signed);
+      if (authProblem) throw new SubscriptionRefusal("AuthError", 401, authProblem);
+    }
+    const member = kind === "presence" ? readMember(channelData, app.maxEventBytes) : undefined;
+    const channel = heraldChannel(app, pusherName);
+    // A second subscribe to a channel this connection holds changes nothing and is not answered again.
+    if (session.channels.has(channel)) return;
+    const state: PusherChannel = { name: pusherName, kind, member, ready: false, held: [], entered: false, left: false };
+    session.channels.set(channel, state);
+    try {
+      await this.hub.subscribe(session, channel, { granted: true });
+      if (session.closed) return;
+      state.entered = true;
+      const answer = member ? presenceData(await this.presence.join(app, channel, session, member)) : (await this.occupancy.enter(app, channel, session), {});
+      // The connection closed while this was recorded: leaveAll ran before it was; take it out here.
+      if (session.closed) return await this.leave(session, channel, state);
+      session.markReady(channel, subscriptionSucceeded(pusherName, answer));
+    } catch (error) {
+      if (session.channels.get(channel) === state) session.channels.delete(channel);
+      state.left = true;
+      await this.hub.unsubscribe(session, channel).catch(() => undefined);
+      throw refusalOf(error);
+    }
+  }
+
+  async unsubscribe(session: PusherSession, data: unknown): Promise<void> {
+    const { channel: name } = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+    if (pusherChannelProblem(name) !== undefined) return;
+    const channel = heraldChannel(session.app, name as string);
+    const state = session.channels.get(channel);
+    // Unsubscribing from a channel not subscribed to is not an error in Pusher.
+    if (!state) return;
+    session.channels.delete(channel);
+    await this.hub.unsubscribe(session, channel).catch(() => undefined);
+    await this.leave(session, channel, state);
+  }
+
+  /** Takes out everything a closed connection recorded. */
+  async leaveAll(session: PusherSession): Promise<void> {
+    await Promise.all([...session.channels].map(([channel, state]) => this.leave(session, channel, state)));
+  }
+
+  private async leave(session: PusherSession, channel: string, state: PusherChannel): Promise<void> {
+    if (!state.entered || state.left) return;
+    state.left = true;
+    const app = session.app;
+    if (state.member) await this.presence.leave(app, channel, session, state.member).catch(() => undefined);
+    else await this.occupancy.leave(app, channel, session).catch(() => undefined);
+  }
+}
+
+function refusalOf(error: unknown): SubscriptionRefusal {
+  if (error instanceof SubscriptionRefusal) return error;
+  const refusal = HeraldError.from(error);
+  const status = refusal.status;
+  const type = status === 401 || status === 403 ? "AuthError" : status === 429 || status === 413 ? "LimitReached" : status < 500 ? "InvalidRequest" : "ServerError";
+  return new SubscriptionRefusal(type, status, refusal.message);
+}
