@@ -55,7 +55,7 @@ export class Integrations {
       : undefined;
     this.deliveries = new DeliveryStore({
       kind: deliveryStoreKind(config),
-      redisUrl: config.engine.redisUrl ?? "redis://127.0.0.1:6379",
+      redis: { url: config.engine.redisUrl, cluster: config.engine.redisCluster, shards: config.engine.redisShards },
       redisPrefix: config.engine.prefix,
       postgresUrl: pgConfig.url,
       postgresSchema: config.sinks.queue.schema,

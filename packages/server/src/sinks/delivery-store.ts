@@ -7,24 +7,34 @@
  * Redis: two connections, however many queues: one for adding (it fails at once while Redis is
  * away, so a publish is not held up by a queue that cannot store) and one for the workers (which
  * wait for Redis to come back, as BullMQ requires); each worker adds its own blocking connection.
- * Keys live under `<engine prefix>{sinks}:`, one hash slot, so that BullMQ's scripts keep working
- * where Redis is sharded.
+ * Keys live under `<engine prefix>{sinks}:`, one hash slot, so that BullMQ's scripts work on a
+ * Redis Cluster. With independent shards the queues live on the first shard (a queue has one order).
  *
  * PostgreSQL: BullMQ's PostgreSQL backend, in its own schema (created and migrated at start).
  */
 
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { Queue, Worker, createPostgresBackend, withBackend, type Job } from "bullmq";
 import type { Logger } from "pino";
+import { parseSeeds } from "../engine/redis-cluster.js";
 import type { DeliveryQueue, DeliveryQueueOptions } from "./delivery-queue.js";
 import { DurableDeliveryQueue, type BullBinding, type BullQueue, type BullWorker, type WorkerTuning } from "./durable-delivery-queue.js";
 import { MemoryDeliveryQueue } from "./memory-delivery-queue.js";
 
 export type DeliveryStoreKind = "memory" | "redis" | "postgres";
 
+/** Where the Redis store is: the engine's layout (docs/scaling.md). */
+export interface RedisLayout {
+  readonly url?: string;
+  /** Seed URLs of a Redis Cluster. */
+  readonly cluster?: readonly string[];
+  /** Independent servers: the queues live on the first. */
+  readonly shards?: readonly string[];
+}
+
 export interface DeliveryStoreOptions {
   readonly kind: DeliveryStoreKind;
-  readonly redisUrl: string;
+  readonly redis: RedisLayout;
   /** The engine's key prefix; the queues' keys go under `<prefix>{sinks}:`. */
   readonly redisPrefix: string;
   readonly postgresUrl?: string;
@@ -84,10 +94,9 @@ export class DeliveryStore {
   }
 
   private redisBinding(): BullBinding {
-    const { redisUrl, connectionName, logger } = this.options;
-    const common: RedisOptions = { retryStrategy: (times) => Math.min(100 * times, 1_000), lazyConnect: false };
-    const adding = new Redis(redisUrl, { ...common, connectionName: `${connectionName}-sinks`, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT });
-    const working = new Redis(redisUrl, { ...common, connectionName: `${connectionName}-sink-workers`, maxRetriesPerRequest: null });
+    const { connectionName, logger } = this.options;
+    const adding = this.redisClient({ connectionName: `${connectionName}-sinks`, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT });
+    const working = this.redisClient({ connectionName: `${connectionName}-sink-workers`, maxRetriesPerRequest: null });
     // Failed reconnections are reported by every command; the queues log what matters.
     adding.on("error", () => undefined);
     working.on("error", () => undefined);
@@ -110,6 +119,28 @@ export class DeliveryStore {
       newWorker: <T>(name: string, process: (job: Job<T, void, string>) => Promise<void>, tuning: WorkerTuning) =>
         new Worker<T, void, string>(name, process, { connection: working, prefix, ...tuning }) as unknown as BullWorker<T>,
     };
+  }
+
+  /** One connection to where the queues live: the engine's server, its first shard, or its cluster. */
+  private redisClient(options: RedisOptions): Redis | Cluster {
+    const retryStrategy = (times: number): number => Math.min(100 * times, 1_000);
+    const { url, cluster, shards } = this.options.redis;
+    if (cluster) {
+      const address = parseSeeds(cluster);
+      const { enableOfflineQueue, ...nodeOptions } = options;
+      return new Cluster(address.seeds, {
+        enableOfflineQueue: enableOfflineQueue ?? true,
+        clusterRetryStrategy: retryStrategy,
+        redisOptions: {
+          ...nodeOptions,
+          ...(address.username !== undefined ? { username: address.username } : {}),
+          ...(address.password !== undefined ? { password: address.password } : {}),
+          ...(address.tls ? { tls: {} } : {}),
+        },
+      });
+    }
+    // Shards place channels by hash; a queue keeps one order, so it lives on one of them.
+    return new Redis(shards?.[0] ?? url ?? "redis://127.0.0.1:6379", { ...options, retryStrategy });
   }
 
   private postgresBinding(): BullBinding {

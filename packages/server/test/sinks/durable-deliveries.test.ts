@@ -4,7 +4,8 @@
  * are dead letters that can be retried. Every test runs Redis of its own (support/redis-server.ts),
  * a real SMTP server (smtp-server) and a real HTTP receiver; the crash is a SIGKILL of a node
  * started through the CLI. The same crash on the memory engine with `sinks.queue.store: postgres`
- * (BullMQ's PostgreSQL backend) runs against the real PostgreSQL.
+ * (BullMQ's PostgreSQL backend) runs against the real PostgreSQL, and two nodes share their
+ * deliveries on a Redis Cluster of the test's own.
  */
 
 import { after, before, describe, it } from "node:test";
@@ -20,6 +21,7 @@ import { messageId, startSmtp, type SmtpSink } from "../support/smtp-server.js";
 import { startReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";
 import { waitUntil } from "../support/deadline.js";
 import { DATABASE_URL, connect, postgresMissing, uniqueName } from "../support/postgres.js";
+import { RedisCluster, redisClusterSkip } from "../support/redis-cluster.js";
 
 const SECRET = "whsec_0123456789abcdef";
 const ADMIN_TOKEN = "durable-admin-token-0123456789";
@@ -329,6 +331,45 @@ describe("durable deliveries in PostgreSQL (sinks.queue.store: postgres)", async
       assert.equal(status.email.queued, 0);
     } finally {
       await cleanUp(started);
+    }
+  });
+});
+
+describe("durable deliveries on a Redis Cluster", { skip: redisClusterSkip() }, () => {
+  let cluster: RedisCluster;
+  before(async () => {
+    cluster = await RedisCluster.start();
+  });
+  after(async () => {
+    await cluster?.close();
+  });
+
+  it("two nodes take the deliveries from the cluster: every webhook (in order) and email arrives once", async () => {
+    const count = 30;
+    const receiver = await startReceiver(() => 204);
+    const smtp = await startSmtp();
+    const hubs: RunningHerald[] = [];
+    try {
+      for (const name of ["cluster-one", "cluster-two"]) {
+        hubs.push(await startHerald({ node: name, engine: { type: "redis", redisCluster: cluster.seeds }, security: { adminToken: ADMIN_TOKEN }, sinks: sinks(receiver.url, smtp.port, { attempts: 5, retryDelay: 50 }) }));
+      }
+      for (let n = 1; n <= count; n++) {
+        const answer = await postJson(`${hubs[0]!.url}/api/publish`, { channel: `bets:c${n % 4}`, type: "bet_resolved", data: { n, result: "win", email: `c${n}@example.test` } });
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      }
+      await receiver.until(count, 30_000);
+      await smtp.until(count, 30_000);
+      await sleep(1_000);
+      assertEachOnce(receiver.hits.map((hit) => hit.headers["herald-delivery"] as string), count, "webhook");
+      assert.deepEqual(receiver.hits.map((hit) => hit.body.event.data.n), Array.from({ length: count }, (_, i) => i + 1), "in publish order");
+      assertEachOnce(smtp.messages.map((message) => messageId(message.raw)), count, "email");
+      const statuses = await Promise.all(hubs.map(async (hub) => (await getJson(`${hub.url}/api/status`, { authorization: `Bearer ${ADMIN_TOKEN}` })).body.integrations));
+      assert.equal(statuses[0].email.sent + statuses[1].email.sent, count);
+      assert.equal(statuses[1].webhooks.store, "redis");
+    } finally {
+      for (const hub of hubs) await hub.close();
+      await receiver.close();
+      await smtp.close();
     }
   });
 });
