@@ -6,55 +6,19 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { rm } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { SMTPServer } from "smtp-server";
 import { buildPage } from "../../shared/build-page.js";
 import { browserTestSkip, launchChromium, type Chromium } from "../../shared/browser-test.js";
 import { runReadmeSteps } from "../../shared/readme-steps.js";
 import { startBetResolutions, type RunningBets } from "../src/app.js";
+import { startSmtp, type SmtpSink } from "../../../packages/server/test/support/smtp-server.js";
 
 const skip = browserTestSkip("bet-resolutions");
 
-interface Mail {
-  to: string[];
-  raw: string;
-}
-
-/** A real SMTP server on a free port that hands over each message it accepts. */
-async function startSmtp() {
-  const waiting: Array<(mail: Mail) => void> = [];
-  const received: Mail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS", "AUTH"],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-      stream.on("end", () => {
-        const mail = { to: session.envelope.rcptTo.map((rcpt) => rcpt.address), raw: Buffer.concat(chunks).toString("utf8") };
-        const waiter = waiting.shift();
-        if (waiter) waiter(mail);
-        else received.push(mail);
-        callback();
-      });
-    },
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server.server, "listening");
-  return {
-    port: (server.server.address() as AddressInfo).port,
-    next: () => (received.length > 0 ? Promise.resolve(received.shift()!) : new Promise<Mail>((resolve) => waiting.push(resolve))),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
 describe("example bet-resolutions in Chromium", { skip }, () => {
   let app: RunningBets;
-  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  let smtp: SmtpSink;
   let chromium: Chromium;
   let pageDir = "";
 

@@ -42,7 +42,7 @@ export async function startExchangeFeedExample(options: ExchangeFeedOptions): Pr
   // The seed's GET /api/v1/ws/status, from what Herald's /api/status reports: the monitors on
   // coindcx:events, and whether the bridge to the upstream is connected right now.
   herald.http.get("/api/v1/ws/status", async () => {
-    const bridges = (herald.integrations.status() as { bridges: BridgeStatus[] }).bridges;
+    const bridges = ((await herald.integrations.status()) as { bridges: BridgeStatus[] }).bridges;
     return {
       active_connections: herald.hub.channelList().find((entry) => entry.channel === "coindcx:events")?.subscribers ?? 0,
       coindcx_connected: bridges.find((bridge) => bridge.name === "coindcx")?.state === "connected",

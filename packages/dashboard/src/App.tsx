@@ -7,6 +7,7 @@ import { StatusPoller } from "./status";
 import { EventStream } from "./EventStream";
 import { Channels } from "./Channels";
 import { Health, RateChart, StatCards, Transports } from "./Figures";
+import { DeadLetters } from "./DeadLetters";
 
 function uptime(seconds: number): string {
   const h = Math.floor(seconds / 3600);
@@ -55,6 +56,7 @@ export function App() {
           <RateChart samples={poller.samples} />
           <Transports status={status} latest={latest} />
           <Health status={status} />
+          <DeadLetters status={status} refresh={poller.refresh} />
         </div>
       </div>
     </div>

@@ -98,6 +98,22 @@ export function Health({ status }: { status: Status | undefined }) {
 function summarise(state: unknown): string {
   if (state === null || state === undefined || (Array.isArray(state) && state.length === 0)) return "not configured";
   if (state && typeof state === "object" && "state" in state) return String((state as { state: unknown }).state);
+  if (state && typeof state === "object" && "store" in state) return sinkSummary(state as SinkState);
   const text = JSON.stringify(state) ?? "";
   return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}
+
+interface SinkState {
+  store: string;
+  queued?: number | null;
+  sent?: number;
+  endpoints?: Array<{ delivered: number; queued: number | null }>;
+  deadLetters?: unknown[];
+}
+
+/** A sink in one line: where its deliveries wait, how many went out and wait, and its dead letters. */
+function sinkSummary(sink: SinkState): string {
+  const sent = sink.sent ?? sink.endpoints?.reduce((sum, endpoint) => sum + endpoint.delivered, 0) ?? 0;
+  const queued = sink.queued ?? sink.endpoints?.reduce<number | null>((sum, endpoint) => (sum === null || endpoint.queued === null ? null : sum + endpoint.queued), 0);
+  return `${sink.store} · ${sent} sent · ${queued ?? "?"} queued · ${sink.deadLetters?.length ?? 0} dead`;
 }

@@ -57,6 +57,9 @@ export class StatusPoller {
 
   getVersion = (): number => this.version;
 
+  /** Polls at once (after an action that changes the status, such as a retry). */
+  refresh = (): void => void this.poll();
+
   private async poll(): Promise<void> {
     try {
       const response = await fetch("/api/status", { cache: "no-store" });

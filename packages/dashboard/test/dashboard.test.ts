@@ -17,6 +17,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startHerald, TestClient, type RunningHerald } from "../../server/test/support/herald.js";
 import { SECRET, hs256 } from "../../server/test/security/attack-support.js";
+import { RedisServer, freePort, redisServerSkip } from "../../server/test/support/redis-server.js";
+import { startReceiver } from "../../server/test/support/webhook-receiver.js";
+import { startSmtp } from "../../server/test/support/smtp-server.js";
 import { colourOf } from "../src/event-colour.js";
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -170,10 +173,10 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
     await rm(profileDir, { recursive: true, force: true });
   });
 
-  const open = async (): Promise<Page> => {
+  const open = async (on: RunningHerald = hub): Promise<Page> => {
     const page = await browser.newPage();
     // The URL the start-up banner prints: it sets the admin cookie and redirects to /dashboard/.
-    await page.goto(`${hub.url}/dashboard?token=${hub.herald.adminToken}`);
+    await page.goto(`${on.url}/dashboard?token=${on.herald.adminToken}`);
     await page.waitForFunction(() => document.getElementById("feed-state")?.textContent === "live", undefined, { timeout: 20_000 });
     return page;
   };
@@ -304,6 +307,53 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
       await page.close();
       await bob.close();
       await own.close();
+    }
+  });
+
+  it("lists the dead letters of the Redis delivery queue, and its Retry button delivers them", { skip: redisServerSkip() }, async () => {
+    const redis = await RedisServer.start();
+    let failing = true;
+    const receiver = await startReceiver(() => (failing ? 503 : 204));
+    const smtpPort = await freePort();
+    const tries = { attempts: 2, retryDelay: 20 };
+    const queued = await startHerald({
+      engine: { type: "redis", redisUrl: redis.url },
+      sinks: {
+        webhooks: { endpoints: [{ url: receiver.url, secret: "whsec_0123456789abcdef", on: { channel: "orders:*" }, ...tries }] },
+        email: { smtp: { host: "127.0.0.1", port: smtpPort }, rules: [{ on: { channel: "orders:*" }, to: "{data.email}", subject: "Order {data.id}", text: "filled" }], ...tries },
+      },
+    });
+    const page = await open(queued);
+    try {
+      await publish(queued, "orders:eu", "order_filled", { id: "A-17", email: "buyer@example.test" });
+      const hook = page.locator('.dead-letter[data-sink="webhooks"]');
+      const mail = page.locator('.dead-letter[data-sink="email"]');
+      await hook.waitFor({ timeout: 15_000 });
+      await mail.waitFor({ timeout: 15_000 });
+      assert.equal(await hook.locator(".dead-letter-error").textContent(), "HTTP 503");
+      assert.equal(await hook.locator(".dead-letter-target").textContent(), receiver.url);
+      assert.equal(await mail.locator(".dead-letter-target").textContent(), "Order A-17");
+      assert.equal(receiver.hits.length, 2, "two tries, then a dead letter");
+
+      failing = false;
+      const smtp = await startSmtp(smtpPort);
+      try {
+        const id = await hook.getAttribute("data-id");
+        assert.equal(id, receiver.hits[0]!.headers["herald-delivery"], "the row names the delivery id");
+        await hook.locator("button.retry").click();
+        await receiver.until(3);
+        assert.equal(receiver.hits[2]!.headers["herald-delivery"], id, "the retry is the same delivery");
+        await mail.locator("button.retry").click();
+        assert.deepEqual((await smtp.next()).to, ["buyer@example.test"]);
+        await page.waitForFunction(() => document.querySelectorAll(".dead-letter").length === 0, undefined, { timeout: 15_000 });
+      } finally {
+        await smtp.close();
+      }
+    } finally {
+      await page.close();
+      await queued.close();
+      await receiver.close();
+      await redis.close();
     }
   });
 

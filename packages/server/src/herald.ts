@@ -141,6 +141,7 @@ export class Herald {
       admission,
       accepting: () => this.accepting,
       integrations: () => this.integrations.status(),
+      retryDeadLetters: (filter) => this.integrations.retryDeadLetters(filter),
       ...(options.workers ? { workers: new WorkerFigures(options.workers, this.hub, stats, this.node, metrics) } : {}),
     });
     this.http = built.app;

@@ -26,6 +26,16 @@ function secretLines(logs: string): string {
 }
 
 describe("structured logs", () => {
+  it("log an error given as its message as that text, and an Error with its message and stack", () => {
+    const { logger, captured } = capturedLogger();
+    logger.warn({ err: "connect ECONNREFUSED 127.0.0.1:25" }, "email not sent; will retry");
+    logger.error({ err: new Error("HTTP 500") }, "webhook dead-lettered");
+    const [text, error] = captured.text.trim().split("\n").map((line) => JSON.parse(line) as { err: unknown });
+    assert.equal(text!.err, "connect ECONNREFUSED 127.0.0.1:25");
+    assert.equal((error!.err as { message: string }).message, "HTTP 500");
+    assert.match((error!.err as { stack: string }).stack, /HTTP 500/);
+  });
+
   it("never contain tokens, API keys or query strings, even at trace level", async () => {
     const { logger, captured } = capturedLogger();
     const apiKey = "publish-key-0123456789-SECRET";

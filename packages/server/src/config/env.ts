@@ -45,6 +45,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "SMTP_PASSWORD", path: ["sinks", "email", "smtp", "password"], kind: "string", description: "SMTP password." },
   { name: "FROM_EMAIL", path: ["sinks", "email", "from", "email"], kind: "string", description: "Sender address of emails." },
   { name: "FROM_NAME", path: ["sinks", "email", "from", "name"], kind: "string", description: "Sender name of emails." },
+  { name: "HERALD_SINK_STORE", path: ["sinks", "queue", "store"], kind: "string", description: "Where email and webhook deliveries wait: auto, memory, redis or postgres." },
   { name: "HERALD_HMAC_KEYS", path: ["publish", "hmacKeys"], kind: "hmacKeys", description: "Comma-separated `id=secret` pairs for HMAC-signed publish requests." },
   { name: "HERALD_JWT_SECRET", path: ["auth", "jwt", "secret"], kind: "string", description: "HS256 secret for connection tokens." },
   { name: "HERALD_JWT_PUBLIC_KEY", path: ["auth", "jwt", "publicKey"], kind: "string", description: "PEM public key for RS256/ES256 connection tokens." },

@@ -118,6 +118,8 @@ export const emailSinkSchema = z
     retryDelay: duration("1s"),
     /** Emails waiting at most; beyond it new ones are dropped and counted. Default 1000. */
     maxQueue: z.number().int().min(1).default(1000),
+    /** Given-up emails kept for /api/status and the dashboard, where they can be retried. Default 100. */
+    deadLetters: z.number().int().min(0).max(10_000).default(100),
   })
   .prefault({});
 
@@ -144,15 +146,29 @@ export const webhookSchema = z.strictObject({
 export const webhookSinkSchema = z
   .strictObject({
     endpoints: z.array(webhookSchema).default([]),
-    /** Failed deliveries kept for /api/status. Default 100. */
+    /** Failed deliveries kept per endpoint for /api/status and the dashboard, where they can be retried. Default 100. */
     deadLetters: z.number().int().min(0).max(10_000).default(100),
     /** Deliveries waiting at most per endpoint; beyond it new ones are dead-lettered. Default 10000. */
     maxQueue: z.number().int().min(1).default(10_000),
   })
   .prefault({});
 
+export const deliveryStoreSchema = z
+  .strictObject({
+    /**
+     * Where deliveries wait: `auto` (Redis with the Redis engine, else memory), `memory` (lost at
+     * a stop), `redis` (engine.redisUrl) or `postgres` (sources.postgres.url).
+     */
+    store: z.enum(["auto", "memory", "redis", "postgres"]).default("auto"),
+    /** A node that stops answering keeps a delivery this long before another node takes it over. Default 30s. */
+    lockDuration: duration("30s"),
+    /** The PostgreSQL schema of the `postgres` store. Default herald_sinks. */
+    schema: z.string().regex(/^[a-z_][a-z0-9_]*$/, "the schema name takes lower-case letters, digits and _").default("herald_sinks"),
+  })
+  .prefault({});
+
 export const sourcesSchema = z.strictObject({ postgres: postgresSourceSchema }).prefault({});
-export const sinksSchema = z.strictObject({ email: emailSinkSchema, webhooks: webhookSinkSchema }).prefault({});
+export const sinksSchema = z.strictObject({ email: emailSinkSchema, webhooks: webhookSinkSchema, queue: deliveryStoreSchema }).prefault({});
 
 export type PgTableConfig = z.output<typeof pgTableSchema>;
 export type PostgresSourceConfig = z.output<typeof postgresSourceSchema>;
@@ -161,4 +177,5 @@ export type EmailSinkConfig = z.output<typeof emailSinkSchema>;
 export type EmailRule = z.output<typeof emailRuleSchema>;
 export type WebhookSinkConfig = z.output<typeof webhookSinkSchema>;
 export type WebhookConfig = z.output<typeof webhookSchema>;
+export type DeliveryStoreConfig = z.output<typeof deliveryStoreSchema>;
 export type LifecycleKind = z.output<typeof lifecycleKind>;

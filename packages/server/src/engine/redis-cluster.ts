@@ -25,7 +25,7 @@ const SLOTS_REFRESH_INTERVAL_MS = 5_000;
  */
 const START_TIMEOUT_MS = 10_000;
 
-interface ClusterAddress {
+export interface ClusterAddress {
   readonly seeds: Array<{ host: string; port: number }>;
   readonly username?: string;
   readonly password?: string;
@@ -190,7 +190,8 @@ function nodeKey(node: Redis): string {
 }
 
 /** Seed addresses and the credentials they share; a cluster has only database 0. */
-function parseSeeds(urls: readonly string[]): ClusterAddress {
+/** The seeds, credentials and TLS of a cluster from its seed URLs; throws on a URL a cluster cannot use. */
+export function parseSeeds(urls: readonly string[]): ClusterAddress {
   if (urls.length === 0) throw new Error("a Redis Cluster needs at least one seed URL");
   const parsed = urls.map((text) => {
     let url: URL;

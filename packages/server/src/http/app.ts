@@ -13,6 +13,7 @@ import { registerRawJsonParser } from "./raw-json.js";
 import { registerBrowserDefences } from "./browser-defences.js";
 import { registerAdminFeed } from "./admin-feed.js";
 import { registerDashboard } from "./dashboard.js";
+import { registerDeadLetters } from "./dead-letters.js";
 import { handleClientError } from "./client-errors.js";
 import { HeraldError } from "../shared/herald-error.js";
 
@@ -78,6 +79,7 @@ export function buildHttpApp(context: HttpContext): { app: FastifyInstance; clos
   registerPolling(app, context);
   const sse = registerSse(app, context);
   const adminFeed = registerAdminFeed(app, context);
+  registerDeadLetters(app, context);
   registerDashboard(app, context);
   return {
     app,

@@ -40,7 +40,7 @@ export function registerOperations(app: FastifyInstance, context: HttpContext): 
       ...summary,
       engine,
       errors: Object.fromEntries(context.stats.errorsByCode),
-      integrations: context.integrations?.() ?? {},
+      integrations: (await context.integrations?.()) ?? {},
     };
   });
 

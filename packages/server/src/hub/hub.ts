@@ -14,6 +14,9 @@
  * Fan-out: one PreparedEvent per event, shared by all subscribers, so each envelope's frame is
  * encoded once per event rather than once per subscriber.
  *
+ * Before a publish is answered, `hub.beforeAnswer` (publish-hooks.ts) runs the work the answer
+ * waits for: durable sinks store the event's deliveries there.
+ *
  * Observers (`hub.listeners`, see hub-listeners.ts): `published` after each successful publish,
  * `channel` when hold() creates a channel's state (occupied) and letGo() removes it (vacated),
  * `presence` when a subscription joins or leaves a presence namespace. They never block these paths.
@@ -25,6 +28,7 @@ import type { Authorizer } from "./authorizer.js";
 import { InFlight } from "./in-flight.js";
 import type { Engine, EventSender, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
 import { HubListeners } from "./hub-listeners.js";
+import { PublishHooks } from "./publish-hooks.js";
 import type { ChannelOptions, Namespaces } from "./namespaces.js";
 import { PreparedEvent } from "./prepared-event.js";
 import type { Session, TransportName } from "./session.js";
@@ -72,6 +76,8 @@ export class Hub {
   readonly publishes = new InFlight();
   /** Observers of publishes, channel occupancy and presence (sinks, lazy bridges). */
   readonly listeners = new HubListeners();
+  /** Work each publish waits for before it is answered (durable sink deliveries). */
+  readonly beforeAnswer = new PublishHooks();
 
   constructor(options: HubOptions) {
     this.engine = options.engine;
@@ -230,7 +236,8 @@ export class Hub {
 
   /**
    * Publishes from a backend (HTTP API or in-process). With an idempotency key already used, the
-   * engine stores nothing and answers the first event (`replayed`); it is not counted or observed again.
+   * engine stores nothing and answers the first event (`replayed`); it is not counted or observed again,
+   * but the publish hooks run again (idempotently) to finish what a failed first answer left undone.
    * A `sender` connection does not receive the event (see EventSender).
    */
   async publish(channel: string, type: string, data: unknown, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent> {
@@ -239,6 +246,8 @@ export class Hub {
     const typeProblem = eventTypeProblem(type);
     if (typeProblem) throw new HeraldError(typeProblem.code, typeProblem.message);
     const event = await this.publishes.track(this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency, sender));
+    const hooked = this.beforeAnswer.run(event);
+    if (hooked) await this.publishes.track(hooked);
     if (event.replayed) return event;
     this.stats.eventsPublished += 1;
     this.listeners.emit("published", event);

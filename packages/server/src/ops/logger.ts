@@ -37,7 +37,9 @@ export function createLogger(level: string, options: LoggerOptions = {}, destina
         return { id: request.id, method: request.method, url: redactUrl(request.url), remoteAddress: request.ip };
       },
       // Node's HTTP parse errors carry the raw request (`rawPacket`): URL, query and credential headers.
-      err(error: Error) {
+      err(error: Error | string) {
+        // Many callers log `err: error.message`; spreading a string would log it letter by letter.
+        if (typeof error !== "object" || error === null) return error;
         const { rawPacket: _raw, ...serialized } = stdSerializers.err(error) as ReturnType<typeof stdSerializers.err> & { rawPacket?: unknown };
         return serialized;
       },

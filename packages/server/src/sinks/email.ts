@@ -8,32 +8,52 @@
  *     subject: "Your bet {data.bet_id} is {data.result}",
  *     text: "…", html: "<p>…{data.result}…</p>" }
  *
- * Lifecycle and guarantees: the sink observes the hub's `published` listener, so an event is
- * considered once, by the node that published it. Matching and queueing are synchronous and
- * cheap; rendering, lookups and SMTP run in the background, so a slow or dead SMTP server never
- * delays delivery to sockets. Each email is tried `attempts` times with backoff, then counted as
- * failed and logged. The queue lives in memory: emails not yet sent when Herald stops are lost
- * (at most once, best effort). Values put into `html` are HTML-escaped.
+ * Lifecycle and guarantees: the sink is called before the publish of each event is answered, on
+ * the node that published it, and queues one email per matching rule (delivery-queue.ts); the
+ * answer waits for the queue to hold them. Rendering, lookups and SMTP run in the background, so a
+ * slow or dead SMTP server never delays delivery to sockets. Each email is tried `attempts` times
+ * with backoff, then counted as failed, logged and kept as a dead letter that can be retried. Each
+ * email carries a Message-ID made from its delivery id (the same on every try and every node).
+ * Where the queue lives decides the rest: in memory, emails not yet sent when Herald stops are
+ * lost; in Redis or PostgreSQL they wait for the next node, at least once. Values put into `html`
+ * are HTML-escaped.
  */
 
 import nodemailer, { type Transporter } from "nodemailer";
 import type { Logger } from "pino";
 import { channelMatches } from "@herald/protocol";
 import type { EmailRule, EmailSinkConfig } from "../config/integrations-schema.js";
-import type { StreamEvent } from "../engine/engine.js";
+import type { PublishedEvent, StreamEvent } from "../engine/engine.js";
 import { eventTimestamp } from "../hub/event-frame.js";
 import { escapeHtml, render } from "../shared/template.js";
-import { RetryQueue } from "./retry-queue.js";
+import type { DeliveryQueue } from "./delivery-queue.js";
+import type { DeliveryStore } from "./delivery-store.js";
+import { deliveryId } from "./delivery-id.js";
+
+export interface EmailDeadLetter {
+  readonly id: string;
+  readonly channel: string;
+  readonly type: string;
+  readonly offset: number;
+  readonly subject: string;
+  readonly attempts: number;
+  readonly error: string;
+  readonly at: string;
+}
 
 export interface EmailSinkStatus {
+  readonly store: string;
   readonly rules: number;
+  /** Counted by this node: emails it sent, gave up (failed), retried, and dropped (queue full, or no recipient). */
   readonly sent: number;
   readonly failed: number;
   readonly retries: number;
-  /** Emails not queued because the queue was full, or skipped because a recipient was missing. */
   readonly dropped: number;
-  readonly queued: number;
+  /** Emails waiting, in flight or between tries (with a durable store: for every node); null when the store cannot be read. */
+  readonly queued: number | null;
   readonly lastError: string | null;
+  /** Newest first, at most `deadLetters`. */
+  readonly deadLetters: EmailDeadLetter[];
 }
 
 /** What templates see: `{channel}`, `{type}`, `{data.…}`, `{offset}`, `{epoch}`, `{timestamp}`. */
@@ -50,6 +70,7 @@ export function eventContext(event: StreamEvent): EventContext {
   return { channel: event.channel, type: event.type, data: event.data, offset: event.offset, epoch: event.epoch, timestamp: eventTimestamp(event) };
 }
 
+/** One email, as stored in the queue: the rule it follows and the event it reports. */
 interface Job {
   readonly rule: EmailRule;
   readonly context: EventContext;
@@ -57,9 +78,12 @@ interface Job {
 
 export class EmailSink {
   private readonly transport: Transporter;
-  private readonly rules: Array<{ rule: EmailRule; matches: (event: StreamEvent) => boolean }>;
-  private readonly queue: RetryQueue<Job>;
+  private readonly rules: Array<{ rule: EmailRule; index: number; matches: (event: StreamEvent) => boolean }>;
+  private readonly queue: DeliveryQueue<Job>;
   private readonly from: string;
+  /** The right-hand side of Message-IDs: the sender's domain. */
+  private readonly messageDomain: string;
+  private readonly store: string;
   private sent = 0;
   private failed = 0;
   private retries = 0;
@@ -68,9 +92,11 @@ export class EmailSink {
 
   constructor(
     private readonly config: EmailSinkConfig & { smtp: { host: string } },
+    store: DeliveryStore,
     private readonly logger: Logger,
   ) {
     const smtp = config.smtp;
+    this.store = store.kind;
     this.transport = nodemailer.createTransport({
       host: smtp.host,
       port: smtp.port,
@@ -83,17 +109,20 @@ export class EmailSink {
     });
     const address = config.from.email ?? smtp.username ?? `herald@${smtp.host}`;
     this.from = config.from.name ? `"${config.from.name.replace(/"/g, "'")}" <${address}>` : address;
-    this.rules = config.rules.map((rule) => {
+    this.messageDomain = address.includes("@") ? address.slice(address.lastIndexOf("@") + 1) : smtp.host;
+    this.rules = config.rules.map((rule, index) => {
       const types = rule.on.types && rule.on.types.length > 0 ? new Set(rule.on.types) : undefined;
-      return { rule, matches: (event: StreamEvent) => channelMatches(rule.on.channel, event.channel) && (types === undefined || types.has(event.type)) };
+      return { rule, index, matches: (event: StreamEvent) => channelMatches(rule.on.channel, event.channel) && (types === undefined || types.has(event.type)) };
     });
-    this.queue = new RetryQueue<Job>({
+    this.queue = store.queue<Job>({
+      name: "email",
       attempts: config.attempts,
       retryDelay: config.retryDelay,
       maxQueue: config.maxQueue,
+      deadLetters: config.deadLetters,
       concurrency: 2,
       ordered: false,
-      run: (job) => this.send(job),
+      run: (job, _attempt, id) => this.send(job, id),
       onRetry: (job, error, attempt) => {
         this.retries += 1;
         this.lastError = error.message;
@@ -107,43 +136,82 @@ export class EmailSink {
     });
   }
 
-  /** The hub's `published` listener: queues one email per matching rule and returns at once. */
-  observe(event: StreamEvent): void {
+  /**
+   * Queues one email per matching rule; the promise (none when no rule matched) is what the
+   * publish's answer waits for. A replayed publish queues again only where the store refuses
+   * repeated ids.
+   */
+  observe(event: PublishedEvent): Promise<void> | undefined {
+    if (event.replayed && !this.queue.durable) return undefined;
     let context: EventContext | undefined;
-    for (const { rule, matches } of this.rules) {
+    const adding: Array<Promise<void>> = [];
+    for (const { rule, index, matches } of this.rules) {
       if (!matches(event)) continue;
       context ??= eventContext(event);
-      if (!this.queue.push({ rule, context })) {
-        this.dropped += 1;
-        this.logger.warn({ sink: "email", channel: event.channel, type: event.type }, "email queue full; email dropped");
-      }
+      const id = deliveryId("email", index, event.channel, event.epoch, event.offset);
+      adding.push(
+        Promise.resolve(this.queue.add(id, { rule, context })).then((outcome) => {
+          if (outcome === "queued") return;
+          this.dropped += 1;
+          this.logger.warn({ sink: "email", channel: event.channel, type: event.type }, "email queue full; email dropped");
+        }),
+      );
     }
+    return adding.length === 0 ? undefined : Promise.all(adding).then(() => undefined);
   }
 
-  /** Resolves when every queued email was sent or given up (for tests and graceful stops). */
+  /** Resolves when every queued email was sent or given up (tests). */
   idle(): Promise<void> {
     return this.queue.idle();
   }
 
-  stop(): void {
-    this.queue.stop();
+  /** Closes the SMTP connections (after the queue stopped taking emails). */
+  close(): void {
     this.transport.close();
   }
 
-  status(): EmailSinkStatus {
-    return { rules: this.rules.length, sent: this.sent, failed: this.failed, retries: this.retries, dropped: this.dropped, queued: this.queue.size, lastError: this.lastError };
+  async status(): Promise<EmailSinkStatus> {
+    const [counts, letters] = await Promise.allSettled([this.queue.counts(), this.queue.deadLetters()]);
+    const deadLetters =
+      letters.status === "fulfilled"
+        ? letters.value.map((letter) => ({
+            id: letter.id,
+            channel: letter.data.context.channel,
+            type: letter.data.context.type,
+            offset: letter.data.context.offset,
+            subject: render(letter.data.rule.subject, letter.data.context).text,
+            attempts: letter.attempts,
+            error: letter.error,
+            at: letter.at,
+          }))
+        : [];
+    return {
+      store: this.store,
+      rules: this.rules.length,
+      sent: this.sent,
+      failed: this.failed,
+      retries: this.retries,
+      dropped: this.dropped,
+      queued: counts.status === "fulfilled" ? counts.value.queued : null,
+      lastError: this.lastError,
+      deadLetters,
+    };
   }
 
-  private async send(job: Job): Promise<void> {
+  /** Queues dead letters again with fresh tries: the one with `id`, or all; resolves to how many. */
+  retry(id?: string): Promise<number> {
+    return this.queue.retry(id);
+  }
+
+  private async send(job: Job, id: string): Promise<void> {
     const to = await this.recipient(job);
     if (to === undefined) return;
     const subject = render(job.rule.subject, job.context).text;
     const text = job.rule.text === undefined ? undefined : render(job.rule.text, job.context).text;
     const html = job.rule.html === undefined ? undefined : render(job.rule.html, job.context, escapeHtml).text;
-    await this.transport.sendMail({ from: this.from, to, subject, text, html });
+    await this.transport.sendMail({ from: this.from, to, subject, text, html, messageId: `<${id}@${this.messageDomain}>` });
     this.sent += 1;
   }
-
   private async recipient(job: Job): Promise<string | undefined> {
     if (job.rule.to !== undefined) {
       const to = render(job.rule.to, job.context);

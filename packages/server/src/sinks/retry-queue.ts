@@ -1,11 +1,12 @@
 /**
  * A bounded in-memory queue of deliveries, each tried up to `attempts` times with growing,
- * jittered delays between tries. Used by the email and webhook sinks.
+ * jittered delays between tries: the email and webhook sinks' queue with the memory engine
+ * (memory-delivery-queue.ts).
  *
  * Lifecycle: push() returns at once (false when the queue is full: the caller counts the drop);
  * work runs in the background with at most `concurrency` tries in flight; stop() cancels the
  * timers and forgets what waits. Nothing is persisted: deliveries waiting when the process stops
- * are lost, which the sinks' docs say plainly.
+ * are lost, which the sinks' docs say plainly (Redis and PostgreSQL keep them: durable-delivery-queue.ts).
  *
  * Ordering: with `ordered`, one try runs at a time and a failed item is retried before any later
  * one starts, so deliveries reach the receiver in push order (a failing receiver holds the line up

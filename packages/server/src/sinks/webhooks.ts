@@ -6,36 +6,40 @@
  *   {"kind":"event","id","node","event":{"channel","type","data","offset","epoch","timestamp"}}
  *   {"kind":"channel.occupied"|"channel.vacated","id","node","channel","timestamp"}
  *   {"kind":"presence.join"|"presence.leave","id","node","channel","connectionId","user?","timestamp"}
- * `id` (also in the Herald-Delivery header) stays the same across the tries of one delivery, so a
- * receiver can drop a repeat.
+ * `id` (also in the Herald-Delivery header) names the delivery on every try and every node: for an
+ * event it is derived from the event's channel, epoch and offset (delivery-id.ts), so a receiver can
+ * drop the rare repeat.
  *
- * Lifecycle and guarantees: the sink listens to the hub (never blocking it) and queues each
- * delivery in memory, one queue per endpoint. Deliveries to one endpoint are sent one at a time,
- * in order; a non-2xx answer, a network error or a timeout is retried with backoff up to
- * `attempts` tries, and then the delivery goes to a bounded dead-letter log shown by /api/status.
- * At least once while Herald runs (a try whose answer was lost is sent again); deliveries still
- * queued when Herald stops are lost. Events are reported by the node that published them;
- * lifecycle notices by the node where the change happened, as only that node knows it.
+ * Lifecycle and guarantees: each endpoint has its own delivery queue (delivery-queue.ts), ordered:
+ * deliveries to one endpoint are sent one at a time, in the order they were queued, and a failing
+ * one holds the others back. A non-2xx answer, a network error or a timeout is retried with backoff
+ * up to `attempts` tries; then the delivery is a dead letter, listed in /api/status and retried from
+ * there. Events are queued before their publish is answered (`observe` returns the work the answer
+ * waits for); lifecycle notices are queued as they happen, by the node where the change happened, as
+ * only that node knows it. Where the queue lives decides the rest: in memory, at least once while
+ * Herald runs; in Redis or PostgreSQL, at least once across restarts, tried by whichever node is alive.
  */
 
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { anyChannelMatches, channelMatches } from "@herald/protocol";
 import type { LifecycleKind, WebhookConfig, WebhookSinkConfig } from "../config/integrations-schema.js";
-import type { StreamEvent } from "../engine/engine.js";
+import type { PublishedEvent, StreamEvent } from "../engine/engine.js";
 import type { ChannelChange, PresenceChange } from "../hub/hub-listeners.js";
-import { RetryQueue } from "./retry-queue.js";
+import type { DeliveryQueue } from "./delivery-queue.js";
+import type { DeliveryStore } from "./delivery-store.js";
+import { deliveryId } from "./delivery-id.js";
 import { signWebhook } from "./webhook-signature.js";
 import { eventContext } from "./email.js";
 
+/** One POST, as stored in the queue (its id is the queue's delivery id). */
 interface Delivery {
-  readonly id: string;
   readonly kind: string;
   readonly channel: string;
   readonly body: string;
 }
 
-export interface DeadLetter {
+export interface WebhookDeadLetter {
   readonly url: string;
   readonly id: string;
   readonly kind: string;
@@ -45,27 +49,55 @@ export interface DeadLetter {
   readonly at: string;
 }
 
+export interface WebhookEndpointStatus {
+  readonly url: string;
+  /** Counted by this node: deliveries it made, tries it retried, deliveries it gave up, and ones refused because the queue was full. */
+  readonly delivered: number;
+  readonly retries: number;
+  readonly deadLettered: number;
+  readonly dropped: number;
+  /** Waiting, in flight or between tries, in the queue (with a durable store: for every node); null when the store cannot be read. */
+  readonly queued: number | null;
+}
+
+export interface WebhookSinkStatus {
+  readonly store: string;
+  readonly endpoints: WebhookEndpointStatus[];
+  /** Newest first, at most `deadLetters`. */
+  readonly deadLetters: WebhookDeadLetter[];
+  /** Why the store could not be read, when it could not. */
+  readonly error?: string;
+}
+
 interface Endpoint {
   readonly config: WebhookConfig;
-  readonly queue: RetryQueue<Delivery>;
+  readonly queue: DeliveryQueue<Delivery>;
   readonly wantsEvent: (event: StreamEvent) => boolean;
   readonly lifecycle: ReadonlySet<LifecycleKind>;
   readonly lifecycleChannel: (channel: string) => boolean;
   delivered: number;
   retries: number;
   deadLettered: number;
+  dropped: number;
 }
 
 export class WebhookSink {
   private readonly endpoints: Endpoint[];
-  private readonly deadLetters: DeadLetter[] = [];
 
   constructor(
     private readonly config: WebhookSinkConfig,
     private readonly node: string,
+    private readonly store: DeliveryStore,
     private readonly logger: Logger,
   ) {
-    this.endpoints = config.endpoints.map((endpoint) => this.endpoint(endpoint));
+    const seen = new Map<string, number>();
+    this.endpoints = config.endpoints.map((endpoint) => {
+      // Named by URL, so every node and every restart finds the same queue; a URL listed twice gets a second one.
+      const repeat = seen.get(endpoint.url) ?? 0;
+      seen.set(endpoint.url, repeat + 1);
+      const hash = createHash("sha256").update(endpoint.url).digest("hex").slice(0, 16);
+      return this.endpoint(endpoint, repeat === 0 ? `webhook-${hash}` : `webhook-${hash}-${repeat}`);
+    });
   }
 
   /** True when some endpoint wants lifecycle notices (so the hub's channel/presence listeners are worth adding). */
@@ -77,17 +109,17 @@ export class WebhookSink {
     return this.endpoints.some((endpoint) => endpoint.config.on !== undefined);
   }
 
-  observe(event: StreamEvent): void {
-    let body: string | undefined;
-    let id = "";
-    for (const endpoint of this.endpoints) {
-      if (!endpoint.wantsEvent(event)) continue;
-      if (body === undefined) {
-        id = randomUUID();
-        body = JSON.stringify({ kind: "event", id, node: this.node, event: eventContext(event) });
-      }
-      this.enqueue(endpoint, { id, kind: "event", channel: event.channel, body });
-    }
+  /**
+   * Queues the event for every endpoint that wants it; the promise (none when nothing matched) is
+   * what the publish's answer waits for. A replayed publish queues again only where the store
+   * refuses repeated ids.
+   */
+  observe(event: PublishedEvent): Promise<void> | undefined {
+    const wanting = this.endpoints.filter((endpoint) => endpoint.wantsEvent(event) && (!event.replayed || endpoint.queue.durable));
+    if (wanting.length === 0) return undefined;
+    const id = deliveryId("event", event.channel, event.epoch, event.offset);
+    const body = JSON.stringify({ kind: "event", id, node: this.node, event: eventContext(event) });
+    return this.enqueue(wanting, id, { kind: "event", channel: event.channel, body });
   }
 
   observeChannel(change: ChannelChange): void {
@@ -99,47 +131,65 @@ export class WebhookSink {
     this.lifecycle(change.joined ? "presence.join" : "presence.leave", change.channel, extra);
   }
 
+  /** Resolves when no delivery waits, runs or waits for a retry (tests). */
   idle(): Promise<void> {
     return Promise.all(this.endpoints.map((endpoint) => endpoint.queue.idle())).then(() => undefined);
   }
 
-  stop(): void {
-    for (const endpoint of this.endpoints) endpoint.queue.stop();
+  async status(): Promise<WebhookSinkStatus> {
+    const counts = await Promise.allSettled(this.endpoints.map((endpoint) => endpoint.queue.counts()));
+    let error: string | undefined;
+    const letters: WebhookDeadLetter[] = [];
+    try {
+      for (const endpoint of this.endpoints) {
+        for (const letter of await endpoint.queue.deadLetters()) {
+          letters.push({ url: endpoint.config.url, id: letter.id, kind: letter.data.kind, channel: letter.data.channel, attempts: letter.attempts, error: letter.error, at: letter.at });
+        }
+      }
+    } catch (failure) {
+      error = (failure as Error).message;
+    }
+    const endpoints = this.endpoints.map((e, index) => {
+      const count = counts[index]!;
+      if (count.status === "rejected") error ??= (count.reason as Error).message;
+      return { url: e.config.url, delivered: e.delivered, retries: e.retries, deadLettered: e.deadLettered, dropped: e.dropped, queued: count.status === "fulfilled" ? count.value.queued : null };
+    });
+    letters.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+    return { store: this.store.kind, endpoints, deadLetters: letters.slice(0, this.config.deadLetters), ...(error === undefined ? {} : { error }) };
   }
 
-  status(): { endpoints: Array<{ url: string; delivered: number; retries: number; deadLettered: number; queued: number }>; deadLetters: DeadLetter[] } {
-    return {
-      endpoints: this.endpoints.map((e) => ({ url: e.config.url, delivered: e.delivered, retries: e.retries, deadLettered: e.deadLettered, queued: e.queue.size })),
-      deadLetters: [...this.deadLetters],
-    };
+  /** Queues dead letters again with fresh tries: of one endpoint (`url`), one delivery (`id`), or all; resolves to how many. */
+  async retry(filter: { url?: string; id?: string } = {}): Promise<number> {
+    let retried = 0;
+    for (const endpoint of this.endpoints) {
+      if (filter.url !== undefined && endpoint.config.url !== filter.url) continue;
+      retried += await endpoint.queue.retry(filter.id);
+    }
+    return retried;
   }
 
   private lifecycle(kind: LifecycleKind, channel: string, extra: Record<string, unknown>): void {
-    let body: string | undefined;
-    let id = "";
-    for (const endpoint of this.endpoints) {
-      if (!endpoint.lifecycle.has(kind) || !endpoint.lifecycleChannel(channel)) continue;
-      if (body === undefined) {
-        id = randomUUID();
-        body = JSON.stringify({ kind, id, node: this.node, channel, ...extra, timestamp: new Date().toISOString() });
-      }
-      this.enqueue(endpoint, { id, kind, channel, body });
-    }
+    const wanting = this.endpoints.filter((endpoint) => endpoint.lifecycle.has(kind) && endpoint.lifecycleChannel(channel));
+    if (wanting.length === 0) return;
+    const id = randomUUID();
+    const body = JSON.stringify({ kind, id, node: this.node, channel, ...extra, timestamp: new Date().toISOString() });
+    // Nothing waits for a notice: the change it reports has happened already.
+    this.enqueue(wanting, id, { kind, channel, body }).catch((error: unknown) => {
+      this.logger.error({ sink: "webhook", kind, channel, err: (error as Error).message }, "webhook notice not queued: the delivery store failed");
+    });
   }
 
-  private enqueue(endpoint: Endpoint, delivery: Delivery): void {
-    if (!endpoint.queue.push(delivery)) this.deadLetter(endpoint, delivery, 0, `queue full (${this.config.maxQueue} waiting)`);
+  private async enqueue(endpoints: Endpoint[], id: string, delivery: Delivery): Promise<void> {
+    await Promise.all(
+      endpoints.map(async (endpoint) => {
+        if ((await endpoint.queue.add(id, delivery)) === "queued") return;
+        endpoint.dropped += 1;
+        this.logger.warn({ sink: "webhook", url: endpoint.config.url, kind: delivery.kind, channel: delivery.channel, maxQueue: this.config.maxQueue }, "webhook queue full; delivery dropped");
+      }),
+    );
   }
 
-  private deadLetter(endpoint: Endpoint, delivery: Delivery, attempts: number, error: string): void {
-    endpoint.deadLettered += 1;
-    this.logger.warn({ sink: "webhook", url: endpoint.config.url, kind: delivery.kind, channel: delivery.channel, attempts, err: error }, "webhook dead-lettered");
-    if (this.config.deadLetters === 0) return;
-    this.deadLetters.push({ url: endpoint.config.url, id: delivery.id, kind: delivery.kind, channel: delivery.channel, attempts, error, at: new Date().toISOString() });
-    if (this.deadLetters.length > this.config.deadLetters) this.deadLetters.shift();
-  }
-
-  private endpoint(config: WebhookConfig): Endpoint {
+  private endpoint(config: WebhookConfig, name: string): Endpoint {
     const on = config.on;
     const types = on?.types && on.types.length > 0 ? new Set(on.types) : undefined;
     const endpoint: Endpoint = {
@@ -150,13 +200,16 @@ export class WebhookSink {
       delivered: 0,
       retries: 0,
       deadLettered: 0,
-      queue: new RetryQueue<Delivery>({
+      dropped: 0,
+      queue: this.store.queue<Delivery>({
+        name,
         attempts: config.attempts,
         retryDelay: config.retryDelay,
         maxQueue: this.config.maxQueue,
+        deadLetters: this.config.deadLetters,
         concurrency: 1,
         ordered: true,
-        run: (delivery, attempt) => this.post(config, delivery, attempt),
+        run: (delivery, attempt, id) => this.post(config, id, delivery, attempt),
         onSuccess: () => {
           endpoint.delivered += 1;
         },
@@ -164,25 +217,32 @@ export class WebhookSink {
           endpoint.retries += 1;
           this.logger.debug({ sink: "webhook", url: config.url, kind: delivery.kind, attempt, err: error.message }, "webhook try failed; will retry");
         },
-        onGiveUp: (delivery, error, attempts) => this.deadLetter(endpoint, delivery, attempts, error.message),
+        onGiveUp: (delivery, error, attempts) => {
+          endpoint.deadLettered += 1;
+          this.logger.warn({ sink: "webhook", url: config.url, kind: delivery.kind, channel: delivery.channel, attempts, err: error.message }, "webhook dead-lettered");
+        },
       }),
     };
     return endpoint;
   }
 
-  private async post(config: WebhookConfig, delivery: Delivery, attempt: number): Promise<void> {
+  private async post(config: WebhookConfig, id: string, delivery: Delivery, attempt: number): Promise<void> {
     const response = await fetch(config.url, {
       method: "POST",
       headers: {
         "content-type": "application/json",
         "user-agent": "Herald-Webhooks",
-        "herald-delivery": delivery.id,
+        "herald-delivery": id,
         "herald-event": delivery.kind,
         "herald-attempt": String(attempt),
         "herald-signature": signWebhook(config.secret, delivery.body),
       },
       body: delivery.body,
       signal: AbortSignal.timeout(config.timeout),
+    }).catch((error: unknown) => {
+      // fetch says only "fetch failed"; the reason (ECONNREFUSED, a DNS failure) is its cause, which the dead letter should show.
+      const cause = (error as { cause?: { message?: string } }).cause?.message;
+      throw new Error(cause ? `${(error as Error).message}: ${cause}` : (error as Error).message);
     });
     // Drain the body so the connection can be reused.
     await response.arrayBuffer().catch(() => undefined);

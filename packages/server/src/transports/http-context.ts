@@ -15,6 +15,13 @@ import type { WorkerFigures } from "../ops/worker-figures.js";
 import type { SecurityContext } from "../auth/security-context.js";
 import type { Admission } from "./admission.js";
 
+/** Which of the sinks' dead letters to retry: one sink's, one webhook endpoint's, one delivery; all when empty. */
+export interface DeadLetterFilter {
+  readonly sink?: "email" | "webhooks";
+  readonly url?: string;
+  readonly id?: string;
+}
+
 export interface HttpContext {
   readonly config: HeraldConfig;
   readonly hub: Hub;
@@ -34,7 +41,9 @@ export interface HttpContext {
   /** False once shutdown began: new long-lived requests are refused. */
   accepting(): boolean;
   /** Sources' and sinks' states for /api/status. */
-  integrations?(): Record<string, unknown>;
+  integrations?(): Promise<Record<string, unknown>>;
+  /** Queues the sinks' dead letters again (the dashboard's retry); resolves to how many. */
+  retryDeadLetters?(filter: DeadLetterFilter): Promise<number>;
   /** Set in a worker of `herald serve --workers`: every worker's figures, for /api/status and /metrics. */
   readonly workers?: WorkerFigures;
 }

@@ -1,5 +1,5 @@
 /**
- * The admin surface (dashboard, admin feed, channel list, status detail, protected /metrics) trusts
+ * The admin surface (dashboard, admin feed, channel list, status detail, dead-letter retry, protected /metrics) trusts
  * no address: behind a reverse proxy on the same host every browser arrives from loopback. With no
  * admin token configured the hub generates one at start, and only that token opens it.
  *
@@ -55,6 +55,9 @@ describe("the admin surface with no admin token configured", () => {
         assert.equal(answer.body.error.code, "unauthorized", path);
         assert.match(answer.body.error.message, /admin token/, path);
       }
+      const retry = await postJson(`${hub.url}/api/admin/dead-letters/retry`, {}, headers);
+      assert.equal(retry.status, 401, `the dead-letter retry with ${what}`);
+      assert.equal(retry.body.error.code, "unauthorized");
     });
   }
 

@@ -3,54 +3,9 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
-import { SMTPServer } from "smtp-server";
 import { TestClient, getJson, postJson, startHerald } from "../support/herald.js";
 import { deadline } from "../support/deadline.js";
-
-interface Received {
-  from: string;
-  to: string[];
-  raw: string;
-}
-
-/** A real SMTP server on a free port that keeps every message it accepts. */
-async function startSmtp(): Promise<{ port: number; messages: Received[]; next(): Promise<Received>; close(): Promise<void> }> {
-  const messages: Received[] = [];
-  const waiters: Array<(message: Received) => void> = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS", "AUTH"],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-      stream.on("end", () => {
-        const message = {
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
-          to: session.envelope.rcptTo.map((r) => r.address),
-          raw: Buffer.concat(chunks).toString("utf8"),
-        };
-        messages.push(message);
-        waiters.shift()?.(message);
-        callback();
-      });
-    },
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server.server, "listening");
-  const port = (server.server.address() as AddressInfo).port;
-  let taken = 0;
-  return {
-    port,
-    messages,
-    /** The next message not yet taken; fails after 10 s if none arrives. */
-    next: () =>
-      taken < messages.length
-        ? Promise.resolve(messages[taken++]!)
-        : deadline(new Promise<Received>((resolve) => waiters.push((m) => (taken++, resolve(m)))), () => `mail number ${taken + 1} at the SMTP server (${messages.length} arrived)`),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
+import { messageId, startSmtp } from "../support/smtp-server.js";
 
 describe("email sink", () => {
   let smtp: Awaited<ReturnType<typeof startSmtp>>;
@@ -108,6 +63,7 @@ describe("email sink", () => {
       assert.match(mail.raw, /^Subject: Your bet 123 is settled: win/m);
       assert.match(mail.raw, /Bet 123 on bets:user456: win\./);
       assert.match(mail.raw, /&lt;script&gt;/, "data in html is escaped");
+      assert.match(messageId(mail.raw) ?? "", /^<[0-9a-f-]{36}@betthat\.test>$/, "the Message-ID is the delivery id at the sender's domain");
 
       await postJson(`${hub.url}/api/publish`, { channel: "users:7", type: "welcome", data: { user_id: 7 } });
       const welcome = await smtp.next();
@@ -136,7 +92,7 @@ describe("email sink", () => {
       await postJson(`${hub.url}/api/publish`, { channel: "bets:u1", type: "bet_resolved", data: { email: "a@example.test" } });
       const event = await client.next("bet_resolved");
       assert.equal(event.channel, "bets:u1");
-      const status = hub.herald.integrations.email!.status();
+      const status = await hub.herald.integrations.email!.status();
       assert.equal(status.sent, 0);
       assert.equal(status.queued, 1, "the email is still waiting on the silent server while the socket already has the event");
     } finally {

@@ -1,48 +1,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { createHmac } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { verifyWebhook, signWebhook } from "@herald/server";
 import { TestClient, getJson, postJson, startHerald } from "../support/herald.js";
 import { deadline } from "../support/deadline.js";
-
-interface Hit {
-  headers: IncomingMessage["headers"];
-  raw: string;
-  body: any;
-}
-
-/** A real HTTP receiver; `status` decides each answer. */
-async function startReceiver(status: (hit: Hit) => number) {
-  const hits: Hit[] = [];
-  const waiters: Array<{ count: number; resolve: () => void }> = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      const raw = Buffer.concat(chunks).toString("utf8");
-      const hit = { headers: request.headers, raw, body: JSON.parse(raw) };
-      hits.push(hit);
-      response.statusCode = status(hit);
-      response.end();
-      for (const waiter of [...waiters]) if (hits.length >= waiter.count) waiters.splice(waiters.indexOf(waiter), 1), waiter.resolve();
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    hits,
-    /** Resolves once `count` requests arrived in all; fails after 10 s with the count that did. */
-    until: (count: number) =>
-      hits.length >= count
-        ? Promise.resolve()
-        : deadline(new Promise<void>((resolve) => waiters.push({ count, resolve })), () => `${count} webhook requests (${hits.length} arrived)`),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+import { startReceiver } from "../support/webhook-receiver.js";
 
 const SECRET = "whsec_0123456789abcdef";
 
@@ -132,8 +94,36 @@ describe("webhook sink", () => {
         { url: status.deadLetters[0].url, kind: status.deadLetters[0].kind, channel: status.deadLetters[0].channel, attempts: status.deadLetters[0].attempts, error: status.deadLetters[0].error },
         { url: failing.url, kind: "event", channel: "alerts", attempts: 3, error: "HTTP 500" },
       );
+      assert.equal(status.store, "memory");
     } finally {
       await hub.close();
+    }
+  });
+
+  it("with the memory engine, a dead letter retried through the admin API is delivered with its id and fresh tries", async () => {
+    let answer = 503;
+    const flaky = await startReceiver(() => answer);
+    const hub = await startHerald({ sinks: { webhooks: { endpoints: [{ url: flaky.url, secret: SECRET, on: { channel: "*" }, attempts: 2, retryDelay: 20 }] } } });
+    try {
+      await postJson(`${hub.url}/api/publish`, { channel: "alerts", type: "disk_full", data: { pct: 97 } });
+      await flaky.until(2);
+      await deadline(hub.herald.integrations.webhooks!.idle(), "the webhooks queue to drain");
+      const [letter] = (await getJson(`${hub.url}/api/status`, hub.adminHeaders)).body.integrations.webhooks.deadLetters;
+      assert.equal(letter.error, "HTTP 503");
+      answer = 204;
+      assert.deepEqual(await postJson(`${hub.url}/api/admin/dead-letters/retry`, { sink: "webhooks", id: "no-such-delivery" }, hub.adminHeaders), { status: 200, body: { retried: 0 } });
+      assert.equal((await postJson(`${hub.url}/api/admin/dead-letters/retry`, { sink: "sms" }, hub.adminHeaders)).body.error.code, "invalid_body");
+      assert.deepEqual(await postJson(`${hub.url}/api/admin/dead-letters/retry`, { sink: "webhooks", id: letter.id }, hub.adminHeaders), { status: 200, body: { retried: 1 } });
+      await flaky.until(3);
+      assert.equal(flaky.hits[2]!.headers["herald-delivery"], letter.id);
+      assert.equal(flaky.hits[2]!.headers["herald-attempt"], "1");
+      await deadline(hub.herald.integrations.webhooks!.idle(), "the webhooks queue to drain");
+      const after = (await getJson(`${hub.url}/api/status`, hub.adminHeaders)).body.integrations.webhooks;
+      assert.deepEqual(after.deadLetters, []);
+      assert.equal(after.endpoints[0].delivered, 1);
+    } finally {
+      await hub.close();
+      await flaky.close();
     }
   });
 });
