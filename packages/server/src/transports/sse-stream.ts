@@ -46,7 +46,16 @@ export class SseStream {
   }
 
   end(): void {
+    // Records written in this turn leave before the end: on Node 22 and 24, records still corked
+    // when the response ended never reached the client (server-api.test's disconnect over SSE).
+    this.flush();
     this.response.end();
+  }
+
+  private flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.response.uncork();
   }
 
   private write(chunk: string): number {
@@ -54,10 +63,7 @@ export class SseStream {
     if (!this.corked) {
       this.corked = true;
       this.response.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.response.uncork();
-      });
+      process.nextTick(() => this.flush());
     }
     this.response.write(chunk);
     return chunk.length;
