@@ -103,19 +103,31 @@ END
 $herald$;`;
 }
 
+/** Creates the outbox and its capture function (if missing), under the install lock. */
+export async function installOutbox(client: Queryable, outbox: string): Promise<void> {
+  await underInstallLock(client, () => client.query(outboxDdl(outbox)));
+}
+
 /** Creates the outbox (if missing) and creates or replaces the table's trigger for `install.type`. */
 export async function installTrigger(client: Queryable, outbox: string, install: PgTableConfig): Promise<void> {
   const operations = [...new Set(install.on)].map((op) => op.toUpperCase()).join(" OR ");
   const args = [install.channel, install.type, (install.columns ?? []).join(","), outbox].map(literal).join(", ");
-  await client.query("BEGIN");
-  try {
-    await client.query(`SELECT pg_advisory_xact_lock(${INSTALL_LOCK})`);
+  await underInstallLock(client, async () => {
     await client.query(outboxDdl(outbox));
     if (install.columns) await checkColumns(client, install);
     await client.query(
       `CREATE OR REPLACE TRIGGER ${quoteIdent(triggerName(install.type))} AFTER ${operations} ON ${quoteTable(install.table)} ` +
         `FOR EACH ROW EXECUTE FUNCTION herald_capture(${args})`,
     );
+  });
+}
+
+// Two nodes (or two workers) running CREATE OR REPLACE FUNCTION at once fail with "tuple concurrently updated".
+async function underInstallLock(client: Queryable, install: () => Promise<unknown>): Promise<void> {
+  await client.query("BEGIN");
+  try {
+    await client.query(`SELECT pg_advisory_xact_lock(${INSTALL_LOCK})`);
+    await install();
     await client.query("COMMIT");
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);

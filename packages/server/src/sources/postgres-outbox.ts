@@ -37,7 +37,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { backoffDelay, type BackoffOptions } from "@herald/protocol";
 import type { PostgresSourceConfig } from "../config/integrations-schema.js";
-import { installTrigger, outboxDdl, quoteIdent } from "./postgres-install.js";
+import { installOutbox, installTrigger, quoteIdent } from "./postgres-install.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 export type PublishFn = (channel: string, type: string, data: unknown) => Promise<unknown>;
@@ -155,7 +155,7 @@ export class PostgresSource {
     if (!this.installed) {
       const { client, release } = await this.checkout();
       try {
-        if (this.config.tables.length === 0) await client.query(outboxDdl(this.outbox));
+        if (this.config.tables.length === 0) await installOutbox(client, this.outbox);
         for (const install of this.config.tables) await installTrigger(client, this.outbox, install);
       } finally {
         release();

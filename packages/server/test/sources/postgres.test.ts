@@ -146,6 +146,23 @@ describe("Postgres source", { skip }, () => {
     }
   });
 
+  it("starts several nodes at once on one database: each installs the outbox without racing the others", async () => {
+    // Workers and rolling deploys start nodes together; CREATE OR REPLACE FUNCTION run concurrently fails with
+    // "tuple concurrently updated" unless the installs take turns.
+    const outbox = uniqueName("herald_outbox_t");
+    outboxes.push(outbox);
+    const config = { sources: { postgres: { url: DATABASE_URL, outbox } } };
+    const started = await Promise.allSettled(Array.from({ length: 6 }, () => startHerald(config)));
+    const hubs = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+    try {
+      const failures = started.flatMap((result) => (result.status === "rejected" ? [String(result.reason)] : []));
+      assert.deepEqual(failures, []);
+      assert.equal(await backlog(outbox), 0);
+    } finally {
+      await Promise.all(hubs.map((hub) => hub.close()));
+    }
+  });
+
   it("herald pg install, status and uninstall manage the triggers", async () => {
     const table = uniqueName("herald_t");
     tables.push(table);
