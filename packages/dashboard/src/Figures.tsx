@@ -1,6 +1,6 @@
 /** Live figures from /api/status: counters, an events-per-second chart, transports, errors, integrations. */
 
-import type { RateSample, Status, Transport } from "./status";
+import type { GroupFigures, RateSample, Status, Transport } from "./status";
 import { KEPT_SAMPLES, POLL_MS } from "./status";
 
 const fmt = (n: number | undefined) => (n === undefined ? "–" : n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : n >= 100 ? Math.round(n).toLocaleString("en") : n >= 10 ? n.toFixed(0) : n.toFixed(1).replace(/\.0$/, ""));
@@ -83,6 +83,8 @@ export function Health({ status }: { status: Status | undefined }) {
       <h3>Health</h3>
       <div className="kv"><span>engine</span><span className={status?.engine?.available === false ? "bad" : "good"}>{status?.engine ? `${status.engine.name} · ${status.engine.available ? "available" : "unavailable"}` : "–"}</span></div>
       <div className="kv"><span>slow-consumer disconnects</span><span className={(status?.slowConsumerDisconnects ?? 0) > 0 ? "warn" : ""}>{fmt(status?.slowConsumerDisconnects)}</span></div>
+      {status?.cluster && <Group title="Cluster (nodes on the engine)" group={status.cluster} />}
+      {status?.workers && <Group title="Workers of this node" group={status.workers} />}
       <h4>Errors by code</h4>
       {errors.length === 0 ? <div className="muted">none</div> : errors.slice(0, 8).map(([code, count]) => (
         <div key={code} className="kv"><span className="code">{code}</span><span className="warn">{count}</span></div>
@@ -90,6 +92,20 @@ export function Health({ status }: { status: Status | undefined }) {
       <h4>Integrations</h4>
       {integrations.length === 0 ? <div className="muted">none configured</div> : integrations.map(([name, state]) => (
         <div key={name} className="kv"><span>{name}</span><span className="code">{summarise(state)}</span></div>
+      ))}
+    </div>
+  );
+}
+
+/** The figures above are this node's own; these are the totals of all of them, and each one's share. */
+function Group({ title, group }: { title: string; group: GroupFigures }) {
+  const { totals } = group;
+  return (
+    <div className="group-figures">
+      <h4>{title}</h4>
+      <div className="kv"><span>{group.count} answering{group.missing > 0 ? `, ${group.missing} not` : ""}</span><span>{fmt(totals.connections)} connections · {fmt(totals.users)} users · {fmt(totals.channels)} channels</span></div>
+      {[...group.nodes].sort((a, b) => a.node.localeCompare(b.node)).map((node) => (
+        <div key={node.node} className="kv"><span className="code">{node.node}</span><span>{fmt(node.connections)} connections</span></div>
       ))}
     </div>
   );

@@ -17,9 +17,19 @@ export interface Status {
   transports?: Record<Transport, { connections: number; delivered: number; bytesSent: number }>;
   events?: { published: number; delivered: number };
   slowConsumerDisconnects?: number;
+  /** Every worker of `herald serve --workers`, and every node sharing a Redis engine. */
+  workers?: GroupFigures;
+  cluster?: GroupFigures;
   errors?: Record<string, number>;
   integrations?: Record<string, unknown>;
   detail?: string;
+}
+
+export interface GroupFigures {
+  count: number;
+  missing: number;
+  totals: { connections: number; subscriptions: number; channels: number; users: number };
+  nodes: Array<{ node: string; connections: number; subscriptions: number }>;
 }
 
 export interface RateSample {

@@ -357,6 +357,28 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
     }
   });
 
+  it("shows every node of a Redis cluster with its connections, and the totals", { skip: redisServerSkip() }, async () => {
+    const redis = await RedisServer.start();
+    const config = { engine: { type: "redis" as const, redisUrl: redis.url } };
+    const first = await startHerald({ ...config, node: "node-a" });
+    const second = await startHerald({ ...config, node: "node-b" });
+    const clients = [await TestClient.open(`${second.wsUrl}/ws`), await TestClient.open(`${second.wsUrl}/ws`)];
+    const page = await open(first);
+    try {
+      const group = page.locator(".group-figures");
+      await page.waitForFunction(() => document.querySelectorAll(".group-figures .kv").length === 3, undefined, { timeout: 15_000 });
+      const lines = await group.locator(".kv").evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).innerText.replace(/\s+/g, " ").trim()));
+      // The page's own feed is not a hub connection: the two clients on node-b are all there is.
+      assert.deepEqual(lines, ["2 answering 2 connections · 0 users · 0 channels", "node-a 0 connections", "node-b 2 connections"]);
+    } finally {
+      await page.close();
+      await Promise.all(clients.map((client) => client.close()));
+      await first.close();
+      await second.close();
+      await redis.close();
+    }
+  });
+
   it("keeps the toolbar inside its panel at 1280 px wide, however large the counter grows", async () => {
     const page = await open();
     try {

@@ -30,6 +30,7 @@ import { HubStats } from "./hub/stats.js";
 import { createLogger } from "./ops/logger.js";
 import { Metrics } from "./ops/metrics.js";
 import { WorkerFigures } from "./ops/worker-figures.js";
+import { ClusterFigures, isFiguresRequest } from "./ops/cluster-figures.js";
 import type { WorkerGroup } from "./ops/worker-group.js";
 import { RouteTable } from "./transports/routes.js";
 import { WebSocketTransport } from "./transports/websocket.js";
@@ -73,6 +74,7 @@ export class Herald {
   readonly adminToken: string;
   readonly hub: Hub;
   private readonly actions: ClusterActions;
+  private readonly clusterFigures: ClusterFigures;
   /** The Fastify app serving the HTTP API; register more routes on it if you like. */
   readonly http: FastifyInstance;
   private readonly engine: Engine;
@@ -107,6 +109,7 @@ export class Herald {
       maxSubscriptionsPerConnection: this.config.maxSubscriptionsPerConnection,
     });
     this.actions = new ClusterActions(this.hub, this.engine);
+    this.clusterFigures = new ClusterFigures(this.engine, this.hub, stats, this.node);
     const metrics = new Metrics(this.hub, stats, this.node);
     this.integrations = new Integrations(this.config, this.hub, this.logger, this.node);
     this.security.hits.register(metrics.registry, stats.errorsByCode);
@@ -143,6 +146,8 @@ export class Herald {
       integrations: () => this.integrations.status(),
       retryDeadLetters: (filter) => this.integrations.retryDeadLetters(filter),
       ...(options.workers ? { workers: new WorkerFigures(options.workers, this.hub, stats, this.node, metrics) } : {}),
+      // With the memory engine this node (or the workers' primary) is the whole hub: nothing more to count.
+      ...(this.engine.name === "redis" ? { cluster: this.clusterFigures } : {}),
     });
     this.http = built.app;
     this.closeStreams = built.closeStreams;
@@ -189,7 +194,7 @@ export class Herald {
         this.logger.warn({ channel }, "events were lost on their way to this node; its subscribers must resync");
         this.hub.resync(channel);
       },
-      onControl: (request) => this.actions.handle(request),
+      onControl: (request) => (isFiguresRequest(request) ? Promise.resolve(this.clusterFigures.answer()) : this.actions.handle(request)),
       onAvailabilityChange: (available) => {
         if (available) this.logger.info({ engine: this.engine.name }, "engine available again");
         else this.logger.error({ engine: this.engine.name }, "engine unavailable: publishes are refused until it returns");

@@ -41,6 +41,25 @@ describe("server API on two nodes sharing Redis", { skip: await redisSkip() }, (
     await deleteKeys(prefix);
   });
 
+  it("shows the whole cluster's figures in /api/status on either node: counts summed, users and channels once; a stopped node's go with it", async () => {
+    const clients = [await connect(a, "alice", "room:7"), await connect(b, "alice", "room:7"), await connect(b, "bob", "room:8")];
+    for (const [node, own] of [[a, 1], [b, 2]] as const) {
+      const status = (await getJson(`${node.url}/api/status`)).body;
+      assert.equal(status.connections, own, "the top level stays this node's own");
+      const { count, missing, totals, nodes } = status.cluster;
+      assert.deepEqual([count, missing, totals.connections, totals.subscriptions, totals.users, totals.channels], [2, 0, 3, 3, 2, 2]);
+      assert.deepEqual(nodes.map((entry: { node: string; connections: number }) => [entry.node, entry.connections]).sort(), [["node-a", 1], ["node-b", 2]]);
+    }
+    const third = await startHerald({ ...config, node: "node-c" });
+    const carol = await connect(third, "carol", "room:7");
+    assert.equal((await getJson(`${a.url}/api/status`)).body.cluster.totals.connections, 4);
+    await third.close();
+    await carol.closed;
+    const after = (await getJson(`${a.url}/api/status`)).body.cluster;
+    assert.deepEqual([after.count, after.totals.connections, after.totals.users], [2, 3, 2]);
+    await Promise.all(clients.map((client) => client.close()));
+  });
+
   it("counts channels, subscribers and users over both nodes, whichever node is asked", async () => {
     const clients = [await connect(a, "alice", "room:1", "room:2"), await connect(b, "alice", "room:1"), await connect(b, "bob", "room:1", "other:1")];
     for (const node of [a, b]) {

@@ -17,7 +17,7 @@ export function registerOperations(app: FastifyInstance, context: HttpContext): 
     const credential = context.security.admin.credential(request.raw);
     if (credential === "invalid") throw new HeraldError("unauthorized", ADMIN_ONLY);
     const figures = nodeFigures(context.hub, context.stats, context.node);
-    const workers = await context.workers?.figures();
+    const [workers, cluster] = await Promise.all([context.workers?.figures(), context.cluster?.figures()]);
     const engine = context.engine.status();
     // Anyone may read these: counts only, no channel name, user, event or address (docs/operations.md).
     const summary = {
@@ -33,6 +33,7 @@ export function registerOperations(app: FastifyInstance, context: HttpContext): 
       events: figures.events,
       slowConsumerDisconnects: figures.slowConsumerDisconnects,
       ...(workers ? { workers } : {}),
+      ...(cluster ? { cluster } : {}),
     };
     if (credential === "none") return { ...summary, detail: "send Authorization: Bearer <admin token> for the engine's details, errors and integrations" };
     // The admin's detail: the engine's address and key prefix, errors, and the integrations' URLs, channels and dead letters.

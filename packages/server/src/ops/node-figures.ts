@@ -29,20 +29,20 @@ export interface NodeFigures extends Figures {
   readonly node: string;
 }
 
-/** What a worker tells its siblings: its figures, and the names behind its users and channels so they are counted once. */
-export interface WorkerFiguresAnswer extends NodeFigures {
+/** What a worker or node tells the one asking: its figures, and the names behind its users and channels so they are counted once. */
+export interface FiguresAnswer extends NodeFigures {
   readonly userNames: string[];
   readonly channelNames: string[];
 }
 
-/** The workers of one `herald serve --workers` as /api/status shows them. */
-export interface WorkersFigures {
-  /** Workers that answered. */
+/** The workers of one `herald serve --workers`, or the nodes of a cluster, as /api/status shows them. */
+export interface GroupFigures {
+  /** Workers (nodes) that answered. */
   readonly count: number;
-  /** Workers that did not answer in time (stuck or just exiting). */
+  /** Workers (nodes) that did not answer in time (stuck or just exiting). */
   readonly missing: number;
   readonly totals: Figures;
-  /** Each answering worker's own figures. */
+  /** Each answering worker's (node's) own figures. */
   readonly nodes: NodeFigures[];
 }
 
@@ -63,11 +63,11 @@ export function nodeFigures(hub: Hub, stats: HubStats, node: string): NodeFigure
   };
 }
 
-export function workerFiguresAnswer(hub: Hub, stats: HubStats, node: string): WorkerFiguresAnswer {
+export function figuresAnswer(hub: Hub, stats: HubStats, node: string): FiguresAnswer {
   return { ...nodeFigures(hub, stats, node), userNames: [...hub.users()], channelNames: hub.channelNames() };
 }
 
-export function sumWorkers(answers: readonly WorkerFiguresAnswer[], missing: number): WorkersFigures {
+export function sumFigures(answers: readonly FiguresAnswer[], missing: number): GroupFigures {
   const users = new Set<string>();
   const channels = new Set<string>();
   const transports = Object.fromEntries(TRANSPORTS.map((name) => [name, { connections: 0, delivered: 0, bytesSent: 0 }])) as Record<TransportName, { connections: number; delivered: number; bytesSent: number }>;

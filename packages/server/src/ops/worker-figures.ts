@@ -8,7 +8,7 @@ import { AggregatorRegistry } from "prom-client";
 import type { Hub } from "../hub/hub.js";
 import type { HubStats } from "../hub/stats.js";
 import type { Metrics } from "./metrics.js";
-import { sumWorkers, workerFiguresAnswer, type WorkerFiguresAnswer, type WorkersFigures } from "./node-figures.js";
+import { sumFigures, figuresAnswer, type FiguresAnswer, type GroupFigures } from "./node-figures.js";
 import type { WorkerGroup } from "./worker-group.js";
 
 export class WorkerFigures {
@@ -19,13 +19,13 @@ export class WorkerFigures {
     node: string,
     private readonly metrics: Metrics,
   ) {
-    group.answer(async (request) => (request.kind === "figures" ? workerFiguresAnswer(hub, stats, node) : await metrics.registry.getMetricsAsJSON()));
+    group.answer(async (request) => (request.kind === "figures" ? figuresAnswer(hub, stats, node) : await metrics.registry.getMetricsAsJSON()));
   }
 
   /** Undefined when the primary cannot be asked (it is gone, and this worker is draining). */
-  async figures(): Promise<WorkersFigures | undefined> {
+  async figures(): Promise<GroupFigures | undefined> {
     const survey = await this.group.survey({ kind: "figures" }).catch(() => undefined);
-    return survey && sumWorkers(survey.answers as WorkerFiguresAnswer[], survey.missing);
+    return survey && sumFigures(survey.answers as FiguresAnswer[], survey.missing);
   }
 
   /**

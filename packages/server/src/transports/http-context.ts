@@ -12,6 +12,7 @@ import type { HubStats } from "../hub/stats.js";
 import type { ApiKeys } from "../auth/api-keys.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { WorkerFigures } from "../ops/worker-figures.js";
+import type { ClusterFigures } from "../ops/cluster-figures.js";
 import type { SecurityContext } from "../auth/security-context.js";
 import type { Admission } from "./admission.js";
 
@@ -46,4 +47,6 @@ export interface HttpContext {
   retryDeadLetters?(filter: DeadLetterFilter): Promise<number>;
   /** Set in a worker of `herald serve --workers`: every worker's figures, for /api/status and /metrics. */
   readonly workers?: WorkerFigures;
+  /** Set on the Redis engine: every node's figures, for /api/status. */
+  readonly cluster?: ClusterFigures;
 }
