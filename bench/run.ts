@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import type { ServerKind } from "./load/protocol.js";
 import { Child } from "./runner/child-process.js";
 import { Load } from "./runner/load.js";
-import { renderMarkdown, renderSvg, type BenchResults } from "./runner/report.js";
+import { renderMarkdown, renderSvg, type BenchResults, type ServerName } from "./runner/report.js";
 import { fanout, idle, latency, manyChannels, storm, type Parameters, type ServerResults, type ServerUnderTest } from "./runner/scenarios.js";
 
 const args = process.argv.slice(2);
@@ -28,7 +28,7 @@ const option = (name: string): string | undefined => {
 };
 const benchRoot = fileURLToPath(new URL(".", import.meta.url));
 const resultsDir = option("--results") ?? join(benchRoot, "results", quick ? "quick" : "");
-const only = option("--only")?.split(",") as ServerKind[] | undefined;
+const only = option("--only")?.split(",");
 
 const FULL: Parameters = {
   workers: 2,
@@ -53,10 +53,17 @@ const QUICK: Parameters = {
   stallMs: 3_000,
 };
 
-const SERVERS: Array<{ kind: ServerKind; file: string }> = [
-  { kind: "herald", file: "servers/herald.ts" },
-  { kind: "bare-ws", file: "servers/bare-ws.ts" },
-  { kind: "socketio", file: "servers/socketio.ts" },
+/**
+ * The peers run every scenario. The scale variants speak Herald's protocol and run the fan-out,
+ * latency and many-channels scenarios only, to be read against one Herald process on the memory
+ * engine (docs/performance.md, "Herald at scale").
+ */
+const SERVERS: Array<{ name: ServerName; kind: ServerKind; file: string; variant?: true }> = [
+  { name: "herald", kind: "herald", file: "servers/herald.ts" },
+  { name: "bare-ws", kind: "bare-ws", file: "servers/bare-ws.ts" },
+  { name: "socketio", kind: "socketio", file: "servers/socketio.ts" },
+  { name: "herald-workers", kind: "herald", file: "servers/herald-workers.ts", variant: true },
+  { name: "herald-redis", kind: "herald", file: "servers/herald-redis.ts", variant: true },
 ];
 
 function fileLimit(): number {
@@ -88,27 +95,29 @@ const results: BenchResults = {
 
 const load = await Load.start(params.workers);
 try {
-  for (const { kind, file } of SERVERS) {
-    if (only && !only.includes(kind)) continue;
-    const execArgv = profile && kind === "herald" ? ["--cpu-prof", `--cpu-prof-dir=${join(benchRoot, "results", "profiles")}`] : [];
-    const { child, ready } = await Child.start(kind, file, execArgv);
+  for (const { name, kind, file, variant } of SERVERS) {
+    if (only && !only.includes(name)) continue;
+    const execArgv = profile && name === "herald" ? ["--cpu-prof", `--cpu-prof-dir=${join(benchRoot, "results", "profiles")}`] : [];
+    const { child, ready } = await Child.start(name, file, execArgv);
     const server: ServerUnderTest = { kind, url: `http://127.0.0.1:${ready.port as number}`, child };
     const out: ServerResults = { idle: [], errors: [] };
-    results.servers[kind] = out;
-    const step = async (name: string, run: () => Promise<void>): Promise<void> => {
+    results.servers[name] = out;
+    const step = async (scenario: string, run: () => Promise<void>): Promise<void> => {
       const t = Date.now();
       try {
         await run();
-        log(`${kind} ${name}: ${((Date.now() - t) / 1e3).toFixed(1)}s`);
+        log(`${name} ${scenario}: ${((Date.now() - t) / 1e3).toFixed(1)}s`);
       } catch (error) {
-        out.errors.push(`${name}: ${(error as Error).message}`);
-        log(`${kind} ${name} failed: ${(error as Error).message}`);
+        out.errors.push(`${scenario}: ${(error as Error).message}`);
+        log(`${name} ${scenario} failed: ${(error as Error).message}`);
         await load.closeClients().catch(() => undefined);
       }
     };
-    await step("idle", async () => {
-      out.idle = await idle(load, server, params.idleSizes, out.errors);
-    });
+    if (!variant) {
+      await step("idle", async () => {
+        out.idle = await idle(load, server, params.idleSizes, out.errors);
+      });
+    }
     await step("fan-out", async () => {
       out.fanout = await fanout(load, server, params.fanout, params.stallMs, out.errors);
     });
@@ -118,7 +127,7 @@ try {
     await step("many channels", async () => {
       out.manyChannels = await manyChannels(load, server, params.manyChannels, params.stallMs, out.errors);
     });
-    if (kind === "herald") {
+    if (name === "herald") {
       await step("reconnect storm", async () => {
         out.storm = await storm(load, server, params.storm, params.stallMs, out.errors);
       });
@@ -142,7 +151,7 @@ log(`done in ${results.durationSeconds.toFixed(0)}s; results in ${resultsDir}`);
 if (quick) {
   // The quick run is a correctness check: every scenario ran, nothing was lost. Times are not judged.
   const problems: string[] = [];
-  for (const { kind } of SERVERS) {
+  for (const { name: kind, variant } of SERVERS) {
     if (only && !only.includes(kind)) continue;
     const r = results.servers[kind];
     if (!r) {
@@ -150,7 +159,7 @@ if (quick) {
       continue;
     }
     problems.push(...r.errors.map((e) => `${kind}: ${e}`));
-    if (r.idle.length !== params.idleSizes.length) problems.push(`${kind}: idle did not run`);
+    if (!variant && r.idle.length !== params.idleSizes.length) problems.push(`${kind}: idle did not run`);
     for (const [name, figures] of [["fan-out", r.fanout], ["latency", r.latency], ["many channels", r.manyChannels]] as const) {
       if (!figures) problems.push(`${kind}: ${name} did not run`);
       else if (figures.lost !== 0 || figures.delivered === 0) problems.push(`${kind}: ${name} delivered ${figures.delivered}, lost ${figures.lost}`);

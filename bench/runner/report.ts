@@ -8,11 +8,15 @@ export interface BenchResults {
   quick: boolean;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; fileLimit: number };
   parameters: Parameters;
-  servers: Partial<Record<ServerKind, ServerResults>>;
+  servers: Partial<Record<ServerName, ServerResults>>;
   durationSeconds: number;
 }
 
+/** The peers (by the protocol they speak), and Herald's scale variants. */
+export type ServerName = ServerKind | "herald-workers" | "herald-redis";
+
 const KINDS: ServerKind[] = ["herald", "bare-ws", "socketio"];
+const VARIANTS: ServerName[] = ["herald", "herald-workers", "herald-redis"];
 const LABEL: Record<ServerKind, string> = { herald: "Herald", "bare-ws": "bare ws", socketio: "Socket.IO" };
 
 type Pick = (r: ServerResults) => number | undefined;
@@ -67,7 +71,8 @@ export function renderMarkdown(results: BenchResults): string {
   }
   lines.push("");
   lines.push(...targets(results));
-  const errors = KINDS.flatMap((kind) => (s[kind]?.errors ?? []).map((e) => `- ${LABEL[kind]}: ${e}`));
+  lines.push(...scale(results));
+  const errors = (Object.keys(s) as ServerName[]).flatMap((name) => (s[name]?.errors ?? []).map((e) => `- ${name in LABEL ? LABEL[name as ServerKind] : name}: ${e}`));
   if (errors.length > 0) lines.push("", "Problems during the run:", "", ...errors);
   return lines.join("\n") + "\n";
 }
@@ -91,6 +96,33 @@ function targets(results: BenchResults): string[] {
     const r = mine !== undefined && theirs !== undefined && theirs !== 0 ? mine / theirs : undefined;
     const met = r === undefined ? "n/a" : (op === "≥" ? r >= bound : r <= bound) ? "yes" : "no";
     lines.push(`| ${name} | ${r === undefined ? "n/a" : r.toFixed(2) + "×"} | ${met} |`);
+  }
+  return lines;
+}
+
+/** Herald with two workers and on the Redis engine, each read against one process on the memory engine. */
+function scale(results: BenchResults): string[] {
+  const s = results.servers;
+  if (!s["herald-workers"] && !s["herald-redis"]) return [];
+  const p = results.parameters;
+  const perPublish = (cpu: CpuFigures | undefined, publishes: number | undefined): number | undefined => (cpu?.redisCpuMs === undefined || !publishes ? undefined : (cpu.redisCpuMs * 1e3) / publishes);
+  const rows: Array<[string, Pick, number]> = [
+    [`(b) fan-out ${p.fanout.subscribers.toLocaleString("en-US")} subscribers: deliveries/s`, (r) => r.fanout?.deliveriesPerSecond, 0],
+    ["(b) fan-out: server CPU per delivery (µs)", (r) => r.fanout?.serverCpuPerDeliveryUs, 2],
+    ["(b) fan-out: Redis CPU per publish (µs)", (r) => perPublish(r.fanout?.cpu, r.fanout?.events), 0],
+    [`(c) latency ${p.fanout.subscribers.toLocaleString("en-US")} × ${p.latency.rate}/s: p50 (ms)`, (r) => r.latency?.p50Ms, 2],
+    ["(c) latency: p99 (ms)", (r) => r.latency?.p99Ms, 2],
+    [`(d) ${p.manyChannels.clients.toLocaleString("en-US")} user channels: publishes/s`, (r) => r.manyChannels?.publishesPerSecond, 0],
+    ["(d) many channels: p99 publish→receive (ms)", (r) => r.manyChannels?.p99Ms, 2],
+    ["(d) many channels: Redis CPU per publish (µs)", (r) => perPublish(r.manyChannels?.cpu, r.manyChannels?.published), 1],
+    ["lost (b, c, d)", (r) => (r.fanout?.lost ?? 0) + (r.latency?.lost ?? 0) + (r.manyChannels?.lost ?? 0), 0],
+  ];
+  const lines = ["", "Herald at scale: two workers (`herald serve --workers 2`, CPU of all its processes) and one node on the Redis engine (its own redis-server), against one process on the memory engine:", ""];
+  lines.push("| scenario | 1 process, memory | 2 workers | Redis, 1 node | 2 workers / 1 | Redis / memory |");
+  lines.push("|---|--:|--:|--:|--:|--:|");
+  for (const [name, pick, digits] of rows) {
+    const values = VARIANTS.map((variant) => (s[variant] ? pick(s[variant]!) : undefined));
+    lines.push(`| ${name} | ${values.map((v) => fmt(v, digits)).join(" | ")} | ${ratio(values[1], values[0])} | ${ratio(values[2], values[0])} |`);
   }
   return lines;
 }

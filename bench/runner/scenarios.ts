@@ -34,6 +34,7 @@ interface ServerStats {
   heapUsed: number;
   cpuUser: number;
   cpuSystem: number;
+  redisCpuMicros?: number;
 }
 
 /** CPU of the server and of the load generator over one measured window. */
@@ -47,6 +48,8 @@ export interface CpuFigures {
   busiestWorkerCores: number;
   /** The load side, not the server, probably set the pace (a worker near a full core, or both cores busy). */
   loadBound: boolean;
+  /** The Redis server's CPU over the window, where the server runs on one. */
+  redisCpuMs?: number;
 }
 
 export interface IdleResult { connections: number; failed: number; rssPerConnectionKiB: number; heapPerConnectionKiB: number }
@@ -76,7 +79,17 @@ function cpuFigures(wallMs: number, serverBefore: ServerStats, serverAfter: Serv
   const busiestWorkerCores = Math.max(...workerMs) / wallMs;
   const serverCores = serverCpuMs / wallMs;
   const loadCores = loadCpuMs / wallMs;
-  return { wallMs, serverCpuMs, loadCpuMs, serverCores, loadCores, busiestWorkerCores, loadBound: busiestWorkerCores > 0.85 || (serverCores + loadCores > 1.8 && loadCores > serverCores) };
+  const redisCpuMs = serverAfter.redisCpuMicros !== undefined && serverBefore.redisCpuMicros !== undefined ? (serverAfter.redisCpuMicros - serverBefore.redisCpuMicros) / 1e3 : undefined;
+  return {
+    wallMs,
+    serverCpuMs,
+    loadCpuMs,
+    serverCores,
+    loadCores,
+    busiestWorkerCores,
+    loadBound: busiestWorkerCores > 0.85 || (serverCores + loadCores > 1.8 && loadCores > serverCores),
+    ...(redisCpuMs === undefined ? {} : { redisCpuMs }),
+  };
 }
 
 async function connectAll(load: Load, server: ServerUnderTest, count: number, channel: string, mode: "count" | "latency" | "offsets", errors: string[], append = false, offset = 0): Promise<number> {

@@ -12,9 +12,12 @@ export interface ServerStats {
   /** process.cpuUsage() in microseconds. */
   readonly cpuUser: number;
   readonly cpuSystem: number;
+  /** The Redis server's CPU (INFO cpu), where the server under test runs on one. */
+  readonly redisCpuMicros?: number;
 }
 
-function collect(): ServerStats {
+/** This process's own figures. */
+export function collect(): ServerStats {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) {
     gc();
@@ -26,10 +29,10 @@ function collect(): ServerStats {
 }
 
 /** Announces the port and serves stats requests until the runner disconnects. */
-export function reportToRunner(port: number, close: () => Promise<void> | void): void {
+export function reportToRunner(port: number, close: () => Promise<void> | void, stats: () => ServerStats | Promise<ServerStats> = collect): void {
   if (!process.send) throw new Error("run this server through bench/run.ts (it needs an IPC channel)");
   process.on("message", (message: { id: number; request: { cmd: string } }) => {
-    if (message.request.cmd === "stats") process.send!({ id: message.id, result: collect() });
+    if (message.request.cmd === "stats") void Promise.resolve(stats()).then((result) => process.send!({ id: message.id, result }));
     if (message.request.cmd === "stop") void Promise.resolve(close()).finally(() => process.exit(0));
   });
   // The runner gone means the benchmark is over, whatever happened to it.
