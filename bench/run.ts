@@ -33,6 +33,9 @@ const only = option("--only")?.split(",");
 const FULL: Parameters = {
   workers: 2,
   idleSizes: [1_000, 10_000],
+  // ulimit -n is 20,000 per process on the reference machine: 36,000 spreads to 18,000 per server
+  // worker and per load process.
+  connections: [10_000, 36_000],
   fanout: { subscribers: 10_000, events: 40, concurrency: 4 },
   // 10,000 subscribers × 1 event/s = 10,000 deliveries/s: about half of what this 2-core machine
   // saturates at (server and load generator share the cores), so queues stay short.
@@ -46,6 +49,7 @@ const FULL: Parameters = {
 const QUICK: Parameters = {
   workers: 2,
   idleSizes: [200],
+  connections: [400],
   fanout: { subscribers: 200, events: 20, concurrency: 4 },
   latency: { rate: 20, durationMs: 1_500 },
   manyChannels: { clients: 200, durationMs: 1_500, concurrency: 8 },
@@ -76,7 +80,8 @@ function fileLimit(): number {
 
 const params = quick ? QUICK : FULL;
 const limit = fileLimit();
-const needed = Math.max(...params.idleSizes, params.fanout.subscribers, params.manyChannels.clients, params.storm.clients);
+// Each connection is one descriptor in one server process and one in one load process; (h) spreads over two of each.
+const needed = Math.max(...params.idleSizes, params.fanout.subscribers, params.manyChannels.clients, params.storm.clients, ...params.connections.map((n) => Math.ceil(n / Math.min(2, params.workers))));
 if (!(limit > needed + 100)) {
   console.error(`ulimit -n is ${limit}: too low for ${needed} connections in one process; raise it (ulimit -n ${needed * 2}) and run again.`);
   process.exit(1);
@@ -116,6 +121,11 @@ try {
     if (!variant) {
       await step("idle", async () => {
         out.idle = await idle(load, server, params.idleSizes, out.errors);
+      });
+    }
+    if (name === "herald-workers") {
+      await step("connections", async () => {
+        out.connections = await idle(load, server, params.connections, out.errors);
       });
     }
     await step("fan-out", async () => {

@@ -1,7 +1,7 @@
 /** Turns a run's results into the markdown table (with the targets) and a bar chart in plain SVG. */
 
 import type { ServerKind } from "../load/protocol.js";
-import type { CpuFigures, Parameters, ServerResults } from "./scenarios.js";
+import type { CpuFigures, IdleResult, Parameters, ServerResults } from "./scenarios.js";
 
 export interface BenchResults {
   startedAt: string;
@@ -36,6 +36,12 @@ export function renderMarkdown(results: BenchResults): string {
     rows.push([`(a) idle ${size.toLocaleString("en-US")}: RSS per connection (KiB)`, (r) => r.idle[i]?.rssPerConnectionKiB, 1]);
     rows.push([`(a) idle ${size.toLocaleString("en-US")}: heap per connection (KiB)`, (r) => r.idle[i]?.heapPerConnectionKiB, 1]);
   });
+  // The last step's clients connect while the first step's stay: the accept cost at scale.
+  const last = p.idleSizes.length - 1;
+  rows.push(
+    [`(a) connecting ${((p.idleSizes[last] ?? 0) - (p.idleSizes[last - 1] ?? 0)).toLocaleString("en-US")} clients: accepts/s`, (r) => r.idle[last]?.acceptsPerSecond, 0],
+    ["(a) connecting: server CPU per accepted connection (µs)", (r) => r.idle[last]?.serverCpuPerAcceptUs, 0],
+  );
   rows.push(
     [`(b) fan-out ${p.fanout.subscribers.toLocaleString("en-US")} subscribers: deliveries/s`, (r) => r.fanout?.deliveriesPerSecond, 0],
     ["(b) fan-out: server CPU per delivery (µs)", (r) => r.fanout?.serverCpuPerDeliveryUs, 2],
@@ -117,6 +123,15 @@ function scale(results: BenchResults): string[] {
     ["(d) many channels: Redis CPU per publish (µs)", (r) => perPublish(r.manyChannels?.cpu, r.manyChannels?.published), 1],
     ["lost (b, c, d)", (r) => (r.fanout?.lost ?? 0) + (r.latency?.lost ?? 0) + (r.manyChannels?.lost ?? 0), 0],
   ];
+  // (h): the one process's figures are its (a) idle ones, at the largest size one process may hold here.
+  const h = p.connections.length - 1;
+  const connections = (r: ServerResults): IdleResult | undefined => (r.connections ? r.connections[h] : r.idle.at(-1));
+  rows.push(
+    [`(h) idle connections held (2 workers: ${(p.connections[h] ?? 0).toLocaleString("en-US")})`, (r) => connections(r)?.connections, 0],
+    ["(h) RSS per idle connection (KiB; all processes)", (r) => connections(r)?.rssPerConnectionKiB, 1],
+    ["(h) accepts/s while connecting", (r) => connections(r)?.acceptsPerSecond, 0],
+    ["(h) server CPU per accepted connection (µs)", (r) => connections(r)?.serverCpuPerAcceptUs, 0],
+  );
   const lines = ["", "Herald at scale: two workers (`herald serve --workers 2`, CPU of all its processes) and one node on the Redis engine (its own redis-server), against one process on the memory engine:", ""];
   lines.push("| scenario | 1 process, memory | 2 workers | Redis, 1 node | 2 workers / 1 | Redis / memory |");
   lines.push("|---|--:|--:|--:|--:|--:|");

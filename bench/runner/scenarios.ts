@@ -13,6 +13,8 @@ import type { Load, LoadTotals } from "./load.js";
 export interface Parameters {
   workers: number;
   idleSizes: number[];
+  /** (h) Idle connections held by `herald serve --workers 2`: past what one process may open here. */
+  connections: number[];
   /** `concurrency` publishes in flight at once, back to back. */
   fanout: { subscribers: number; events: number; concurrency: number };
   /** Runs on the fan-out's subscribers. */
@@ -52,7 +54,16 @@ export interface CpuFigures {
   redisCpuMs?: number;
 }
 
-export interface IdleResult { connections: number; failed: number; rssPerConnectionKiB: number; heapPerConnectionKiB: number }
+export interface IdleResult {
+  connections: number;
+  failed: number;
+  rssPerConnectionKiB: number;
+  heapPerConnectionKiB: number;
+  /** Connections opened (and subscribed) per second while this step's clients connected as fast as they could. */
+  acceptsPerSecond: number;
+  /** Server CPU over that window ÷ connections opened: upgrade, auth, session, greeting and subscribe. */
+  serverCpuPerAcceptUs: number;
+}
 export interface FanoutResult { subscribers: number; events: number; expected: number; delivered: number; lost: number; duplicates: number; deliveriesPerSecond: number; serverCpuPerDeliveryUs: number; cpu: CpuFigures }
 export interface LatencyResult { subscribers: number; rate: number; expected: number; delivered: number; lost: number; p50Ms: number; p99Ms: number; p999Ms: number; cpu: CpuFigures }
 export interface ManyChannelsResult { clients: number; published: number; publishesPerSecond: number; delivered: number; lost: number; p50Ms: number; p99Ms: number; cpu: CpuFigures }
@@ -60,6 +71,8 @@ export interface StormResultFigures { clients: number; recoveryMs: number; recov
 
 export interface ServerResults {
   idle: IdleResult[];
+  /** (h) herald-workers only. */
+  connections?: IdleResult[];
   fanout?: FanoutResult;
   latency?: LatencyResult;
   manyChannels?: ManyChannelsResult;
@@ -106,12 +119,26 @@ export async function idle(load: Load, server: ServerUnderTest, sizes: number[],
   let failed = 0;
   // Connections are added up to each size, so every figure is measured from the same empty baseline.
   for (const size of sizes) {
-    failed += await connectAll(load, server, size - open, "idle", "count", errors, open > 0, open);
+    const added = size - open;
+    const acceptBefore = await stats(server);
+    const startedAt = nowMs();
+    const failedNow = await connectAll(load, server, added, "idle", "count", errors, open > 0, open);
+    const wallMs = nowMs() - startedAt;
+    const acceptAfter = await stats(server);
+    failed += failedNow;
     open = size;
     await pause(500);
     const after = await stats(server);
     const connections = size - failed;
-    results.push({ connections: size, failed, rssPerConnectionKiB: (after.rss - before.rss) / connections / 1024, heapPerConnectionKiB: (after.heapUsed - before.heapUsed) / connections / 1024 });
+    const accepted = Math.max(1, added - failedNow);
+    results.push({
+      connections: size,
+      failed,
+      rssPerConnectionKiB: (after.rss - before.rss) / connections / 1024,
+      heapPerConnectionKiB: (after.heapUsed - before.heapUsed) / connections / 1024,
+      acceptsPerSecond: (accepted / wallMs) * 1e3,
+      serverCpuPerAcceptUs: ((cpuMs(acceptAfter) - cpuMs(acceptBefore)) * 1e3) / accepted,
+    });
   }
   await load.closeClients();
   return results;
