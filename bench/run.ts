@@ -98,6 +98,10 @@ const results: BenchResults = {
   durationSeconds: 0,
 };
 
+// The servers run Herald's compiled build (see runner/child-process.ts): bring it up to date first.
+log("building @herald/protocol and @herald/server (tsc -b)");
+execSync("npx tsc -b packages/protocol packages/server", { cwd: join(benchRoot, ".."), stdio: "inherit" });
+
 const load = await Load.start(params.workers);
 try {
   for (const { name, kind, file, variant } of SERVERS) {

@@ -28,10 +28,15 @@ export class Child {
     });
   }
 
-  /** Forks `file` (relative to bench/) through tsx and waits for its `ready` message. */
+  /**
+   * Forks `file` (relative to bench/) through tsx and waits for its `ready` message. Without the
+   * herald-source condition, `@herald/server` is its compiled build (dist/), as `npm start` runs it:
+   * tsx compiles with esbuild's keepNames, which gives every named closure a defineProperty call
+   * and a 256-byte property dictionary, and so would inflate Herald's CPU and memory per connection.
+   */
   static async start(name: string, file: string, execArgv: string[] = []): Promise<{ child: Child; ready: Record<string, unknown> }> {
     const child = fork(benchRoot + file, [], {
-      execArgv: ["--conditions=herald-source", "--import", "tsx", "--expose-gc", ...execArgv],
+      execArgv: ["--import", "tsx", "--expose-gc", ...execArgv],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {

@@ -1,5 +1,5 @@
 /**
- * `herald serve --workers 2` as a user runs it: the CLI started as a child process (primary and two
+ * `herald serve --workers 2` as a user runs it: the compiled CLI started as a child process (primary and two
  * workers sharing the port, the memory engine held by the primary). CPU and RSS are those of the
  * whole process tree.
  */
@@ -15,13 +15,13 @@ import { BENCH_CONFIG } from "./herald-config.js";
 import { processTreeStats } from "./process-tree.js";
 
 const WORKERS = 2;
-const cli = fileURLToPath(new URL("../../packages/server/src/cli.ts", import.meta.url));
+const cli = fileURLToPath(new URL("../../packages/server/dist/cli.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "herald-bench-workers-"));
 const configFile = join(dir, "herald.json");
 writeFileSync(configFile, JSON.stringify(BENCH_CONFIG));
 const port = await freePort();
 
-const primary = spawn(process.execPath, ["--conditions=herald-source", "--import", "tsx", cli, "serve", "--workers", String(WORKERS), "--port", String(port), "--host", "127.0.0.1", "--config", configFile], {
+const primary = spawn(process.execPath, [cli, "serve", "--workers", String(WORKERS), "--port", String(port), "--host", "127.0.0.1", "--config", configFile], {
   stdio: ["ignore", "pipe", "pipe"],
 });
 let output = "";

@@ -19,7 +19,8 @@ export interface SessionInfo {
 
 export abstract class Session implements SessionInfo, Subscriber {
   readonly subscriptions = new Map<string, Subscription>();
-  readonly connectedAt = new Date().toISOString();
+  // Kept as a number and formatted when asked: a string per idle connection costs more than its use.
+  private readonly connectedAtMs = Date.now();
   /** The user this connection acts for, once known (token `sub`, or a route parameter). */
   user: string | undefined;
   closed = false;
@@ -28,6 +29,11 @@ export abstract class Session implements SessionInfo, Subscriber {
    * `unsubscribe`): Herald's protocol does; a poll (no connection) and a Pusher client do not.
    */
   readonly followsServerSubscriptions: boolean = true;
+
+  /** ISO-8601. */
+  get connectedAt(): string {
+    return new Date(this.connectedAtMs).toISOString();
+  }
 
   constructor(
     readonly id: string,

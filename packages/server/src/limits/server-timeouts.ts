@@ -24,14 +24,16 @@ export function applyServerTimeouts(server: Server, limits: HeraldConfig["limits
     }
   };
   server.on("connection", (socket: Socket) => {
+    // No close listener: one per socket would stay for the connection's whole life. A socket that
+    // closed before its deadline is simply not counted when the timer fires.
     const timer = setTimeout(() => {
       deadlines.delete(socket);
+      if (socket.destroyed) return;
       hits.hit("handshake_timeout");
       socket.destroy();
     }, limits.handshakeTimeout);
     timer.unref();
     deadlines.set(socket, timer);
-    socket.once("close", () => settle(socket));
   });
   server.on("request", (request: { socket: Socket }) => settle(request.socket));
   server.on("upgrade", (request: { socket: Socket }) => settle(request.socket));

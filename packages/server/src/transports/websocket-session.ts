@@ -12,6 +12,8 @@ const OPEN = 1; // WebSocket.OPEN
 const CLOSE_GRACE_MS = 2_000;
 /** Written after a close frame: its callback runs once everything before it left our queue. */
 const FLUSHED_MARK = Buffer.alloc(0);
+/** Where every connection's request chain starts: one settled promise for all, not one each. */
+export const NO_REQUESTS: Promise<void> = Promise.resolve();
 
 /**
  * Write coalescing: a session's socket is corked at its first event of an event-loop turn and
@@ -43,7 +45,9 @@ export class WebSocketSession extends PushSession {
   engaged = false;
   idleTimer: NodeJS.Timeout | undefined;
   /** The tail of this connection's request chain (see WebSocketTransport.onMessage). */
-  requests: Promise<void> = Promise.resolve();
+  requests: Promise<void> = NO_REQUESTS;
+  /** Gives back the connection's admission slot; called once, when the socket closes. */
+  release: (() => void) | undefined;
   /** On routes with `allowSubscribe: false` the route's channels are the only ones. */
   subscriptionsFixed = false;
 

@@ -16,7 +16,7 @@ import { CloseCodes, parseClientFrame, type ClientFrame, type ErrorCode } from "
 import type { Logger } from "pino";
 import type { Hub } from "../hub/hub.js";
 import type { HubStats } from "../hub/stats.js";
-import { WebSocketSession } from "./websocket-session.js";
+import { NO_REQUESTS, WebSocketSession } from "./websocket-session.js";
 import type { RouteTable } from "./routes.js";
 import type { SecurityContext } from "../auth/security-context.js";
 import type { Admission, Arrival } from "./admission.js";
@@ -97,10 +97,13 @@ export class WebSocketTransport {
       this.refuse(socket, HeraldError.from(error));
       return true;
     }
+    // Until the upgrade completes the raw socket's close gives the slot back; after it, the session's.
     socket.once("close", release);
     this.server.handleUpgrade(request, socket, head, (ws) => {
+      socket.removeListener("close", release);
       const envelope = resolution?.ok ? resolution.envelope : "herald";
       const session = new WebSocketSession(randomUUID(), remote, envelope, ws, socket, this.options.sendQueueBytes, this.options.stats);
+      session.release = release;
       this.accept(session, resolution, arrival);
     });
     return true;
@@ -125,25 +128,11 @@ export class WebSocketTransport {
     this.sessions.add(session);
     hub.addSession(session);
 
-    ws.on("message", (data, isBinary) => this.onMessage(session, data, isBinary));
-    ws.on("pong", () => {
-      session.heard = true;
-    });
-    ws.on("error", (error: Error & { code?: string }) => {
-      if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
-        this.options.stats.countError("frame_too_large");
-        this.options.security.hits.hit("frame_size");
-      }
-      logger.debug({ connectionId: session.id, err: error.message }, "websocket error");
-    });
-    ws.on("close", () => {
-      session.closed = true;
-      if (session.idleTimer) clearTimeout(session.idleTimer);
-      this.sessions.delete(session);
-      this.awaitingAuth.delete(session);
-      this.authenticating.delete(session);
-      void hub.removeSession(session);
-    });
+    this.bySocket.set(ws, session);
+    ws.on("message", this.listeners.message);
+    ws.on("pong", this.listeners.pong);
+    ws.on("error", this.listeners.error);
+    ws.on("close", this.listeners.close);
 
     session.sendFrame({ type: "connected", connectionId: session.id, node: this.options.node, pingInterval: this.options.pingInterval });
 
@@ -184,13 +173,43 @@ export class WebSocketTransport {
       .catch((error: unknown) => this.fail(session, error, undefined, true));
   }
 
+  /**
+   * One set of listeners for every connection, finding the session from the socket (`this` in a
+   * ws listener): closures made per connection would cost each idle connection a few hundred bytes.
+   */
+  private readonly bySocket = new WeakMap<WebSocket, WebSocketSession>();
+  private readonly listeners = listenersFor(this);
+
+  /** The socket closed: the session is over on this node. */
+  onClosed(session: WebSocketSession): void {
+    session.closed = true;
+    if (session.idleTimer) clearTimeout(session.idleTimer);
+    this.sessions.delete(session);
+    this.awaitingAuth.delete(session);
+    this.authenticating.delete(session);
+    session.release?.();
+    void this.options.hub.removeSession(session);
+  }
+
+  onSocketError(session: WebSocketSession, error: Error & { code?: string }): void {
+    if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
+      this.options.stats.countError("frame_too_large");
+      this.options.security.hits.hit("frame_size");
+    }
+    this.options.logger.debug({ connectionId: session.id, err: error.message }, "websocket error");
+  }
+
+  sessionOf(ws: WebSocket): WebSocketSession | undefined {
+    return this.bySocket.get(ws);
+  }
+
   private engage(session: WebSocketSession): void {
     session.engaged = true;
     if (session.idleTimer) clearTimeout(session.idleTimer);
     session.idleTimer = undefined;
   }
 
-  private onMessage(session: WebSocketSession, data: RawData, isBinary: boolean): void {
+  onMessage(session: WebSocketSession, data: RawData, isBinary: boolean): void {
     session.heard = true;
     if (session.closed) return;
     const verdict = this.options.security.frames.check(session);
@@ -218,11 +237,16 @@ export class WebSocketTransport {
     // or a cookie to be checked. Pings skip the line: liveness must not wait on recovery.
     // A failed authentication closes the connection; the frames that waited for it are dropped.
     const authenticating = this.authenticating.get(session)?.catch(() => undefined);
-    session.requests = session.requests
+    const tail = session.requests
       .then(() => authenticating)
       .then(() => (session.closed ? undefined : this.handle(session, frame)))
       // A failed `auth` frame ends the connection (a stale token included); other requests fail alone.
-      .catch((error: unknown) => this.fail(session, error, "id" in frame ? frame.id : undefined, frame.type === "auth"));
+      .catch((error: unknown) => this.fail(session, error, "id" in frame ? frame.id : undefined, frame.type === "auth"))
+      // Once the line is empty an idle connection holds no promise of its own.
+      .finally(() => {
+        if (session.requests === tail) session.requests = NO_REQUESTS;
+      });
+    session.requests = tail;
   }
 
   private async handle(session: WebSocketSession, frame: ClientFrame): Promise<void> {
@@ -296,4 +320,25 @@ export class WebSocketTransport {
       }
     }
   }
+}
+
+function listenersFor(transport: WebSocketTransport) {
+  return {
+    message(this: WebSocket, data: RawData, isBinary: boolean): void {
+      const session = transport.sessionOf(this);
+      if (session) transport.onMessage(session, data, isBinary);
+    },
+    pong(this: WebSocket): void {
+      const session = transport.sessionOf(this);
+      if (session) session.heard = true;
+    },
+    error(this: WebSocket, error: Error & { code?: string }): void {
+      const session = transport.sessionOf(this);
+      if (session) transport.onSocketError(session, error);
+    },
+    close(this: WebSocket): void {
+      const session = transport.sessionOf(this);
+      if (session) transport.onClosed(session);
+    },
+  };
 }
