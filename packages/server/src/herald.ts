@@ -95,7 +95,7 @@ export class Herald {
     this.logger = options.logger ?? createLogger(this.config.logLevel);
     this.node = this.config.node ?? `${hostname()}-${process.pid}`;
     this.engine = options.engine ?? createEngine(this.config, this.node);
-    const stats = new HubStats();
+    const stats = new HubStats(Object.keys(this.config.namespaces));
     this.adminToken = this.config.security.adminToken ?? generateAdminToken();
     this.security = createSecurityContext(this.config, this.adminToken);
     const pusherApps = new PusherApps(this.config.pusher.apps);

@@ -97,6 +97,12 @@ export class Hub {
       let sent = 0;
       for (const subscription of state.subscribers) if (subscription.offer(event, prepared)) sent += 1;
       this.stats.eventsDelivered += sent;
+      if (sent > 0) {
+        const figures = this.stats.namespaces.of(event.channel);
+        figures.delivered += sent;
+        figures.bytesSent += sent * prepared.bytes("herald").length;
+        figures.observeLatency(Math.max(0, Date.now() - event.time) / 1000);
+      }
     }
     if (state.waiters.size > 0) {
       const waiters = [...state.waiters];
@@ -200,6 +206,11 @@ export class Hub {
       }
       if (gone()) return await abandon();
       const recovered = since !== undefined && since.epoch === history.epoch && history.complete;
+      if (since !== undefined) {
+        const figures = this.stats.namespaces.of(channel);
+        if (recovered) figures.recovered += 1;
+        else figures.notRecovered += 1;
+      }
       const subscribed = { type: "subscribed" as const, channel, epoch: history.epoch, offset: history.offset, recovered };
       session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
       subscription.epoch = history.epoch;
@@ -250,6 +261,7 @@ export class Hub {
     if (hooked) await this.publishes.track(hooked);
     if (event.replayed) return event;
     this.stats.eventsPublished += 1;
+    this.stats.namespaces.of(channel).published += 1;
     this.listeners.emit("published", event);
     return event;
   }
@@ -348,8 +360,12 @@ export class Hub {
       if (event.offset <= subscription.lastOffset) continue;
       subscription.lastOffset = event.offset;
       if (event.sender?.connectionId === session.id) continue;
-      session.deliver(new PreparedEvent(event), subscription);
+      const prepared = new PreparedEvent(event);
+      session.deliver(prepared, subscription);
       this.stats.eventsDelivered += 1;
+      const figures = this.stats.namespaces.of(event.channel);
+      figures.delivered += 1;
+      figures.bytesSent += prepared.bytes("herald").length;
       if (i % RECOVERY_SLICE === RECOVERY_SLICE - 1 || session.congested) await session.drained();
     }
   }

@@ -34,12 +34,14 @@ export abstract class PushSession extends Session {
   }
 
   /**
-   * Closes the session when its backlog passed the cap, and says whether it did. Such a client
+   * Closes the session when its backlog passed the cap, and says whether it did; `channel` is the
+   * event's that found it over, whose namespace the disconnect is counted in. Such a client
    * reads slower than we publish; it reconnects and recovers what it missed with `since`.
    */
-  protected closedAsSlowConsumer(): boolean {
+  protected closedAsSlowConsumer(channel: string): boolean {
     if (this.backlog <= this.sendQueueBytes) return false;
     this.stats.slowConsumerDisconnects += 1;
+    this.stats.namespaces.of(channel).slowConsumerDisconnects += 1;
     this.close(CloseCodes.slow_consumer.code, "slow consumer: send queue over limit; reconnect and resume with since");
     return true;
   }

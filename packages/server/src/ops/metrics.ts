@@ -7,6 +7,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { Hub } from "../hub/hub.js";
 import type { HubStats } from "../hub/stats.js";
 import type { TransportName } from "../hub/session.js";
+import { LATENCY_BUCKETS, type NamespaceFigures } from "../hub/namespace-figures.js";
 
 const TRANSPORTS: TransportName[] = ["websocket", "sse", "polling"];
 
@@ -75,6 +76,46 @@ export class Metrics {
         }
       },
     });
+    const perNamespace = (name: string, help: string, read: (figures: NamespaceFigures) => number): void => {
+      const reported = new Map<string, number>();
+      new Counter({
+        name,
+        help,
+        labelNames: ["namespace"],
+        registers: [this.registry],
+        collect() {
+          for (const [namespace, figures] of stats.namespaces.entries()) {
+            const now = read(figures);
+            const before = reported.get(namespace) ?? 0;
+            if (now > before) this.inc({ namespace }, now - before);
+            reported.set(namespace, now);
+          }
+        },
+      });
+    };
+    perNamespace("herald_namespace_events_published_total", "Events accepted for publishing on this node, by namespace.", (f) => f.published);
+    perNamespace("herald_namespace_events_delivered_total", "Event frames sent to subscribers by this node, by namespace.", (f) => f.delivered);
+    perNamespace("herald_namespace_bytes_sent_total", "Bytes of the event frames sent by this node (Herald envelope), by namespace.", (f) => f.bytesSent);
+    perNamespace("herald_namespace_slow_consumer_disconnects_total", "Connections closed as slow consumers while receiving an event of the namespace.", (f) => f.slowConsumerDisconnects);
+    const recoveries = new Map<string, number>();
+    new Counter({
+      name: "herald_namespace_recoveries_total",
+      help: "Subscriptions that asked to resume with since, by namespace and outcome (recovered, not_recovered).",
+      labelNames: ["namespace", "outcome"],
+      registers: [this.registry],
+      collect() {
+        for (const [namespace, figures] of stats.namespaces.entries()) {
+          for (const [outcome, now] of [["recovered", figures.recovered], ["not_recovered", figures.notRecovered]] as const) {
+            const key = `${namespace}\n${outcome}`;
+            const before = recoveries.get(key) ?? 0;
+            if (now > before) this.inc({ namespace, outcome }, now - before);
+            recoveries.set(key, now);
+          }
+        }
+      },
+    });
+    this.registry.registerMetric(latencyHistogram(stats) as never);
+
     const errorsReported = new Map<string, number>();
     new Counter({
       name: "herald_errors_total",
@@ -94,4 +135,37 @@ export class Metrics {
   async text(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/**
+ * herald_namespace_delivery_latency_seconds: the hub keeps plain bucket counts (one observation per
+ * event and node, never per socket), and this reads them at scrape time in Prometheus' histogram
+ * shape, which prom-client's own Histogram cannot be given.
+ */
+function latencyHistogram(stats: HubStats) {
+  const name = "herald_namespace_delivery_latency_seconds";
+  return {
+    name,
+    help: "Seconds from the engine accepting an event to this node writing its frames to the subscribers' sockets, by namespace.",
+    type: "histogram",
+    aggregator: "sum",
+    async get() {
+      const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+      for (const [namespace, figures] of stats.namespaces.entries()) {
+        if (figures.latencyCount === 0) continue;
+        let cumulative = 0;
+        LATENCY_BUCKETS.forEach((bound, i) => {
+          cumulative += figures.latencyBuckets[i]!;
+          values.push({ metricName: `${name}_bucket`, labels: { le: bound, namespace }, value: cumulative });
+        });
+        values.push({ metricName: `${name}_bucket`, labels: { le: "+Inf", namespace }, value: figures.latencyCount });
+        values.push({ metricName: `${name}_sum`, labels: { namespace }, value: figures.latencySum });
+        values.push({ metricName: `${name}_count`, labels: { namespace }, value: figures.latencyCount });
+      }
+      return { name, help: this.help, type: "histogram", aggregator: "sum", values };
+    },
+    reset() {
+      // Scrapes read running totals, as the counters above do; nothing to reset.
+    },
+  };
 }

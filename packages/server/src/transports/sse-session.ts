@@ -23,7 +23,7 @@ export class SseSession extends PushSession {
   }
 
   deliver(event: PreparedEvent): void {
-    if (this.closed || this.closedAsSlowConsumer()) return;
+    if (this.closed || this.closedAsSlowConsumer(event.event.channel)) return;
     const { channel, epoch, offset, type } = event.event;
     this.positions[channel] = { epoch, offset };
     this.stats.bytesSent.sse += this.stream.record(type, event.text("herald"), encodeCursor(this.positions));

@@ -72,7 +72,7 @@ export class WebSocketSession extends PushSession {
    * raw.writableLength, which ws's bufferedAmount also reads.
    */
   deliver(event: PreparedEvent): void {
-    if (this.closed || this.closedAsSlowConsumer()) return;
+    if (this.closed || this.closedAsSlowConsumer(event.event.channel)) return;
     const raw = this.raw;
     // Once ws has sent (or is sending) its close frame, nothing may follow it.
     if (this.socket.readyState !== OPEN) return;
