@@ -117,6 +117,11 @@ function EventDetail({ shown, onClose }: { shown: ShownEvent; onClose(): void })
         <dt>offset</dt><dd>{shown.event.offset}</dd>
         <dt>epoch</dt><dd>{shown.event.epoch}</dd>
         <dt>time</dt><dd>{shown.event.timestamp}</dd>
+        {shown.event.traceId && (
+          <>
+            <dt>trace</dt><dd id="detail-trace" className="code">{shown.event.traceId}</dd>
+          </>
+        )}
       </dl>
       <pre id="detail-json">{raw}</pre>
     </aside>

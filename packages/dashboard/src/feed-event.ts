@@ -6,6 +6,8 @@ export interface FeedEvent {
   readonly offset: number;
   readonly epoch: string;
   readonly timestamp: string;
+  /** The event's trace id, while the node traces (OpenTelemetry). */
+  readonly traceId?: string;
 }
 
 /** A received event with what the list needs precomputed once (not on every render). */

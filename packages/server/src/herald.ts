@@ -31,6 +31,7 @@ import { createLogger } from "./ops/logger.js";
 import { Metrics } from "./ops/metrics.js";
 import { WorkerFigures } from "./ops/worker-figures.js";
 import { ClusterFigures, isFiguresRequest } from "./ops/cluster-figures.js";
+import { activeTraceContext, flushTracing, startTracing } from "./shared/tracing.js";
 import type { WorkerGroup } from "./ops/worker-group.js";
 import { RouteTable } from "./transports/routes.js";
 import { WebSocketTransport } from "./transports/websocket.js";
@@ -188,6 +189,7 @@ export class Herald {
   }
 
   private async startParts(): Promise<void> {
+    await startTracing(version);
     await this.engine.start({
       onEvent: (event) => this.hub.dispatch(event),
       onGap: (channel) => {
@@ -207,7 +209,8 @@ export class Herald {
   /** Publishes one event in-process, exactly as POST /api/publish would. */
   async publish(channel: string, type: string, data: unknown = null): Promise<PublishResult> {
     if (!this.accepting) throw new HeraldError("shutting_down", "Herald is shutting down");
-    const event: StreamEvent = await this.hub.publish(channel, type, data);
+    // An embedding app that traces its requests (its own OpenTelemetry SDK) gets the event in its trace.
+    const event: StreamEvent = await this.hub.publish(channel, type, data, undefined, undefined, activeTraceContext());
     return publishReceipt(event);
   }
 
@@ -298,6 +301,7 @@ export class Herald {
       await this.engine.close();
       this.hub.closeAuthorizer();
       this.security.connections.close();
+      await flushTracing();
     })();
     return this.closing;
   }

@@ -82,6 +82,11 @@ export const DIRECT_ENV_VARIABLES: readonly DirectEnvVariable[] = [
   { name: "HERALD_CONFIG", readBy: ["cli.ts", "sources/postgres-cli.ts"], description: "Path of the JSON or YAML config file for `herald serve` and `herald pg`; `--config` wins." },
   { name: "HERALD_WORKERS", readBy: ["cli.ts"], description: "`herald serve`: processes sharing the port (a number, or auto for one per core); `--workers` wins." },
   { name: "HERALD_DASHBOARD_DIR", readBy: ["http/dashboard.ts"], description: "Directory of the dashboard build served at /dashboard, instead of the @herald/dashboard package's dist; read when the HTTP app is built, also when embedding." },
+  { name: "OTEL_EXPORTER_OTLP_ENDPOINT", readBy: ["shared/tracing.ts"], description: "OpenTelemetry: the OTLP/HTTP collector (e.g. http://localhost:4318); set, Herald exports traces of events to `<endpoint>/v1/traces`. Unset (the default), tracing is off and costs nothing." },
+  { name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", readBy: ["shared/tracing.ts"], description: "OpenTelemetry: the full URL for traces, instead of OTEL_EXPORTER_OTLP_ENDPOINT's `/v1/traces`." },
+  { name: "OTEL_SERVICE_NAME", readBy: ["shared/tracing.ts"], description: "OpenTelemetry: the service name on Herald's spans (default herald)." },
+  { name: "OTEL_BSP_SCHEDULE_DELAY", readBy: ["shared/tracing.ts"], description: "OpenTelemetry: milliseconds between span exports (default 1000)." },
+  { name: "OTEL_SDK_DISABLED", readBy: ["shared/tracing.ts"], description: "OpenTelemetry: true turns tracing off even with an endpoint set." },
 ];
 
 /** Parses one variable's text into the value its key expects; a bad int is left as text for the schema to refuse. */

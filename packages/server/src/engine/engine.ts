@@ -48,6 +48,12 @@ export interface StreamEvent {
   readonly time: number;
   /** The connection the event came from, when one did (see EventSender); stored and delivered with it. */
   readonly sender?: EventSender;
+  /**
+   * The W3C `traceparent` of the event's publish span, while tracing is on (shared/tracing.ts):
+   * delivered with the live event to every node, so their fan-out spans join the publisher's
+   * trace. Not kept in history.
+   */
+  readonly trace?: string;
 }
 
 /**
@@ -155,7 +161,7 @@ export interface Engine {
   readonly name: string;
   start(handler: EngineHandler): Promise<void>;
   close(): Promise<void>;
-  publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent>;
+  publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string): Promise<PublishedEvent>;
   /** The record of an idempotency key used on this channel within its TTL, or undefined. */
   recall(channel: string, key: string): Promise<IdempotencyRecord | undefined>;
   /** Calls are counted per channel: delivery stops only when every subscribe has had its unsubscribe. */

@@ -75,8 +75,8 @@ export class IpcEngine implements Engine {
     if (this.peer.connected) await this.peer.call(RELEASE_METHOD).catch(() => undefined);
   }
 
-  publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent> {
-    return this.forward("publish", channel, type, data, options, idempotency, sender) as Promise<PublishedEvent>;
+  publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string): Promise<PublishedEvent> {
+    return this.forward("publish", channel, type, data, options, idempotency, sender, trace) as Promise<PublishedEvent>;
   }
 
   recall(channel: string, key: string): Promise<IdempotencyRecord | undefined> {

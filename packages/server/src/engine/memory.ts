@@ -75,7 +75,7 @@ export class MemoryEngine implements Engine {
     this.handler = undefined;
   }
 
-  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent> {
+  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string): Promise<PublishedEvent> {
     const now = Date.now();
     // Check and append run in one synchronous step, so two publishes with one key store once.
     const recorded = idempotency === undefined ? undefined : this.recallAt(channel, idempotency.key, now);
@@ -89,8 +89,9 @@ export class MemoryEngine implements Engine {
       trim(stream, options, now);
     }
     if (idempotency !== undefined) this.remember(channel, idempotency, event, now);
-    if (this.subscribed.has(channel)) this.handler?.onEvent(event);
-    return { ...event, replayed: false };
+    const live = trace === undefined ? event : { ...event, trace };
+    if (this.subscribed.has(channel)) this.handler?.onEvent(live);
+    return { ...live, replayed: false };
   }
 
   async recall(channel: string, key: string): Promise<IdempotencyRecord | undefined> {

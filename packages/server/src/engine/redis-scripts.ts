@@ -62,7 +62,8 @@ end
 /**
  * KEYS: meta, stream, and optionally the idempotency record. ARGV: type, data (JSON), historySize,
  * historyTtlMs, metaTtlMs, candidate epoch, pub/sub channel, publish command (SPUBLISH or
- * PUBLISH), idempotency record TTL in ms, sender (JSON, or '' for none).
+ * PUBLISH), idempotency record TTL in ms, sender (JSON, or '' for none), traceparent ('' for none:
+ * sent with the live message only, not kept in the stream).
  * Returns {epoch, offset, time, replayed (0/1)}. With a record key that already exists nothing is
  * stored and the recorded {epoch, offset, time} come back with replayed 1; else the record is
  * written with the event, in the same atomic step.
@@ -100,6 +101,7 @@ redis.call('PEXPIRE', meta, math.max(ttl, meta_ttl))
 local message = '{"epoch":' .. cjson.encode(epoch) .. ',"offset":' .. offset .. ',"time":' .. now ..
   ',"type":' .. cjson.encode(event_type) .. ',"data":' .. data
 if sender ~= '' then message = message .. ',"sender":' .. sender end
+if ARGV[11] ~= '' then message = message .. ',"trace":' .. cjson.encode(ARGV[11]) end
 message = message .. '}'
 redis.call(ARGV[8], ARGV[7], message)
 if idem then redis.call('SET', idem, epoch .. ' ' .. offset .. ' ' .. now, 'PX', tonumber(ARGV[9])) end

@@ -243,7 +243,7 @@ export class RedisEngine implements Engine {
     await Promise.all([this.topology.close(), subscribers?.close()]);
   }
 
-  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent> {
+  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string): Promise<PublishedEvent> {
     const keys = idempotency === undefined ? this.streamKeys(channel) : [...this.streamKeys(channel), this.idempotencyKey(channel, idempotency.key)];
     // Either connection to the channel's server dropping is the first sign the server may be gone:
     // refused now, the event surely was not stored (503); sent into a dead connection, its
@@ -265,6 +265,7 @@ export class RedisEngine implements Engine {
           this.sharded ? "SPUBLISH" : "PUBLISH",
           idempotency?.ttlMs ?? 0,
           sender === undefined ? "" : JSON.stringify(sender),
+          trace ?? "",
         ]),
       )) as [string, number, number, number];
     } catch (error) {
@@ -274,7 +275,8 @@ export class RedisEngine implements Engine {
       throw error;
     }
     const event = { channel, type, data: data ?? null, epoch: reply[0], offset: Number(reply[1]), time: Number(reply[2]), replayed: reply[3] === 1 };
-    return sender === undefined ? event : { ...event, sender };
+    if (sender === undefined && trace === undefined) return event;
+    return { ...event, ...(sender === undefined ? {} : { sender }), ...(trace === undefined ? {} : { trace }) };
   }
 
   async recall(channel: string, key: string): Promise<IdempotencyRecord | undefined> {
@@ -478,7 +480,7 @@ export class RedisEngine implements Engine {
       if (topic === this.controlTopic || topic === this.ownReplyTopic) this.receiveControl(topic, message);
       return;
     }
-    const parsed = JSON.parse(message) as { epoch: string; offset: number; time: number; type: string; data: unknown };
+    const parsed = JSON.parse(message) as { epoch: string; offset: number; time: number; type: string; data: unknown; trace?: string };
     held.parked.push({ channel: held.channel, ...parsed });
     this.drain(held);
   }

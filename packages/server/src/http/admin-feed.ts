@@ -2,7 +2,8 @@
  * The admin live feed behind the dashboard:
  *
  *   GET /api/admin/events    Server-Sent Events, one `data:` line per event published on this node
- *                            ({type, channel, data, offset, epoch, timestamp}, the wire frame)
+ *                            ({type, channel, data, offset, epoch, timestamp}, the wire frame,
+ *                            and `traceId` while tracing is on)
  *   GET /api/admin/channels  {channels: [{channel, subscribers}]}: channels this node holds
  *
  * Both need the admin guard. The feed listens to `hub.listeners` 'published', so it can never
@@ -18,6 +19,7 @@ import type { StreamEvent } from "../engine/engine.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { HeraldError } from "../shared/herald-error.js";
 import { SseHeartbeat, SseStream } from "../transports/sse-stream.js";
+import { traceIdOf } from "../shared/tracing.js";
 
 /** Bytes a watcher's socket may hold unsent before events for it are dropped. */
 const WATCHER_BUFFER_BYTES = 1024 * 1024;
@@ -52,8 +54,9 @@ export function registerAdminFeed(app: FastifyInstance, context: HttpContext): {
   let stopListening: (() => void) | undefined;
 
   const onPublished = (event: StreamEvent): void => {
-    // Serialised once for every watcher, as the wire frame clients get.
-    const data = new PreparedEvent(event).text("herald");
+    // Serialised once for every watcher, as the wire frame clients get, with its trace id while tracing is on.
+    const prepared = new PreparedEvent(event);
+    const data = event.trace === undefined ? prepared.text("herald") : JSON.stringify({ ...prepared.frame(), traceId: traceIdOf(event.trace) });
     for (const watcher of watchers) watcher.send(data);
   };
 

@@ -23,6 +23,7 @@ import type { HttpContext } from "../transports/http-context.js";
 import { backendCredential } from "../auth/backend-credential.js";
 import { requireJson } from "./json-body.js";
 import { HeraldError, isHeraldError } from "../shared/herald-error.js";
+import { SpanKind, contextFromHeaders, contextOf, endSpan, startSpan } from "../shared/tracing.js";
 
 interface PublishItem {
   channel: string;
@@ -68,18 +69,23 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
       return { published: items.map((item, index) => publishReceipt({ ...item, ...recorded[index]! })) };
     }
 
+    // While tracing is on: one span for the request, in the publisher's trace when it sent `traceparent`.
+    const span = startSpan("herald.publish", contextFromHeaders(request.headers), { "http.request.method": "POST", "url.path": "/api/publish", "herald.events": items.length }, SpanKind.SERVER);
+    const trace = contextOf(span);
     const published = [];
     let replayed = 0;
     for (const [index, item] of items.entries()) {
       let event: PublishedEvent;
       try {
-        event = await context.hub.publish(item.channel, item.type, item.data, eventKey(index));
+        event = await context.hub.publish(item.channel, item.type, item.data, eventKey(index), undefined, trace);
       } catch (error) {
+        endSpan(span, error);
         throw outcomeError(error, index, idempotencyKey);
       }
       if (event.replayed) replayed += 1;
       published.push(publishReceipt(event));
     }
+    endSpan(span);
     if (replayed === items.length && scopedKey !== undefined) reply.header("idempotent-replayed", "true");
     return { published };
   });

@@ -35,6 +35,7 @@ import type { Session, TransportName } from "./session.js";
 import type { HubStats } from "./stats.js";
 import { Subscription } from "./subscription.js";
 import { HeraldError } from "../shared/herald-error.js";
+import { SpanKind, contextFromTraceparent, endSpan, startSpan, traceparentOf, type TraceContext } from "../shared/tracing.js";
 
 interface ChannelState {
   readonly subscribers: Set<Subscription>;
@@ -93,6 +94,8 @@ export class Hub {
     const state = this.channels.get(event.channel);
     if (!state) return;
     if (state.subscribers.size > 0) {
+      // One span per event and node while tracing is on (event.trace is set only then), never one per socket.
+      const span = event.trace === undefined ? undefined : startSpan("herald.fanout", contextFromTraceparent(event.trace), { "herald.channel": event.channel, "herald.node": this.node }, SpanKind.CONSUMER);
       const prepared = new PreparedEvent(event);
       let sent = 0;
       for (const subscription of state.subscribers) if (subscription.offer(event, prepared)) sent += 1;
@@ -102,6 +105,10 @@ export class Hub {
         figures.delivered += sent;
         figures.bytesSent += sent * prepared.bytes("herald").length;
         figures.observeLatency(Math.max(0, Date.now() - event.time) / 1000);
+      }
+      if (span) {
+        span.setAttributes({ "herald.subscribers": sent, "herald.bytes": sent * prepared.bytes("herald").length });
+        endSpan(span);
       }
     }
     if (state.waiters.size > 0) {
@@ -251,12 +258,24 @@ export class Hub {
    * but the publish hooks run again (idempotently) to finish what a failed first answer left undone.
    * A `sender` connection does not receive the event (see EventSender).
    */
-  async publish(channel: string, type: string, data: unknown, idempotency?: IdempotencyKey, sender?: EventSender): Promise<PublishedEvent> {
+  async publish(channel: string, type: string, data: unknown, idempotency?: IdempotencyKey, sender?: EventSender, trace?: TraceContext): Promise<PublishedEvent> {
     const problem = channelProblem(channel);
     if (problem) throw new HeraldError("invalid_channel", problem);
     const typeProblem = eventTypeProblem(type);
     if (typeProblem) throw new HeraldError(typeProblem.code, typeProblem.message);
-    const event = await this.publishes.track(this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency, sender));
+    // While tracing is on, the append is a span of the publisher's trace, and its context travels with the event.
+    const span = startSpan("herald.engine.append", trace, { "herald.channel": channel, "herald.event.type": type, "herald.engine": this.engine.name }, SpanKind.PRODUCER);
+    let event: PublishedEvent;
+    try {
+      event = await this.publishes.track(this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency, sender, traceparentOf(span)));
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+    if (span) {
+      span.setAttributes({ "herald.epoch": event.epoch, "herald.offset": event.offset, "herald.replayed": event.replayed });
+      endSpan(span);
+    }
     const hooked = this.beforeAnswer.run(event);
     if (hooked) await this.publishes.track(hooked);
     if (event.replayed) return event;

@@ -25,6 +25,7 @@ import type { Logger } from "pino";
 import { anyChannelMatches, channelMatches } from "@herald/protocol";
 import type { LifecycleKind, WebhookConfig, WebhookSinkConfig } from "../config/integrations-schema.js";
 import type { PublishedEvent, StreamEvent } from "../engine/engine.js";
+import { SpanKind, contextFromTraceparent, endSpan, startSpan, traceIdOf, traceparentOf } from "../shared/tracing.js";
 import type { ChannelChange, PresenceChange } from "../hub/hub-listeners.js";
 import type { DeliveryQueue } from "./delivery-queue.js";
 import type { DeliveryStore } from "./delivery-store.js";
@@ -37,6 +38,8 @@ interface Delivery {
   readonly kind: string;
   readonly channel: string;
   readonly body: string;
+  /** The event's `traceparent` while tracing is on: each attempt is a span of its trace, and the receiver gets the header. */
+  readonly trace?: string;
 }
 
 export interface WebhookDeadLetter {
@@ -119,7 +122,7 @@ export class WebhookSink {
     if (wanting.length === 0) return undefined;
     const id = deliveryId("event", event.channel, event.epoch, event.offset);
     const body = JSON.stringify({ kind: "event", id, node: this.node, event: eventContext(event) });
-    return this.enqueue(wanting, id, { kind: "event", channel: event.channel, body });
+    return this.enqueue(wanting, id, event.trace === undefined ? { kind: "event", channel: event.channel, body } : { kind: "event", channel: event.channel, body, trace: event.trace });
   }
 
   observeChannel(change: ChannelChange): void {
@@ -215,11 +218,11 @@ export class WebhookSink {
         },
         onRetry: (delivery, error, attempt) => {
           endpoint.retries += 1;
-          this.logger.debug({ sink: "webhook", url: config.url, kind: delivery.kind, attempt, err: error.message }, "webhook try failed; will retry");
+          this.logger.debug({ sink: "webhook", url: config.url, kind: delivery.kind, attempt, err: error.message, ...traceField(delivery) }, "webhook try failed; will retry");
         },
         onGiveUp: (delivery, error, attempts) => {
           endpoint.deadLettered += 1;
-          this.logger.warn({ sink: "webhook", url: config.url, kind: delivery.kind, channel: delivery.channel, attempts, err: error.message }, "webhook dead-lettered");
+          this.logger.warn({ sink: "webhook", url: config.url, kind: delivery.kind, channel: delivery.channel, attempts, err: error.message, ...traceField(delivery) }, "webhook dead-lettered");
         },
       }),
     };
@@ -227,6 +230,17 @@ export class WebhookSink {
   }
 
   private async post(config: WebhookConfig, id: string, delivery: Delivery, attempt: number): Promise<void> {
+    const span = delivery.trace === undefined ? undefined : startSpan("herald.webhook", contextFromTraceparent(delivery.trace), { "url.full": config.url, "herald.delivery": id, "herald.attempt": attempt }, SpanKind.CLIENT);
+    try {
+      await this.send(config, id, delivery, attempt, traceparentOf(span));
+      endSpan(span);
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+  }
+
+  private async send(config: WebhookConfig, id: string, delivery: Delivery, attempt: number, traceparent: string | undefined): Promise<void> {
     const response = await fetch(config.url, {
       method: "POST",
       headers: {
@@ -236,6 +250,7 @@ export class WebhookSink {
         "herald-event": delivery.kind,
         "herald-attempt": String(attempt),
         "herald-signature": signWebhook(config.secret, delivery.body),
+        ...(traceparent === undefined ? {} : { traceparent }),
       },
       body: delivery.body,
       signal: AbortSignal.timeout(config.timeout),
@@ -248,4 +263,9 @@ export class WebhookSink {
     await response.arrayBuffer().catch(() => undefined);
     if (response.status < 200 || response.status >= 300) throw new Error(`HTTP ${response.status}`);
   }
+}
+
+/** The trace id for log lines about a delivery, so an operator can find its trace. */
+function traceField(delivery: Delivery): { traceId?: string } {
+  return delivery.trace === undefined ? {} : { traceId: traceIdOf(delivery.trace)! };
 }
