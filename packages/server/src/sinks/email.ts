@@ -29,6 +29,7 @@ import { escapeHtml, render } from "../shared/template.js";
 import type { DeliveryQueue } from "./delivery-queue.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import { deliveryId } from "./delivery-id.js";
+import { SpanKind, contextFromTraceparent, endSpan, startSpan } from "../shared/tracing.js";
 
 export interface EmailDeadLetter {
   readonly id: string;
@@ -74,6 +75,8 @@ export function eventContext(event: StreamEvent): EventContext {
 interface Job {
   readonly rule: EmailRule;
   readonly context: EventContext;
+  /** The event's `traceparent` while tracing is on: each attempt is a span of its trace. */
+  readonly trace?: string;
 }
 
 export class EmailSink {
@@ -150,7 +153,7 @@ export class EmailSink {
       context ??= eventContext(event);
       const id = deliveryId("email", index, event.channel, event.epoch, event.offset);
       adding.push(
-        Promise.resolve(this.queue.add(id, { rule, context })).then((outcome) => {
+        Promise.resolve(this.queue.add(id, event.trace === undefined ? { rule, context } : { rule, context, trace: event.trace })).then((outcome) => {
           if (outcome === "queued") return;
           this.dropped += 1;
           this.logger.warn({ sink: "email", channel: event.channel, type: event.type }, "email queue full; email dropped");
@@ -204,6 +207,17 @@ export class EmailSink {
   }
 
   private async send(job: Job, id: string): Promise<void> {
+    const span = job.trace === undefined ? undefined : startSpan("herald.email", contextFromTraceparent(job.trace), { "herald.delivery": id, "herald.channel": job.context.channel }, SpanKind.CLIENT);
+    try {
+      await this.sendNow(job, id);
+      endSpan(span);
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+  }
+
+  private async sendNow(job: Job, id: string): Promise<void> {
     const to = await this.recipient(job);
     if (to === undefined) return;
     const subject = render(job.rule.subject, job.context).text;

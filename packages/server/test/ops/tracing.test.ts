@@ -2,7 +2,7 @@
  * OpenTelemetry end to end: an event published with a `traceparent` shows up as one trace at an
  * OTLP/HTTP receiver (a real HTTP server reading what the official exporter sends): the publish
  * request, the engine append, the fan-out on each of two nodes sharing Redis, and the webhook
- * attempt, all under the publisher's trace id. Tracing is on for this file's process only (the
+ * and email attempts, all under the publisher's trace id. Tracing is on for this file's process only (the
  * OTEL_* variables are set before any Herald starts). The dashboard's feed names the trace id.
  */
 
@@ -12,6 +12,7 @@ import { TestClient, startHerald, type RunningHerald } from "../support/herald.j
 import { REDIS_URL, deleteKeys, redisSkip, uniquePrefix } from "../support/redis.js";
 import { startReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";
 import { SseReader } from "../support/sse.js";
+import { startSmtp, type SmtpSink } from "../support/smtp-server.js";
 
 interface OtlpSpan {
   traceId: string;
@@ -42,22 +43,32 @@ describe("tracing (OTLP)", { skip: await redisSkip() }, () => {
   let a: RunningHerald;
   let b: RunningHerald;
   let webhook: WebhookReceiver;
+  let smtp: SmtpSink;
 
   before(async () => {
     webhook = await startReceiver(() => 204);
+    smtp = await startSmtp();
     const config = { engine: { type: "redis" as const, redisUrl: REDIS_URL, prefix } };
-    a = await startHerald({ ...config, node: "node-a", sinks: { webhooks: { endpoints: [{ url: webhook.url, secret: "whsec_0123456789abcdef", on: { channel: "bets:*" } }] } } });
+    a = await startHerald({
+      ...config,
+      node: "node-a",
+      sinks: {
+        webhooks: { endpoints: [{ url: webhook.url, secret: "whsec_0123456789abcdef", on: { channel: "bets:*" } }] },
+        email: { smtp: { host: "127.0.0.1", port: smtp.port }, rules: [{ on: { channel: "bets:*" }, to: "bettor@example.test", subject: "Bet resolved", text: "won" }] },
+      },
+    });
     b = await startHerald({ ...config, node: "node-b" });
   });
   after(async () => {
     await a?.close();
     await b?.close();
     await webhook?.close();
+    await smtp?.close();
     await collector.close();
     await deleteKeys(prefix);
   });
 
-  it("follows an event published with a traceparent through publish, append, fan-out on both nodes and the webhook, in one trace", async () => {
+  it("follows an event published with a traceparent through publish, append, fan-out on both nodes, the webhook and the email, in one trace", async () => {
     const onA = await TestClient.open(`${a.wsUrl}/ws`);
     const onB = await TestClient.open(`${b.wsUrl}/ws`);
     await onA.subscribe("bets:42");
@@ -73,6 +84,7 @@ describe("tracing (OTLP)", { skip: await redisSkip() }, () => {
     await onA.next("bet_resolved");
     await onB.next("bet_resolved");
     await webhook.until(1);
+    await smtp.next();
     const [shown] = await feed.waitFor("message");
     assert.equal(shown!.data.traceId, TRACE_ID, "the dashboard's feed names the event's trace");
     feed.close();
@@ -100,5 +112,7 @@ describe("tracing (OTLP)", { skip: await redisSkip() }, () => {
     const [attempt] = byName("herald.webhook");
     assert.equal(attempt?.parentSpanId, append!.spanId);
     assert.equal(attribute(attempt!, "url.full"), webhook.url);
+    const [email] = byName("herald.email");
+    assert.equal(email?.parentSpanId, append!.spanId, "the email attempt too");
   });
 });
