@@ -26,6 +26,7 @@ import { mapMessage } from "./bridge-map.js";
 import { isHeraldError } from "../shared/herald-error.js";
 import { openSocketIoUpstream, openWebSocketUpstream, type Upstream, type UpstreamMessage } from "./upstream.js";
 import type { PublishFn } from "./postgres-outbox.js";
+import { SpanKind, contextOf, endSpan, startSpan } from "../shared/tracing.js";
 
 // Reconnects to a lost upstream: 250 ms doubling up to 15 s (docs/integrations.md).
 const RECONNECT_BACKOFF: BackoffOptions = { minDelay: 250, maxDelay: 15_000, factor: 2 };
@@ -187,19 +188,22 @@ export class Bridge {
       return;
     }
     for (const event of events) {
-      this.publishing = this.publishing.then(
-        () =>
-          this.publish(event.channel, event.type, event.data).then(
-            () => {
-              this.published += 1;
-            },
-            (error: Error) => {
-              this.errors += 1;
-              this.lastError = error.message;
-              this.logger.warn({ channel: event.channel, type: event.type, err: error.message }, "bridged event refused");
-            },
-          ),
-      );
+      this.publishing = this.publishing.then(() => {
+        // While tracing is on, each bridged event starts a trace of its own: the upstream sent no context.
+        const span = startSpan("herald.source.bridge", undefined, { "herald.bridge": this.config.name, "herald.channel": event.channel }, SpanKind.CONSUMER);
+        return this.publish(event.channel, event.type, event.data, contextOf(span)).then(
+          () => {
+            endSpan(span);
+            this.published += 1;
+          },
+          (error: Error) => {
+            endSpan(span, error);
+            this.errors += 1;
+            this.lastError = error.message;
+            this.logger.warn({ channel: event.channel, type: event.type, err: error.message }, "bridged event refused");
+          },
+        );
+      });
     }
   }
 

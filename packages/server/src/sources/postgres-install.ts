@@ -56,8 +56,11 @@ CREATE TABLE IF NOT EXISTS ${table} (
   payload jsonb NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
   published_at timestamptz,
-  error text
+  error text,
+  traceparent text
 );
+-- Outboxes made before the column existed get it: an app may write a row's trace context there.
+ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS traceparent text;
 CREATE INDEX IF NOT EXISTS ${quoteIdent(`${outbox}_pending`)} ON ${table} (id) WHERE published_at IS NULL;
 CREATE INDEX IF NOT EXISTS ${quoteIdent(`${outbox}_published`)} ON ${table} (published_at) WHERE published_at IS NOT NULL;
 

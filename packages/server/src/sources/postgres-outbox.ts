@@ -39,8 +39,10 @@ import { backoffDelay, type BackoffOptions } from "@herald/protocol";
 import type { PostgresSourceConfig } from "../config/integrations-schema.js";
 import { installOutbox, installTrigger, quoteIdent } from "./postgres-install.js";
 import { HeraldError } from "../shared/herald-error.js";
+import { SpanKind, contextFromTraceparent, contextOf, endSpan, startSpan, type TraceContext } from "../shared/tracing.js";
 
-export type PublishFn = (channel: string, type: string, data: unknown) => Promise<unknown>;
+/** How a source hands an event to the hub; `trace`: the span the event is brought in under, while tracing is on. */
+export type PublishFn = (channel: string, type: string, data: unknown, trace?: TraceContext) => Promise<unknown>;
 
 export type PostgresSourceState = "stopped" | "connecting" | "listening" | "reconnecting";
 
@@ -59,6 +61,8 @@ interface OutboxRow {
   channel: string;
   type: string;
   payload: Record<string, unknown>;
+  /** Written by an app that inserts rows itself from a traced request; null from the capture triggers. */
+  traceparent: string | null;
 }
 
 const PRUNE_EVERY_MS = 60_000;
@@ -266,7 +270,7 @@ export class PostgresSource {
       this.drains += 1;
       const table = quoteIdent(this.outbox);
       const { rows } = await client.query<OutboxRow>(
-        `SELECT id, channel, type, payload FROM ${table} WHERE published_at IS NULL ORDER BY id LIMIT $1`,
+        `SELECT id, channel, type, payload, traceparent FROM ${table} WHERE published_at IS NULL ORDER BY id LIMIT $1`,
         [this.config.batchSize],
       );
       const done: string[] = [];
@@ -274,10 +278,14 @@ export class PostgresSource {
       let failure: Error | undefined;
       for (const row of rows) {
         if (this.stopped) break;
+        // While tracing is on: a span per row, in the trace of the request that wrote it when the row names one.
+        const span = startSpan("herald.source.postgres", contextFromTraceparent(row.traceparent ?? undefined), { "herald.outbox": this.outbox, "herald.outbox.id": row.id, "herald.channel": row.channel }, SpanKind.CONSUMER);
         try {
-          await this.publish(row.channel, row.type, { ...row.payload, outboxId: Number(row.id) });
+          await this.publish(row.channel, row.type, { ...row.payload, outboxId: Number(row.id) }, contextOf(span));
+          endSpan(span);
           done.push(row.id);
         } catch (error) {
+          endSpan(span, error);
           if (error instanceof HeraldError) {
             refused.push({ id: row.id, error: `${error.code}: ${error.message}` });
             this.logger.warn({ outboxId: row.id, channel: row.channel, type: row.type, code: error.code }, "outbox row refused by the hub; marked with its error");

@@ -13,6 +13,7 @@ import { REDIS_URL, deleteKeys, redisSkip, uniquePrefix } from "../support/redis
 import { startReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";
 import { SseReader } from "../support/sse.js";
 import { startSmtp, type SmtpSink } from "../support/smtp-server.js";
+import { DATABASE_URL, connect, postgresMissing, uniqueName } from "../support/postgres.js";
 
 interface OtlpSpan {
   traceId: string;
@@ -37,6 +38,10 @@ const attribute = (span: OtlpSpan, key: string) => {
   const value = span.attributes.find((entry) => entry.key === key)?.value;
   return value?.stringValue ?? (value?.intValue === undefined ? undefined : Number(value.intValue));
 };
+
+after(async () => {
+  await collector.close();
+});
 
 describe("tracing (OTLP)", { skip: await redisSkip() }, () => {
   const prefix = uniquePrefix("tracing");
@@ -64,7 +69,6 @@ describe("tracing (OTLP)", { skip: await redisSkip() }, () => {
     await b?.close();
     await webhook?.close();
     await smtp?.close();
-    await collector.close();
     await deleteKeys(prefix);
   });
 
@@ -114,5 +118,34 @@ describe("tracing (OTLP)", { skip: await redisSkip() }, () => {
     assert.equal(attribute(attempt!, "url.full"), webhook.url);
     const [email] = byName("herald.email");
     assert.equal(email?.parentSpanId, append!.spanId, "the email attempt too");
+  });
+});
+
+describe("tracing a row of the Postgres outbox", { skip: await postgresMissing() }, () => {
+  it("continues the trace named in the row's traceparent column: the source's span, then the append", async () => {
+    const outbox = uniqueName("herald_outbox_trace");
+    const db = await connect();
+    const hub = await startHerald({ sources: { postgres: { url: DATABASE_URL, outbox } } });
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    try {
+      await client.subscribe("deposits:7");
+      const traceId = "0af7651916cd43dd8448eb211c80319c";
+      const parent = "b7ad6b7169203331";
+      // What an app writing its own outbox rows from a traced request does.
+      await db.query(`INSERT INTO ${outbox} (channel, type, payload, traceparent) VALUES ($1, $2, $3, $4)`, ["deposits:7", "deposit", { amount: 5 }, `00-${traceId}-${parent}-01`]);
+      await db.query(`SELECT pg_notify($1, '')`, [outbox]);
+      await client.next("deposit");
+      await client.close();
+      await hub.close();
+      const inTrace = spans().filter((span) => span.traceId === traceId);
+      const source = inTrace.find((span) => span.name === "herald.source.postgres");
+      assert.equal(source?.parentSpanId, parent, `the source's span continues the row's trace; got ${JSON.stringify(inTrace.map((s) => s.name))}`);
+      assert.equal(inTrace.find((span) => span.name === "herald.engine.append")?.parentSpanId, source!.spanId);
+    } finally {
+      await client.close();
+      await hub.close();
+      await db.query(`DROP TABLE IF EXISTS ${outbox}`);
+      await db.end();
+    }
   });
 });
