@@ -26,6 +26,10 @@ export class PusherApps {
     return this.byId.size;
   }
 
+  all(): IterableIterator<PusherApp> {
+    return this.byId.values();
+  }
+
   withKey(key: string): PusherApp | undefined {
     return this.byKey.get(key);
   }

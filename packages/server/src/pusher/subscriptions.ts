@@ -50,7 +50,7 @@ export class PusherSubscriptions {
       await this.hub.subscribe(session, channel, { granted: true });
       if (session.closed) return;
       state.entered = true;
-      const answer = member ? presenceData(await this.presence.join(app, channel, session, member)) : (await this.occupancy.enter(app, channel, session), {});
+      const answer = member ? presenceData(await this.presence.join(app, channel, pusherName, session, member)) : (await this.occupancy.enter(app, channel, pusherName, session), {});
       // The connection closed while this was recorded: leaveAll ran before it was; take it out here.
       if (session.closed) return await this.leave(session, channel, state);
       session.markReady(channel, subscriptionSucceeded(pusherName, answer));
@@ -83,8 +83,8 @@ export class PusherSubscriptions {
     if (!state.entered || state.left) return;
     state.left = true;
     const app = session.app;
-    if (state.member) await this.presence.leave(app, channel, session, state.member).catch(() => undefined);
-    else await this.occupancy.leave(app, channel, session).catch(() => undefined);
+    if (state.member) await this.presence.leave(app, channel, state.name, session, state.member).catch(() => undefined);
+    else await this.occupancy.leave(app, channel, state.name, session).catch(() => undefined);
   }
 }
 

@@ -29,6 +29,7 @@ import type { ChannelChange, PresenceChange } from "../hub/hub-listeners.js";
 import type { DeliveryQueue } from "./delivery-queue.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import { deliveryId } from "./delivery-id.js";
+import { postOnce } from "./post-queue.js";
 import { signWebhook } from "./webhook-signature.js";
 import { eventContext } from "./email.js";
 
@@ -226,26 +227,15 @@ export class WebhookSink {
     return endpoint;
   }
 
-  private async post(config: WebhookConfig, id: string, delivery: Delivery, attempt: number): Promise<void> {
-    const response = await fetch(config.url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "Herald-Webhooks",
-        "herald-delivery": id,
-        "herald-event": delivery.kind,
-        "herald-attempt": String(attempt),
-        "herald-signature": signWebhook(config.secret, delivery.body),
-      },
-      body: delivery.body,
-      signal: AbortSignal.timeout(config.timeout),
-    }).catch((error: unknown) => {
-      // fetch says only "fetch failed"; the reason (ECONNREFUSED, a DNS failure) is its cause, which the dead letter should show.
-      const cause = (error as { cause?: { message?: string } }).cause?.message;
-      throw new Error(cause ? `${(error as Error).message}: ${cause}` : (error as Error).message);
-    });
-    // Drain the body so the connection can be reused.
-    await response.arrayBuffer().catch(() => undefined);
-    if (response.status < 200 || response.status >= 300) throw new Error(`HTTP ${response.status}`);
+  private post(config: WebhookConfig, id: string, delivery: Delivery, attempt: number): Promise<void> {
+    const headers = {
+      "content-type": "application/json",
+      "user-agent": "Herald-Webhooks",
+      "herald-delivery": id,
+      "herald-event": delivery.kind,
+      "herald-attempt": String(attempt),
+      "herald-signature": signWebhook(config.secret, delivery.body),
+    };
+    return postOnce(config.url, headers, delivery.body, config.timeout);
   }
 }
