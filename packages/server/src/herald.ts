@@ -168,6 +168,7 @@ export class Herald {
               const options = { name: `pusher-${app.id}-${index}-${hash}`, url: target.url, attempts: target.attempts, retryDelay: target.retryDelay, timeout: target.timeout, maxQueue, deadLetters };
               return new PostQueue(this.integrations.deliveries, options, this.logger.child({ sink: "pusher-webhook", app: app.id }));
             },
+            disconnect: (user, options) => this.actions.disconnect(user, options),
             accepting: () => this.accepting,
           });
     applyServerTimeouts(this.http.server, this.config.limits, this.security.hits);

@@ -80,7 +80,7 @@ export const pusherSchema = z
       claim("app id", app.id, ["apps", index, "id"]);
       claim("app key", app.key, ["apps", index, "key"]);
       const namespace = app.namespace ?? `pusher-${app.id}`;
-      for (const suffix of ["", "-private", "-presence"]) claim("namespace", `${namespace}${suffix}`, ["apps", index, "namespace"]);
+      for (const suffix of ["", "-private", "-presence", "-user"]) claim("namespace", `${namespace}${suffix}`, ["apps", index, "namespace"]);
     });
   });
 

@@ -38,7 +38,7 @@ export class ClientEvents {
     const channel = heraldChannel(app, name);
     const state = session.channels.get(channel);
     if (!state?.ready) throw new PusherProblem(null, `subscribe to ${name} before sending client events on it`);
-    if (state.kind === "public" || name.startsWith("private-encrypted-")) throw new PusherProblem(null, "client events are only for private and presence channels");
+    if (state.kind === "public" || state.kind === "user" || name.startsWith("private-encrypted-")) throw new PusherProblem(null, "client events are only for private and presence channels");
     let bucket = this.rates.get(session);
     if (!bucket) this.rates.set(session, (bucket = new TokenBucket(app.clientEventsPerSecond, app.clientEventsPerSecond)));
     if (!bucket.take()) throw new PusherProblem(PusherCodes.clientEventRateLimit, `Client event rejected due to rate limit: at most ${app.clientEventsPerSecond} per second`);

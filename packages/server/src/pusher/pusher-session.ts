@@ -42,6 +42,8 @@ export class PusherSession extends WebSocketSession {
   lastHeard = Date.now();
   /** When the server pinged this connection and is waiting for anything back. */
   pingedAt: number | undefined;
+  /** The user id this connection signed in as (pusher:signin). */
+  signedIn: string | undefined;
 
   constructor(
     socketId: string,

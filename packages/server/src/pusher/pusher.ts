@@ -38,6 +38,8 @@ export interface PusherFrontDoorOptions {
   readonly node: string;
   /** Where the apps' webhooks are queued (the sinks' delivery store); without it none are sent. */
   readonly webhookOutlets?: WebhookOutlets;
+  /** Ends every connection of a hub user on every node (the server API's disconnect). */
+  disconnect(user: string, options: { reason: string }): Promise<unknown>;
   accepting(): boolean;
 }
 
@@ -65,7 +67,7 @@ export class PusherFrontDoor {
       activityTimeout: config.pusher.activityTimeout,
       pongTimeout: config.pusher.pongTimeout,
     });
-    registerPusherHttpApi(options.http, { hub, apps: options.apps, occupancy, accepting: options.accepting });
+    registerPusherHttpApi(options.http, { hub, apps: options.apps, occupancy, disconnect: options.disconnect, accepting: options.accepting });
   }
 
   /** Handles an upgrade to `/app/{key}`; false for any other path. */

@@ -1,7 +1,7 @@
 /**
  * pusher:subscribe and pusher:unsubscribe on the hub. A subscription is checked as Pusher checks
  * it (the name; for private- and presence- channels the app's signature over the socket id, the
- * channel and channel_data), then made on the hub under the channel's Herald name (granted: the
+ * channel and channel_data; for `#server-to-user-<id>` a signin as that user), then made on the hub under the channel's Herald name (granted: the
  * signature was the authorization), recorded in the engine (occupancy, presence), and answered
  * with pusher_internal:subscription_succeeded.
  *
@@ -11,7 +11,7 @@
 
 import type { Hub } from "../hub/hub.js";
 import { HeraldError } from "../shared/herald-error.js";
-import { channelKind, heraldChannel, pusherChannelProblem } from "./channel-names.js";
+import { channelKind, heraldChannel, pusherChannelProblem, SERVER_TO_USER } from "./channel-names.js";
 import { SubscriptionRefusal } from "./codes.js";
 import { subscriptionSucceeded } from "./frames.js";
 import { presenceData, readMember } from "./members.js";
@@ -35,7 +35,9 @@ export class PusherSubscriptions {
     const pusherName = name as string;
     const kind = channelKind(pusherName);
     const app = session.app;
-    if (kind !== "public") {
+    if (kind === "user") {
+      if (session.signedIn === undefined || pusherName !== `${SERVER_TO_USER}${session.signedIn}`) throw new SubscriptionRefusal("AuthError", 403, `${pusherName} is the channel of a signed-in user; sign in (pusher:signin) as that user first`);
+    } else if (kind !== "public") {
       const signed = typeof channelData === "string" ? channelData : undefined;
       const authProblem = channelAuthProblem(app, session.id, pusherName, auth, signed);
       if (authProblem) throw new SubscriptionRefusal("AuthError", 401, authProblem);

@@ -39,6 +39,8 @@ export interface PusherClientOptions {
   readonly app?: TestApp;
   /** The presence member this client's authorizer names. */
   readonly user?: { user_id: string | number; user_info?: unknown };
+  /** The user its user authentication endpoint signs in (pusher:signin), with the SDK's authenticateUser. */
+  readonly signinAs?: { id: string } & Record<string, unknown>;
 }
 
 /** pusher-js connected to a Herald, as a browser app would be (its auth endpoint signs with the SDK). */
@@ -49,8 +51,12 @@ export class PusherClient {
   private constructor(running: RunningHerald, options: PusherClientOptions) {
     const app = options.app ?? APP;
     const signer = serverSdk(running, app);
+    const signinAs = options.signinAs;
     this.pusher = new PusherJs(app.key, {
       cluster: "local",
+      ...(signinAs
+        ? { userAuthentication: { endpoint: "/unused", transport: "ajax", customHandler: ({ socketId }: { socketId: string }, callback: (error: Error | null, data: { auth: string; user_data: string }) => void) => callback(null, signer.authenticateUser(socketId, signinAs)) } }
+        : {}),
       wsHost: "127.0.0.1",
       wsPort: running.herald.port,
       forceTLS: false,
