@@ -14,11 +14,11 @@ import { duration, size } from "./units.js";
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
 /** The webhooks Pusher sends, each of which an app's webhook URL may ask for. */
-export const pusherWebhookEvents = ["channel_occupied", "channel_vacated", "member_added", "member_removed", "client_event"] as const;
+export const pusherWebhookEvents = ["channel_occupied", "channel_vacated", "member_added", "member_removed", "client_event", "cache_miss"] as const;
 
 const webhookSchema = z.strictObject({
   url: z.string().url(),
-  /** The webhooks this URL gets; default all five. */
+  /** The webhooks this URL gets; default all. */
   events: z.array(z.enum(pusherWebhookEvents)).min(1).default([...pusherWebhookEvents]),
   /** Tries before a POST is dead-lettered. */
   attempts: z.number().int().min(1).max(20).default(5),

@@ -50,6 +50,11 @@ export function channelKind(name: string): ChannelKind {
   return "public";
 }
 
+/** Cache channels: a new subscriber first gets the channel's last event (or pusher:cache_miss). */
+export function isCacheChannel(name: string): boolean {
+  return /^(private-|presence-)?cache-/.test(name);
+}
+
 const SUFFIX: Record<ChannelKind, string> = { public: "", private: "-private", presence: "-presence", user: "-user" };
 
 /** The Herald channel of a valid Pusher channel name. */

@@ -19,6 +19,10 @@ export function subscriptionSucceeded(channel: string, data: unknown = {}): stri
   return JSON.stringify({ event: "pusher_internal:subscription_succeeded", channel, data: JSON.stringify(data) });
 }
 
+export function cacheMiss(channel: string): string {
+  return JSON.stringify({ event: "pusher:cache_miss", channel, data: "{}" });
+}
+
 export function signinSuccess(userData: string): string {
   return JSON.stringify({ event: "pusher:signin_success", data: JSON.stringify({ user_data: userData }) });
 }

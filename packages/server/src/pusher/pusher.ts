@@ -60,7 +60,7 @@ export class PusherFrontDoor {
       security: options.security,
       stats: options.stats,
       logger: options.logger.child({ front: "pusher" }),
-      subscriptions: new PusherSubscriptions(hub, occupancy, presence),
+      subscriptions: new PusherSubscriptions(hub, occupancy, presence, this.webhooks),
       clientEvents: new ClientEvents(hub, this.webhooks),
       maxPayload: config.maxPayload,
       sendQueueBytes: config.sendQueueBytes,

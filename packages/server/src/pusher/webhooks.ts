@@ -16,7 +16,7 @@ import type { PusherApp, PusherApps } from "./apps.js";
 import { sign } from "./signatures.js";
 
 export type PusherWebhookEvent =
-  | { readonly name: "channel_occupied" | "channel_vacated"; readonly channel: string }
+  | { readonly name: "channel_occupied" | "channel_vacated" | "cache_miss"; readonly channel: string }
   | { readonly name: "member_added" | "member_removed"; readonly channel: string; readonly user_id: string }
   | { readonly name: "client_event"; readonly channel: string; readonly event: string; readonly data: string; readonly socket_id: string; readonly user_id?: string };
 

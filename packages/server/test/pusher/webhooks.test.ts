@@ -133,7 +133,7 @@ describe("Pusher webhooks", () => {
 
   it("takes the one-app webhook URL from HERALD_PUSHER_WEBHOOK_URL", () => {
     const config = loadConfig({ env: { HERALD_PUSHER_APP_ID: "a", HERALD_PUSHER_KEY: "k", HERALD_PUSHER_SECRET: "app-secret-0123456789", HERALD_PUSHER_WEBHOOK_URL: "https://app.example/pusher/webhooks" } });
-    assert.deepEqual(config.pusher.apps[0]!.webhooks.map((hook) => [hook.url, hook.events.length]), [["https://app.example/pusher/webhooks", 5]]);
+    assert.deepEqual(config.pusher.apps[0]!.webhooks.map((hook) => [hook.url, hook.events.length]), [["https://app.example/pusher/webhooks", 6]]);
     assert.equal(config.pusher.leaveDelay, 3_000);
   });
 });
