@@ -171,4 +171,21 @@ describe("Pusher webhooks across two nodes on Redis", { skip }, () => {
     await settle(1_500);
     assert.deepEqual(on(eventsOf(a, receiver), "presence-both"), ["channel_occupied", "member_added 7", "member_removed 7", "channel_vacated"]);
   });
+
+  it("posts nothing when a page reloads onto the other node, and channel_vacated once when the last node's subscriber leaves", async () => {
+    const onA = await PusherClient.connect(a);
+    clients.push(onA);
+    await onA.subscribe("news");
+    await until("channel_occupied", () => on(eventsOf(a, receiver), "news").length === 1);
+    const onB = await PusherClient.connect(b);
+    clients.push(onB);
+    onA.disconnect();
+    await onB.subscribe("news");
+    await settle(1_500);
+    assert.deepEqual(on(eventsOf(a, receiver), "news"), ["channel_occupied"]);
+    onB.disconnect();
+    await until("channel_vacated", () => on(eventsOf(a, receiver), "news").length === 2, 10_000);
+    await settle(1_500);
+    assert.deepEqual(on(eventsOf(a, receiver), "news"), ["channel_occupied", "channel_vacated"]);
+  });
 });
