@@ -1,8 +1,8 @@
 /**
  * pusher:subscribe and pusher:unsubscribe on the hub. A subscription is checked as Pusher checks
  * it (the name; for private- and presence- channels the app's signature over the socket id, the
- * channel and channel_data; for `#server-to-user-<id>` a signin as that user), then made on the hub under the channel's Herald name (granted: the
- * signature was the authorization), recorded in the engine (occupancy, presence), and answered
+ * channel and channel_data; for `#server-to-user-<id>` a signin as that user), then made on the
+ * hub under the channel's Herald name (granted: the signature was the authorization), recorded in the engine (occupancy, presence), and answered
  * with pusher_internal:subscription_succeeded. A cache channel's subscriber then gets the channel's
  * last event from history, or pusher:cache_miss.
  *
@@ -59,11 +59,13 @@ export class PusherSubscriptions {
     try {
       await this.hub.subscribe(session, channel, { granted: true });
       if (session.closed) return;
+      // Read after the hub subscription, so an event published meanwhile is held, not missed; markReady drops what both hold.
+      const cache = isCacheChannel(pusherName) ? { last: await this.lastCached(app, channel, pusherName) } : undefined;
+      if (session.closed) return;
       state.entered = true;
       const answer = member ? presenceData(await this.presence.join(app, channel, pusherName, session, member)) : (await this.occupancy.enter(app, channel, pusherName, session), {});
       // The connection closed while this was recorded: leaveAll ran before it was; take it out here.
       if (session.closed) return await this.leave(session, channel, state);
-      const cache = isCacheChannel(pusherName) ? { last: await this.lastCached(app, channel, pusherName) } : undefined;
       session.markReady(channel, subscriptionSucceeded(pusherName, answer), cache);
     } catch (error) {
       if (session.channels.get(channel) === state) session.channels.delete(channel);
