@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --profile] [-- --only herald,bare-ws]`: runs every scenario
  * against Herald, a bare `ws` broadcast server and Socket.IO, one server after the other with the
- * same parameters, then writes bench/results/<timestamp>.json, latest.md and latest.svg.
+ * same parameters, and the fan-out against Herald's Pusher endpoint (`herald-pusher`), then writes bench/results/<timestamp>.json, latest.md and latest.svg.
  *
  * --quick uses small numbers (seconds, not minutes) and fails when a scenario did not run or lost
  * an event; it never judges a time. --profile writes a V8 CPU profile of the Herald process to
@@ -64,6 +64,8 @@ const QUICK: Parameters = {
  */
 const SERVERS: Array<{ name: ServerName; kind: ServerKind; file: string; variant?: true }> = [
   { name: "herald", kind: "herald", file: "servers/herald.ts" },
+  // Herald's Pusher endpoint, fan-out only: its deliveries/s against Herald's own protocol.
+  { name: "herald-pusher", kind: "herald-pusher", file: "servers/herald-pusher.ts", variant: true },
   { name: "bare-ws", kind: "bare-ws", file: "servers/bare-ws.ts" },
   { name: "socketio", kind: "socketio", file: "servers/socketio.ts" },
   { name: "herald-workers", kind: "herald", file: "servers/herald-workers.ts", variant: true },
@@ -122,6 +124,14 @@ try {
         await load.closeClients().catch(() => undefined);
       }
     };
+    if (name === "herald-pusher") {
+      await step("fan-out", async () => {
+        out.fanout = await fanout(load, server, params.fanout, params.stallMs, out.errors);
+      });
+      await load.closeClients();
+      await child.stop();
+      continue;
+    }
     if (!variant) {
       await step("idle", async () => {
         out.idle = await idle(load, server, params.idleSizes, out.errors);
@@ -173,6 +183,11 @@ if (quick) {
       continue;
     }
     problems.push(...r.errors.map((e) => `${kind}: ${e}`));
+    if (kind === "herald-pusher") {
+      if (!r.fanout) problems.push("herald-pusher: fan-out did not run");
+      else if (r.fanout.lost !== 0 || r.fanout.delivered === 0 || r.fanout.duplicates !== 0) problems.push(`herald-pusher: fan-out delivered ${r.fanout.delivered}, lost ${r.fanout.lost}, duplicates ${r.fanout.duplicates}`);
+      continue;
+    }
     if (!variant && r.idle.length !== params.idleSizes.length) problems.push(`${kind}: idle did not run`);
     for (const [name, figures] of [["fan-out", r.fanout], ["latency", r.latency], ["many channels", r.manyChannels]] as const) {
       if (!figures) problems.push(`${kind}: ${name} did not run`);

@@ -3,12 +3,13 @@
  * channel, hand every event to `onEvent`, and say when the subscription is confirmed.
  *
  * Event frames are recognised without parsing: every server here sends events as `{"type":"tick",…`
- * (Socket.IO as its own "tick" event), so the count-only mode never pays for JSON.parse.
+ * (Socket.IO as its own "tick" event, Herald's Pusher endpoint as `{"event":"tick",…`), so the
+ * count-only mode never pays for JSON.parse.
  */
 
 import WebSocket from "ws";
 import { io, type Socket } from "socket.io-client";
-import type { ServerKind } from "./protocol.js";
+import { PUSHER_BENCH_KEY, type ServerKind } from "./protocol.js";
 
 export interface Subscribed {
   epoch?: string;
@@ -41,8 +42,14 @@ export function sourceAddress(index: number): string {
   return `127.0.0.${2 + (index % 200)}`;
 }
 
+// `{"event":"tick"` — bytes 10..14 are `tick"`.
+function isPusherTick(data: Buffer): boolean {
+  return data[10] === 0x74 && data[11] === 0x69 && data[12] === 0x63 && data[13] === 0x6b && data[14] === 0x22;
+}
+
 export function openClient(kind: ServerKind, url: string, index: number, channel: string, hooks: ClientHooks, since?: { epoch: string; offset: number }): BenchClient {
   if (kind === "socketio") return openSocketIo(url, index, channel, hooks);
+  if (kind === "herald-pusher") return openPusher(url, index, channel, hooks);
   const path = kind === "herald" ? "/ws" : "/";
   const socket = new WebSocket(url.replace("http", "ws") + path, { localAddress: sourceAddress(index), perMessageDeflate: false });
   socket.on("open", () => {
@@ -53,6 +60,21 @@ export function openClient(kind: ServerKind, url: string, index: number, channel
     const frame = JSON.parse(data.toString()) as { type?: string } & Subscribed;
     if (frame.type === "subscribed") hooks.onSubscribed(frame);
     else if (frame.type === "error") hooks.onError(new Error(data.toString()));
+  });
+  socket.on("close", () => hooks.onClose());
+  socket.on("error", (error) => hooks.onError(error));
+  return { close: () => socket.terminate() };
+}
+
+/** A Pusher protocol 7 client, as pusher-js speaks it: subscribe after connection_established. */
+function openPusher(url: string, index: number, channel: string, hooks: ClientHooks): BenchClient {
+  const socket = new WebSocket(`${url.replace("http", "ws")}/app/${PUSHER_BENCH_KEY}?protocol=7&client=js&version=8.4.0`, { localAddress: sourceAddress(index), perMessageDeflate: false });
+  socket.on("message", (data: Buffer) => {
+    if (isPusherTick(data)) return hooks.onEvent(data);
+    const frame = JSON.parse(data.toString()) as { event?: string };
+    if (frame.event === "pusher:connection_established") socket.send(JSON.stringify({ event: "pusher:subscribe", data: { channel } }));
+    else if (frame.event === "pusher_internal:subscription_succeeded") hooks.onSubscribed({});
+    else if (frame.event === "pusher:error" || frame.event === "pusher:subscription_error") hooks.onError(new Error(data.toString()));
   });
   socket.on("close", () => hooks.onClose());
   socket.on("error", (error) => hooks.onError(error));

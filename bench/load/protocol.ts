@@ -1,6 +1,16 @@
 /** Messages between the runner and its load processes (IPC), and the pieces both sides compute. */
 
-export type ServerKind = "herald" | "bare-ws" | "socketio";
+/** `herald-pusher`: Herald through its Pusher endpoint (pusher-js's protocol), fan-out only. */
+export type ServerKind = "herald" | "herald-pusher" | "bare-ws" | "socketio";
+
+/** The Pusher app of servers/herald-pusher.ts, and the Herald namespace of its public channels. */
+export const PUSHER_BENCH_KEY = "bench-key";
+export const PUSHER_BENCH_NAMESPACE = "pusher-bench";
+
+/** The channel to publish to for subscribers of `channel` on a server of this kind. */
+export function publishChannel(kind: ServerKind, channel: string): string {
+  return kind === "herald-pusher" ? `${PUSHER_BENCH_NAMESPACE}:${channel}` : channel;
+}
 
 /**
  * What a worker does with each event it receives:

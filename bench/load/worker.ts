@@ -16,6 +16,8 @@ interface Slot {
   received: number;
   epoch: string;
   lastOffset: number;
+  /** Pusher frames carry no offset: the publisher's sequence numbers seen, to count duplicates. */
+  seen?: Set<number>;
   closed: boolean;
   /** Called once when the connection closes (the storm waits on it). */
   whenClosed?: () => void;
@@ -41,7 +43,10 @@ function resetCounters(next: ReceiveMode): void {
   lastAt = 0;
   lost = 0;
   duplicates = 0;
-  for (const slot of slots) slot.received = 0;
+  for (const slot of slots) {
+    slot.received = 0;
+    slot.seen = undefined;
+  }
 }
 
 function receive(slot: Slot, raw: Buffer | Record<string, unknown>): void {
@@ -50,6 +55,7 @@ function receive(slot: Slot, raw: Buffer | Record<string, unknown>): void {
   lastAt = now;
   slot.received += 1;
   if (mode === "count") return;
+  if (kind === "herald-pusher") return receivePusher(slot, raw as Buffer);
   const frame = (Buffer.isBuffer(raw) ? JSON.parse(raw.toString()) : raw) as { data: { t: number }; offset: number; epoch?: string };
   if (mode === "latency") {
     histogram[bucketOf(now - frame.data.t)]! += 1;
@@ -59,6 +65,21 @@ function receive(slot: Slot, raw: Buffer | Record<string, unknown>): void {
   if (frame.offset <= slot.lastOffset) duplicates += 1;
   else lost += frame.offset - slot.lastOffset - 1;
   slot.lastOffset = Math.max(slot.lastOffset, frame.offset);
+}
+
+/**
+ * A Pusher event: `data` is a JSON string. Without offsets, only duplicates can be told here (by the
+ * publisher's sequence number); the runner counts a shortfall at the end as lost.
+ */
+function receivePusher(slot: Slot, raw: Buffer): void {
+  const data = JSON.parse((JSON.parse(raw.toString()) as { data: string }).data) as { t: number; seq: number };
+  if (mode === "latency") {
+    histogram[bucketOf(nowMs() - data.t)]! += 1;
+    return;
+  }
+  slot.seen ??= new Set();
+  if (slot.seen.has(data.seq)) duplicates += 1;
+  else slot.seen.add(data.seq);
 }
 
 /** Opens one client and resolves once its subscription is confirmed (or it failed). */
@@ -160,7 +181,7 @@ function report(finalOffset: number | undefined): WorkerReport {
     received += slot.received;
     min = Math.min(min, slot.received);
     max = Math.max(max, slot.received);
-    if (finalOffset !== undefined && slot.lastOffset < finalOffset) tail += finalOffset - slot.lastOffset;
+    if (finalOffset !== undefined && kind !== "herald-pusher" && slot.lastOffset < finalOffset) tail += finalOffset - slot.lastOffset;
   }
   const cpu = process.cpuUsage();
   return {

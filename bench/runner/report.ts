@@ -12,12 +12,13 @@ export interface BenchResults {
   durationSeconds: number;
 }
 
-/** The peers (by the protocol they speak), and Herald's scale variants. */
+/** The peers (by the protocol they speak, Herald's Pusher endpoint among them), and Herald's scale variants. */
 export type ServerName = ServerKind | "herald-workers" | "herald-redis";
 
-const KINDS: ServerKind[] = ["herald", "bare-ws", "socketio"];
+/** The servers of the main table; the Pusher endpoint and the scale variants have tables of their own. */
+const KINDS = ["herald", "bare-ws", "socketio"] as const satisfies readonly ServerKind[];
 const VARIANTS: ServerName[] = ["herald", "herald-workers", "herald-redis"];
-const LABEL: Record<ServerKind, string> = { herald: "Herald", "bare-ws": "bare ws", socketio: "Socket.IO" };
+const LABEL: Record<ServerKind, string> = { herald: "Herald", "herald-pusher": "Herald (Pusher)", "bare-ws": "bare ws", socketio: "Socket.IO" };
 
 type Pick = (r: ServerResults) => number | undefined;
 
@@ -76,11 +77,26 @@ export function renderMarkdown(results: BenchResults): string {
     lines.push(`| ${name} | ${KINDS.map((kind) => (s[kind] ? cpuNote(pick(s[kind]!)) : "n/a")).join(" | ")} |`);
   }
   lines.push("");
+  lines.push(...pusherFanout(results));
   lines.push(...targets(results));
   lines.push(...scale(results));
   const errors = (Object.keys(s) as ServerName[]).flatMap((name) => (s[name]?.errors ?? []).map((e) => `- ${name in LABEL ? LABEL[name as ServerKind] : name}: ${e}`));
   if (errors.length > 0) lines.push("", "Problems during the run:", "", ...errors);
   return lines.join("\n") + "\n";
+}
+
+/** The fan-out through Herald's Pusher endpoint (pusher-js's protocol) against Herald's own protocol. */
+function pusherFanout(results: BenchResults): string[] {
+  const own = results.servers.herald?.fanout;
+  const pusher = results.servers["herald-pusher"]?.fanout;
+  if (!pusher) return [];
+  const r = own ? pusher.deliveriesPerSecond / own.deliveriesPerSecond : undefined;
+  return [
+    "| Pusher endpoint (pusher-js's protocol), same fan-out | deliveries/s | server CPU per delivery (µs) | lost | duplicates | CPU (server / load) | / Herald's own protocol |",
+    "|---|--:|--:|--:|--:|--:|--:|",
+    `| ${pusher.subscribers.toLocaleString("en-US")} Pusher subscribers | ${fmt(pusher.deliveriesPerSecond)} | ${fmt(pusher.serverCpuPerDeliveryUs, 2)} | ${pusher.lost} | ${pusher.duplicates} | ${cpuNote(pusher.cpu)} | ${r === undefined ? "n/a" : `${r.toFixed(2)}× (target ≥ 0.9×: ${r >= 0.9 ? "met" : "not met"})`} |`,
+    "",
+  ];
 }
 
 function targets(results: BenchResults): string[] {
@@ -150,7 +166,7 @@ export function renderSvg(results: BenchResults): string {
     ["latency p99, ms (lower is better)", (r) => r.latency?.p99Ms, 2],
     ["many channels publishes/s (higher is better)", (r) => r.manyChannels?.publishesPerSecond, 0],
   ];
-  const colors: Record<ServerKind, string> = { herald: "#2f6fde", "bare-ws": "#8a8a8a", socketio: "#e08a2f" };
+  const colors: Record<(typeof KINDS)[number], string> = { herald: "#2f6fde", "bare-ws": "#8a8a8a", socketio: "#e08a2f" };
   const width = 720;
   const groupHeight = 110;
   const barHeight = 22;

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * What the examples' browser tests share: Chromium, driven by playwright-core, and the waits they
  * use. The browser is the system's (`apt-get install -y chromium`), or the one CHROMIUM_PATH names.

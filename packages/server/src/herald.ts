@@ -3,6 +3,7 @@
  * The returned Herald can listen on its own port, or be mounted on an existing Node HTTP server.
  */
 
+import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { createRequire } from "node:module";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
@@ -39,6 +40,7 @@ import { HeraldError } from "./shared/herald-error.js";
 import { Admission } from "./transports/admission.js";
 import { refuseUpgrade } from "./transports/refuse-upgrade.js";
 import { guardPusherChannels, PusherApps, PusherFrontDoor } from "./pusher/pusher.js";
+import { PostQueue } from "./sinks/post-queue.js";
 
 export type { PublishResult };
 
@@ -166,6 +168,13 @@ export class Herald {
             stats,
             logger: this.logger,
             node: this.node,
+            webhookOutlets: (app, target, index) => {
+              const hash = createHash("sha256").update(target.url).digest("hex").slice(0, 16);
+              const { maxQueue, deadLetters } = this.config.sinks.webhooks;
+              const options = { name: `pusher-${app.id}-${index}-${hash}`, url: target.url, attempts: target.attempts, retryDelay: target.retryDelay, timeout: target.timeout, maxQueue, deadLetters };
+              return new PostQueue(this.integrations.deliveries, options, this.logger.child({ sink: "pusher-webhook", app: app.id }));
+            },
+            disconnect: (user, options) => this.actions.disconnect(user, options),
             accepting: () => this.accepting,
           });
     applyServerTimeouts(this.http.server, this.config.limits, this.security.hits);

@@ -68,6 +68,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "HERALD_PUSHER_KEY", path: ["pusher", "apps", "0", "key"], kind: "string", description: "Pusher app key (the first app)." },
   { name: "HERALD_PUSHER_SECRET", path: ["pusher", "apps", "0", "secret"], kind: "string", description: "Pusher app secret (the first app)." },
   { name: "HERALD_PUSHER_CLIENT_EVENTS", path: ["pusher", "apps", "0", "clientEvents"], kind: "bool", description: "true: the first Pusher app accepts client-* events." },
+  { name: "HERALD_PUSHER_WEBHOOK_URL", path: ["pusher", "apps", "0", "webhooks", "0", "url"], kind: "string", description: "URL the first Pusher app's webhooks (every kind) are POSTed to." },
 ];
 
 export interface DirectEnvVariable {

@@ -13,6 +13,21 @@ import { duration, size } from "./units.js";
 // App ids and namespaces become parts of Herald channel names, so they keep to a safe subset.
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
+/** The webhooks Pusher sends, each of which an app's webhook URL may ask for. */
+export const pusherWebhookEvents = ["channel_occupied", "channel_vacated", "member_added", "member_removed", "client_event", "cache_miss"] as const;
+
+const webhookSchema = z.strictObject({
+  url: z.string().url(),
+  /** The webhooks this URL gets; default all. */
+  events: z.array(z.enum(pusherWebhookEvents)).min(1).default([...pusherWebhookEvents]),
+  /** Tries before a POST is dead-lettered. */
+  attempts: z.number().int().min(1).max(20).default(5),
+  /** Base delay before a retry; it doubles per try, with jitter. */
+  retryDelay: duration("1s"),
+  /** Per-try timeout. */
+  timeout: duration("10s"),
+});
+
 const appSchema = z.strictObject({
   /** The app id the server SDKs put in `/apps/{id}/…`. */
   id: z.string().min(1).max(30).regex(NAME, "pusher app ids may contain only letters, digits and _ . -"),
@@ -36,6 +51,8 @@ const appSchema = z.strictObject({
   allowedOrigins: z.array(z.string()).optional(),
   /** The Herald namespace of the app's public channels (private and presence ones add -private / -presence). Default `pusher-<id>`. */
   namespace: z.string().min(1).max(40).regex(NAME, "a pusher namespace may contain only letters, digits and _ . -").optional(),
+  /** URLs the app's webhooks are POSTed to, signed with its key and secret as Pusher signs them. */
+  webhooks: z.array(webhookSchema).default([]),
 });
 
 export const pusherSchema = z
@@ -45,6 +62,12 @@ export const pusherSchema = z
     activityTimeout: duration("120s"),
     /** How long the server waits for the pong to its ping before it closes with 4201. */
     pongTimeout: duration("30s"),
+    /**
+     * How long after the last connection left a channel (or the last connection of a user left a
+     * presence channel) channel_vacated (member_removed) waits; a connection that comes back
+     * within it (a page reload) makes neither, nor a new channel_occupied (member_added).
+     */
+    leaveDelay: duration("3s"),
   })
   .prefault({})
   .superRefine((pusher, ctx) => {
@@ -57,7 +80,7 @@ export const pusherSchema = z
       claim("app id", app.id, ["apps", index, "id"]);
       claim("app key", app.key, ["apps", index, "key"]);
       const namespace = app.namespace ?? `pusher-${app.id}`;
-      for (const suffix of ["", "-private", "-presence"]) claim("namespace", `${namespace}${suffix}`, ["apps", index, "namespace"]);
+      for (const suffix of ["", "-private", "-presence", "-user"]) claim("namespace", `${namespace}${suffix}`, ["apps", index, "namespace"]);
     });
   });
 

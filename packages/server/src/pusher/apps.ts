@@ -10,7 +10,7 @@ export interface PusherApp extends PusherAppConfig {
 export class PusherApps {
   private readonly byKey = new Map<string, PusherApp>();
   private readonly byId = new Map<string, PusherApp>();
-  /** Namespaces of the apps' private and presence channels, which Herald clients may not read by default. */
+  /** Namespaces of the apps' private, presence and server-to-user channels, which Herald clients may not read by default. */
   readonly protectedNamespaces = new Set<string>();
 
   constructor(configs: readonly PusherAppConfig[]) {
@@ -18,12 +18,16 @@ export class PusherApps {
       const app: PusherApp = { ...config, namespace: config.namespace ?? `pusher-${config.id}` };
       this.byKey.set(app.key, app);
       this.byId.set(app.id, app);
-      this.protectedNamespaces.add(`${app.namespace}-private`).add(`${app.namespace}-presence`);
+      this.protectedNamespaces.add(`${app.namespace}-private`).add(`${app.namespace}-presence`).add(`${app.namespace}-user`);
     }
   }
 
   get size(): number {
     return this.byId.size;
+  }
+
+  all(): IterableIterator<PusherApp> {
+    return this.byId.values();
   }
 
   withKey(key: string): PusherApp | undefined {

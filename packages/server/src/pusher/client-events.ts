@@ -4,7 +4,8 @@
  * connection as its sender, so it reaches the channel's subscribers on every node (Herald clients
  * included, who keep it in history) and never the sender. On a presence channel it names the
  * sender's user, as Pusher does. Each connection may send `clientEventsPerSecond` of them; more
- * are dropped with a 4301 error and the connection stays.
+ * are dropped with a 4301 error and the connection stays. Where the app wants the client_event
+ * webhook, the sender's node reports it.
  */
 
 import type { Hub } from "../hub/hub.js";
@@ -15,13 +16,17 @@ import { PusherCodes, PusherProblem } from "./codes.js";
 import { heraldEventType } from "./event-mapping.js";
 import type { ClientMessage } from "./frames.js";
 import type { PusherSession } from "./pusher-session.js";
+import type { PusherWebhooks } from "./webhooks.js";
 
 const MAX_EVENT_NAME = 200;
 
 export class ClientEvents {
   private readonly rates = new WeakMap<PusherSession, TokenBucket>();
 
-  constructor(private readonly hub: Hub) {}
+  constructor(
+    private readonly hub: Hub,
+    private readonly webhooks: PusherWebhooks,
+  ) {}
 
   /** Publishes a client event; throws PusherProblem when it is refused. */
   async publish(session: PusherSession, message: ClientMessage): Promise<void> {
@@ -33,7 +38,7 @@ export class ClientEvents {
     const channel = heraldChannel(app, name);
     const state = session.channels.get(channel);
     if (!state?.ready) throw new PusherProblem(null, `subscribe to ${name} before sending client events on it`);
-    if (state.kind === "public" || name.startsWith("private-encrypted-")) throw new PusherProblem(null, "client events are only for private and presence channels");
+    if (state.kind === "public" || state.kind === "user" || name.startsWith("private-encrypted-")) throw new PusherProblem(null, "client events are only for private and presence channels");
     let bucket = this.rates.get(session);
     if (!bucket) this.rates.set(session, (bucket = new TokenBucket(app.clientEventsPerSecond, app.clientEventsPerSecond)));
     if (!bucket.take()) throw new PusherProblem(PusherCodes.clientEventRateLimit, `Client event rejected due to rate limit: at most ${app.clientEventsPerSecond} per second`);
@@ -46,6 +51,11 @@ export class ClientEvents {
       await this.hub.publish(channel, type, data, undefined, state.member ? { connectionId: session.id, user: state.member.user } : { connectionId: session.id });
     } catch (error) {
       throw new PusherProblem(null, `client event not sent: ${HeraldError.from(error).message}`);
+    }
+    // Reported by the sender's node, once; Pusher gives the data as the string it was sent as.
+    if (this.webhooks.wants(app, "client_event")) {
+      const text = typeof data === "string" ? data : JSON.stringify(data);
+      this.webhooks.report(app, { name: "client_event", channel: name, event: message.event, data: text, socket_id: session.id, ...(state.member ? { user_id: state.member.user } : {}) });
     }
   }
 }

@@ -34,6 +34,7 @@ import { PusherCodes, PusherProblem, SubscriptionRefusal } from "./codes.js";
 import { connectionEstablished, errorFrame, parseClientMessage, PING_FRAME, PONG_FRAME, subscriptionError, type ClientMessage } from "./frames.js";
 import { PusherSession } from "./pusher-session.js";
 import type { PusherSubscriptions } from "./subscriptions.js";
+import { signIn } from "./user-signin.js";
 
 export interface PusherEndpointOptions {
   readonly hub: Hub;
@@ -170,7 +171,7 @@ export class PusherEndpoint {
       case "pusher:unsubscribe":
         return subscriptions.unsubscribe(session, message.data);
       case "pusher:signin":
-        throw new PusherProblem(null, "pusher:signin (user authentication) is not supported by Herald yet");
+        return signIn(session, message.data);
       default:
         if (message.event.startsWith("client-")) return clientEvents.publish(session, message);
         throw new PusherProblem(null, `unknown event ${JSON.stringify(message.event.slice(0, 64))}`);

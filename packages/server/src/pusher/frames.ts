@@ -19,6 +19,14 @@ export function subscriptionSucceeded(channel: string, data: unknown = {}): stri
   return JSON.stringify({ event: "pusher_internal:subscription_succeeded", channel, data: JSON.stringify(data) });
 }
 
+export function cacheMiss(channel: string): string {
+  return JSON.stringify({ event: "pusher:cache_miss", channel, data: "{}" });
+}
+
+export function signinSuccess(userData: string): string {
+  return JSON.stringify({ event: "pusher:signin_success", data: JSON.stringify({ user_data: userData }) });
+}
+
 /** The refusal of one subscription; `type` and `status` as pusher-js reports its own auth failures. */
 export function subscriptionError(channel: string, type: string, error: string, status: number): string {
   return JSON.stringify({ event: "pusher:subscription_error", channel, data: { type, error, status } });

@@ -9,6 +9,7 @@
  *   GET  /apps/{id}/channels        ?filter_by_prefix=&info=subscription_count,user_count
  *   GET  /apps/{id}/channels/{name} ?info=subscription_count,user_count
  *   GET  /apps/{id}/channels/{name}/users
+ *   POST /apps/{id}/users/{user}/terminate_connections
  *
  * A request is validated whole before anything is published. Counts are those of Pusher
  * subscriptions on every node (occupancy.ts).
@@ -18,16 +19,19 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Hub } from "../hub/hub.js";
 import { HeraldError } from "../shared/herald-error.js";
 import type { PusherApp, PusherApps } from "./apps.js";
-import { channelKind, heraldChannel, pusherChannel, pusherChannelProblem } from "./channel-names.js";
+import { channelKind, heraldChannel, pusherChannel, pusherChannelProblem, userIdProblem } from "./channel-names.js";
 import { heraldData, heraldEventType } from "./event-mapping.js";
 import { membersOf } from "./members.js";
 import type { Occupancy } from "./occupancy.js";
 import { verifySignedRequest } from "./request-signing.js";
+import { hubUser } from "./user-signin.js";
 
 export interface PusherHttpApiOptions {
   readonly hub: Hub;
   readonly apps: PusherApps;
   readonly occupancy: Occupancy;
+  /** Ends every connection of a hub user on every node (the server API's disconnect). */
+  disconnect(user: string, options: { reason: string }): Promise<unknown>;
   /** False once shutdown began: triggers are refused with 503. */
   accepting(): boolean;
 }
@@ -135,6 +139,15 @@ export function registerPusherHttpApi(http: FastifyInstance, options: PusherHttp
     if (channelKind(name) !== "presence") throw new HeraldError("invalid_param", "users are listed for presence channels only");
     const members = membersOf(await occupancy.subscriptions(heraldChannel(app, name)));
     return { users: members.map((member) => ({ id: member.user })) };
+  });
+
+  http.post("/apps/:appId/users/:userId/terminate_connections", async (request) => {
+    const app = appOf(request);
+    const userId = (request.params as { userId: string }).userId;
+    const problem = userIdProblem(userId);
+    if (problem) throw new HeraldError("invalid_param", problem);
+    await options.disconnect(hubUser(app, userId), { reason: "Connection terminated by the server" });
+    return {};
   });
 }
 

@@ -24,22 +24,22 @@ export class PusherPresence {
     private readonly occupancy: Occupancy,
   ) {}
 
-  /** Joins `member` to a presence channel; answers the channel's members, this one included. */
-  async join(app: PusherApp, channel: string, session: Session, member: Member): Promise<Member[]> {
-    const entries = await this.occupancy.enter(app, channel, session, member);
-    const members = membersOf(entries);
-    const alreadyThere = entries.some((entry) => entry.transport === PUSHER_TRANSPORT && entry.user === member.user && entry.connectionId !== session.id);
-    if (!alreadyThere && members.length > app.maxPresenceMembers) {
-      await this.occupancy.leave(app, channel, session, member);
-      throw new SubscriptionRefusal("LimitReached", 403, `this presence channel holds its maximum of ${app.maxPresenceMembers} members`);
-    }
+  /** Joins `member` to a presence channel (Pusher name `name`); answers the channel's members, this one included. */
+  async join(app: PusherApp, channel: string, name: string, session: Session, member: Member): Promise<Member[]> {
+    let alreadyThere = false;
+    const entries = await this.occupancy.enter(app, channel, name, session, member, (entries) => {
+      alreadyThere = entries.some((entry) => entry.transport === PUSHER_TRANSPORT && entry.user === member.user && entry.connectionId !== session.id);
+      if (!alreadyThere && membersOf(entries).length > app.maxPresenceMembers) {
+        throw new SubscriptionRefusal("LimitReached", 403, `this presence channel holds its maximum of ${app.maxPresenceMembers} members`);
+      }
+    });
     if (!alreadyThere) await this.hub.publish(channel, MEMBER_ADDED, { user_id: member.userId, user_info: member.info }, undefined, { connectionId: session.id });
-    return members;
+    return membersOf(entries);
   }
 
   /** Takes a connection out; announces the user gone when it was the user's last connection. */
-  async leave(app: PusherApp, channel: string, session: Session, member: Member): Promise<void> {
-    const left = await this.occupancy.leave(app, channel, session, member);
+  async leave(app: PusherApp, channel: string, name: string, session: Session, member: Member): Promise<void> {
+    const left = await this.occupancy.leave(app, channel, name, session, member);
     if (left.some((entry) => entry.transport === PUSHER_TRANSPORT && entry.user === member.user)) return;
     await this.hub.publish(channel, MEMBER_REMOVED, { user_id: member.userId }, undefined, { connectionId: session.id });
   }

@@ -17,6 +17,7 @@ import type { PusherApp } from "./apps.js";
 import type { ChannelKind } from "./channel-names.js";
 import { pusherCloseCode } from "./codes.js";
 import { pusherEventPayload, pusherEventWebSocketFrame } from "./event-frame.js";
+import { cacheMiss } from "./frames.js";
 import { MEMBER_ADDED, MEMBER_REMOVED, type Member } from "./members.js";
 
 export interface PusherChannel {
@@ -42,6 +43,8 @@ export class PusherSession extends WebSocketSession {
   lastHeard = Date.now();
   /** When the server pinged this connection and is waiting for anything back. */
   pingedAt: number | undefined;
+  /** The user id this connection signed in as (pusher:signin). */
+  signedIn: string | undefined;
 
   constructor(
     socketId: string,
@@ -72,13 +75,19 @@ export class PusherSession extends WebSocketSession {
     super.deliver(event);
   }
 
-  /** Sends subscription_succeeded (as `frame`), then the events held meanwhile. */
-  markReady(heraldChannel: string, frame: string): void {
+  /**
+   * Sends subscription_succeeded (as `frame`), then on a cache channel its cached event (or
+   * pusher:cache_miss), then the events held meanwhile that came after the cached one.
+   */
+  markReady(heraldChannel: string, frame: string, cache?: { readonly last: PreparedEvent | undefined }): void {
     const channel = this.channels.get(heraldChannel);
     if (!channel || channel.ready) return;
     this.sendText(frame);
     channel.ready = true;
-    for (const event of channel.held.splice(0)) this.deliver(event);
+    const last = cache?.last;
+    if (cache && !last) this.sendText(cacheMiss(channel.name));
+    if (last) this.deliver(last);
+    for (const event of channel.held.splice(0)) if (!last || event.event.offset > last.event.offset) this.deliver(event);
   }
 
   // The hub's control frames (subscribed, ...) are Herald's protocol; Pusher frames are sent by the endpoint.

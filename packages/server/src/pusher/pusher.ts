@@ -19,9 +19,11 @@ import { registerPusherHttpApi } from "./http-api.js";
 import { Occupancy } from "./occupancy.js";
 import { PusherPresence } from "./presence.js";
 import { PusherSubscriptions } from "./subscriptions.js";
+import { PusherWebhooks, type WebhookOutlets } from "./webhooks.js";
 
 export { PusherApps } from "./apps.js";
 export { guardPusherChannels } from "./private-channel-guard.js";
+export type { WebhookOutlet, WebhookOutlets, WebhookTarget } from "./webhooks.js";
 
 export interface PusherFrontDoorOptions {
   readonly config: HeraldConfig;
@@ -34,15 +36,22 @@ export interface PusherFrontDoorOptions {
   readonly stats: HubStats;
   readonly logger: Logger;
   readonly node: string;
+  /** Where the apps' webhooks are queued (the sinks' delivery store); without it none are sent. */
+  readonly webhookOutlets?: WebhookOutlets;
+  /** Ends every connection of a hub user on every node (the server API's disconnect). */
+  disconnect(user: string, options: { reason: string }): Promise<unknown>;
   accepting(): boolean;
 }
 
 export class PusherFrontDoor {
   private readonly endpoint: PusherEndpoint;
+  private readonly occupancy: Occupancy;
+  readonly webhooks: PusherWebhooks;
 
   constructor(options: PusherFrontDoorOptions) {
     const { config, hub } = options;
-    const occupancy = new Occupancy(options.engine, options.node);
+    this.webhooks = new PusherWebhooks(options.apps, options.webhookOutlets, options.logger.child({ front: "pusher", webhooks: true }));
+    const occupancy = (this.occupancy = new Occupancy(options.engine, options.node, this.webhooks, config.pusher.leaveDelay));
     const presence = new PusherPresence(hub, occupancy);
     this.endpoint = new PusherEndpoint({
       hub,
@@ -51,14 +60,14 @@ export class PusherFrontDoor {
       security: options.security,
       stats: options.stats,
       logger: options.logger.child({ front: "pusher" }),
-      subscriptions: new PusherSubscriptions(hub, occupancy, presence),
-      clientEvents: new ClientEvents(hub),
+      subscriptions: new PusherSubscriptions(hub, occupancy, presence, this.webhooks),
+      clientEvents: new ClientEvents(hub, this.webhooks),
       maxPayload: config.maxPayload,
       sendQueueBytes: config.sendQueueBytes,
       activityTimeout: config.pusher.activityTimeout,
       pongTimeout: config.pusher.pongTimeout,
     });
-    registerPusherHttpApi(options.http, { hub, apps: options.apps, occupancy, accepting: options.accepting });
+    registerPusherHttpApi(options.http, { hub, apps: options.apps, occupancy, disconnect: options.disconnect, accepting: options.accepting });
   }
 
   /** Handles an upgrade to `/app/{key}`; false for any other path. */
@@ -70,7 +79,9 @@ export class PusherFrontDoor {
     return this.endpoint.connectionCount;
   }
 
+  /** Closes the connections; channels they leave are reported at once (no leaveDelay), as far as the queues still take them. */
   close(): void {
+    void this.occupancy.close().then(() => this.webhooks.drain());
     this.endpoint.close();
   }
 }

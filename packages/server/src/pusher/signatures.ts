@@ -27,3 +27,13 @@ export function channelAuthProblem(app: PusherApp, socketId: string, channel: st
   if (!sameSignature(sign(app.secret, signed), auth.slice(colon + 1))) return `Invalid signature: Expected HMAC SHA256 hex digest of ${signed}, but got ${auth.slice(colon + 1, colon + 101)}`;
   return undefined;
 }
+
+/** What is wrong with a pusher:signin's `auth`, or undefined when it signs `socket_id::user::user_data` with the app's secret. */
+export function userAuthProblem(app: PusherApp, socketId: string, auth: unknown, userData: string): string | undefined {
+  const signed = `${socketId}::user::${userData}`;
+  if (typeof auth !== "string" || auth.length === 0) return `pusher:signin needs an auth field: the app key and the HMAC SHA256 hex digest of ${signed}`;
+  const colon = auth.indexOf(":");
+  if (colon === -1 || auth.slice(0, colon) !== app.key) return "Invalid key in auth field: it must start with this app's key and a colon";
+  if (!sameSignature(sign(app.secret, signed), auth.slice(colon + 1))) return `Invalid signature: Expected HMAC SHA256 hex digest of ${signed}`;
+  return undefined;
+}

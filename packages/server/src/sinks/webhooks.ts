@@ -30,6 +30,7 @@ import type { ChannelChange, PresenceChange } from "../hub/hub-listeners.js";
 import type { DeliveryQueue } from "./delivery-queue.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import { deliveryId } from "./delivery-id.js";
+import { postOnce } from "./post-queue.js";
 import { signWebhook } from "./webhook-signature.js";
 import { eventContext } from "./email.js";
 
@@ -231,37 +232,23 @@ export class WebhookSink {
 
   private async post(config: WebhookConfig, id: string, delivery: Delivery, attempt: number): Promise<void> {
     const span = delivery.trace === undefined ? undefined : startSpan("herald.webhook", contextFromTraceparent(delivery.trace), { "url.full": config.url, "herald.delivery": id, "herald.attempt": attempt }, SpanKind.CLIENT);
+    const traceparent = traceparentOf(span);
+    const headers = {
+      "content-type": "application/json",
+      "user-agent": "Herald-Webhooks",
+      "herald-delivery": id,
+      "herald-event": delivery.kind,
+      "herald-attempt": String(attempt),
+      "herald-signature": signWebhook(config.secret, delivery.body),
+      ...(traceparent === undefined ? {} : { traceparent }),
+    };
     try {
-      await this.send(config, id, delivery, attempt, traceparentOf(span));
+      await postOnce(config.url, headers, delivery.body, config.timeout);
       endSpan(span);
     } catch (error) {
       endSpan(span, error);
       throw error;
     }
-  }
-
-  private async send(config: WebhookConfig, id: string, delivery: Delivery, attempt: number, traceparent: string | undefined): Promise<void> {
-    const response = await fetch(config.url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "Herald-Webhooks",
-        "herald-delivery": id,
-        "herald-event": delivery.kind,
-        "herald-attempt": String(attempt),
-        "herald-signature": signWebhook(config.secret, delivery.body),
-        ...(traceparent === undefined ? {} : { traceparent }),
-      },
-      body: delivery.body,
-      signal: AbortSignal.timeout(config.timeout),
-    }).catch((error: unknown) => {
-      // fetch says only "fetch failed"; the reason (ECONNREFUSED, a DNS failure) is its cause, which the dead letter should show.
-      const cause = (error as { cause?: { message?: string } }).cause?.message;
-      throw new Error(cause ? `${(error as Error).message}: ${cause}` : (error as Error).message);
-    });
-    // Drain the body so the connection can be reused.
-    await response.arrayBuffer().catch(() => undefined);
-    if (response.status < 200 || response.status >= 300) throw new Error(`HTTP ${response.status}`);
   }
 }
 

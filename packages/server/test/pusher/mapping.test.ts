@@ -9,7 +9,7 @@ import { heraldChannel, pusherChannel } from "../../src/pusher/channel-names.js"
 import { heraldEventType, pusherEventName } from "../../src/pusher/event-mapping.js";
 
 describe("Pusher names in Herald", () => {
-  const app = new PusherApps([{ id: "42", key: "k", secret: "0123456789abcdef", clientEvents: false, clientEventsPerSecond: 10, maxEventBytes: 10240, maxPresenceMembers: 100, enabled: true }]).withId("42")!;
+  const app = new PusherApps([{ id: "42", key: "k", secret: "0123456789abcdef", clientEvents: false, clientEventsPerSecond: 10, maxEventBytes: 10240, maxPresenceMembers: 100, enabled: true, webhooks: [] }]).withId("42")!;
 
   it("maps each channel kind to its namespace, one-to-one, ; included", () => {
     const cases: Array<[string, string]> = [
@@ -17,6 +17,7 @@ describe("Pusher names in Herald", () => {
       ["private-user.7", "pusher-42-private:private-user.7"],
       ["private-encrypted-x", "pusher-42-private:private-encrypted-x"],
       ["presence-room;1", "pusher-42-presence:presence-room+1"],
+      ["#server-to-user-ada;7", "pusher-42-user:ada+7"],
       ["cache-prices=@,", "pusher-42:cache-prices=@,"],
     ];
     for (const [pusher, herald] of cases) {

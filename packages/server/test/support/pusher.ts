@@ -31,14 +31,18 @@ export function startPusherHerald(config: HeraldConfigInput = {}): Promise<Runni
 }
 
 /** The `pusher` server SDK for an app, talking to a Herald's HTTP API. */
-export function serverSdk(running: RunningHerald, app: TestApp = APP): PusherServer {
-  return new PusherServer({ appId: app.id, key: app.key, secret: app.secret, host: "127.0.0.1", port: String(running.herald.port), useTLS: false });
+export function serverSdk(running: RunningHerald, app: TestApp = APP, options: { encryptionMasterKeyBase64?: string } = {}): PusherServer {
+  return new PusherServer({ appId: app.id, key: app.key, secret: app.secret, host: "127.0.0.1", port: String(running.herald.port), useTLS: false, ...options });
 }
 
 export interface PusherClientOptions {
   readonly app?: TestApp;
   /** The presence member this client's authorizer names. */
   readonly user?: { user_id: string | number; user_info?: unknown };
+  /** The user its user authentication endpoint signs in (pusher:signin), with the SDK's authenticateUser. */
+  readonly signinAs?: { id: string } & Record<string, unknown>;
+  /** The master key its auth endpoint derives encrypted channels' shared secrets from. */
+  readonly encryptionMasterKeyBase64?: string;
 }
 
 /** pusher-js connected to a Herald, as a browser app would be (its auth endpoint signs with the SDK). */
@@ -48,9 +52,13 @@ export class PusherClient {
 
   private constructor(running: RunningHerald, options: PusherClientOptions) {
     const app = options.app ?? APP;
-    const signer = serverSdk(running, app);
+    const signer = serverSdk(running, app, options.encryptionMasterKeyBase64 === undefined ? {} : { encryptionMasterKeyBase64: options.encryptionMasterKeyBase64 });
+    const signinAs = options.signinAs;
     this.pusher = new PusherJs(app.key, {
       cluster: "local",
+      ...(signinAs
+        ? { userAuthentication: { endpoint: "/unused", transport: "ajax", customHandler: ({ socketId }: { socketId: string }, callback: (error: Error | null, data: { auth: string; user_data: string }) => void) => callback(null, signer.authenticateUser(socketId, signinAs)) } }
+        : {}),
       wsHost: "127.0.0.1",
       wsPort: running.herald.port,
       forceTLS: false,
