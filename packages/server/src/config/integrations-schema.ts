@@ -123,7 +123,7 @@ export const emailSinkSchema = z
   })
   .prefault({});
 
-export const lifecycleKind = z.enum(["channel.occupied", "channel.vacated", "presence.join", "presence.leave"]);
+export const lifecycleKind = z.enum(["channel.occupied", "channel.vacated", "presence.join", "presence.leave", "user.online", "user.offline"]);
 
 export const webhookSchema = z.strictObject({
   url: z.string().url(),
@@ -131,7 +131,7 @@ export const webhookSchema = z.strictObject({
   secret: z.string().min(16, "webhook secrets must be at least 16 characters"),
   /** Events to send: channel pattern and types. Absent: no events, only lifecycle. */
   on: ruleMatchSchema.optional(),
-  /** Lifecycle notices to send, for channels matching `channels`. */
+  /** Lifecycle notices to send, for channels matching `channels` (user.online and user.offline name no channel: always sent). */
   lifecycle: z.array(lifecycleKind).default([]),
   /** Channel patterns for lifecycle notices. Default: all. */
   channels: z.array(z.string().min(1)).default(["*"]),

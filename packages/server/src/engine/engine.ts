@@ -33,6 +33,14 @@
  *    waited for; one that got the request but did not answer within the engine's command timeout
  *    (or failed) is counted in `missing`, never waited for longer. Control messages are not events:
  *    never stored, never passed to `onEvent`, and the delivery of events does not depend on them.
+ * 8. Users online. `userConnect` counts a connection of a user in the shared store and resolves to
+ *    true for exactly one connection, cluster-wide, per time the user goes from offline to online.
+ *    `userDisconnect` takes the connection back; when it was the user's last, the user's offline
+ *    deadline is set to now + the connection's grace. A connection whose node stopped (it no longer
+ *    refreshes its connections, as with presence) is taken back the same way once it expires.
+ *    `claimOffline` hands out the users whose deadline passed with no connection back, each to
+ *    exactly one caller on any node (claimed atomically in the shared store); a user who returned
+ *    before the deadline is never handed out, and counts as online all along.
  */
 
 import type { StreamPosition } from "@herald/protocol";
@@ -134,6 +142,12 @@ export interface EngineHandler {
    * answer, which must survive JSON. A handler without it answers nothing (the node counts as missing).
    */
   onControl?(request: unknown): Promise<unknown>;
+  /**
+   * Users this node counted online again on its own (its connections had expired while it was cut
+   * off from the engine, and came back with it), as `userConnect` resolving to true would have
+   * said. Optional: engines that never expire a running node's connections never call it.
+   */
+  onUsersOnline?(users: string[]): void;
 }
 
 /** What `survey` resolves to (the contract's point 7). */
@@ -175,6 +189,15 @@ export interface Engine {
   joinPresence(channel: string, entry: PresenceEntry): Promise<PresenceEntry[]>;
   /** removePresence, then the entries left, read in the same atomic step (see joinPresence). */
   leavePresence(channel: string, connectionId: string): Promise<PresenceEntry[]>;
+  /**
+   * Counts `connectionId` as a connection of `user` (the contract's point 8); true when the user was
+   * offline until now. `graceMs` is how long the user stays online once this was their last connection.
+   */
+  userConnect(user: string, connectionId: string, graceMs: number): Promise<boolean>;
+  /** Takes back a connection counted by userConnect; nothing when it was not counted. */
+  userDisconnect(connectionId: string): Promise<void>;
+  /** The users whose offline deadline passed with no connection back, each handed to one caller only. */
+  claimOffline(): Promise<string[]>;
   /** Asks every running node to handle a control request (any JSON value); see the contract's point 7. */
   survey(request: unknown): Promise<SurveyResult>;
   status(): EngineStatus;

@@ -38,7 +38,7 @@ import { HeraldError } from "../shared/herald-error.js";
 import { IpcClosedError, type IpcPeer } from "../shared/ipc-peer.js";
 
 /** The engine methods a host serves, each as `engine.<method>`; what both ends agree on. */
-export const FORWARDED_METHODS = ["publish", "recall", "subscribe", "unsubscribe", "history", "position", "addPresence", "removePresence", "presence", "joinPresence", "leavePresence", "survey"] as const;
+export const FORWARDED_METHODS = ["publish", "recall", "subscribe", "unsubscribe", "history", "position", "addPresence", "removePresence", "presence", "joinPresence", "leavePresence", "survey", "userConnect", "userDisconnect", "claimOffline"] as const;
 export type ForwardedMethod = (typeof FORWARDED_METHODS)[number];
 
 /** Notices a host sends to its workers, and the call that lets go of a worker's holdings. */
@@ -117,6 +117,18 @@ export class IpcEngine implements Engine {
 
   leavePresence(channel: string, connectionId: string): Promise<PresenceEntry[]> {
     return this.forward("leavePresence", channel, connectionId) as Promise<PresenceEntry[]>;
+  }
+
+  userConnect(user: string, connectionId: string, graceMs: number): Promise<boolean> {
+    return this.forward("userConnect", user, connectionId, graceMs) as Promise<boolean>;
+  }
+
+  async userDisconnect(connectionId: string): Promise<void> {
+    await this.forward("userDisconnect", connectionId);
+  }
+
+  claimOffline(): Promise<string[]> {
+    return this.forward("claimOffline") as Promise<string[]>;
   }
 
   survey(request: unknown): Promise<SurveyResult> {

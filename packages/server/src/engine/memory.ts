@@ -54,6 +54,11 @@ export class MemoryEngine implements Engine {
   private readonly ttlByChannel = new Map<string, number>();
   /** Idempotency records by channel and key, in insertion order (which is expiry order for one TTL). */
   private readonly idempotency = new Map<string, IdempotencyRecord & { expiresAt: number }>();
+  /** Users online (point 8): the connections of each, who each connection is, and offline deadlines. */
+  private readonly userConnections = new Map<string, Set<string>>();
+  private readonly connectionUsers = new Map<string, { user: string; graceMs: number }>();
+  private readonly usersOnline = new Set<string>();
+  private readonly offlineDeadlines = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepIntervalMs: number;
   private readonly maxIdempotencyKeys: number;
@@ -189,6 +194,43 @@ export class MemoryEngine implements Engine {
 
   private entries(channel: string): PresenceEntry[] {
     return [...(this.presenceByChannel.get(channel)?.values() ?? [])];
+  }
+
+  // One process and no await between the reads and the changes: each step is atomic by construction.
+  async userConnect(user: string, connectionId: string, graceMs: number): Promise<boolean> {
+    const previous = this.connectionUsers.get(connectionId);
+    if (previous !== undefined) return false;
+    this.connectionUsers.set(connectionId, { user, graceMs });
+    let connections = this.userConnections.get(user);
+    if (!connections) this.userConnections.set(user, (connections = new Set()));
+    connections.add(connectionId);
+    this.offlineDeadlines.delete(user);
+    if (this.usersOnline.has(user)) return false;
+    this.usersOnline.add(user);
+    return true;
+  }
+
+  async userDisconnect(connectionId: string): Promise<void> {
+    const counted = this.connectionUsers.get(connectionId);
+    if (counted === undefined) return;
+    this.connectionUsers.delete(connectionId);
+    const connections = this.userConnections.get(counted.user);
+    connections?.delete(connectionId);
+    if (connections && connections.size > 0) return;
+    this.userConnections.delete(counted.user);
+    this.offlineDeadlines.set(counted.user, Date.now() + counted.graceMs);
+  }
+
+  async claimOffline(): Promise<string[]> {
+    const now = Date.now();
+    const claimed: string[] = [];
+    for (const [user, deadline] of this.offlineDeadlines) {
+      if (deadline > now) continue;
+      this.offlineDeadlines.delete(user);
+      if (this.userConnections.has(user) || !this.usersOnline.delete(user)) continue;
+      claimed.push(user);
+    }
+    return claimed;
   }
 
   /** One process is the whole cluster: this node answers alone. */

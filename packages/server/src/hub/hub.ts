@@ -19,7 +19,8 @@
  *
  * Observers (`hub.listeners`, see hub-listeners.ts): `published` after each successful publish,
  * `channel` when hold() creates a channel's state (occupied) and letGo() removes it (vacated),
- * `presence` when a subscription joins or leaves a presence namespace. They never block these paths.
+ * `presence` when a subscription joins or leaves a presence namespace, `user` when a user goes
+ * online or offline (online-users.ts). They never block these paths.
  */
 
 import type { IncomingHttpHeaders } from "node:http";
@@ -28,6 +29,7 @@ import type { Authorizer } from "./authorizer.js";
 import { InFlight } from "./in-flight.js";
 import type { Engine, EventSender, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
 import { HubListeners } from "./hub-listeners.js";
+import { OnlineUsers, type OnlineUsersOptions } from "./online-users.js";
 import { PublishHooks } from "./publish-hooks.js";
 import type { ChannelOptions, Namespaces } from "./namespaces.js";
 import { PreparedEvent } from "./prepared-event.js";
@@ -58,6 +60,8 @@ export interface HubOptions {
   readonly stats: HubStats;
   readonly node: string;
   readonly maxSubscriptionsPerConnection: number;
+  /** Track users online and offline (online-users.ts); off when absent. */
+  readonly online?: OnlineUsersOptions;
 }
 
 // History is sent in slices so that a long recovery yields to the event loop and to the socket.
@@ -78,6 +82,8 @@ export class Hub {
   readonly listeners = new HubListeners();
   /** Work each publish waits for before it is answered (durable sink deliveries). */
   readonly beforeAnswer = new PublishHooks();
+  /** Users online and offline, when tracked; its changes are the `user` listeners'. */
+  readonly online: OnlineUsers | undefined;
 
   constructor(options: HubOptions) {
     this.engine = options.engine;
@@ -86,6 +92,7 @@ export class Hub {
     this.stats = options.stats;
     this.node = options.node;
     this.maxSubscriptions = options.maxSubscriptionsPerConnection;
+    this.online = options.online && new OnlineUsers(this.engine, this.listeners, options.online);
   }
 
   /** Called by the engine for every live event of a channel this node holds. */
@@ -124,12 +131,14 @@ export class Hub {
 
   addSession(session: Session): void {
     this.sessions.add(session);
+    this.online?.added(session);
   }
 
   /** Drops every subscription of a closed session. */
   async removeSession(session: Session): Promise<void> {
     session.closed = true;
     this.sessions.delete(session);
+    this.online?.removed(session);
     const channels = [...session.subscriptions.keys()];
     await Promise.all(channels.map((channel) => this.detach(session, channel)));
   }

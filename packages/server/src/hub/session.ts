@@ -20,8 +20,9 @@ export interface SessionInfo {
 export abstract class Session implements SessionInfo, Subscriber {
   readonly subscriptions = new Map<string, Subscription>();
   readonly connectedAt = new Date().toISOString();
-  /** The user this connection acts for, once known (token `sub`, or a route parameter). */
-  user: string | undefined;
+  private identity: string | undefined;
+  /** Called when the session first gets a user (the hub counts the user online then). */
+  onIdentified: ((session: Session) => void) | undefined;
   closed = false;
   /**
    * Whether its client follows subscriptions the server adds or removes (server API `subscribe`,
@@ -35,6 +36,17 @@ export abstract class Session implements SessionInfo, Subscriber {
     readonly remoteAddress: string,
     readonly envelope: EnvelopeName,
   ) {}
+
+  /** The user this connection acts for, once known (token `sub`, or a route parameter). */
+  get user(): string | undefined {
+    return this.identity;
+  }
+
+  set user(user: string | undefined) {
+    const first = this.identity === undefined && user !== undefined;
+    this.identity = user;
+    if (first) this.onIdentified?.(this);
+  }
 
   /** Sends one event; `subscription` has already checked order and duplicates. */
   abstract deliver(event: PreparedEvent, subscription: Subscription): void;

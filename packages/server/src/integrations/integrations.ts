@@ -41,6 +41,8 @@ export class Integrations {
   private readonly unlisten: Array<() => void> = [];
   private stopSinkHook: (() => void) | undefined;
   private readonly shutdownTimeout: number;
+  /** Where user_online and user_offline are published (online.channel). */
+  private readonly onlineChannel: string | undefined;
 
   constructor(
     config: HeraldConfig,
@@ -49,6 +51,7 @@ export class Integrations {
     node: string,
   ) {
     this.shutdownTimeout = config.shutdownTimeout;
+    this.onlineChannel = config.online.channel;
     const pgConfig = config.sources.postgres;
     this.postgres = pgConfig.url
       ? new PostgresSource({ ...pgConfig, url: pgConfig.url }, (channel, type, data) => hub.publish(channel, type, data), logger.child({ source: "postgres" }))
@@ -83,6 +86,17 @@ export class Integrations {
     if (webhooks?.wantsLifecycle) {
       this.unlisten.push(this.hub.listeners.on("channel", (change) => webhooks.observeChannel(change)));
       this.unlisten.push(this.hub.listeners.on("presence", (change) => webhooks.observePresence(change)));
+    }
+    if (webhooks?.wantsUsers) this.unlisten.push(this.hub.listeners.on("user", (change) => webhooks.observeUser(change)));
+    const usersChannel = this.onlineChannel;
+    if (usersChannel !== undefined) {
+      this.unlisten.push(
+        this.hub.listeners.on("user", (change) => {
+          this.hub.publish(usersChannel, change.online ? "user_online" : "user_offline", { user: change.user, at: change.at }).catch((error: unknown) => {
+            this.logger.error({ channel: usersChannel, user: change.user, err: (error as Error).message }, "user online/offline event not published");
+          });
+        }),
+      );
     }
     if (this.bridges.length > 0) {
       this.unlisten.push(this.hub.listeners.on("channel", (change) => this.bridges.forEach((bridge) => bridge.observeChannel(change))));

@@ -6,6 +6,7 @@
  *   {"kind":"event","id","node","event":{"channel","type","data","offset","epoch","timestamp"}}
  *   {"kind":"channel.occupied"|"channel.vacated","id","node","channel","timestamp"}
  *   {"kind":"presence.join"|"presence.leave","id","node","channel","connectionId","user?","timestamp"}
+ *   {"kind":"user.online"|"user.offline","id","node","user","timestamp"}   (one node sends each, see online-users.ts)
  * `id` (also in the Herald-Delivery header) names the delivery on every try and every node: for an
  * event it is derived from the event's channel, epoch and offset (delivery-id.ts), so a receiver can
  * drop the rare repeat.
@@ -25,7 +26,7 @@ import type { Logger } from "pino";
 import { anyChannelMatches, channelMatches } from "@herald/protocol";
 import type { LifecycleKind, WebhookConfig, WebhookSinkConfig } from "../config/integrations-schema.js";
 import type { PublishedEvent, StreamEvent } from "../engine/engine.js";
-import type { ChannelChange, PresenceChange } from "../hub/hub-listeners.js";
+import type { ChannelChange, PresenceChange, UserChange } from "../hub/hub-listeners.js";
 import type { DeliveryQueue } from "./delivery-queue.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import { deliveryId } from "./delivery-id.js";
@@ -129,6 +130,22 @@ export class WebhookSink {
   observePresence(change: PresenceChange): void {
     const extra = change.user === undefined ? { connectionId: change.connectionId } : { connectionId: change.connectionId, user: change.user };
     this.lifecycle(change.joined ? "presence.join" : "presence.leave", change.channel, extra);
+  }
+
+  /** True when some endpoint wants user.online or user.offline. */
+  get wantsUsers(): boolean {
+    return this.endpoints.some((endpoint) => endpoint.lifecycle.has("user.online") || endpoint.lifecycle.has("user.offline"));
+  }
+
+  observeUser(change: UserChange): void {
+    const kind = change.online ? "user.online" : "user.offline";
+    const wanting = this.endpoints.filter((endpoint) => endpoint.lifecycle.has(kind));
+    if (wanting.length === 0) return;
+    const id = randomUUID();
+    const body = JSON.stringify({ kind, id, node: this.node, user: change.user, timestamp: change.at });
+    this.enqueue(wanting, id, { kind, channel: "", body }).catch((error: unknown) => {
+      this.logger.error({ sink: "webhook", kind, user: change.user, err: (error as Error).message }, "webhook notice not queued: the delivery store failed");
+    });
   }
 
   /** Resolves when no delivery waits, runs or waits for a retry (tests). */

@@ -7,6 +7,7 @@ import { after, afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import type { Engine, EngineHandler, StreamEvent, StreamOptions } from "../../src/engine/engine.js";
+import { waitUntil } from "../support/deadline.js";
 
 export interface EngineSuiteOptions {
   /** Makes a new, not yet started engine. */
@@ -358,6 +359,37 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
       assert.deepEqual(await a.engine.leavePresence(ch, "kept"), []);
     });
 
+    it("counts a user online at their first connection only, and hands them out offline once, when the last is gone and the grace passed", async () => {
+      const { engine } = await start();
+      const user = channel("user");
+      assert.equal(await engine.userConnect(user, `${user}-c1`, 0), true, "the first connection finds the user offline");
+      assert.equal(await engine.userConnect(user, `${user}-c2`, 0), false, "a second one finds them online");
+      await engine.userDisconnect(`${user}-c1`);
+      assert.ok(!(await engine.claimOffline()).includes(user), "one connection is left: still online");
+      await engine.userDisconnect(`${user}-c2`);
+      const claimed: string[] = [];
+      await waitUntil(`${user} handed out offline`, async () => {
+        claimed.push(...(await engine.claimOffline()).filter((claimedUser) => claimedUser === user));
+        return claimed.length > 0;
+      });
+      assert.deepEqual(claimed, [user]);
+      assert.ok(!(await engine.claimOffline()).includes(user), "handed out once");
+      assert.equal(await engine.userConnect(user, `${user}-c3`, 0), true, "after going offline the next connection finds them offline again");
+      await engine.userDisconnect(`${user}-c3`);
+    });
+
+    it("keeps a user who returns within the grace online: no offline to hand out, and the return is not a first connection", async () => {
+      const { engine } = await start();
+      const user = channel("user");
+      assert.equal(await engine.userConnect(user, `${user}-tab`, 0), true);
+      await engine.userDisconnect(`${user}-tab`);
+      assert.equal(await engine.userConnect(user, `${user}-reloaded`, 60_000), false, "the reload finds the user still online");
+      assert.ok(!(await engine.claimOffline()).includes(user), "the deadline left with the return");
+      await engine.userDisconnect(`${user}-reloaded`);
+      assert.ok(!(await engine.claimOffline()).includes(user), "the new deadline is the reloaded connection's grace away");
+      await engine.userDisconnect(`${user}-never-counted`);
+    });
+
     it("reports itself available", async () => {
       const { engine } = await start();
       assert.equal(engine.status().available, true);
@@ -420,6 +452,25 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
         const seenByA = a.of(ch).map((e) => JSON.stringify(e.data));
         assert.deepEqual(b.of(ch).map((e) => JSON.stringify(e.data)), seenByA, "every node sees one order");
         assert.equal((await c.engine.history(ch, { since: 0 }, KEEP)).events.length, 90);
+      });
+
+      it("counts a user's connections across nodes and hands the offline user to exactly one of the nodes claiming at once", async () => {
+        const [a, b, c] = [await start(), await start(), await start()];
+        const user = channel("user");
+        const firsts = await Promise.all([a, b, c].map((node, n) => node.engine.userConnect(user, `${user}-${n}`, 0)));
+        assert.equal(firsts.filter(Boolean).length, 1, "one connection, on one node, finds the user offline");
+        await a.engine.userDisconnect(`${user}-0`);
+        await b.engine.userDisconnect(`${user}-1`);
+        assert.ok(!(await a.engine.claimOffline()).includes(user), "c still holds a connection");
+        await c.engine.userDisconnect(`${user}-2`);
+        let handedOut = 0;
+        await waitUntil(`${user} handed out offline`, async () => {
+          const claims = await Promise.all([a, b, c].map((node) => node.engine.claimOffline()));
+          handedOut += claims.flat().filter((claimed) => claimed === user).length;
+          return handedOut > 0;
+        });
+        const later = await Promise.all([a, b, c].map((node) => node.engine.claimOffline()));
+        assert.equal(handedOut + later.flat().filter((claimed) => claimed === user).length, 1);
       });
 
       it("shares presence between nodes", async () => {
