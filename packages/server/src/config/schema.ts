@@ -24,6 +24,8 @@ const namespaceSchema = z.strictObject({
   presence: z.boolean().optional(),
   /** Whether clients may send `publish` frames to this namespace's channels. */
   clientPublish: z.boolean().optional(),
+  /** Whether subscribers acknowledge the events they handled and the hub keeps receipts (docs/delivery.md). */
+  receipts: z.boolean().optional(),
   /** Who may subscribe: anyone, any authenticated connection, only with a subscription token for the channel, or whom the app's subscribe proxy allows. */
   subscribe: z.enum(["public", "authenticated", "token", "proxy"]).optional(),
   /** Channel `ns:<user>` only for the connection whose token `sub` is <user>. */

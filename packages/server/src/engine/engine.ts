@@ -41,6 +41,10 @@
  *    `claimOffline` hands out the users whose deadline passed with no connection back, each to
  *    exactly one caller on any node (claimed atomically in the shared store); a user who returned
  *    before the deadline is never handed out, and counts as online all along.
+ * 9. Receipts. `acknowledge` keeps, per channel and reader, the highest acknowledged offset of one
+ *    epoch and the engine's time when it was reached (a lower or equal offset changes nothing; an
+ *    offset of another epoch replaces it), in the shared store, for the channel's history TTL after
+ *    the last acknowledgement. `receipts` reads them back, only those of the epoch asked for.
  */
 
 import type { StreamPosition } from "@herald/protocol";
@@ -150,6 +154,15 @@ export interface EngineHandler {
   onUsersOnline?(users: string[]): void;
 }
 
+/** The highest offset a reader acknowledged on a channel (the contract's point 9). */
+export interface Receipt {
+  /** Who acknowledged: the hub names users and anonymous connections apart (see hub/receipts.ts). */
+  readonly reader: string;
+  readonly offset: number;
+  /** Milliseconds since the Unix epoch when `offset` was acknowledged, by the engine's clock. */
+  readonly time: number;
+}
+
 /** What `survey` resolves to (the contract's point 7). */
 export interface SurveyResult {
   /** The answer of every node that answered in time, this node's first; each survived JSON. */
@@ -198,6 +211,10 @@ export interface Engine {
   userDisconnect(connectionId: string): Promise<void>;
   /** The users whose offline deadline passed with no connection back, each handed to one caller only. */
   claimOffline(): Promise<string[]>;
+  /** Records that `reader` handled `channel` up to `offset` in `epoch` (the contract's point 9); kept for `options.historyTtlMs`. */
+  acknowledge(channel: string, reader: string, epoch: string, offset: number, options: StreamOptions): Promise<void>;
+  /** The receipts of `channel` in `epoch`: every reader's, or the one of `reader`. */
+  receipts(channel: string, epoch: string, reader?: string): Promise<Receipt[]>;
   /** Asks every running node to handle a control request (any JSON value); see the contract's point 7. */
   survey(request: unknown): Promise<SurveyResult>;
   status(): EngineStatus;

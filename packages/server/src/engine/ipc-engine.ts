@@ -30,6 +30,7 @@ import {
   type IdempotencyRecord,
   type PresenceEntry,
   type PublishedEvent,
+  type Receipt,
   type StreamEvent,
   type StreamOptions,
   type SurveyResult,
@@ -38,7 +39,7 @@ import { HeraldError } from "../shared/herald-error.js";
 import { IpcClosedError, type IpcPeer } from "../shared/ipc-peer.js";
 
 /** The engine methods a host serves, each as `engine.<method>`; what both ends agree on. */
-export const FORWARDED_METHODS = ["publish", "recall", "subscribe", "unsubscribe", "history", "position", "addPresence", "removePresence", "presence", "joinPresence", "leavePresence", "survey", "userConnect", "userDisconnect", "claimOffline"] as const;
+export const FORWARDED_METHODS = ["publish", "recall", "subscribe", "unsubscribe", "history", "position", "addPresence", "removePresence", "presence", "joinPresence", "leavePresence", "survey", "userConnect", "userDisconnect", "claimOffline", "acknowledge", "receipts"] as const;
 export type ForwardedMethod = (typeof FORWARDED_METHODS)[number];
 
 /** Notices a host sends to its workers, and the call that lets go of a worker's holdings. */
@@ -129,6 +130,14 @@ export class IpcEngine implements Engine {
 
   claimOffline(): Promise<string[]> {
     return this.forward("claimOffline") as Promise<string[]>;
+  }
+
+  async acknowledge(channel: string, reader: string, epoch: string, offset: number, options: StreamOptions): Promise<void> {
+    await this.forward("acknowledge", channel, reader, epoch, offset, options);
+  }
+
+  receipts(channel: string, epoch: string, reader?: string): Promise<Receipt[]> {
+    return this.forward("receipts", channel, epoch, reader) as Promise<Receipt[]>;
   }
 
   survey(request: unknown): Promise<SurveyResult> {

@@ -22,6 +22,7 @@ import {
   type IdempotencyRecord,
   type PresenceEntry,
   type PublishedEvent,
+  type Receipt,
   type StreamEvent,
   type StreamOptions,
   type SurveyResult,
@@ -59,6 +60,8 @@ export class MemoryEngine implements Engine {
   private readonly connectionUsers = new Map<string, { user: string; graceMs: number }>();
   private readonly usersOnline = new Set<string>();
   private readonly offlineDeadlines = new Map<string, number>();
+  /** Receipts by channel: the readers' highest acknowledged offsets, gone at `expiresAt` (point 9). */
+  private readonly receiptsByChannel = new Map<string, { expiresAt: number; readers: Map<string, Receipt & { epoch: string }> }>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepIntervalMs: number;
   private readonly maxIdempotencyKeys: number;
@@ -233,6 +236,23 @@ export class MemoryEngine implements Engine {
     return claimed;
   }
 
+  async acknowledge(channel: string, reader: string, epoch: string, offset: number, options: StreamOptions): Promise<void> {
+    const now = Date.now();
+    let kept = this.receiptsByChannel.get(channel);
+    if (!kept || kept.expiresAt <= now) this.receiptsByChannel.set(channel, (kept = { expiresAt: 0, readers: new Map() }));
+    kept.expiresAt = now + options.historyTtlMs;
+    const previous = kept.readers.get(reader);
+    if (previous && previous.epoch === epoch && previous.offset >= offset) return;
+    kept.readers.set(reader, { reader, epoch, offset, time: now });
+  }
+
+  async receipts(channel: string, epoch: string, reader?: string): Promise<Receipt[]> {
+    const kept = this.receiptsByChannel.get(channel);
+    if (!kept || kept.expiresAt <= Date.now()) return [];
+    const readers = reader === undefined ? [...kept.readers.values()] : [kept.readers.get(reader)].filter((receipt) => receipt !== undefined);
+    return readers.filter((receipt) => receipt.epoch === epoch).map(({ reader: name, offset, time }) => ({ reader: name, offset, time }));
+  }
+
   /** One process is the whole cluster: this node answers alone. */
   async survey(request: unknown): Promise<SurveyResult> {
     if (!this.handler?.onControl) return { answers: [], missing: 0 };
@@ -256,6 +276,7 @@ export class MemoryEngine implements Engine {
   /** Drops expired history everywhere and frees streams nobody holds and nothing remembers. */
   private sweep(): void {
     const now = Date.now();
+    for (const [channel, kept] of this.receiptsByChannel) if (kept.expiresAt <= now) this.receiptsByChannel.delete(channel);
     for (const [channel, stream] of this.streams) {
       const ttl = this.ttlByChannel.get(channel);
       if (ttl !== undefined) expire(stream, ttl, now);

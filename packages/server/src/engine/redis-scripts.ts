@@ -300,6 +300,28 @@ end
 return claimed
 `;
 
+/**
+ * KEYS: the channel's receipts hash (reader -> "<epoch> <offset> <time>"). ARGV: reader, epoch,
+ * offset, ttlMs. Keeps the higher offset of one epoch (another epoch replaces it), with Redis time;
+ * the hash lives ttlMs after the last acknowledgement.
+ */
+const ACKNOWLEDGE = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local offset = tonumber(ARGV[3])
+local previous = redis.call('HGET', KEYS[1], ARGV[1])
+if previous then
+  local epoch, kept = string.match(previous, '^(%S+) (%d+)')
+  if epoch == ARGV[2] and tonumber(kept) >= offset then
+    redis.call('PEXPIRE', KEYS[1], ARGV[4])
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. offset .. ' ' .. now)
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`;
+
 /** A script run by its SHA1, sent in full only when Redis does not know it yet (NOSCRIPT). */
 export class Script {
   private readonly sha: string;
@@ -328,4 +350,5 @@ export const scripts = {
   userDisconnect: new Script(USER_DISCONNECT),
   userRefresh: new Script(USER_REFRESH),
   claimOffline: new Script(CLAIM_OFFLINE),
+  acknowledge: new Script(ACKNOWLEDGE),
 };

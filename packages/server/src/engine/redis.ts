@@ -77,6 +77,7 @@ import {
   type IdempotencyKey,
   type IdempotencyRecord,
   type PresenceEntry,
+  type Receipt,
   type PublishedEvent,
   type StreamEvent,
   type StreamOptions,
@@ -408,6 +409,23 @@ export class RedisEngine implements Engine {
     return (await this.run("users", () => scripts.claimOffline.run(this.topology.commandsFor(USERS), this.userKeys(), [CLAIM_LIMIT]))) as string[];
   }
 
+  async acknowledge(channel: string, reader: string, epoch: string, offset: number, options: StreamOptions): Promise<void> {
+    await this.run("receipts", () => scripts.acknowledge.run(this.topology.commandsFor(channel), [this.receiptsKey(channel)], [reader, epoch, offset, options.historyTtlMs]));
+  }
+
+  async receipts(channel: string, epoch: string, reader?: string): Promise<Receipt[]> {
+    const command = this.topology.commandsFor(channel);
+    const key = this.receiptsKey(channel);
+    const pairs: Array<[string, string | null]> =
+      reader === undefined ? Object.entries(await this.run("receipts", () => command.hgetall(key))) : [[reader, await this.run("receipts", () => command.hget(key, reader))]];
+    const receipts: Receipt[] = [];
+    for (const [name, value] of pairs) {
+      const match = value === null ? null : /^(\S+) (\d+) (\d+)$/.exec(value);
+      if (match && match[1] === epoch) receipts.push({ reader: name, offset: Number(match[2]), time: Number(match[3]) });
+    }
+    return receipts;
+  }
+
   async survey(request: unknown): Promise<SurveyResult> {
     const id = randomBytes(9).toString("base64url");
     let finish = (): void => undefined;
@@ -464,6 +482,10 @@ export class RedisEngine implements Engine {
 
   private presenceKeys(channel: string): [string, string] {
     return [`${this.prefix}{${channel}}:presence`, `${this.prefix}{${channel}}:presence-expiry`];
+  }
+
+  private receiptsKey(channel: string): string {
+    return `${this.prefix}{${channel}}:receipts`;
   }
 
   private userKeys(): string[] {

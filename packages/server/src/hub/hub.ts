@@ -30,6 +30,7 @@ import { InFlight } from "./in-flight.js";
 import type { Engine, EventSender, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
 import { HubListeners } from "./hub-listeners.js";
 import { OnlineUsers, type OnlineUsersOptions } from "./online-users.js";
+import { Receipts } from "./receipts.js";
 import { PublishHooks } from "./publish-hooks.js";
 import type { ChannelOptions, Namespaces } from "./namespaces.js";
 import { PreparedEvent } from "./prepared-event.js";
@@ -84,6 +85,8 @@ export class Hub {
   readonly beforeAnswer = new PublishHooks();
   /** Users online and offline, when tracked; its changes are the `user` listeners'. */
   readonly online: OnlineUsers | undefined;
+  /** Acknowledgements and the receipts kept from them, for namespaces with `receipts: true`. */
+  readonly receipts: Receipts;
 
   constructor(options: HubOptions) {
     this.engine = options.engine;
@@ -93,6 +96,7 @@ export class Hub {
     this.node = options.node;
     this.maxSubscriptions = options.maxSubscriptionsPerConnection;
     this.online = options.online && new OnlineUsers(this.engine, this.listeners, options.online);
+    this.receipts = new Receipts(this.engine, this.namespaces, this.stats);
   }
 
   /** Called by the engine for every live event of a channel this node holds. */
@@ -209,7 +213,7 @@ export class Hub {
       }
       if (gone()) return await abandon();
       const recovered = since !== undefined && since.epoch === history.epoch && history.complete;
-      const subscribed = { type: "subscribed" as const, channel, epoch: history.epoch, offset: history.offset, recovered };
+      const subscribed = { type: "subscribed" as const, channel, epoch: history.epoch, offset: history.offset, recovered, ...(options.receipts ? { receipts: true as const } : {}) };
       session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
       subscription.epoch = history.epoch;
       subscription.lastOffset = recovered ? since.offset : history.offset;
