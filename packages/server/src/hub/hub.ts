@@ -71,6 +71,8 @@ const RECOVERY_SLICE = 500;
 export class Hub {
   private readonly channels = new Map<string, ChannelState>();
   readonly sessions = new Set<Session>();
+  /** The same sessions by id, for requests that name their connection (an SSE client's acknowledgements). */
+  private readonly sessionsById = new Map<string, Session>();
   private readonly engine: Engine;
   private readonly namespaces: Namespaces;
   private readonly authorizer: Authorizer;
@@ -135,13 +137,20 @@ export class Hub {
 
   addSession(session: Session): void {
     this.sessions.add(session);
+    this.sessionsById.set(session.id, session);
     this.online?.added(session);
+  }
+
+  /** The open session with this id on this node, if any. */
+  session(id: string): Session | undefined {
+    return this.sessionsById.get(id);
   }
 
   /** Drops every subscription of a closed session. */
   async removeSession(session: Session): Promise<void> {
     session.closed = true;
     this.sessions.delete(session);
+    if (this.sessionsById.get(session.id) === session) this.sessionsById.delete(session.id);
     this.online?.removed(session);
     const channels = [...session.subscriptions.keys()];
     await Promise.all(channels.map((channel) => this.detach(session, channel)));

@@ -62,6 +62,23 @@ export class Receipts {
     return true;
   }
 
+  /**
+   * An acknowledgement by `user` without a connection (a polling client, which holds none): stored
+   * when the position exists in the channel's stream now, else ignored and counted. The caller
+   * has checked that the user may read the channel.
+   */
+  async acknowledgeAsUser(user: string, channel: string, epoch: string, offset: number): Promise<boolean> {
+    const options = this.namespaces.of(channel);
+    const position = options.receipts ? await this.engine.position(channel, options) : undefined;
+    if (!position || position.epoch !== epoch || !Number.isSafeInteger(offset) || offset < 1 || offset > position.offset) {
+      this.stats.acksIgnored += 1;
+      return false;
+    }
+    await this.engine.acknowledge(channel, USER + user, epoch, offset, options);
+    this.stats.acksCounted += 1;
+    return true;
+  }
+
   /** The receipts of `channel` in its current epoch, every reader's or `user`'s. */
   async read(channel: string, user?: string): Promise<ChannelReceipts> {
     const options = this.namespaces.of(channel);

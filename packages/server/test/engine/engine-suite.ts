@@ -390,6 +390,33 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
       await engine.userDisconnect(`${user}-never-counted`);
     });
 
+    it("keeps the highest acknowledged offset per reader and epoch, with the time it was reached", async () => {
+      const { engine } = await start();
+      const ch = channel("receipts");
+      const { epoch } = await engine.position(ch, KEEP);
+      assert.deepEqual(await engine.receipts(ch, epoch), []);
+      const before = Date.now();
+      await engine.acknowledge(ch, "u:alice", epoch, 3, KEEP);
+      await engine.acknowledge(ch, "u:alice", epoch, 2, KEEP);
+      await engine.acknowledge(ch, "c:anon", epoch, 1, KEEP);
+      const receipts = (await engine.receipts(ch, epoch)).sort((a, b) => a.reader.localeCompare(b.reader));
+      assert.deepEqual(receipts.map(({ reader, offset }) => ({ reader, offset })), [{ reader: "c:anon", offset: 1 }, { reader: "u:alice", offset: 3 }], "a lower acknowledgement does not take the receipt back");
+      assert.ok(receipts.every((receipt) => receipt.time >= before - 5_000 && receipt.time <= Date.now() + 5_000), "the time is the engine's clock, near now");
+      assert.deepEqual((await engine.receipts(ch, epoch, "u:alice")).map((receipt) => receipt.offset), [3]);
+      assert.deepEqual(await engine.receipts(ch, epoch, "u:nobody"), []);
+      assert.deepEqual(await engine.receipts(ch, "another-epoch"), [], "receipts are of one epoch");
+      await engine.acknowledge(ch, "u:alice", "another-epoch", 1, KEEP);
+      assert.deepEqual((await engine.receipts(ch, "another-epoch")).map((receipt) => receipt.offset), [1], "a new epoch replaces the receipt");
+    });
+
+    it("forgets receipts after the channel's history TTL", async () => {
+      const { engine } = await start();
+      const ch = channel("receipts-ttl");
+      const { epoch } = await engine.position(ch, KEEP);
+      await engine.acknowledge(ch, "u:alice", epoch, 1, { historySize: 10, historyTtlMs: 100 });
+      await waitUntil("the receipt to expire", async () => (await engine.receipts(ch, epoch)).length === 0);
+    });
+
     it("reports itself available", async () => {
       const { engine } = await start();
       assert.equal(engine.status().available, true);
@@ -471,6 +498,15 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
         });
         const later = await Promise.all([a, b, c].map((node) => node.engine.claimOffline()));
         assert.equal(handedOut + later.flat().filter((claimed) => claimed === user).length, 1);
+      });
+
+      it("shares receipts between nodes", async () => {
+        const [a, b] = [await start(), await start()];
+        const ch = channel("shared-receipts");
+        const { epoch } = await a.engine.position(ch, KEEP);
+        await a.engine.acknowledge(ch, "u:alice", epoch, 2, KEEP);
+        await b.engine.acknowledge(ch, "u:alice", epoch, 1, KEEP);
+        assert.deepEqual((await b.engine.receipts(ch, epoch)).map(({ reader, offset }) => ({ reader, offset })), [{ reader: "u:alice", offset: 2 }]);
       });
 
       it("shares presence between nodes", async () => {
