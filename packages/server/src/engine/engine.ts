@@ -45,6 +45,11 @@
  *    epoch and the engine's time when it was reached (a lower or equal offset changes nothing; an
  *    offset of another epoch replaces it), in the shared store, for the channel's history TTL after
  *    the last acknowledgement. `receipts` reads them back, only those of the epoch asked for.
+ * 10. Due items. `schedule` stores an item under an id in a named queue of the shared store, due at
+ *    a time of the engine's clock (an id already stored is left as it is). `claimDue` hands out the
+ *    items due by the engine's clock and, in the same atomic step, makes each due again `leaseMs`
+ *    later, so that of callers on any nodes exactly one gets an item, and an item whose claimer
+ *    died before `completeDue` is handed out again after the lease (never lost, possibly repeated).
  */
 
 import type { StreamPosition } from "@herald/protocol";
@@ -163,6 +168,12 @@ export interface Receipt {
   readonly time: number;
 }
 
+/** An item of a due queue (the contract's point 10). */
+export interface DueItem {
+  readonly id: string;
+  readonly payload: string;
+}
+
 /** What `survey` resolves to (the contract's point 7). */
 export interface SurveyResult {
   /** The answer of every node that answered in time, this node's first; each survived JSON. */
@@ -215,6 +226,12 @@ export interface Engine {
   acknowledge(channel: string, reader: string, epoch: string, offset: number, options: StreamOptions): Promise<void>;
   /** The receipts of `channel` in `epoch`: every reader's, or the one of `reader`. */
   receipts(channel: string, epoch: string, reader?: string): Promise<Receipt[]>;
+  /** Stores `payload` as item `id` of `queue`, due at `dueAt` (ms, engine clock); nothing when `id` is stored already (point 10). */
+  schedule(queue: string, id: string, dueAt: number, payload: string): Promise<void>;
+  /** Up to `limit` items of `queue` due now, each handed to one caller, due again after `leaseMs` unless completed. */
+  claimDue(queue: string, limit: number, leaseMs: number): Promise<DueItem[]>;
+  /** Removes a claimed item: it was handled. */
+  completeDue(queue: string, id: string): Promise<void>;
   /** Asks every running node to handle a control request (any JSON value); see the contract's point 7. */
   survey(request: unknown): Promise<SurveyResult>;
   status(): EngineStatus;

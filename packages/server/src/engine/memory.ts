@@ -21,6 +21,7 @@ import {
   type IdempotencyKey,
   type IdempotencyRecord,
   type PresenceEntry,
+  type DueItem,
   type PublishedEvent,
   type Receipt,
   type StreamEvent,
@@ -62,6 +63,8 @@ export class MemoryEngine implements Engine {
   private readonly offlineDeadlines = new Map<string, number>();
   /** Receipts by channel: the readers' highest acknowledged offsets, gone at `expiresAt` (point 9). */
   private readonly receiptsByChannel = new Map<string, { expiresAt: number; readers: Map<string, Receipt & { epoch: string }> }>();
+  /** Due queues (point 10): queue -> id -> when due and what. */
+  private readonly dueQueues = new Map<string, Map<string, { dueAt: number; payload: string }>>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepIntervalMs: number;
   private readonly maxIdempotencyKeys: number;
@@ -251,6 +254,30 @@ export class MemoryEngine implements Engine {
     if (!kept || kept.expiresAt <= Date.now()) return [];
     const readers = reader === undefined ? [...kept.readers.values()] : [kept.readers.get(reader)].filter((receipt) => receipt !== undefined);
     return readers.filter((receipt) => receipt.epoch === epoch).map(({ reader: name, offset, time }) => ({ reader: name, offset, time }));
+  }
+
+  async schedule(queue: string, id: string, dueAt: number, payload: string): Promise<void> {
+    let items = this.dueQueues.get(queue);
+    if (!items) this.dueQueues.set(queue, (items = new Map()));
+    if (!items.has(id)) items.set(id, { dueAt, payload });
+  }
+
+  async claimDue(queue: string, limit: number, leaseMs: number): Promise<DueItem[]> {
+    const now = Date.now();
+    const claimed: DueItem[] = [];
+    for (const [id, item] of this.dueQueues.get(queue) ?? []) {
+      if (claimed.length >= limit) break;
+      if (item.dueAt > now) continue;
+      item.dueAt = now + leaseMs;
+      claimed.push({ id, payload: item.payload });
+    }
+    return claimed;
+  }
+
+  async completeDue(queue: string, id: string): Promise<void> {
+    const items = this.dueQueues.get(queue);
+    items?.delete(id);
+    if (items?.size === 0) this.dueQueues.delete(queue);
   }
 
   /** One process is the whole cluster: this node answers alone. */

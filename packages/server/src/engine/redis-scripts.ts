@@ -322,6 +322,33 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 `;
 
+// Due queues (the contract's point 10). KEYS[1]: zset id -> due (ms); KEYS[2]: hash id -> payload.
+
+/** ARGV: id, dueAt, payload. Stores the item unless its id is stored already. */
+const SCHEDULE = `
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) == 1 then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
+return 1
+`;
+
+/** ARGV: limit, leaseMs. Returns id, payload pairs of the items due by Redis time, each made due again after the lease. */
+const CLAIM_DUE = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local claimed = {}
+for _, id in ipairs(due) do
+  local payload = redis.call('HGET', KEYS[2], id)
+  if payload then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+    claimed[#claimed + 1] = id
+    claimed[#claimed + 1] = payload
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return claimed
+`;
+
 /** A script run by its SHA1, sent in full only when Redis does not know it yet (NOSCRIPT). */
 export class Script {
   private readonly sha: string;
@@ -351,4 +378,6 @@ export const scripts = {
   userRefresh: new Script(USER_REFRESH),
   claimOffline: new Script(CLAIM_OFFLINE),
   acknowledge: new Script(ACKNOWLEDGE),
+  schedule: new Script(SCHEDULE),
+  claimDue: new Script(CLAIM_DUE),
 };

@@ -76,6 +76,7 @@ import {
   type HistoryResult,
   type IdempotencyKey,
   type IdempotencyRecord,
+  type DueItem,
   type PresenceEntry,
   type Receipt,
   type PublishedEvent,
@@ -158,6 +159,8 @@ const newEpoch = (): string => randomBytes(6).toString("base64url");
 const CONTROL = "#control";
 /** The hash tag of the users-online keys. */
 const USERS = "#users";
+/** The hash tag of a due queue's keys. */
+const dueTag = (queue: string): string => `#due:${queue}`;
 /** Most connections reaped and users claimed by one claimOffline call; the next call takes the rest. */
 const CLAIM_LIMIT = 500;
 /** The shape of an instance name in a control message, so a reply topic is never made from anything else. */
@@ -426,6 +429,22 @@ export class RedisEngine implements Engine {
     return receipts;
   }
 
+  async schedule(queue: string, id: string, dueAt: number, payload: string): Promise<void> {
+    await this.run("due", () => scripts.schedule.run(this.topology.commandsFor(dueTag(queue)), this.dueKeys(queue), [id, dueAt, payload]));
+  }
+
+  async claimDue(queue: string, limit: number, leaseMs: number): Promise<DueItem[]> {
+    const flat = (await this.run("due", () => scripts.claimDue.run(this.topology.commandsFor(dueTag(queue)), this.dueKeys(queue), [limit, leaseMs]))) as string[];
+    const items: DueItem[] = [];
+    for (let i = 0; i < flat.length; i += 2) items.push({ id: flat[i]!, payload: flat[i + 1]! });
+    return items;
+  }
+
+  async completeDue(queue: string, id: string): Promise<void> {
+    const [at, items] = this.dueKeys(queue);
+    await this.run("due", () => this.topology.commandsFor(dueTag(queue)).multi().zrem(at, id).hdel(items, id).exec());
+  }
+
   async survey(request: unknown): Promise<SurveyResult> {
     const id = randomBytes(9).toString("base64url");
     let finish = (): void => undefined;
@@ -482,6 +501,11 @@ export class RedisEngine implements Engine {
 
   private presenceKeys(channel: string): [string, string] {
     return [`${this.prefix}{${channel}}:presence`, `${this.prefix}{${channel}}:presence-expiry`];
+  }
+
+  private dueKeys(queue: string): [string, string] {
+    const base = `${this.prefix}{${dueTag(queue)}}`;
+    return [`${base}:due`, `${base}:items`];
   }
 
   private receiptsKey(channel: string): string {

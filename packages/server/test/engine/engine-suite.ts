@@ -417,6 +417,29 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
       await waitUntil("the receipt to expire", async () => (await engine.receipts(ch, epoch)).length === 0);
     });
 
+    it("hands out a due item once it is due, again after its lease unless completed, and keeps the first of two schedules of one id", async () => {
+      const { engine } = await start();
+      const queue = channel("due");
+      const now = (await engine.publish(channel("clock"), "t", null, KEEP)).time;
+      await engine.schedule(queue, "later", now + 60_000, "L");
+      await engine.schedule(queue, "soon", now, "first");
+      await engine.schedule(queue, "soon", now + 60_000, "second");
+      const claimed = await engine.claimDue(queue, 10, 100);
+      assert.deepEqual(claimed, [{ id: "soon", payload: "first" }], "only the due item, as first scheduled");
+      assert.deepEqual(await engine.claimDue(queue, 10, 100), [], "leased: not handed out twice");
+      const again: string[] = [];
+      await waitUntil("the lease to pass and the item to come back", async () => {
+        again.push(...(await engine.claimDue(queue, 10, 60_000)).map((item) => item.id));
+        return again.length > 0;
+      });
+      assert.deepEqual(again, ["soon"]);
+      await engine.completeDue(queue, "soon");
+      await engine.completeDue(queue, "later");
+      await engine.schedule(queue, "soon", now, "anew");
+      assert.deepEqual(await engine.claimDue(queue, 10, 100), [{ id: "soon", payload: "anew" }], "a completed id may be scheduled again");
+      await engine.completeDue(queue, "soon");
+    });
+
     it("reports itself available", async () => {
       const { engine } = await start();
       assert.equal(engine.status().available, true);
@@ -507,6 +530,18 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
         await a.engine.acknowledge(ch, "u:alice", epoch, 2, KEEP);
         await b.engine.acknowledge(ch, "u:alice", epoch, 1, KEEP);
         assert.deepEqual((await b.engine.receipts(ch, epoch)).map(({ reader, offset }) => ({ reader, offset })), [{ reader: "u:alice", offset: 2 }]);
+      });
+
+      it("hands each due item to exactly one of the nodes claiming at once", async () => {
+        const nodes = [await start(), await start(), await start()];
+        const queue = channel("shared-due");
+        const now = (await nodes[0]!.engine.publish(channel("clock"), "t", null, KEEP)).time;
+        for (let i = 0; i < 30; i++) await nodes[i % 3]!.engine.schedule(queue, `item${i}`, now, String(i));
+        const claims = await Promise.all(nodes.flatMap((node) => [node.engine.claimDue(queue, 7, 60_000), node.engine.claimDue(queue, 7, 60_000)]));
+        const ids = claims.flat().map((item) => item.id);
+        assert.equal(new Set(ids).size, ids.length, "no item handed out twice");
+        const rest = await nodes[1]!.engine.claimDue(queue, 100, 60_000);
+        assert.equal(ids.length + rest.length, 30, "and none lost");
       });
 
       it("shares presence between nodes", async () => {
