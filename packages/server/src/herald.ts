@@ -109,7 +109,7 @@ export class Herald {
     });
     this.actions = new ClusterActions(this.hub, this.engine);
     const metrics = new Metrics(this.hub, stats, this.node);
-    this.integrations = new Integrations(this.config, this.hub, this.logger, this.node);
+    this.integrations = new Integrations(this.config, this.hub, this.logger, this.node, this.engine);
     this.security.hits.register(metrics.registry, stats.errorsByCode);
     const admission = new Admission({ hub: this.hub, security: this.security, accepting: () => this.accepting });
     this.websocket = new WebSocketTransport({

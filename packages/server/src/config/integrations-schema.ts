@@ -6,7 +6,7 @@
  */
 
 import { z } from "zod";
-import { duration } from "./units.js";
+import { duration, optionalDuration } from "./units.js";
 
 const sqlName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, "write a table as name or schema.name (letters, digits, _)");
 const operation = z.enum(["insert", "update", "delete"]);
@@ -84,6 +84,10 @@ export const emailRuleSchema = z
     subject: z.string().min(1),
     text: z.string().optional(),
     html: z.string().optional(),
+    /** Send only if the event's user has not acknowledged it this long after it was published (receipts; docs/delivery.md). */
+    unseen: optionalDuration,
+    /** The event's user for `unseen`, a template (default: the channel after its namespace, `bets:alice` → alice). */
+    user: z.string().min(1).optional(),
   })
   .refine((rule) => rule.to !== undefined || rule.lookup !== undefined, "an email rule needs `to` or `lookup`")
   .refine((rule) => rule.text !== undefined || rule.html !== undefined, "an email rule needs `text` or `html`");
@@ -131,6 +135,10 @@ export const webhookSchema = z.strictObject({
   secret: z.string().min(16, "webhook secrets must be at least 16 characters"),
   /** Events to send: channel pattern and types. Absent: no events, only lifecycle. */
   on: ruleMatchSchema.optional(),
+  /** POST an event only if its user has not acknowledged it this long after it was published (receipts; docs/delivery.md). */
+  unseen: optionalDuration,
+  /** The event's user for `unseen`, a template (default: the channel after its namespace). */
+  user: z.string().min(1).optional(),
   /** Lifecycle notices to send, for channels matching `channels` (user.online and user.offline name no channel: always sent). */
   lifecycle: z.array(lifecycleKind).default([]),
   /** Channel patterns for lifecycle notices. Default: all. */

@@ -79,6 +79,12 @@ export class Receipts {
     return true;
   }
 
+  /** The highest offset `user` acknowledged on `channel` in `epoch`, if any. */
+  async highest(channel: string, epoch: string, user: string): Promise<number | undefined> {
+    const [receipt] = await this.engine.receipts(channel, epoch, USER + user);
+    return receipt?.offset;
+  }
+
   /** The receipts of `channel` in its current epoch, every reader's or `user`'s. */
   async read(channel: string, user?: string): Promise<ChannelReceipts> {
     const options = this.namespaces.of(channel);

@@ -12,7 +12,8 @@
 
 import type { Logger } from "pino";
 import type { HeraldConfig } from "../config/schema.js";
-import type { PublishedEvent } from "../engine/engine.js";
+import type { Engine, PublishedEvent } from "../engine/engine.js";
+import { UnseenDeadlines } from "../sinks/unseen.js";
 import type { Hub } from "../hub/hub.js";
 import { PostgresSource } from "../sources/postgres-outbox.js";
 import { EmailSink } from "../sinks/email.js";
@@ -36,6 +37,8 @@ export class Integrations {
   readonly email: EmailSink | undefined;
   readonly webhooks: WebhookSink | undefined;
   readonly bridges: Bridge[];
+  /** Deadlines of the `unseen` email rules and webhook endpoints, when some have one. */
+  readonly unseen: UnseenDeadlines | undefined;
   /** Where the sinks' deliveries wait. */
   readonly deliveries: DeliveryStore;
   private readonly unlisten: Array<() => void> = [];
@@ -49,6 +52,7 @@ export class Integrations {
     private readonly hub: Hub,
     private readonly logger: Logger,
     node: string,
+    engine: Engine,
   ) {
     this.shutdownTimeout = config.shutdownTimeout;
     this.onlineChannel = config.online.channel;
@@ -67,16 +71,25 @@ export class Integrations {
       connectionName: `herald:${node}`,
       logger: logger.child({ sinks: "deliveries" }),
     });
+    const unseenAfter = [...config.sinks.email.rules.map((rule) => rule.unseen), ...config.sinks.webhooks.endpoints.map((endpoint) => endpoint.unseen)].filter((after) => after !== undefined);
+    this.unseen =
+      unseenAfter.length === 0
+        ? undefined
+        : new UnseenDeadlines(engine, hub.receipts, logger.child({ sinks: "unseen" }), {
+            leaseMs: config.sinks.queue.lockDuration,
+            // Claimed a few times per shortest wait, at least once a second: a deadline is late by a fraction of it.
+            sweepIntervalMs: Math.max(50, Math.min(1_000, Math.floor(Math.min(...unseenAfter) / 4))),
+          });
     const emailConfig = config.sinks.email;
     if (emailConfig.rules.length > 0) {
       const host = emailConfig.smtp.host;
       if (!host) throw new HeraldError("invalid_config", "invalid configuration: sinks.email.rules need an SMTP server; set SMTP_SERVER or sinks.email.smtp.host");
-      this.email = new EmailSink({ ...emailConfig, smtp: { ...emailConfig.smtp, host } }, this.deliveries, logger.child({ sink: "email" }));
+      this.email = new EmailSink({ ...emailConfig, smtp: { ...emailConfig.smtp, host } }, this.deliveries, logger.child({ sink: "email" }), this.unseen);
     }
     this.bridges = config.bridges.map(
       (bridge) => new Bridge(bridge, (channel, type, data) => hub.publish(channel, type, data), logger.child({ source: "bridge", bridge: bridge.name })),
     );
-    if (config.sinks.webhooks.endpoints.length > 0) this.webhooks = new WebhookSink(config.sinks.webhooks, node, this.deliveries, logger.child({ sink: "webhook" }));
+    if (config.sinks.webhooks.endpoints.length > 0) this.webhooks = new WebhookSink(config.sinks.webhooks, node, this.deliveries, logger.child({ sink: "webhook" }), this.unseen);
   }
 
   async start(): Promise<void> {
@@ -103,9 +116,11 @@ export class Integrations {
       for (const bridge of this.bridges) bridge.start();
     }
     await this.postgres?.start();
+    this.unseen?.start();
   }
 
   async stop(): Promise<void> {
+    await this.unseen?.stop();
     await this.postgres?.stop();
     await Promise.all(this.bridges.map((bridge) => bridge.stop()));
     for (const off of this.unlisten.splice(0)) off();
@@ -124,6 +139,7 @@ export class Integrations {
       email,
       webhooks,
       bridges: this.bridges.map((bridge) => bridge.status()),
+      unseen: this.unseen?.status() ?? null,
     };
   }
 

@@ -31,7 +31,8 @@ import type { DeliveryQueue } from "./delivery-queue.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import { deliveryId } from "./delivery-id.js";
 import { signWebhook } from "./webhook-signature.js";
-import { eventContext } from "./email.js";
+import { eventContext, type EventContext } from "./event-context.js";
+import type { UnseenDeadlines, UnseenItem } from "./unseen.js";
 
 /** One POST, as stored in the queue (its id is the queue's delivery id). */
 interface Delivery {
@@ -90,7 +91,10 @@ export class WebhookSink {
     private readonly node: string,
     private readonly store: DeliveryStore,
     private readonly logger: Logger,
+    /** Where the deadlines of `unseen` endpoints wait; needed when an endpoint has `unseen`. */
+    private readonly unseen?: UnseenDeadlines,
   ) {
+    unseen?.register("webhook", (item) => this.deliverUnseen(item));
     const seen = new Map<string, number>();
     this.endpoints = config.endpoints.map((endpoint) => {
       // Named by URL, so every node and every restart finds the same queue; a URL listed twice gets a second one.
@@ -116,11 +120,26 @@ export class WebhookSink {
    * refuses repeated ids.
    */
   observe(event: PublishedEvent): Promise<void> | undefined {
-    const wanting = this.endpoints.filter((endpoint) => endpoint.wantsEvent(event) && (!event.replayed || endpoint.queue.durable));
-    if (wanting.length === 0) return undefined;
-    const id = deliveryId("event", event.channel, event.epoch, event.offset);
-    const body = JSON.stringify({ kind: "event", id, node: this.node, event: eventContext(event) });
-    return this.enqueue(wanting, id, { kind: "event", channel: event.channel, body });
+    const matching = this.endpoints.filter((endpoint) => endpoint.wantsEvent(event) && (!event.replayed || endpoint.queue.durable));
+    const unseen = this.unseen;
+    const later = unseen === undefined ? [] : matching.filter((endpoint) => endpoint.config.unseen !== undefined);
+    const wanting = matching.filter((endpoint) => !later.includes(endpoint));
+    if (wanting.length === 0 && later.length === 0) return undefined;
+    const work: Array<Promise<void>> = later.map((endpoint) => unseen!.schedule("webhook", this.endpoints.indexOf(endpoint), endpoint.config.unseen!, endpoint.config.user, event));
+    if (wanting.length > 0) work.push(this.enqueueEvent(wanting, eventContext(event)));
+    return Promise.all(work).then(() => undefined);
+  }
+
+  /** An `unseen` endpoint's deadline passed with the event not acknowledged: it is POSTed now. */
+  private async deliverUnseen(item: UnseenItem): Promise<void> {
+    const endpoint = this.endpoints[item.rule];
+    if (endpoint) await this.enqueueEvent([endpoint], item.event);
+  }
+
+  private enqueueEvent(endpoints: Endpoint[], context: EventContext): Promise<void> {
+    const id = deliveryId("event", context.channel, context.epoch, context.offset);
+    const body = JSON.stringify({ kind: "event", id, node: this.node, event: context });
+    return this.enqueue(endpoints, id, { kind: "event", channel: context.channel, body });
   }
 
   observeChannel(change: ChannelChange): void {
