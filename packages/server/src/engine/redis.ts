@@ -244,6 +244,13 @@ export class RedisEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    // A node that stops cleanly takes its counted connections back now, so its users' grace starts
+    // now rather than once the entries expire (their clients usually reconnect elsewhere within it).
+    const own = [...this.ownUsers.keys()];
+    this.ownUsers.clear();
+    if (this.started && !this.closed && own.length > 0) {
+      await Promise.all(own.map((id) => scripts.userDisconnect.run(this.topology.commandsFor(USERS), this.userKeys(), [id]).catch(() => undefined)));
+    }
     this.closed = true;
     if (this.presenceTimer) clearInterval(this.presenceTimer);
     if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
