@@ -31,10 +31,12 @@ import {
   type ClientFrame,
   type EventFrame,
   type PublishedFrame,
+  type StreamPosition,
   type SubscribedFrame,
   type UnsubscribedFrame,
 } from "@herald/protocol";
 import { Emitter } from "./emitter.js";
+import { Receipts } from "./receipts.js";
 import { HeraldError } from "./errors.js";
 import { ChannelState, Subscription, type ChannelView, type EventMap } from "./subscription.js";
 import { PollingTransport } from "./transports/polling.js";
@@ -198,6 +200,9 @@ export class Herald {
   private generation = 0;
   private token: string | undefined;
   private pingInterval = 0;
+  /** This connection's id (its `connected` frame): an SSE client's acknowledgements name it. */
+  private connectionId: string | undefined;
+  private readonly receipts = new Receipts((channel, position) => this.sendAck(channel, position));
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
@@ -462,7 +467,9 @@ export class Herald {
     this.heard();
     switch (frame.type) {
       case "connected":
+        this.connectionId = typeof frame.connectionId === "string" ? frame.connectionId : undefined;
         this.connected(frame.pingInterval);
+        this.receipts.flush();
         return;
       case "ping":
         this.transport?.send({ type: "pong" });
@@ -482,7 +489,11 @@ export class Herald {
         this.error(frame as IncomingFrame & { id?: number; code: string; message: string });
         return;
       default:
-        if (typeof frame.channel === "string" && typeof frame.offset === "number") this.channels.get(frame.channel)?.event(frame as unknown as EventFrame);
+        if (typeof frame.channel === "string" && typeof frame.offset === "number") {
+          const shared = this.channels.get(frame.channel);
+          const event = frame as unknown as EventFrame;
+          if (shared?.event(event) && shared.receipts) this.receipts.handled(event.channel, { epoch: event.epoch, offset: event.offset });
+        }
     }
   }
 
@@ -638,6 +649,7 @@ export class Herald {
       if (shared.refs > 0 || this.channels.get(shared.channel) !== shared) return;
       this.channels.delete(shared.channel);
       clearTimeout(shared.retryTimer);
+      this.receipts.forget(shared.channel);
       shared.removed();
       const transport = this.transport;
       if (this.currentState !== "connected" || !transport) return;
@@ -654,6 +666,26 @@ export class Herald {
       this.unsubscribing.set(shared.channel, done);
       transport.send({ type: "unsubscribe", id, channel: shared.channel });
     }, 0);
+  }
+
+  /**
+   * One acknowledgement (receipts.ts): a frame on a WebSocket; for SSE a small POST naming this
+   * connection, for polling one naming the position (as the token's user). False when not
+   * connected: it waits for the next connection.
+   */
+  private sendAck(channel: string, position: StreamPosition): boolean {
+    const transport = this.transport;
+    if (this.currentState !== "connected" || !transport) return false;
+    if (transport.duplex) {
+      transport.send({ type: "ack", channel, offset: position.offset });
+      return true;
+    }
+    const url = new URL("/api/ack", this.httpUrl);
+    if (this.token) url.searchParams.set("token", this.token);
+    const body = transport.name === "sse" && this.connectionId !== undefined ? { channel, offset: position.offset, connectionId: this.connectionId } : { channel, offset: position.offset, epoch: position.epoch };
+    // Best effort: a lost acknowledgement is made good by the next one, which is cumulative.
+    void (this.options.fetch ?? globalThis.fetch)(url.toString(), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).catch(() => undefined);
+    return true;
   }
 
   /** SSE and polling carry the channel set in their URL: a new set means a new request, resuming from the positions. */

@@ -108,6 +108,8 @@ export class ChannelState implements ChannelView {
   /** Retryable refusals in a row (reset by `subscribed`): the backoff attempt of the next retry. */
   refusals = 0;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The server keeps receipts for this channel (its last `subscribed` said so): handled events are acknowledged. */
+  receipts = false;
   state: SubscriptionSnapshot = { status: "subscribing", recovered: false };
   readonly emitter = new Emitter<ChannelEvents>();
   private readonly latestByType = new Map<string, unknown>();
@@ -137,6 +139,7 @@ export class ChannelState implements ChannelView {
     const since = this.sinceSent ?? (frame.recovered ? undefined : this.position);
     this.sinceSent = undefined;
     this.refusals = 0;
+    this.receipts = frame.receipts === true;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     // Recovered: the missed events follow and move the position on; otherwise start at the head.
@@ -148,14 +151,15 @@ export class ChannelState implements ChannelView {
     this.notify();
   }
 
-  /** Delivers an event unless it was delivered already. */
-  event(frame: EventFrame): void {
+  /** Delivers an event unless it was delivered already; true when its handlers ran (and returned). */
+  event(frame: EventFrame): boolean {
     const position = this.position;
-    if (position && position.epoch === frame.epoch && frame.offset <= position.offset) return;
+    if (position && position.epoch === frame.epoch && frame.offset <= position.offset) return false;
     this.position = { epoch: frame.epoch, offset: frame.offset };
     this.latestByType.set(frame.type, frame.data);
     this.emitter.emit(frame.type, frame);
     this.notify();
+    return true;
   }
 
   /** A refusal: final (`failed`), or retryable (still `subscribing`, with `error.retryIn`). */

@@ -26,6 +26,8 @@ export interface SubscribedFrame {
   offset: number;
   /** True when every event after `since` follows this frame; false when the app must reload its state. */
   recovered: boolean;
+  /** Present (true) when the channel's namespace keeps receipts: the client acknowledges what it handled with `ack`. */
+  receipts?: true;
 }
 
 /** Why the server removed a subscription the client did not ask to end: `server_unsubscribe`, the server API's `unsubscribe`. */
@@ -115,4 +117,15 @@ export interface AuthFrame {
   token: string;
 }
 
-export type ClientFrame = SubscribeFrame | UnsubscribeFrame | PublishFrame | AuthFrame | PingFrame | PongFrame;
+/**
+ * Acknowledges that the client's handlers returned for every event of `channel` up to `offset`
+ * (cumulative), on channels whose `subscribed` said `receipts: true`. No answer: an ack for a
+ * channel the connection is not subscribed to, or beyond what it was sent, is ignored.
+ */
+export interface AckFrame {
+  type: "ack";
+  channel: string;
+  offset: number;
+}
+
+export type ClientFrame = SubscribeFrame | UnsubscribeFrame | PublishFrame | AuthFrame | PingFrame | PongFrame | AckFrame;

@@ -99,7 +99,14 @@ export function validateClientFrame(value: unknown): ParseResult {
       if (id !== undefined) frame.id = id;
       return { ok: true, frame };
     }
+    case "ack": {
+      const problem = channelProblem(value.channel);
+      if (problem) return fail(typeof value.channel === "string" ? "invalid_channel" : "invalid_frame", problem, id);
+      const offset = value.offset;
+      if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 1) return fail("invalid_frame", "ack.offset must be a whole number >= 1", id);
+      return { ok: true, frame: { type: "ack", channel: value.channel as string, offset } };
+    }
     default:
-      return fail("unknown_type", `unknown frame type "${type.slice(0, 64)}"; expected subscribe, unsubscribe, publish, auth, ping or pong`, id);
+      return fail("unknown_type", `unknown frame type "${type.slice(0, 64)}"; expected subscribe, unsubscribe, publish, auth, ack, ping or pong`, id);
   }
 }

@@ -110,11 +110,12 @@ export class Herald {
       stats,
       node: this.node,
       maxSubscriptionsPerConnection: this.config.maxSubscriptionsPerConnection,
+      ...(tracksOnlineUsers(this.config) ? { online: { graceMs: this.config.online.grace, sweepIntervalMs: sweepInterval(this.config.online.grace), logger: this.logger } } : {}),
     });
     this.actions = new ClusterActions(this.hub, this.engine);
     this.clusterFigures = new ClusterFigures(this.engine, this.hub, stats, this.node);
     const metrics = new Metrics(this.hub, stats, this.node);
-    this.integrations = new Integrations(this.config, this.hub, this.logger, this.node);
+    this.integrations = new Integrations(this.config, this.hub, this.logger, this.node, this.engine);
     this.security.hits.register(metrics.registry, stats.errorsByCode);
     const admission = new Admission({ hub: this.hub, security: this.security, accepting: () => this.accepting });
     this.websocket = new WebSocketTransport({
@@ -206,6 +207,7 @@ export class Herald {
         this.hub.resync(channel);
       },
       onControl: (request) => (isFiguresRequest(request) ? Promise.resolve(this.clusterFigures.answer()) : this.actions.handle(request)),
+      onUsersOnline: (users) => this.hub.online?.back(users),
       onAvailabilityChange: (available) => {
         if (available) this.logger.info({ engine: this.engine.name }, "engine available again");
         else this.logger.error({ engine: this.engine.name }, "engine unavailable: publishes are refused until it returns");
@@ -213,6 +215,7 @@ export class Herald {
     });
     await this.http.ready();
     await this.integrations.start();
+    this.hub.online?.start();
   }
 
   /** Publishes one event in-process, exactly as POST /api/publish would. */
@@ -299,6 +302,7 @@ export class Herald {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.accepting = false;
+      await this.hub.online?.stop();
       await this.integrations.stop();
       if (!(await this.hub.publishes.settled(this.config.shutdownTimeout))) {
         this.logger.warn({ publishes: this.hub.publishes.size, shutdownTimeout: this.config.shutdownTimeout }, "shutdownTimeout passed with publishes in flight; closing their connections");
@@ -323,6 +327,17 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
 
 function createEngine(config: HeraldConfig, node: string): Engine {
   if (config.engine.type === "memory") return new MemoryEngine({ idempotencyKeys: config.publish.idempotencyKeys });
-  const { redisUrl, redisCluster, redisShards, prefix } = config.engine;
-  return new RedisEngine({ url: redisUrl, cluster: redisCluster, shards: redisShards, prefix, connectionName: `herald:${node}` });
+  const { redisUrl, redisCluster, redisShards, prefix, presenceTtl } = config.engine;
+  return new RedisEngine({ url: redisUrl, cluster: redisCluster, shards: redisShards, prefix, presenceTtlMs: presenceTtl, connectionName: `herald:${node}` });
+}
+
+/** Users online are counted only where someone listens: a channel for them, or a webhook asking for them. */
+function tracksOnlineUsers(config: HeraldConfig): boolean {
+  if (config.online.channel !== undefined) return true;
+  return config.sinks.webhooks.endpoints.some((endpoint) => endpoint.lifecycle.includes("user.online") || endpoint.lifecycle.includes("user.offline"));
+}
+
+/** Offline deadlines are claimed a few times per grace, at least once a second, so the notice is late by a fraction of it. */
+function sweepInterval(graceMs: number): number {
+  return Math.max(50, Math.min(1_000, Math.floor(graceMs / 4)));
 }

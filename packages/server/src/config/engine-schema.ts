@@ -5,6 +5,7 @@
  */
 
 import { z } from "zod";
+import { duration } from "./units.js";
 
 const LAYOUTS = ["redisUrl", "redisCluster", "redisShards"] as const;
 
@@ -31,6 +32,8 @@ export const engineSchema = z
     redisShards: z.array(z.string()).min(1).optional(),
     /** Prefix of every Redis key and pub/sub channel, so several Heralds can share one Redis. */
     prefix: z.string().default("herald:"),
+    /** How long a node's presence entries and counted connections outlive it when it stops without a word (redis). Default 60s. */
+    presenceTtl: duration("60s"),
   })
   .superRefine((engine, context) => {
     const set = LAYOUTS.filter((key) => engine[key] !== undefined);

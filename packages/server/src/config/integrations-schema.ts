@@ -6,7 +6,7 @@
  */
 
 import { z } from "zod";
-import { duration } from "./units.js";
+import { duration, optionalDuration } from "./units.js";
 
 const sqlName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, "write a table as name or schema.name (letters, digits, _)");
 const operation = z.enum(["insert", "update", "delete"]);
@@ -84,6 +84,10 @@ export const emailRuleSchema = z
     subject: z.string().min(1),
     text: z.string().optional(),
     html: z.string().optional(),
+    /** Send only if the event's user has not acknowledged it this long after it was published (receipts; docs/delivery.md). */
+    unseen: optionalDuration,
+    /** The event's user for `unseen`, a template (default: the channel after its namespace, `bets:alice` → alice). */
+    user: z.string().min(1).optional(),
   })
   .refine((rule) => rule.to !== undefined || rule.lookup !== undefined, "an email rule needs `to` or `lookup`")
   .refine((rule) => rule.text !== undefined || rule.html !== undefined, "an email rule needs `text` or `html`");
@@ -123,7 +127,7 @@ export const emailSinkSchema = z
   })
   .prefault({});
 
-export const lifecycleKind = z.enum(["channel.occupied", "channel.vacated", "presence.join", "presence.leave"]);
+export const lifecycleKind = z.enum(["channel.occupied", "channel.vacated", "presence.join", "presence.leave", "user.online", "user.offline"]);
 
 export const webhookSchema = z.strictObject({
   url: z.string().url(),
@@ -131,7 +135,11 @@ export const webhookSchema = z.strictObject({
   secret: z.string().min(16, "webhook secrets must be at least 16 characters"),
   /** Events to send: channel pattern and types. Absent: no events, only lifecycle. */
   on: ruleMatchSchema.optional(),
-  /** Lifecycle notices to send, for channels matching `channels`. */
+  /** POST an event only if its user has not acknowledged it this long after it was published (receipts; docs/delivery.md). */
+  unseen: optionalDuration,
+  /** The event's user for `unseen`, a template (default: the channel after its namespace). */
+  user: z.string().min(1).optional(),
+  /** Lifecycle notices to send, for channels matching `channels` (user.online and user.offline name no channel: always sent). */
   lifecycle: z.array(lifecycleKind).default([]),
   /** Channel patterns for lifecycle notices. Default: all. */
   channels: z.array(z.string().min(1)).default(["*"]),

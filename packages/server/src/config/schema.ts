@@ -24,6 +24,8 @@ const namespaceSchema = z.strictObject({
   presence: z.boolean().optional(),
   /** Whether clients may send `publish` frames to this namespace's channels. */
   clientPublish: z.boolean().optional(),
+  /** Whether subscribers acknowledge the events they handled and the hub keeps receipts (docs/delivery.md). */
+  receipts: z.boolean().optional(),
   /** Who may subscribe: anyone, any authenticated connection, only with a subscription token for the channel, or whom the app's subscribe proxy allows. */
   subscribe: z.enum(["public", "authenticated", "token", "proxy"]).optional(),
   /** Channel `ns:<user>` only for the connection whose token `sub` is <user>. */
@@ -128,6 +130,18 @@ export const configSchema = z.strictObject({
   bridges: z.array(bridgeSchema).default([]),
   /** Email and webhook deliveries of published events. */
   sinks: sinksSchema,
+  /** Users online and offline: user_online and user_offline, without flapping (docs/delivery.md). */
+  online: z
+    .strictObject({
+      /**
+       * How long a user whose last connection closed stays online waiting for a return, so a reload
+       * or a blip makes no event. Default 20s: the client SDK's longest wait between reconnects.
+       */
+      grace: duration("20s"),
+      /** Channel where user_online and user_offline events are published, for dashboards; none when absent. */
+      channel: z.string().min(1).optional(),
+    })
+    .prefault({}),
   /** The Pusher protocol front door: apps, and the heartbeat it announces (see pusher-schema.ts). */
   pusher: pusherSchema,
 });

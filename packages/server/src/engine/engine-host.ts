@@ -5,7 +5,8 @@
  *
  * Calls are forwarded by name (FORWARDED_METHODS) to the engine; subscribe, unsubscribe and
  * presence are also recorded per worker, so that a worker that dies or closes leaves nothing
- * behind: its subscriptions are undone and its connections leave presence.
+ * behind: its subscriptions are undone and its connections leave presence and stop counting their
+ * users online (each user then goes offline after its grace, unless it came back on another worker).
  *
  * Fan-out stays cheap: the engine delivers each event here once, and the host sends it once to
  * each worker holding the channel (one IPC message per publish per worker); the worker fans out
@@ -24,6 +25,8 @@ import type { IpcPeer } from "../shared/ipc-peer.js";
 interface Holdings {
   readonly subscriptions: Map<string, number>;
   readonly presence: Map<string, Set<string>>;
+  /** Connections it counted as a user's (userConnect). */
+  readonly users: Set<string>;
   /** Set once the worker let go of the engine (closed it): it is no longer surveyed. */
   released: boolean;
 }
@@ -64,7 +67,7 @@ export class EngineHost {
 
   /** Serves the engine to one worker; what it holds is released when its pipe closes. */
   serve(peer: IpcPeer): void {
-    const holdings: Holdings = { subscriptions: new Map(), presence: new Map(), released: false };
+    const holdings: Holdings = { subscriptions: new Map(), presence: new Map(), users: new Set(), released: false };
     this.workers.set(peer, holdings);
     const engine = this.engine as unknown as Record<string, (...args: unknown[]) => unknown>;
     for (const method of FORWARDED_METHODS) peer.handle(`engine.${method}`, (...args: unknown[]) => engine[method]!.apply(this.engine, args));
@@ -87,6 +90,14 @@ export class EngineHost {
     peer.handle("engine.leavePresence", (channel: string, connectionId: string) => {
       left(holdings, channel, connectionId);
       return this.engine.leavePresence(channel, connectionId);
+    });
+    peer.handle("engine.userConnect", (user: string, connectionId: string, graceMs: number) => {
+      holdings.users.add(connectionId);
+      return this.engine.userConnect(user, connectionId, graceMs);
+    });
+    peer.handle("engine.userDisconnect", (connectionId: string) => {
+      holdings.users.delete(connectionId);
+      return this.engine.userDisconnect(connectionId);
     });
     peer.handle("engine.survey", (request: unknown) => this.survey(peer, request));
     peer.handle(RELEASE_METHOD, () => {
@@ -163,6 +174,8 @@ export class EngineHost {
       for (const id of ids) work.push(this.engine.removePresence(channel, id));
     }
     holdings.presence.clear();
+    for (const id of holdings.users) work.push(this.engine.userDisconnect(id));
+    holdings.users.clear();
     await Promise.all(work.map((promise) => promise.catch(() => undefined)));
   }
 }

@@ -33,6 +33,23 @@
  *    waited for; one that got the request but did not answer within the engine's command timeout
  *    (or failed) is counted in `missing`, never waited for longer. Control messages are not events:
  *    never stored, never passed to `onEvent`, and the delivery of events does not depend on them.
+ * 8. Users online. `userConnect` counts a connection of a user in the shared store and resolves to
+ *    true for exactly one connection, cluster-wide, per time the user goes from offline to online.
+ *    `userDisconnect` takes the connection back; when it was the user's last, the user's offline
+ *    deadline is set to now + the connection's grace. A connection whose node stopped (it no longer
+ *    refreshes its connections, as with presence) is taken back the same way once it expires.
+ *    `claimOffline` hands out the users whose deadline passed with no connection back, each to
+ *    exactly one caller on any node (claimed atomically in the shared store); a user who returned
+ *    before the deadline is never handed out, and counts as online all along.
+ * 9. Receipts. `acknowledge` keeps, per channel and reader, the highest acknowledged offset of one
+ *    epoch and the engine's time when it was reached (a lower or equal offset changes nothing; an
+ *    offset of another epoch replaces it), in the shared store, for the channel's history TTL after
+ *    the last acknowledgement. `receipts` reads them back, only those of the epoch asked for.
+ * 10. Due items. `schedule` stores an item under an id in a named queue of the shared store, due at
+ *    a time of the engine's clock (an id already stored is left as it is). `claimDue` hands out the
+ *    items due by the engine's clock and, in the same atomic step, makes each due again `leaseMs`
+ *    later, so that of callers on any nodes exactly one gets an item, and an item whose claimer
+ *    died before `completeDue` is handed out again after the lease (never lost, possibly repeated).
  */
 
 import type { StreamPosition } from "@herald/protocol";
@@ -140,6 +157,27 @@ export interface EngineHandler {
    * answer, which must survive JSON. A handler without it answers nothing (the node counts as missing).
    */
   onControl?(request: unknown): Promise<unknown>;
+  /**
+   * Users this node counted online again on its own (its connections had expired while it was cut
+   * off from the engine, and came back with it), as `userConnect` resolving to true would have
+   * said. Optional: engines that never expire a running node's connections never call it.
+   */
+  onUsersOnline?(users: string[]): void;
+}
+
+/** The highest offset a reader acknowledged on a channel (the contract's point 9). */
+export interface Receipt {
+  /** Who acknowledged: the hub names users and anonymous connections apart (see hub/receipts.ts). */
+  readonly reader: string;
+  readonly offset: number;
+  /** Milliseconds since the Unix epoch when `offset` was acknowledged, by the engine's clock. */
+  readonly time: number;
+}
+
+/** An item of a due queue (the contract's point 10). */
+export interface DueItem {
+  readonly id: string;
+  readonly payload: string;
 }
 
 /** What `survey` resolves to (the contract's point 7). */
@@ -181,6 +219,25 @@ export interface Engine {
   joinPresence(channel: string, entry: PresenceEntry): Promise<PresenceEntry[]>;
   /** removePresence, then the entries left, read in the same atomic step (see joinPresence). */
   leavePresence(channel: string, connectionId: string): Promise<PresenceEntry[]>;
+  /**
+   * Counts `connectionId` as a connection of `user` (the contract's point 8); true when the user was
+   * offline until now. `graceMs` is how long the user stays online once this was their last connection.
+   */
+  userConnect(user: string, connectionId: string, graceMs: number): Promise<boolean>;
+  /** Takes back a connection counted by userConnect; nothing when it was not counted. */
+  userDisconnect(connectionId: string): Promise<void>;
+  /** The users whose offline deadline passed with no connection back, each handed to one caller only. */
+  claimOffline(): Promise<string[]>;
+  /** Records that `reader` handled `channel` up to `offset` in `epoch` (the contract's point 9); kept for `options.historyTtlMs`. */
+  acknowledge(channel: string, reader: string, epoch: string, offset: number, options: StreamOptions): Promise<void>;
+  /** The receipts of `channel` in `epoch`: every reader's, or the one of `reader`. */
+  receipts(channel: string, epoch: string, reader?: string): Promise<Receipt[]>;
+  /** Stores `payload` as item `id` of `queue`, due at `dueAt` (ms, engine clock); nothing when `id` is stored already (point 10). */
+  schedule(queue: string, id: string, dueAt: number, payload: string): Promise<void>;
+  /** Up to `limit` items of `queue` due now, each handed to one caller, due again after `leaseMs` unless completed. */
+  claimDue(queue: string, limit: number, leaseMs: number): Promise<DueItem[]>;
+  /** Removes a claimed item: it was handled. */
+  completeDue(queue: string, id: string): Promise<void>;
   /** Asks every running node to handle a control request (any JSON value); see the contract's point 7. */
   survey(request: unknown): Promise<SurveyResult>;
   status(): EngineStatus;

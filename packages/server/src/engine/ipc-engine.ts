@@ -29,7 +29,9 @@ import {
   type IdempotencyKey,
   type IdempotencyRecord,
   type PresenceEntry,
+  type DueItem,
   type PublishedEvent,
+  type Receipt,
   type StreamEvent,
   type StreamOptions,
   type SurveyResult,
@@ -38,7 +40,7 @@ import { HeraldError } from "../shared/herald-error.js";
 import { IpcClosedError, type IpcPeer } from "../shared/ipc-peer.js";
 
 /** The engine methods a host serves, each as `engine.<method>`; what both ends agree on. */
-export const FORWARDED_METHODS = ["publish", "recall", "subscribe", "unsubscribe", "history", "position", "addPresence", "removePresence", "presence", "joinPresence", "leavePresence", "survey"] as const;
+export const FORWARDED_METHODS = ["publish", "recall", "subscribe", "unsubscribe", "history", "position", "addPresence", "removePresence", "presence", "joinPresence", "leavePresence", "survey", "userConnect", "userDisconnect", "claimOffline", "acknowledge", "receipts", "schedule", "claimDue", "completeDue"] as const;
 export type ForwardedMethod = (typeof FORWARDED_METHODS)[number];
 
 /** Notices a host sends to its workers, and the call that lets go of a worker's holdings. */
@@ -117,6 +119,38 @@ export class IpcEngine implements Engine {
 
   leavePresence(channel: string, connectionId: string): Promise<PresenceEntry[]> {
     return this.forward("leavePresence", channel, connectionId) as Promise<PresenceEntry[]>;
+  }
+
+  userConnect(user: string, connectionId: string, graceMs: number): Promise<boolean> {
+    return this.forward("userConnect", user, connectionId, graceMs) as Promise<boolean>;
+  }
+
+  async userDisconnect(connectionId: string): Promise<void> {
+    await this.forward("userDisconnect", connectionId);
+  }
+
+  claimOffline(): Promise<string[]> {
+    return this.forward("claimOffline") as Promise<string[]>;
+  }
+
+  async acknowledge(channel: string, reader: string, epoch: string, offset: number, options: StreamOptions): Promise<void> {
+    await this.forward("acknowledge", channel, reader, epoch, offset, options);
+  }
+
+  receipts(channel: string, epoch: string, reader?: string): Promise<Receipt[]> {
+    return this.forward("receipts", channel, epoch, reader) as Promise<Receipt[]>;
+  }
+
+  async schedule(queue: string, id: string, dueAt: number, payload: string): Promise<void> {
+    await this.forward("schedule", queue, id, dueAt, payload);
+  }
+
+  claimDue(queue: string, limit: number, leaseMs: number): Promise<DueItem[]> {
+    return this.forward("claimDue", queue, limit, leaseMs) as Promise<DueItem[]>;
+  }
+
+  async completeDue(queue: string, id: string): Promise<void> {
+    await this.forward("completeDue", queue, id);
   }
 
   survey(request: unknown): Promise<SurveyResult> {

@@ -21,7 +21,9 @@ import {
   type IdempotencyKey,
   type IdempotencyRecord,
   type PresenceEntry,
+  type DueItem,
   type PublishedEvent,
+  type Receipt,
   type StreamEvent,
   type StreamOptions,
   type SurveyResult,
@@ -54,6 +56,15 @@ export class MemoryEngine implements Engine {
   private readonly ttlByChannel = new Map<string, number>();
   /** Idempotency records by channel and key, in insertion order (which is expiry order for one TTL). */
   private readonly idempotency = new Map<string, IdempotencyRecord & { expiresAt: number }>();
+  /** Users online (point 8): the connections of each, who each connection is, and offline deadlines. */
+  private readonly userConnections = new Map<string, Set<string>>();
+  private readonly connectionUsers = new Map<string, { user: string; graceMs: number }>();
+  private readonly usersOnline = new Set<string>();
+  private readonly offlineDeadlines = new Map<string, number>();
+  /** Receipts by channel: the readers' highest acknowledged offsets, gone at `expiresAt` (point 9). */
+  private readonly receiptsByChannel = new Map<string, { expiresAt: number; readers: Map<string, Receipt & { epoch: string }> }>();
+  /** Due queues (point 10): queue -> id -> when due and what. */
+  private readonly dueQueues = new Map<string, Map<string, { dueAt: number; payload: string }>>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sweepIntervalMs: number;
   private readonly maxIdempotencyKeys: number;
@@ -192,6 +203,84 @@ export class MemoryEngine implements Engine {
     return [...(this.presenceByChannel.get(channel)?.values() ?? [])];
   }
 
+  // One process and no await between the reads and the changes: each step is atomic by construction.
+  async userConnect(user: string, connectionId: string, graceMs: number): Promise<boolean> {
+    const previous = this.connectionUsers.get(connectionId);
+    if (previous !== undefined) return false;
+    this.connectionUsers.set(connectionId, { user, graceMs });
+    let connections = this.userConnections.get(user);
+    if (!connections) this.userConnections.set(user, (connections = new Set()));
+    connections.add(connectionId);
+    this.offlineDeadlines.delete(user);
+    if (this.usersOnline.has(user)) return false;
+    this.usersOnline.add(user);
+    return true;
+  }
+
+  async userDisconnect(connectionId: string): Promise<void> {
+    const counted = this.connectionUsers.get(connectionId);
+    if (counted === undefined) return;
+    this.connectionUsers.delete(connectionId);
+    const connections = this.userConnections.get(counted.user);
+    connections?.delete(connectionId);
+    if (connections && connections.size > 0) return;
+    this.userConnections.delete(counted.user);
+    this.offlineDeadlines.set(counted.user, Date.now() + counted.graceMs);
+  }
+
+  async claimOffline(): Promise<string[]> {
+    const now = Date.now();
+    const claimed: string[] = [];
+    for (const [user, deadline] of this.offlineDeadlines) {
+      if (deadline > now) continue;
+      this.offlineDeadlines.delete(user);
+      if (this.userConnections.has(user) || !this.usersOnline.delete(user)) continue;
+      claimed.push(user);
+    }
+    return claimed;
+  }
+
+  async acknowledge(channel: string, reader: string, epoch: string, offset: number, options: StreamOptions): Promise<void> {
+    const now = Date.now();
+    let kept = this.receiptsByChannel.get(channel);
+    if (!kept || kept.expiresAt <= now) this.receiptsByChannel.set(channel, (kept = { expiresAt: 0, readers: new Map() }));
+    kept.expiresAt = now + options.historyTtlMs;
+    const previous = kept.readers.get(reader);
+    if (previous && previous.epoch === epoch && previous.offset >= offset) return;
+    kept.readers.set(reader, { reader, epoch, offset, time: now });
+  }
+
+  async receipts(channel: string, epoch: string, reader?: string): Promise<Receipt[]> {
+    const kept = this.receiptsByChannel.get(channel);
+    if (!kept || kept.expiresAt <= Date.now()) return [];
+    const readers = reader === undefined ? [...kept.readers.values()] : [kept.readers.get(reader)].filter((receipt) => receipt !== undefined);
+    return readers.filter((receipt) => receipt.epoch === epoch).map(({ reader: name, offset, time }) => ({ reader: name, offset, time }));
+  }
+
+  async schedule(queue: string, id: string, dueAt: number, payload: string): Promise<void> {
+    let items = this.dueQueues.get(queue);
+    if (!items) this.dueQueues.set(queue, (items = new Map()));
+    if (!items.has(id)) items.set(id, { dueAt, payload });
+  }
+
+  async claimDue(queue: string, limit: number, leaseMs: number): Promise<DueItem[]> {
+    const now = Date.now();
+    const claimed: DueItem[] = [];
+    for (const [id, item] of this.dueQueues.get(queue) ?? []) {
+      if (claimed.length >= limit) break;
+      if (item.dueAt > now) continue;
+      item.dueAt = now + leaseMs;
+      claimed.push({ id, payload: item.payload });
+    }
+    return claimed;
+  }
+
+  async completeDue(queue: string, id: string): Promise<void> {
+    const items = this.dueQueues.get(queue);
+    items?.delete(id);
+    if (items?.size === 0) this.dueQueues.delete(queue);
+  }
+
   /** One process is the whole cluster: this node answers alone. */
   async survey(request: unknown): Promise<SurveyResult> {
     if (!this.handler?.onControl) return { answers: [], missing: 0 };
@@ -215,6 +304,7 @@ export class MemoryEngine implements Engine {
   /** Drops expired history everywhere and frees streams nobody holds and nothing remembers. */
   private sweep(): void {
     const now = Date.now();
+    for (const [channel, kept] of this.receiptsByChannel) if (kept.expiresAt <= now) this.receiptsByChannel.delete(channel);
     for (const [channel, stream] of this.streams) {
       const ttl = this.ttlByChannel.get(channel);
       if (ttl !== undefined) expire(stream, ttl, now);

@@ -225,6 +225,132 @@ drop_expired()
 return redis.call('HVALS', entries)
 `;
 
+// Users online (the contract's point 8). Keys, all under the hash tag {#users} (one slot):
+//   KEYS[1] hash connectionId -> "<graceMs> <user>"    KEYS[2] zset connectionId -> expiry (ms)
+//   KEYS[3] hash user -> connections counted            KEYS[4] set of the users online
+//   KEYS[5] zset user -> offline deadline (ms)
+// A user is in KEYS[4] from the connection that found them offline until the claim that hands
+// them out; both are single scripts, so each transition is seen by exactly one caller.
+const USERS_PRELUDE = `
+local conns, expiry, counts, online, deadlines = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- Counts a connection; returns 1 when its user was offline until now.
+local function connect(conn, user, grace, ttl)
+  if redis.call('HEXISTS', conns, conn) == 1 then
+    redis.call('ZADD', expiry, now + ttl, conn)
+    return 0
+  end
+  redis.call('HSET', conns, conn, grace .. ' ' .. user)
+  redis.call('ZADD', expiry, now + ttl, conn)
+  redis.call('HINCRBY', counts, user, 1)
+  redis.call('ZREM', deadlines, user)
+  return redis.call('SADD', online, user)
+end
+-- Takes a connection back as of \`at\`; its user's deadline is set when it was their last.
+local function take_back(conn, at)
+  local value = redis.call('HGET', conns, conn)
+  redis.call('ZREM', expiry, conn)
+  if not value then return end
+  redis.call('HDEL', conns, conn)
+  local grace, user = string.match(value, '^(%d+) (.*)$')
+  if redis.call('HINCRBY', counts, user, -1) <= 0 then
+    redis.call('HDEL', counts, user)
+    redis.call('ZADD', deadlines, at + tonumber(grace), user)
+  end
+end
+`;
+
+/** KEYS: the five user keys. ARGV: ttlMs, user, connectionId, graceMs. 1 when the user was offline. */
+const USER_CONNECT = `${USERS_PRELUDE}
+return connect(ARGV[3], ARGV[2], ARGV[4], tonumber(ARGV[1]))
+`;
+
+/** KEYS: the five user keys. ARGV: connectionId. */
+const USER_DISCONNECT = `${USERS_PRELUDE}
+take_back(ARGV[1], now)
+return 1
+`;
+
+/**
+ * KEYS: the five user keys. ARGV: ttlMs, then connectionId, user, graceMs triples. Refreshes a node's
+ * connections; one that expired meanwhile is counted again. Returns the users that were offline.
+ */
+const USER_REFRESH = `${USERS_PRELUDE}
+local back = {}
+local ttl = tonumber(ARGV[1])
+for i = 2, #ARGV, 3 do
+  if connect(ARGV[i], ARGV[i + 1], ARGV[i + 2], ttl) == 1 then back[#back + 1] = ARGV[i + 1] end
+end
+return back
+`;
+
+/**
+ * KEYS: the five user keys. ARGV: limit. Takes back the connections whose node stopped refreshing
+ * them (as of their expiry), then claims the users whose deadline passed with no connection back.
+ */
+const CLAIM_OFFLINE = `${USERS_PRELUDE}
+local limit = tonumber(ARGV[1])
+local expired = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+for i = 1, #expired, 2 do take_back(expired[i], tonumber(expired[i + 1])) end
+local claimed = {}
+local due = redis.call('ZRANGEBYSCORE', deadlines, '-inf', now, 'LIMIT', 0, limit)
+for _, user in ipairs(due) do
+  redis.call('ZREM', deadlines, user)
+  if redis.call('HEXISTS', counts, user) == 0 and redis.call('SREM', online, user) == 1 then claimed[#claimed + 1] = user end
+end
+return claimed
+`;
+
+/**
+ * KEYS: the channel's receipts hash (reader -> "<epoch> <offset> <time>"). ARGV: reader, epoch,
+ * offset, ttlMs. Keeps the higher offset of one epoch (another epoch replaces it), with Redis time;
+ * the hash lives ttlMs after the last acknowledgement.
+ */
+const ACKNOWLEDGE = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local offset = tonumber(ARGV[3])
+local previous = redis.call('HGET', KEYS[1], ARGV[1])
+if previous then
+  local epoch, kept = string.match(previous, '^(%S+) (%d+)')
+  if epoch == ARGV[2] and tonumber(kept) >= offset then
+    redis.call('PEXPIRE', KEYS[1], ARGV[4])
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. offset .. ' ' .. now)
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`;
+
+// Due queues (the contract's point 10). KEYS[1]: zset id -> due (ms); KEYS[2]: hash id -> payload.
+
+/** ARGV: id, dueAt, payload. Stores the item unless its id is stored already. */
+const SCHEDULE = `
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) == 1 then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
+return 1
+`;
+
+/** ARGV: limit, leaseMs. Returns id, payload pairs of the items due by Redis time, each made due again after the lease. */
+const CLAIM_DUE = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local claimed = {}
+for _, id in ipairs(due) do
+  local payload = redis.call('HGET', KEYS[2], id)
+  if payload then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+    claimed[#claimed + 1] = id
+    claimed[#claimed + 1] = payload
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return claimed
+`;
+
 /** A script run by its SHA1, sent in full only when Redis does not know it yet (NOSCRIPT). */
 export class Script {
   private readonly sha: string;
@@ -249,4 +375,11 @@ export const scripts = {
   presenceAdd: new Script(PRESENCE_ADD),
   presenceJoin: new Script(PRESENCE_JOIN),
   presenceLeave: new Script(PRESENCE_LEAVE),
+  userConnect: new Script(USER_CONNECT),
+  userDisconnect: new Script(USER_DISCONNECT),
+  userRefresh: new Script(USER_REFRESH),
+  claimOffline: new Script(CLAIM_OFFLINE),
+  acknowledge: new Script(ACKNOWLEDGE),
+  schedule: new Script(SCHEDULE),
+  claimDue: new Script(CLAIM_DUE),
 };

@@ -38,6 +38,12 @@
  * refreshes the entries of its own connections, so a crashed node's connections disappear once
  * their expiry passes.
  *
+ * Users online (the contract's point 8): the counted connections, their users and the offline
+ * deadlines live under `<prefix>{#users}` (one slot, so one script sees them all). Each node
+ * refreshes its own connections with its presence entries; a crashed node's connections are taken
+ * back by whichever node's claimOffline finds them expired, and its users' deadlines are claimed,
+ * each by one node, by the same script.
+ *
  * Availability: with several servers, one that is away makes only its own channels unavailable
  * (their publishes are refused, their subscribers catch up once it is back); the engine reports
  * itself unavailable when it reaches none, since every node would be in the same state and taking
@@ -70,7 +76,9 @@ import {
   type HistoryResult,
   type IdempotencyKey,
   type IdempotencyRecord,
+  type DueItem,
   type PresenceEntry,
+  type Receipt,
   type PublishedEvent,
   type StreamEvent,
   type StreamOptions,
@@ -149,6 +157,12 @@ interface PendingSurvey {
 const newEpoch = (): string => randomBytes(6).toString("base64url");
 /** Where the control topics live, as if it were a channel: `#` is in no channel name, so none can share its topics. */
 const CONTROL = "#control";
+/** The hash tag of the users-online keys. */
+const USERS = "#users";
+/** The hash tag of a due queue's keys. */
+const dueTag = (queue: string): string => `#due:${queue}`;
+/** Most connections reaped and users claimed by one claimOffline call; the next call takes the rest. */
+const CLAIM_LIMIT = 500;
 /** The shape of an instance name in a control message, so a reply topic is never made from anything else. */
 const INSTANCE = /^[A-Za-z0-9_-]{1,32}$/;
 
@@ -171,6 +185,8 @@ export class RedisEngine implements Engine {
   private readonly byTopic = new Map<string, Held>();
   /** This node's presence entries, refreshed periodically: channel -> connectionId -> entry. */
   private readonly ownPresence = new Map<string, Map<string, PresenceEntry>>();
+  /** This node's connections counted as users' (userConnect), refreshed with presence: connectionId -> user and grace. */
+  private readonly ownUsers = new Map<string, { user: string; graceMs: number }>();
   private presenceTimer: NodeJS.Timeout | undefined;
   private recovery: Promise<void> = Promise.resolve();
   private recoveryTimer: NodeJS.Timeout | undefined;
@@ -228,6 +244,13 @@ export class RedisEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    // A node that stops cleanly takes its counted connections back now, so its users' grace starts
+    // now rather than once the entries expire (their clients usually reconnect elsewhere within it).
+    const own = [...this.ownUsers.keys()];
+    this.ownUsers.clear();
+    if (this.started && !this.closed && own.length > 0) {
+      await Promise.all(own.map((id) => scripts.userDisconnect.run(this.topology.commandsFor(USERS), this.userKeys(), [id]).catch(() => undefined)));
+    }
     this.closed = true;
     if (this.presenceTimer) clearInterval(this.presenceTimer);
     if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
@@ -383,6 +406,54 @@ export class RedisEngine implements Engine {
     return values.map((value) => JSON.parse(value) as PresenceEntry);
   }
 
+  async userConnect(user: string, connectionId: string, graceMs: number): Promise<boolean> {
+    this.ownUsers.set(connectionId, { user, graceMs });
+    const first = await this.run("users", () => scripts.userConnect.run(this.topology.commandsFor(USERS), this.userKeys(), [this.presenceTtlMs, user, connectionId, graceMs]));
+    return first === 1;
+  }
+
+  async userDisconnect(connectionId: string): Promise<void> {
+    if (!this.ownUsers.delete(connectionId)) return;
+    await this.run("users", () => scripts.userDisconnect.run(this.topology.commandsFor(USERS), this.userKeys(), [connectionId]));
+  }
+
+  async claimOffline(): Promise<string[]> {
+    return (await this.run("users", () => scripts.claimOffline.run(this.topology.commandsFor(USERS), this.userKeys(), [CLAIM_LIMIT]))) as string[];
+  }
+
+  async acknowledge(channel: string, reader: string, epoch: string, offset: number, options: StreamOptions): Promise<void> {
+    await this.run("receipts", () => scripts.acknowledge.run(this.topology.commandsFor(channel), [this.receiptsKey(channel)], [reader, epoch, offset, options.historyTtlMs]));
+  }
+
+  async receipts(channel: string, epoch: string, reader?: string): Promise<Receipt[]> {
+    const command = this.topology.commandsFor(channel);
+    const key = this.receiptsKey(channel);
+    const pairs: Array<[string, string | null]> =
+      reader === undefined ? Object.entries(await this.run("receipts", () => command.hgetall(key))) : [[reader, await this.run("receipts", () => command.hget(key, reader))]];
+    const receipts: Receipt[] = [];
+    for (const [name, value] of pairs) {
+      const match = value === null ? null : /^(\S+) (\d+) (\d+)$/.exec(value);
+      if (match && match[1] === epoch) receipts.push({ reader: name, offset: Number(match[2]), time: Number(match[3]) });
+    }
+    return receipts;
+  }
+
+  async schedule(queue: string, id: string, dueAt: number, payload: string): Promise<void> {
+    await this.run("due", () => scripts.schedule.run(this.topology.commandsFor(dueTag(queue)), this.dueKeys(queue), [id, dueAt, payload]));
+  }
+
+  async claimDue(queue: string, limit: number, leaseMs: number): Promise<DueItem[]> {
+    const flat = (await this.run("due", () => scripts.claimDue.run(this.topology.commandsFor(dueTag(queue)), this.dueKeys(queue), [limit, leaseMs]))) as string[];
+    const items: DueItem[] = [];
+    for (let i = 0; i < flat.length; i += 2) items.push({ id: flat[i]!, payload: flat[i + 1]! });
+    return items;
+  }
+
+  async completeDue(queue: string, id: string): Promise<void> {
+    const [at, items] = this.dueKeys(queue);
+    await this.run("due", () => this.topology.commandsFor(dueTag(queue)).multi().zrem(at, id).hdel(items, id).exec());
+  }
+
   async survey(request: unknown): Promise<SurveyResult> {
     const id = randomBytes(9).toString("base64url");
     let finish = (): void => undefined;
@@ -439,6 +510,20 @@ export class RedisEngine implements Engine {
 
   private presenceKeys(channel: string): [string, string] {
     return [`${this.prefix}{${channel}}:presence`, `${this.prefix}{${channel}}:presence-expiry`];
+  }
+
+  private dueKeys(queue: string): [string, string] {
+    const base = `${this.prefix}{${dueTag(queue)}}`;
+    return [`${base}:due`, `${base}:items`];
+  }
+
+  private receiptsKey(channel: string): string {
+    return `${this.prefix}{${channel}}:receipts`;
+  }
+
+  private userKeys(): string[] {
+    const base = `${this.prefix}{${USERS}}`;
+    return [`${base}:connections`, `${base}:expiry`, `${base}:counts`, `${base}:online`, `${base}:deadlines`];
   }
 
   private topic(channel: string): string {
@@ -729,8 +814,7 @@ export class RedisEngine implements Engine {
   }
 
   private async refreshPresence(): Promise<void> {
-    await Promise.all(
-      [...this.ownPresence].map(async ([channel, entries]) => {
+    await Promise.all([this.refreshUsers(), ...[...this.ownPresence].map(async ([channel, entries]) => {
         let command: RedisCommands;
         try {
           command = this.topology.commandsFor(channel);
@@ -741,7 +825,19 @@ export class RedisEngine implements Engine {
           .run(command, this.presenceKeys(channel), [this.presenceTtlMs, ...[...entries].flatMap(([id, entry]) => [id, JSON.stringify(entry)])])
           .catch(() => undefined);
       }),
-    );
+    ]);
+  }
+
+  /** Refreshes this node's counted connections; users counted offline meanwhile (cut off too long) are online again. */
+  private async refreshUsers(): Promise<void> {
+    if (this.ownUsers.size === 0) return;
+    try {
+      const args = [...this.ownUsers].flatMap(([id, { user, graceMs }]) => [id, user, graceMs]);
+      const back = (await scripts.userRefresh.run(this.topology.commandsFor(USERS), this.userKeys(), [this.presenceTtlMs, ...args])) as string[];
+      if (back.length > 0) this.handler?.onUsersOnline?.(back);
+    } catch {
+      // Its server is away; the next round refreshes them.
+    }
   }
 
   // ---- errors ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import { registerReadApi } from "./read-api.js";
 import { registerOperations } from "./operations.js";
 import { registerPolling } from "../transports/polling.js";
 import { registerSse } from "../transports/sse.js";
+import { registerAck } from "../transports/ack.js";
 import { registerRawJsonParser } from "./raw-json.js";
 import { registerBrowserDefences } from "./browser-defences.js";
 import { registerAdminFeed } from "./admin-feed.js";
@@ -78,6 +79,7 @@ export function buildHttpApp(context: HttpContext): { app: FastifyInstance; clos
   registerOperations(app, context);
   registerPolling(app, context);
   const sse = registerSse(app, context);
+  registerAck(app, context);
   const adminFeed = registerAdminFeed(app, context);
   registerDeadLetters(app, context);
   registerDashboard(app, context);

@@ -21,7 +21,7 @@ import { type IdempotencyKey, type PublishedEvent } from "../engine/engine.js";
 import { publishReceipt } from "../hub/event-frame.js";
 import type { HttpContext } from "../transports/http-context.js";
 import { backendCredential } from "../auth/backend-credential.js";
-import { requireJson } from "./json-body.js";
+import { requireJson } from "../transports/json-body.js";
 import { HeraldError, isHeraldError } from "../shared/herald-error.js";
 import { SpanKind, contextFromHeaders, contextOf, endSpan, startSpan } from "../shared/tracing.js";
 

@@ -1,5 +1,6 @@
 /**
- * `GET /api/history?channel=…[&since=<offset>][&limit=N]` and `GET /api/presence?channel=…`.
+ * `GET /api/history?channel=…[&since=<offset>][&limit=N]`, `GET /api/presence?channel=…` and
+ * `GET /api/receipts?channel=…[&user=…]` (the backend only).
  * Whoever may subscribe to a channel may read these. A backend reads any channel by presenting a
  * configured API key or a valid HMAC signature; coming from loopback counts for nothing here,
  * since behind a reverse proxy on the same host every browser comes from loopback.
@@ -69,6 +70,19 @@ export function registerReadApi(app: FastifyInstance, context: HttpContext): voi
       complete: history.complete,
       events: history.events.map((event) => new PreparedEvent(event).frame()),
     };
+  });
+
+  // Receipts say what each user has seen: for the backend alone, with the publish API's credentials.
+  app.get("/api/receipts", async (request) => {
+    const query = request.query as Record<string, unknown>;
+    const channel = firstString(query.channel);
+    if (channel === undefined) throw new HeraldError("invalid_param", "give the channel: ?channel=<name>");
+    const problem = channelProblem(channel);
+    if (problem) throw new HeraldError("invalid_channel", problem);
+    if (!isBackend(request)) throw new HeraldError("unauthorized", "receipts are for the backend: send an API key as Authorization: Bearer <key>, or sign the request");
+    const user = firstString(query.user);
+    if (user !== undefined && user.length === 0) throw new HeraldError("invalid_param", "user must not be empty; leave it out for every reader");
+    return context.hub.receipts.read(channel, user);
   });
 
   app.get("/api/presence", async (request) => {

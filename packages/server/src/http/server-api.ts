@@ -17,7 +17,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { HttpContext } from "../transports/http-context.js";
 import { firstString } from "../transports/query.js";
 import { backendCredential } from "../auth/backend-credential.js";
-import { requireJson } from "./json-body.js";
+import { requireJson } from "../transports/json-body.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 const MAX_LIMIT = 10_000;

@@ -6,7 +6,8 @@
  * Invariants: listeners are called synchronously, after the fact, and can never delay or fail
  * the operation that caused them: a throwing listener is swallowed (a listener logs its own
  * problems). A listener that has slow work to do queues it and returns at once.
- * Everything here is local to this node: with several nodes each node reports its own holders.
+ * Everything here is local to this node: with several nodes each node reports its own holders;
+ * `user` changes are cluster-wide, each reported by one node.
  */
 
 import type { StreamEvent } from "../engine/engine.js";
@@ -25,11 +26,21 @@ export interface PresenceChange {
   readonly joined: boolean;
 }
 
+/** A user went online (first connection, cluster-wide) or offline (last one gone, grace passed). */
+export interface UserChange {
+  readonly user: string;
+  readonly online: boolean;
+  /** ISO-8601, when this node learned it. */
+  readonly at: string;
+}
+
 export interface HubListenerMap {
   /** An event the hub published (from this node), after the engine accepted it. */
   published: StreamEvent;
   channel: ChannelChange;
   presence: PresenceChange;
+  /** Reported by exactly one node of the cluster per change (see online-users.ts). */
+  user: UserChange;
 }
 
 export class HubListeners {
@@ -37,6 +48,7 @@ export class HubListeners {
     published: new Set(),
     channel: new Set(),
     presence: new Set(),
+    user: new Set(),
   };
 
   /** Adds a listener; returns the function that removes it. */

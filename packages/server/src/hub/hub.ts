@@ -19,7 +19,8 @@
  *
  * Observers (`hub.listeners`, see hub-listeners.ts): `published` after each successful publish,
  * `channel` when hold() creates a channel's state (occupied) and letGo() removes it (vacated),
- * `presence` when a subscription joins or leaves a presence namespace. They never block these paths.
+ * `presence` when a subscription joins or leaves a presence namespace, `user` when a user goes
+ * online or offline (online-users.ts). They never block these paths.
  */
 
 import type { IncomingHttpHeaders } from "node:http";
@@ -28,6 +29,8 @@ import type { Authorizer } from "./authorizer.js";
 import { InFlight } from "./in-flight.js";
 import type { Engine, EventSender, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
 import { HubListeners } from "./hub-listeners.js";
+import { OnlineUsers, type OnlineUsersOptions } from "./online-users.js";
+import { Receipts } from "./receipts.js";
 import { PublishHooks } from "./publish-hooks.js";
 import type { ChannelOptions, Namespaces } from "./namespaces.js";
 import { PreparedEvent } from "./prepared-event.js";
@@ -59,6 +62,8 @@ export interface HubOptions {
   readonly stats: HubStats;
   readonly node: string;
   readonly maxSubscriptionsPerConnection: number;
+  /** Track users online and offline (online-users.ts); off when absent. */
+  readonly online?: OnlineUsersOptions;
 }
 
 // History is sent in slices so that a long recovery yields to the event loop and to the socket.
@@ -67,6 +72,8 @@ const RECOVERY_SLICE = 500;
 export class Hub {
   private readonly channels = new Map<string, ChannelState>();
   readonly sessions = new Set<Session>();
+  /** The same sessions by id, for requests that name their connection (an SSE client's acknowledgements). */
+  private readonly sessionsById = new Map<string, Session>();
   private readonly engine: Engine;
   private readonly namespaces: Namespaces;
   private readonly authorizer: Authorizer;
@@ -79,6 +86,10 @@ export class Hub {
   readonly listeners = new HubListeners();
   /** Work each publish waits for before it is answered (durable sink deliveries). */
   readonly beforeAnswer = new PublishHooks();
+  /** Users online and offline, when tracked; its changes are the `user` listeners'. */
+  readonly online: OnlineUsers | undefined;
+  /** Acknowledgements and the receipts kept from them, for namespaces with `receipts: true`. */
+  readonly receipts: Receipts;
 
   constructor(options: HubOptions) {
     this.engine = options.engine;
@@ -87,6 +98,8 @@ export class Hub {
     this.stats = options.stats;
     this.node = options.node;
     this.maxSubscriptions = options.maxSubscriptionsPerConnection;
+    this.online = options.online && new OnlineUsers(this.engine, this.listeners, options.online);
+    this.receipts = new Receipts(this.engine, this.namespaces, this.stats);
   }
 
   /** Called by the engine for every live event of a channel this node holds. */
@@ -137,12 +150,21 @@ export class Hub {
 
   addSession(session: Session): void {
     this.sessions.add(session);
+    this.sessionsById.set(session.id, session);
+    this.online?.added(session);
+  }
+
+  /** The open session with this id on this node, if any. */
+  session(id: string): Session | undefined {
+    return this.sessionsById.get(id);
   }
 
   /** Drops every subscription of a closed session. */
   async removeSession(session: Session): Promise<void> {
     session.closed = true;
     this.sessions.delete(session);
+    if (this.sessionsById.get(session.id) === session) this.sessionsById.delete(session.id);
+    this.online?.removed(session);
     const channels = [...session.subscriptions.keys()];
     await Promise.all(channels.map((channel) => this.detach(session, channel)));
   }
@@ -218,7 +240,7 @@ export class Hub {
         if (recovered) figures.recovered += 1;
         else figures.notRecovered += 1;
       }
-      const subscribed = { type: "subscribed" as const, channel, epoch: history.epoch, offset: history.offset, recovered };
+      const subscribed = { type: "subscribed" as const, channel, epoch: history.epoch, offset: history.offset, recovered, ...(options.receipts ? { receipts: true as const } : {}) };
       session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
       subscription.epoch = history.epoch;
       subscription.lastOffset = recovered ? since.offset : history.offset;

@@ -8,6 +8,8 @@ export interface ChannelOptions extends StreamOptions {
   readonly namespace: string;
   readonly presence: boolean;
   readonly clientPublish: boolean;
+  /** Whether subscribers acknowledge what they handled and the hub keeps receipts (receipts.ts). */
+  readonly receipts: boolean;
 }
 
 export class Namespaces {
@@ -26,6 +28,7 @@ export class Namespaces {
         historyTtlMs: own?.history?.ttl ?? this.config.history.ttl,
         presence: own?.presence ?? false,
         clientPublish: own?.clientPublish ?? false,
+        receipts: own?.receipts ?? false,
       };
       this.resolved.set(namespace, options);
     }

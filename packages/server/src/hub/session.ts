@@ -21,8 +21,9 @@ export abstract class Session implements SessionInfo, Subscriber {
   readonly subscriptions = new Map<string, Subscription>();
   // Kept as a number and formatted when asked: a string per idle connection costs more than its use.
   private readonly connectedAtMs = Date.now();
-  /** The user this connection acts for, once known (token `sub`, or a route parameter). */
-  user: string | undefined;
+  private identity: string | undefined;
+  /** Called when the session first gets a user (the hub counts the user online then). */
+  onIdentified: ((session: Session) => void) | undefined;
   closed = false;
   /**
    * Whether its client follows subscriptions the server adds or removes (server API `subscribe`,
@@ -41,6 +42,17 @@ export abstract class Session implements SessionInfo, Subscriber {
     readonly remoteAddress: string,
     readonly envelope: EnvelopeName,
   ) {}
+
+  /** The user this connection acts for, once known (token `sub`, or a route parameter). */
+  get user(): string | undefined {
+    return this.identity;
+  }
+
+  set user(user: string | undefined) {
+    const first = this.identity === undefined && user !== undefined;
+    this.identity = user;
+    if (first) this.onIdentified?.(this);
+  }
 
   /** Sends one event; `subscription` has already checked order and duplicates. */
   abstract deliver(event: PreparedEvent, subscription: Subscription): void;

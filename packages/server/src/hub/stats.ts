@@ -8,6 +8,9 @@ export class HubStats {
   eventsPublished = 0;
   eventsDelivered = 0;
   slowConsumerDisconnects = 0;
+  /** Acknowledgements stored, and those ignored (not subscribed, beyond what was sent, receipts off). */
+  acksCounted = 0;
+  acksIgnored = 0;
   readonly bytesSent: Record<TransportName, number> = { websocket: 0, sse: 0, polling: 0 };
   readonly deliveredBy: Record<TransportName, number> = { websocket: 0, sse: 0, polling: 0 };
   readonly errorsByCode = new Map<string, number>();

@@ -12,7 +12,8 @@
 
 import type { Logger } from "pino";
 import type { HeraldConfig } from "../config/schema.js";
-import type { PublishedEvent } from "../engine/engine.js";
+import type { Engine, PublishedEvent } from "../engine/engine.js";
+import { UnseenDeadlines } from "../sinks/unseen.js";
 import type { Hub } from "../hub/hub.js";
 import { PostgresSource } from "../sources/postgres-outbox.js";
 import { EmailSink } from "../sinks/email.js";
@@ -36,19 +37,25 @@ export class Integrations {
   readonly email: EmailSink | undefined;
   readonly webhooks: WebhookSink | undefined;
   readonly bridges: Bridge[];
+  /** Deadlines of the `unseen` email rules and webhook endpoints, when some have one. */
+  readonly unseen: UnseenDeadlines | undefined;
   /** Where the sinks' deliveries wait. */
   readonly deliveries: DeliveryStore;
   private readonly unlisten: Array<() => void> = [];
   private stopSinkHook: (() => void) | undefined;
   private readonly shutdownTimeout: number;
+  /** Where user_online and user_offline are published (online.channel). */
+  private readonly onlineChannel: string | undefined;
 
   constructor(
     config: HeraldConfig,
     private readonly hub: Hub,
     private readonly logger: Logger,
     node: string,
+    engine: Engine,
   ) {
     this.shutdownTimeout = config.shutdownTimeout;
+    this.onlineChannel = config.online.channel;
     const pgConfig = config.sources.postgres;
     this.postgres = pgConfig.url
       ? new PostgresSource({ ...pgConfig, url: pgConfig.url }, (channel, type, data, trace) => hub.publish(channel, type, data, undefined, undefined, trace), logger.child({ source: "postgres" }))
@@ -64,16 +71,25 @@ export class Integrations {
       connectionName: `herald:${node}`,
       logger: logger.child({ sinks: "deliveries" }),
     });
+    const unseenAfter = [...config.sinks.email.rules.map((rule) => rule.unseen), ...config.sinks.webhooks.endpoints.map((endpoint) => endpoint.unseen)].filter((after) => after !== undefined);
+    this.unseen =
+      unseenAfter.length === 0
+        ? undefined
+        : new UnseenDeadlines(engine, hub.receipts, logger.child({ sinks: "unseen" }), {
+            leaseMs: config.sinks.queue.lockDuration,
+            // Claimed a few times per shortest wait, at least once a second: a deadline is late by a fraction of it.
+            sweepIntervalMs: Math.max(50, Math.min(1_000, Math.floor(Math.min(...unseenAfter) / 4))),
+          });
     const emailConfig = config.sinks.email;
     if (emailConfig.rules.length > 0) {
       const host = emailConfig.smtp.host;
       if (!host) throw new HeraldError("invalid_config", "invalid configuration: sinks.email.rules need an SMTP server; set SMTP_SERVER or sinks.email.smtp.host");
-      this.email = new EmailSink({ ...emailConfig, smtp: { ...emailConfig.smtp, host } }, this.deliveries, logger.child({ sink: "email" }));
+      this.email = new EmailSink({ ...emailConfig, smtp: { ...emailConfig.smtp, host } }, this.deliveries, logger.child({ sink: "email" }), this.unseen);
     }
     this.bridges = config.bridges.map(
       (bridge) => new Bridge(bridge, (channel, type, data, trace) => hub.publish(channel, type, data, undefined, undefined, trace), logger.child({ source: "bridge", bridge: bridge.name })),
     );
-    if (config.sinks.webhooks.endpoints.length > 0) this.webhooks = new WebhookSink(config.sinks.webhooks, node, this.deliveries, logger.child({ sink: "webhook" }));
+    if (config.sinks.webhooks.endpoints.length > 0) this.webhooks = new WebhookSink(config.sinks.webhooks, node, this.deliveries, logger.child({ sink: "webhook" }), this.unseen);
   }
 
   async start(): Promise<void> {
@@ -84,14 +100,27 @@ export class Integrations {
       this.unlisten.push(this.hub.listeners.on("channel", (change) => webhooks.observeChannel(change)));
       this.unlisten.push(this.hub.listeners.on("presence", (change) => webhooks.observePresence(change)));
     }
+    if (webhooks?.wantsUsers) this.unlisten.push(this.hub.listeners.on("user", (change) => webhooks.observeUser(change)));
+    const usersChannel = this.onlineChannel;
+    if (usersChannel !== undefined) {
+      this.unlisten.push(
+        this.hub.listeners.on("user", (change) => {
+          this.hub.publish(usersChannel, change.online ? "user_online" : "user_offline", { user: change.user, at: change.at }).catch((error: unknown) => {
+            this.logger.error({ channel: usersChannel, user: change.user, err: (error as Error).message }, "user online/offline event not published");
+          });
+        }),
+      );
+    }
     if (this.bridges.length > 0) {
       this.unlisten.push(this.hub.listeners.on("channel", (change) => this.bridges.forEach((bridge) => bridge.observeChannel(change))));
       for (const bridge of this.bridges) bridge.start();
     }
     await this.postgres?.start();
+    this.unseen?.start();
   }
 
   async stop(): Promise<void> {
+    await this.unseen?.stop();
     await this.postgres?.stop();
     await Promise.all(this.bridges.map((bridge) => bridge.stop()));
     for (const off of this.unlisten.splice(0)) off();
@@ -110,6 +139,7 @@ export class Integrations {
       email,
       webhooks,
       bridges: this.bridges.map((bridge) => bridge.status()),
+      unseen: this.unseen?.status() ?? null,
     };
   }
 

@@ -60,6 +60,8 @@ export class Metrics {
     });
     counterFrom("herald_events_published_total", "Events accepted for publishing on this node.", () => stats.eventsPublished);
     counterFrom("herald_events_delivered_total", "Event frames sent to subscribers by this node.", () => stats.eventsDelivered);
+    counterFrom("herald_acks_total", "Acknowledgements (receipts) stored from clients of this node.", () => stats.acksCounted);
+    counterFrom("herald_acks_ignored_total", "Acknowledgements ignored: for a channel the connection is not subscribed to, an offset beyond what it was sent, or a namespace without receipts.", () => stats.acksIgnored);
     counterFrom("herald_slow_consumer_disconnects_total", "Connections closed because their send queue passed the cap.", () => stats.slowConsumerDisconnects);
 
     const bytesReported: Record<TransportName, number> = { websocket: 0, sse: 0, polling: 0 };

@@ -24,12 +24,13 @@ import type { Logger } from "pino";
 import { channelMatches } from "@herald/protocol";
 import type { EmailRule, EmailSinkConfig } from "../config/integrations-schema.js";
 import type { PublishedEvent, StreamEvent } from "../engine/engine.js";
-import { eventTimestamp } from "../hub/event-frame.js";
 import { escapeHtml, render } from "../shared/template.js";
 import type { DeliveryQueue } from "./delivery-queue.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import { deliveryId } from "./delivery-id.js";
 import { SpanKind, contextFromTraceparent, endSpan, startSpan } from "../shared/tracing.js";
+import { eventContext, type EventContext } from "./event-context.js";
+import type { UnseenDeadlines, UnseenItem } from "./unseen.js";
 
 export interface EmailDeadLetter {
   readonly id: string;
@@ -55,20 +56,6 @@ export interface EmailSinkStatus {
   readonly lastError: string | null;
   /** Newest first, at most `deadLetters`. */
   readonly deadLetters: EmailDeadLetter[];
-}
-
-/** What templates see: `{channel}`, `{type}`, `{data.…}`, `{offset}`, `{epoch}`, `{timestamp}`. */
-export interface EventContext {
-  readonly channel: string;
-  readonly type: string;
-  readonly data: unknown;
-  readonly offset: number;
-  readonly epoch: string;
-  readonly timestamp: string;
-}
-
-export function eventContext(event: StreamEvent): EventContext {
-  return { channel: event.channel, type: event.type, data: event.data, offset: event.offset, epoch: event.epoch, timestamp: eventTimestamp(event) };
 }
 
 /** One email, as stored in the queue: the rule it follows and the event it reports. */
@@ -97,7 +84,10 @@ export class EmailSink {
     private readonly config: EmailSinkConfig & { smtp: { host: string } },
     store: DeliveryStore,
     private readonly logger: Logger,
+    /** Where the deadlines of `unseen` rules wait; needed when a rule has `unseen`. */
+    private readonly unseen?: UnseenDeadlines,
   ) {
+    unseen?.register("email", (item) => this.deliverUnseen(item));
     const smtp = config.smtp;
     this.store = store.kind;
     this.transport = nodemailer.createTransport({
@@ -150,17 +140,31 @@ export class EmailSink {
     const adding: Array<Promise<void>> = [];
     for (const { rule, index, matches } of this.rules) {
       if (!matches(event)) continue;
+      if (rule.unseen !== undefined && this.unseen) {
+        adding.push(this.unseen.schedule("email", index, rule.unseen, rule.user, event));
+        continue;
+      }
       context ??= eventContext(event);
-      const id = deliveryId("email", index, event.channel, event.epoch, event.offset);
-      adding.push(
-        Promise.resolve(this.queue.add(id, event.trace === undefined ? { rule, context } : { rule, context, trace: event.trace })).then((outcome) => {
-          if (outcome === "queued") return;
-          this.dropped += 1;
-          this.logger.warn({ sink: "email", channel: event.channel, type: event.type }, "email queue full; email dropped");
-        }),
-      );
+      adding.push(this.add(index, context, event.trace));
     }
     return adding.length === 0 ? undefined : Promise.all(adding).then(() => undefined);
+  }
+
+  /** An `unseen` rule's deadline passed with the event not acknowledged: the email goes now. */
+  private async deliverUnseen(item: UnseenItem): Promise<void> {
+    await this.add(item.rule, item.event);
+  }
+
+  /** Queues the email of rule `index` for an event, under an id stable for the rule and the event. */
+  private add(index: number, context: EventContext, trace?: string): Promise<void> {
+    const rule = this.rules[index]?.rule;
+    if (rule === undefined) return Promise.resolve();
+    const id = deliveryId("email", index, context.channel, context.epoch, context.offset);
+    return Promise.resolve(this.queue.add(id, trace === undefined ? { rule, context } : { rule, context, trace })).then((outcome) => {
+      if (outcome === "queued") return;
+      this.dropped += 1;
+      this.logger.warn({ sink: "email", channel: context.channel, type: context.type }, "email queue full; email dropped");
+    });
   }
 
   /** Resolves when every queued email was sent or given up (tests). */

@@ -6,6 +6,7 @@
  *   {"kind":"event","id","node","event":{"channel","type","data","offset","epoch","timestamp"}}
  *   {"kind":"channel.occupied"|"channel.vacated","id","node","channel","timestamp"}
  *   {"kind":"presence.join"|"presence.leave","id","node","channel","connectionId","user?","timestamp"}
+ *   {"kind":"user.online"|"user.offline","id","node","user","timestamp"}   (one node sends each, see online-users.ts)
  * `id` (also in the Herald-Delivery header) names the delivery on every try and every node: for an
  * event it is derived from the event's channel, epoch and offset (delivery-id.ts), so a receiver can
  * drop the rare repeat.
@@ -26,13 +27,14 @@ import { anyChannelMatches, channelMatches } from "@herald/protocol";
 import type { LifecycleKind, WebhookConfig, WebhookSinkConfig } from "../config/integrations-schema.js";
 import type { PublishedEvent, StreamEvent } from "../engine/engine.js";
 import { SpanKind, contextFromTraceparent, endSpan, startSpan, traceIdOf, traceparentOf } from "../shared/tracing.js";
-import type { ChannelChange, PresenceChange } from "../hub/hub-listeners.js";
+import type { ChannelChange, PresenceChange, UserChange } from "../hub/hub-listeners.js";
 import type { DeliveryQueue } from "./delivery-queue.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import { deliveryId } from "./delivery-id.js";
 import { postOnce } from "./post-queue.js";
 import { signWebhook } from "./webhook-signature.js";
-import { eventContext } from "./email.js";
+import { eventContext, type EventContext } from "./event-context.js";
+import type { UnseenDeadlines, UnseenItem } from "./unseen.js";
 
 /** One POST, as stored in the queue (its id is the queue's delivery id). */
 interface Delivery {
@@ -93,7 +95,10 @@ export class WebhookSink {
     private readonly node: string,
     private readonly store: DeliveryStore,
     private readonly logger: Logger,
+    /** Where the deadlines of `unseen` endpoints wait; needed when an endpoint has `unseen`. */
+    private readonly unseen?: UnseenDeadlines,
   ) {
+    unseen?.register("webhook", (item) => this.deliverUnseen(item));
     const seen = new Map<string, number>();
     this.endpoints = config.endpoints.map((endpoint) => {
       // Named by URL, so every node and every restart finds the same queue; a URL listed twice gets a second one.
@@ -119,11 +124,26 @@ export class WebhookSink {
    * refuses repeated ids.
    */
   observe(event: PublishedEvent): Promise<void> | undefined {
-    const wanting = this.endpoints.filter((endpoint) => endpoint.wantsEvent(event) && (!event.replayed || endpoint.queue.durable));
-    if (wanting.length === 0) return undefined;
-    const id = deliveryId("event", event.channel, event.epoch, event.offset);
-    const body = JSON.stringify({ kind: "event", id, node: this.node, event: eventContext(event) });
-    return this.enqueue(wanting, id, event.trace === undefined ? { kind: "event", channel: event.channel, body } : { kind: "event", channel: event.channel, body, trace: event.trace });
+    const matching = this.endpoints.filter((endpoint) => endpoint.wantsEvent(event) && (!event.replayed || endpoint.queue.durable));
+    const unseen = this.unseen;
+    const later = unseen === undefined ? [] : matching.filter((endpoint) => endpoint.config.unseen !== undefined);
+    const wanting = matching.filter((endpoint) => !later.includes(endpoint));
+    if (wanting.length === 0 && later.length === 0) return undefined;
+    const work: Array<Promise<void>> = later.map((endpoint) => unseen!.schedule("webhook", this.endpoints.indexOf(endpoint), endpoint.config.unseen!, endpoint.config.user, event));
+    if (wanting.length > 0) work.push(this.enqueueEvent(wanting, eventContext(event), event.trace));
+    return Promise.all(work).then(() => undefined);
+  }
+
+  /** An `unseen` endpoint's deadline passed with the event not acknowledged: it is POSTed now. */
+  private async deliverUnseen(item: UnseenItem): Promise<void> {
+    const endpoint = this.endpoints[item.rule];
+    if (endpoint) await this.enqueueEvent([endpoint], item.event);
+  }
+
+  private enqueueEvent(endpoints: Endpoint[], context: EventContext, trace?: string): Promise<void> {
+    const id = deliveryId("event", context.channel, context.epoch, context.offset);
+    const body = JSON.stringify({ kind: "event", id, node: this.node, event: context });
+    return this.enqueue(endpoints, id, trace === undefined ? { kind: "event", channel: context.channel, body } : { kind: "event", channel: context.channel, body, trace });
   }
 
   observeChannel(change: ChannelChange): void {
@@ -133,6 +153,22 @@ export class WebhookSink {
   observePresence(change: PresenceChange): void {
     const extra = change.user === undefined ? { connectionId: change.connectionId } : { connectionId: change.connectionId, user: change.user };
     this.lifecycle(change.joined ? "presence.join" : "presence.leave", change.channel, extra);
+  }
+
+  /** True when some endpoint wants user.online or user.offline. */
+  get wantsUsers(): boolean {
+    return this.endpoints.some((endpoint) => endpoint.lifecycle.has("user.online") || endpoint.lifecycle.has("user.offline"));
+  }
+
+  observeUser(change: UserChange): void {
+    const kind = change.online ? "user.online" : "user.offline";
+    const wanting = this.endpoints.filter((endpoint) => endpoint.lifecycle.has(kind));
+    if (wanting.length === 0) return;
+    const id = randomUUID();
+    const body = JSON.stringify({ kind, id, node: this.node, user: change.user, timestamp: change.at });
+    this.enqueue(wanting, id, { kind, channel: "", body }).catch((error: unknown) => {
+      this.logger.error({ sink: "webhook", kind, user: change.user, err: (error as Error).message }, "webhook notice not queued: the delivery store failed");
+    });
   }
 
   /** Resolves when no delivery waits, runs or waits for a retry (tests). */

@@ -278,6 +278,9 @@ export class WebSocketTransport {
         await hub.unsubscribe(session, frame.channel);
         session.sendFrame(frame.id === undefined ? { type: "unsubscribed", channel: frame.channel } : { type: "unsubscribed", id: frame.id, channel: frame.channel });
         return;
+      case "ack":
+        await hub.receipts.acknowledge(session, frame.channel, frame.offset);
+        return;
       case "publish": {
         const event = await hub.publishFromClient(session, frame.channel, frame.event, frame.data);
         const published = { type: "published" as const, channel: frame.channel, epoch: event.epoch, offset: event.offset };

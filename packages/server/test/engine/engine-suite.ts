@@ -7,6 +7,7 @@ import { after, afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import type { Engine, EngineHandler, StreamEvent, StreamOptions } from "../../src/engine/engine.js";
+import { waitUntil } from "../support/deadline.js";
 
 export interface EngineSuiteOptions {
   /** Makes a new, not yet started engine. */
@@ -358,6 +359,87 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
       assert.deepEqual(await a.engine.leavePresence(ch, "kept"), []);
     });
 
+    it("counts a user online at their first connection only, and hands them out offline once, when the last is gone and the grace passed", async () => {
+      const { engine } = await start();
+      const user = channel("user");
+      assert.equal(await engine.userConnect(user, `${user}-c1`, 0), true, "the first connection finds the user offline");
+      assert.equal(await engine.userConnect(user, `${user}-c2`, 0), false, "a second one finds them online");
+      await engine.userDisconnect(`${user}-c1`);
+      assert.ok(!(await engine.claimOffline()).includes(user), "one connection is left: still online");
+      await engine.userDisconnect(`${user}-c2`);
+      const claimed: string[] = [];
+      await waitUntil(`${user} handed out offline`, async () => {
+        claimed.push(...(await engine.claimOffline()).filter((claimedUser) => claimedUser === user));
+        return claimed.length > 0;
+      });
+      assert.deepEqual(claimed, [user]);
+      assert.ok(!(await engine.claimOffline()).includes(user), "handed out once");
+      assert.equal(await engine.userConnect(user, `${user}-c3`, 0), true, "after going offline the next connection finds them offline again");
+      await engine.userDisconnect(`${user}-c3`);
+    });
+
+    it("keeps a user who returns within the grace online: no offline to hand out, and the return is not a first connection", async () => {
+      const { engine } = await start();
+      const user = channel("user");
+      assert.equal(await engine.userConnect(user, `${user}-tab`, 0), true);
+      await engine.userDisconnect(`${user}-tab`);
+      assert.equal(await engine.userConnect(user, `${user}-reloaded`, 60_000), false, "the reload finds the user still online");
+      assert.ok(!(await engine.claimOffline()).includes(user), "the deadline left with the return");
+      await engine.userDisconnect(`${user}-reloaded`);
+      assert.ok(!(await engine.claimOffline()).includes(user), "the new deadline is the reloaded connection's grace away");
+      await engine.userDisconnect(`${user}-never-counted`);
+    });
+
+    it("keeps the highest acknowledged offset per reader and epoch, with the time it was reached", async () => {
+      const { engine } = await start();
+      const ch = channel("receipts");
+      const { epoch } = await engine.position(ch, KEEP);
+      assert.deepEqual(await engine.receipts(ch, epoch), []);
+      const before = Date.now();
+      await engine.acknowledge(ch, "u:alice", epoch, 3, KEEP);
+      await engine.acknowledge(ch, "u:alice", epoch, 2, KEEP);
+      await engine.acknowledge(ch, "c:anon", epoch, 1, KEEP);
+      const receipts = (await engine.receipts(ch, epoch)).sort((a, b) => a.reader.localeCompare(b.reader));
+      assert.deepEqual(receipts.map(({ reader, offset }) => ({ reader, offset })), [{ reader: "c:anon", offset: 1 }, { reader: "u:alice", offset: 3 }], "a lower acknowledgement does not take the receipt back");
+      assert.ok(receipts.every((receipt) => receipt.time >= before - 5_000 && receipt.time <= Date.now() + 5_000), "the time is the engine's clock, near now");
+      assert.deepEqual((await engine.receipts(ch, epoch, "u:alice")).map((receipt) => receipt.offset), [3]);
+      assert.deepEqual(await engine.receipts(ch, epoch, "u:nobody"), []);
+      assert.deepEqual(await engine.receipts(ch, "another-epoch"), [], "receipts are of one epoch");
+      await engine.acknowledge(ch, "u:alice", "another-epoch", 1, KEEP);
+      assert.deepEqual((await engine.receipts(ch, "another-epoch")).map((receipt) => receipt.offset), [1], "a new epoch replaces the receipt");
+    });
+
+    it("forgets receipts after the channel's history TTL", async () => {
+      const { engine } = await start();
+      const ch = channel("receipts-ttl");
+      const { epoch } = await engine.position(ch, KEEP);
+      await engine.acknowledge(ch, "u:alice", epoch, 1, { historySize: 10, historyTtlMs: 100 });
+      await waitUntil("the receipt to expire", async () => (await engine.receipts(ch, epoch)).length === 0);
+    });
+
+    it("hands out a due item once it is due, again after its lease unless completed, and keeps the first of two schedules of one id", async () => {
+      const { engine } = await start();
+      const queue = channel("due");
+      const now = (await engine.publish(channel("clock"), "t", null, KEEP)).time;
+      await engine.schedule(queue, "later", now + 60_000, "L");
+      await engine.schedule(queue, "soon", now, "first");
+      await engine.schedule(queue, "soon", now + 60_000, "second");
+      const claimed = await engine.claimDue(queue, 10, 100);
+      assert.deepEqual(claimed, [{ id: "soon", payload: "first" }], "only the due item, as first scheduled");
+      assert.deepEqual(await engine.claimDue(queue, 10, 100), [], "leased: not handed out twice");
+      const again: string[] = [];
+      await waitUntil("the lease to pass and the item to come back", async () => {
+        again.push(...(await engine.claimDue(queue, 10, 60_000)).map((item) => item.id));
+        return again.length > 0;
+      });
+      assert.deepEqual(again, ["soon"]);
+      await engine.completeDue(queue, "soon");
+      await engine.completeDue(queue, "later");
+      await engine.schedule(queue, "soon", now, "anew");
+      assert.deepEqual(await engine.claimDue(queue, 10, 100), [{ id: "soon", payload: "anew" }], "a completed id may be scheduled again");
+      await engine.completeDue(queue, "soon");
+    });
+
     it("reports itself available", async () => {
       const { engine } = await start();
       assert.equal(engine.status().available, true);
@@ -420,6 +502,46 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
         const seenByA = a.of(ch).map((e) => JSON.stringify(e.data));
         assert.deepEqual(b.of(ch).map((e) => JSON.stringify(e.data)), seenByA, "every node sees one order");
         assert.equal((await c.engine.history(ch, { since: 0 }, KEEP)).events.length, 90);
+      });
+
+      it("counts a user's connections across nodes and hands the offline user to exactly one of the nodes claiming at once", async () => {
+        const [a, b, c] = [await start(), await start(), await start()];
+        const user = channel("user");
+        const firsts = await Promise.all([a, b, c].map((node, n) => node.engine.userConnect(user, `${user}-${n}`, 0)));
+        assert.equal(firsts.filter(Boolean).length, 1, "one connection, on one node, finds the user offline");
+        await a.engine.userDisconnect(`${user}-0`);
+        await b.engine.userDisconnect(`${user}-1`);
+        assert.ok(!(await a.engine.claimOffline()).includes(user), "c still holds a connection");
+        await c.engine.userDisconnect(`${user}-2`);
+        let handedOut = 0;
+        await waitUntil(`${user} handed out offline`, async () => {
+          const claims = await Promise.all([a, b, c].map((node) => node.engine.claimOffline()));
+          handedOut += claims.flat().filter((claimed) => claimed === user).length;
+          return handedOut > 0;
+        });
+        const later = await Promise.all([a, b, c].map((node) => node.engine.claimOffline()));
+        assert.equal(handedOut + later.flat().filter((claimed) => claimed === user).length, 1);
+      });
+
+      it("shares receipts between nodes", async () => {
+        const [a, b] = [await start(), await start()];
+        const ch = channel("shared-receipts");
+        const { epoch } = await a.engine.position(ch, KEEP);
+        await a.engine.acknowledge(ch, "u:alice", epoch, 2, KEEP);
+        await b.engine.acknowledge(ch, "u:alice", epoch, 1, KEEP);
+        assert.deepEqual((await b.engine.receipts(ch, epoch)).map(({ reader, offset }) => ({ reader, offset })), [{ reader: "u:alice", offset: 2 }]);
+      });
+
+      it("hands each due item to exactly one of the nodes claiming at once", async () => {
+        const nodes = [await start(), await start(), await start()];
+        const queue = channel("shared-due");
+        const now = (await nodes[0]!.engine.publish(channel("clock"), "t", null, KEEP)).time;
+        for (let i = 0; i < 30; i++) await nodes[i % 3]!.engine.schedule(queue, `item${i}`, now, String(i));
+        const claims = await Promise.all(nodes.flatMap((node) => [node.engine.claimDue(queue, 7, 60_000), node.engine.claimDue(queue, 7, 60_000)]));
+        const ids = claims.flat().map((item) => item.id);
+        assert.equal(new Set(ids).size, ids.length, "no item handed out twice");
+        const rest = await nodes[1]!.engine.claimDue(queue, 100, 60_000);
+        assert.equal(ids.length + rest.length, 30, "and none lost");
       });
 
       it("shares presence between nodes", async () => {
