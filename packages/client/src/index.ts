@@ -29,4 +29,4 @@ export { HeraldError } from "./errors.js";
 export { backoffDelay } from "@herald/protocol";
 export type { BackoffOptions } from "@herald/protocol";
 export type { TransportName, WebSocketConstructor, WebSocketLike } from "./transports/transport.js";
-export type { EventFrame, PublishedFrame, StreamPosition } from "@herald/protocol";
+export type { CacheResult, EventFrame, PublishedFrame, StreamPosition } from "@herald/protocol";

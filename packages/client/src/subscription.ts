@@ -10,7 +10,7 @@
  * transport or however often the connection was cut.
  */
 
-import type { EventFrame, StreamPosition, SubscribedFrame } from "@herald/protocol";
+import type { CacheResult, EventFrame, StreamPosition, SubscribedFrame } from "@herald/protocol";
 import { Emitter } from "./emitter.js";
 
 /** Event names to payload types, e.g. `{ balance_update: { availableBalance: number } }`. */
@@ -22,6 +22,11 @@ export interface SubscribedContext {
   recovered: boolean;
   epoch: string;
   offset: number;
+  /**
+   * In a namespace with `cache: true`, on a subscribe without a position: `hit` when the channel's
+   * latest event (at `offset`) is delivered next, `miss` when the channel has none retained.
+   */
+  cache?: CacheResult;
 }
 
 /** The server could not replay what was missed (history expired or lost): reload the state. */
@@ -139,12 +144,15 @@ export class ChannelState implements ChannelView {
     this.refusals = 0;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    // Recovered: the missed events follow and move the position on; otherwise start at the head.
-    if (!(frame.recovered && since)) this.position = { epoch: frame.epoch, offset: frame.offset };
+    // Recovered: the missed events follow and move the position on; otherwise start at the head,
+    // or just before it when the latest event follows (cache hit).
+    if (!(frame.recovered && since)) this.position = { epoch: frame.epoch, offset: frame.cache === "hit" ? frame.offset - 1 : frame.offset };
     const { error: _cleared, ...rest } = this.state;
     this.state = { ...rest, status: "subscribed", recovered: frame.recovered };
     if (since && !frame.recovered) this.emitter.emit("recovery_failed", { channel: this.channel, since, epoch: frame.epoch, offset: frame.offset });
-    this.emitter.emit("subscribed", { channel: this.channel, recovered: frame.recovered, epoch: frame.epoch, offset: frame.offset });
+    const context: SubscribedContext = { channel: this.channel, recovered: frame.recovered, epoch: frame.epoch, offset: frame.offset };
+    if (frame.cache) context.cache = frame.cache;
+    this.emitter.emit("subscribed", context);
     this.notify();
   }
 

@@ -97,6 +97,25 @@ describe("browser: SDK and React hooks in Chromium", { skip: !haveChromium && `n
     }
   });
 
+  it("useLatest shows a cache: true channel's latest value at once, before any new event", async () => {
+    const hub = await startHerald({ namespaces: { price: { cache: true } } });
+    const proxy = await FlakyProxy.start(hub.url, pageDir);
+    const page = await browser.newPage();
+    try {
+      for (const availableBalance of [100, 80]) await hub.herald.publish("price:late", "balance_update", { availableBalance });
+      await page.goto(`${proxy.url}/?channel=price:late`);
+      await waitText(page, "balance", "80");
+      assert.equal(await text(page, "balance-again"), "80");
+      assert.equal(await text(page, "subscription"), "subscribed");
+      await hub.herald.publish("price:late", "balance_update", { availableBalance: 70 });
+      await waitText(page, "balance", "70");
+    } finally {
+      await page.close();
+      await proxy.close();
+      await hub.close();
+    }
+  });
+
   it("falls back WebSocket → SSE → polling when they are refused, losing no event across the switches", async () => {
     const hub = await startHerald();
     const proxy = await FlakyProxy.start(hub.url, pageDir);

@@ -8,6 +8,8 @@ export interface ChannelOptions extends StreamOptions {
   readonly namespace: string;
   readonly presence: boolean;
   readonly clientPublish: boolean;
+  /** A subscriber without `since` first gets the latest retained event (or `cache: "miss"`). */
+  readonly cache: boolean;
 }
 
 export class Namespaces {
@@ -26,6 +28,7 @@ export class Namespaces {
         historyTtlMs: own?.history?.ttl ?? this.config.history.ttl,
         presence: own?.presence ?? false,
         clientPublish: own?.clientPublish ?? false,
+        cache: own?.cache ?? false,
       };
       this.resolved.set(namespace, options);
     }
