@@ -24,7 +24,9 @@ export type {
   RecoveryFailedContext,
   SubscriptionErrorContext,
   UnsubscribedContext,
+  SubscribeOptions,
 } from "./subscription.js";
+export type { GetState, LoadedState, StateLoadedContext } from "./state-sync.js";
 export { HeraldError } from "./errors.js";
 export { backoffDelay } from "@herald/protocol";
 export type { BackoffOptions } from "@herald/protocol";
