@@ -37,7 +37,7 @@ import {
 } from "@herald/protocol";
 import { Emitter } from "./emitter.js";
 import { HeraldError } from "./errors.js";
-import { StateSync, type GetState } from "./state-sync.js";
+import { syncState, type GetState, type StateSync } from "./state-sync.js";
 import { ChannelState, Subscription, type ChannelView, type EventMap, type SubscribeOptions } from "./subscription.js";
 import { PollingTransport } from "./transports/polling.js";
 import { SseTransport } from "./transports/sse.js";
@@ -625,7 +625,7 @@ export class Herald {
   // ---- subscriptions ----
 
   private stateSync(shared: ChannelState, getState: GetState): StateSync {
-    return new StateSync(shared, getState, {
+    return syncState(shared, getState, {
       history: (channel, since) => this.history(channel, { since }),
       backoff: this.reconnectOptions,
       loaded: (position) => this.opened(shared, position),

@@ -48,115 +48,95 @@ export interface SyncHost {
   loaded(position: StreamPosition): void;
 }
 
-/** @internal One handle's state sync. */
-export class StateSync {
-  readonly events = new Emitter<Record<string, unknown>>();
-  private position: StreamPosition | undefined;
+/** @internal One handle's state sync: `events` carries `state_loaded` and the events after the state. */
+export interface StateSync {
+  readonly events: Emitter<Record<string, unknown>>;
+  dispose(): void;
+}
+
+/** @internal Written as a closure, not a class: its names minify, which keeps the client small. */
+export function syncState(shared: ChannelState, getState: GetState, host: SyncHost): StateSync {
+  const events = new Emitter<Record<string, unknown>>();
+  let position: StreamPosition | undefined;
   /** Channel events held while the state loads or a gap is read from history. */
-  private held: EventFrame[] | undefined = [];
-  private failures = 0;
+  let held: EventFrame[] | undefined = [];
+  let failures = 0;
   /** Only the newest load's answer counts. */
-  private loads = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private disposed = false;
-  private readonly stops: Array<() => void> = [];
-
-  constructor(
-    private readonly shared: ChannelState,
-    private readonly getState: GetState,
-    private readonly host: SyncHost,
-  ) {
-    this.stops.push(
-      shared.emitter.on("*", (frame) => this.arrived(frame as EventFrame)),
-      shared.emitter.on("recovery_failed", () => this.load("recovery_failed")),
-    );
-    this.load("subscribe");
-  }
-
-  dispose(): void {
-    this.disposed = true;
-    clearTimeout(this.retryTimer);
-    for (const stop of this.stops) stop();
-  }
-
-  private arrived(frame: EventFrame): void {
-    if (this.held) this.held.push(frame);
-    else this.pass(frame);
-  }
+  let loads = 0;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let disposed = false;
 
   /** Passes an event on unless the state has it already; a gap before it is read from history first. */
-  private pass(frame: EventFrame): void {
-    const at = this.position;
-    if (at && at.epoch === frame.epoch) {
-      if (frame.offset <= at.offset) return;
-      if (frame.offset > at.offset + 1) {
-        this.held = [frame];
-        void this.fill(at);
+  const pass = (frame: EventFrame): void => {
+    if (position && position.epoch === frame.epoch) {
+      if (frame.offset <= position.offset) return;
+      if (frame.offset > position.offset + 1) {
+        held = [frame];
+        void fill(position);
         return;
       }
     }
-    this.position = { epoch: frame.epoch, offset: frame.offset };
-    this.events.emit(frame.type, frame);
-    this.events.emit("*", frame);
-  }
+    position = { epoch: frame.epoch, offset: frame.offset };
+    events.emit(frame.type, frame);
+    events.emit("*", frame);
+  };
 
-  private release(): void {
-    const held = this.held ?? [];
-    this.held = undefined;
-    for (let i = 0; i < held.length; i++) {
-      if (this.disposed) return;
-      this.pass(held[i]!);
+  const release = (): void => {
+    const list = held ?? [];
+    held = undefined;
+    for (let i = 0; i < list.length && !disposed; i++) {
+      pass(list[i]!);
       // A gap found on the way holds the rest behind it again.
-      const again = this.held as EventFrame[] | undefined;
-      if (again) {
-        again.push(...held.slice(i + 1));
-        return;
-      }
+      const again = held as EventFrame[] | undefined;
+      if (again) return void again.push(...list.slice(i + 1));
     }
-  }
+  };
 
-  private load(reason: StateLoadedContext["reason"]): void {
-    if (this.disposed) return;
-    this.held ??= [];
-    clearTimeout(this.retryTimer);
-    const load = ++this.loads;
-    void (async () => {
-      let loaded: LoadedState;
-      try {
-        loaded = await this.getState();
-      } catch (error) {
-        if (this.disposed || load !== this.loads) return;
-        const delay = backoffDelay(this.failures++, this.host.backoff);
-        this.shared.emitter.emit("error", { channel: this.shared.channel, code: "get_state_failed", message: `getState failed: ${error instanceof Error ? error.message : String(error)}`, retryIn: delay });
-        this.retryTimer = setTimeout(() => this.load(reason), delay);
-        return;
-      }
-      if (this.disposed || load !== this.loads) return;
-      this.failures = 0;
-      const channelAt = this.shared.position;
-      // A state from another epoch cannot be lined up with the stream: it stands for now.
-      this.position = channelAt && channelAt.epoch !== loaded.position.epoch ? channelAt : loaded.position;
-      this.host.loaded(loaded.position);
-      this.events.emit("state_loaded", { channel: this.shared.channel, state: loaded.state, position: this.position, reason });
-      this.release();
-    })();
-  }
+  const load = async (reason: StateLoadedContext["reason"]): Promise<void> => {
+    held ??= [];
+    clearTimeout(retryTimer);
+    const mine = ++loads;
+    let loaded: LoadedState;
+    try {
+      loaded = await getState();
+    } catch (error) {
+      if (disposed || mine !== loads) return;
+      const retryIn = backoffDelay(failures++, host.backoff);
+      shared.emitter.emit("error", { channel: shared.channel, code: "get_state_failed", message: `getState failed: ${error instanceof Error ? error.message : String(error)}`, retryIn });
+      retryTimer = setTimeout(() => void load(reason), retryIn);
+      return;
+    }
+    if (disposed || mine !== loads) return;
+    failures = 0;
+    const channelAt = shared.position;
+    // A state from another epoch cannot be lined up with the stream: it stands for now.
+    position = channelAt && channelAt.epoch !== loaded.position.epoch ? channelAt : loaded.position;
+    host.loaded(loaded.position);
+    events.emit("state_loaded", { channel: shared.channel, state: loaded.state, position, reason });
+    release();
+  };
 
   /** Reads the events after `from` from history, then passes the held ones; loads the state again if history lost them. */
-  private async fill(from: StreamPosition): Promise<void> {
+  const fill = async (from: StreamPosition): Promise<void> => {
     try {
-      const history = await this.host.history(this.shared.channel, from.offset);
-      if (this.disposed) return;
-      const progress = history.events.some((event) => event.offset > from.offset);
-      if (history.epoch !== from.epoch || !history.complete || !progress) {
-        this.load("gap");
-        return;
-      }
-      const held = this.held ?? [];
-      this.held = [...history.events, ...held];
-      this.release();
+      const history = await host.history(shared.channel, from.offset);
+      if (disposed) return;
+      if (history.epoch !== from.epoch || !history.complete || !history.events.some((event) => event.offset > from.offset)) return void load("gap");
+      held = [...history.events, ...(held ?? [])];
+      release();
     } catch {
-      if (!this.disposed) this.load("gap");
+      if (!disposed) void load("gap");
     }
-  }
+  };
+
+  const stops = [shared.emitter.on("*", (frame) => (held ? held.push(frame as EventFrame) : pass(frame as EventFrame))), shared.emitter.on("recovery_failed", () => void load("recovery_failed"))];
+  void load("subscribe");
+  return {
+    events,
+    dispose() {
+      disposed = true;
+      clearTimeout(retryTimer);
+      for (const stop of stops) stop();
+    },
+  };
 }
