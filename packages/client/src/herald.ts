@@ -284,13 +284,16 @@ export class Herald {
     clearTimeout(shared.releaseTimer);
     shared.releaseTimer = undefined;
     const state = shared;
-    if (!options.getState) return new Subscription<E>(shared, () => this.release(state));
+    if (!options.getState) {
+      // No handle is left to give a waiting channel its position: subscribe without one.
+      if (state.loaders === 0) this.opened(state, undefined);
+      return new Subscription<E>(shared, () => this.release(state));
+    }
     state.loaders += 1;
     const release = (): void => {
       state.loaders -= 1;
-      // The last handle that was to give a waiting channel its position went: subscribe without one.
-      if (state.loaders === 0 && state.waiting) this.opened(state, undefined);
       this.release(state);
+      if (state.loaders === 0 && state.refs > 0) this.opened(state, undefined);
     };
     return new Subscription<E>(shared, release, this.stateSync(state, options.getState as GetState));
   }

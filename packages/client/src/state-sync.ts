@@ -20,7 +20,7 @@
 
 import { backoffDelay, type BackoffOptions, type EventFrame, type StreamPosition } from "@herald/protocol";
 import { Emitter } from "./emitter.js";
-import type { ChannelState } from "./subscription.js";
+import type { ChannelState, RecoveryFailedContext } from "./subscription.js";
 
 /** What `getState` answers: the app's state and the stream position it reflects. */
 export interface LoadedState<S = unknown> {
@@ -65,6 +65,8 @@ export function syncState(shared: ChannelState, getState: GetState, host: SyncHo
   let loads = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let disposed = false;
+  /** Where the channel's subscription started after its last failed recovery. */
+  let restart: StreamPosition | undefined;
 
   /** Passes an event on unless the state has it already; a gap before it is read from history first. */
   const pass = (frame: EventFrame): void => {
@@ -108,12 +110,24 @@ export function syncState(shared: ChannelState, getState: GetState, host: SyncHo
     }
     if (disposed || mine !== loads) return;
     failures = 0;
+    // A state from another epoch cannot be lined up with the stream: it stands for the point
+    // where the subscription was made after the failed recovery (else for now), and the events
+    // after that point follow.
     const channelAt = shared.position;
-    // A state from another epoch cannot be lined up with the stream: it stands for now.
-    position = channelAt && channelAt.epoch !== loaded.position.epoch ? channelAt : loaded.position;
+    const at = restart && restart.epoch === channelAt?.epoch ? restart : channelAt;
+    position = at && at.epoch !== loaded.position.epoch ? at : loaded.position;
     host.loaded(loaded.position);
     events.emit("state_loaded", { channel: shared.channel, state: loaded.state, position, reason });
     release();
+    catchUp();
+  };
+
+  /** A state behind where the channel already is reads the difference from history, without waiting for the next event. */
+  const catchUp = (): void => {
+    const channelAt = shared.position;
+    if (held || !position || !channelAt || channelAt.epoch !== position.epoch || channelAt.offset <= position.offset) return;
+    held = [];
+    void fill(position);
   };
 
   /** Reads the events after `from` from history, then passes the held ones; loads the state again if history lost them. */
@@ -129,7 +143,11 @@ export function syncState(shared: ChannelState, getState: GetState, host: SyncHo
     }
   };
 
-  const stops = [shared.emitter.on("*", (frame) => (held ? held.push(frame as EventFrame) : pass(frame as EventFrame))), shared.emitter.on("recovery_failed", () => void load("recovery_failed"))];
+  const stops = [shared.emitter.on("*", (frame) => (held ? held.push(frame as EventFrame) : pass(frame as EventFrame))), shared.emitter.on("recovery_failed", (context) => {
+      const failed = context as RecoveryFailedContext;
+      restart = { epoch: failed.epoch, offset: failed.offset };
+      void load("recovery_failed");
+    }), shared.emitter.on("subscribed", catchUp)];
   void load("subscribe");
   return {
     events,

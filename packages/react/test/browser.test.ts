@@ -144,9 +144,12 @@ describe("browser: SDK and React hooks in Chromium", { skip: !haveChromium && `n
         return read;
       });
       await add(3);
+      const loaded = until(() => backend.loads > 0, "the page to load its state", 20_000);
+      onLoad = loaded.poke;
       await page.goto(`${proxy.url}/?channel=user:state&state=1`);
+      await loaded.done;
       await waitText(page, "items", expected());
-      assert.ok(backend.n >= 5);
+      assert.equal(backend.n, 5);
       await add(2);
       await waitText(page, "items", expected());
 
@@ -164,6 +167,31 @@ describe("browser: SDK and React hooks in Chromium", { skip: !haveChromium && `n
       await waitText(page, "items", expected());
       assert.ok(backend.loads > loadsBefore, "getState was called again after the restart");
     } finally {
+      await page.close();
+      await proxy.close();
+      await hub.close();
+    }
+  });
+
+  it("reconnects at once when the browser comes back online, instead of after the backoff delay", async () => {
+    const hub = await startHerald();
+    const proxy = await FlakyProxy.start(hub.url, pageDir);
+    const page = await browser.newPage();
+    try {
+      // A ten-minute backoff floor: within the test, only the `online` retry can reconnect.
+      await page.goto(`${proxy.url}/?channel=user:online&minDelay=600000`);
+      await waitText(page, "state", "connected");
+      await browser.setOffline(true);
+      await page.waitForFunction(() => navigator.onLine === false, undefined, { timeout: 20_000 });
+      proxy.cut();
+      await waitText(page, "state", "reconnecting");
+      assert.equal(await text(page, "reason"), "transport_closed");
+      await browser.setOffline(false);
+      await waitText(page, "state", "connected");
+      await hub.herald.publish("user:online", "balance_update", { availableBalance: 7 });
+      await waitText(page, "balance", "7");
+    } finally {
+      await browser.setOffline(false);
       await page.close();
       await proxy.close();
       await hub.close();

@@ -19,13 +19,15 @@ declare global {
     loadState(): Promise<{ state: number[]; position: { epoch: string; offset: number } }>;
   }
 }
-const herald = new Herald({ url: location.origin, reconnect: { minDelay: 100, maxDelay: 400 } });
+// `?minDelay=…` (ms): a backoff floor long enough that only an immediate retry can reconnect in time.
+const minDelay = Number(params.get("minDelay") ?? 100);
+const herald = new Herald({ url: location.origin, reconnect: { minDelay, maxDelay: Math.max(400, minDelay) } });
 
 function Connection() {
-  const { newState, transport, attempt } = useConnectionState();
+  const { newState, reason, transport, attempt } = useConnectionState();
   return (
     <p>
-      <span id="state">{newState}</span> over <span id="transport">{transport}</span> (attempt <span id="attempt">{attempt}</span>)
+      <span id="state">{newState}</span> over <span id="transport">{transport}</span> (attempt <span id="attempt">{attempt}</span>, <span id="reason">{reason}</span>)
     </p>
   );
 }
