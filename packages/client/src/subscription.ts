@@ -237,7 +237,8 @@ export class Subscription<E extends EventMap = EventMap> implements ChannelView<
 
   /**
    * Listens to a channel event (`handler(data, frame)`) or to a control event: `subscribed`
-   * (with `recovered`), `recovery_failed` (the app must reload its state), `error`, `unsubscribed`.
+   * (with `recovered`), `recovery_failed` (the app must reload its state, unless the handle was
+   * given `getState`, which does it), `error`, `unsubscribed`, `state_loaded` (with `getState`).
    * Returns the function that removes the listener.
    */
   on<K extends (keyof E & string) | keyof SubscriptionControlEvents>(type: K, handler: SubscriptionHandler<E, K>): () => void {
