@@ -38,7 +38,8 @@ import {
 import { Emitter } from "./emitter.js";
 import { Receipts } from "./receipts.js";
 import { HeraldError } from "./errors.js";
-import { ChannelState, Subscription, type ChannelView, type EventMap } from "./subscription.js";
+import { syncState, type GetState, type StateSync } from "./state-sync.js";
+import { ChannelState, Subscription, type ChannelView, type EventMap, type SubscribeOptions } from "./subscription.js";
 import { PollingTransport } from "./transports/polling.js";
 import { SseTransport } from "./transports/sse.js";
 import {
@@ -199,6 +200,7 @@ export class Herald {
   /** Bumped by connect/disconnect and every new attempt, so stale async work can tell it is stale. */
   private generation = 0;
   private token: string | undefined;
+  private tokenRequest: Promise<string> | undefined;
   private pingInterval = 0;
   /** This connection's id (its `connected` frame): an SSE client's acknowledgements name it. */
   private connectionId: string | undefined;
@@ -271,20 +273,33 @@ export class Herald {
    * Subscribes to a channel (or joins the subscription this client already holds). Works before
    * connect(): the subscription is sent once connected. Throws on an invalid channel name.
    */
-  subscribe<E extends EventMap = EventMap>(channel: string): Subscription<E> {
+  subscribe<E extends EventMap = EventMap, S = unknown>(channel: string, options: SubscribeOptions<S> = {}): Subscription<E> {
     const problem = channelProblem(channel);
     if (problem) throw new HeraldError("invalid_channel", `${JSON.stringify(channel)}: ${problem}`);
     let shared = this.channels.get(channel);
     if (!shared) {
       shared = new ChannelState(channel);
       this.channels.set(channel, shared);
-      this.channelAdded(shared);
+      // A channel made for a state is subscribed from the state's position, once it is known.
+      shared.waiting = options.getState !== undefined;
+      if (!shared.waiting) this.channelAdded(shared);
     }
     shared.refs += 1;
     clearTimeout(shared.releaseTimer);
     shared.releaseTimer = undefined;
     const state = shared;
-    return new Subscription<E>(shared, () => this.release(state));
+    if (!options.getState) {
+      // No handle is left to give a waiting channel its position: subscribe without one.
+      if (state.loaders === 0) this.opened(state, undefined);
+      return new Subscription<E>(shared, () => this.release(state));
+    }
+    state.loaders += 1;
+    const release = (): void => {
+      state.loaders -= 1;
+      this.release(state);
+      if (state.loaders === 0 && state.refs > 0) this.opened(state, undefined);
+    };
+    return new Subscription<E>(shared, release, this.stateSync(state, options.getState as GetState));
   }
 
   /** A read-only view of a channel this client is subscribed to, without taking a reference. */
@@ -345,8 +360,7 @@ export class Herald {
   private async open(): Promise<void> {
     const generation = ++this.generation;
     try {
-      if (this.options.getToken) this.token = await this.options.getToken();
-      else this.token = this.options.token;
+      this.token = this.options.getToken ? await this.fetchToken() : this.options.token;
     } catch (error) {
       if (generation !== this.generation) return;
       this.lost(ABNORMAL_CLOSURE, `getToken failed: ${error instanceof Error ? error.message : String(error)}`, false, "token_failed");
@@ -379,7 +393,7 @@ export class Herald {
       httpUrl: this.httpUrl,
       wsUrl: this.wsUrl,
       token: this.token,
-      channels: [...this.channels.values()].map((shared) => {
+      channels: [...this.channels.values()].filter((shared) => !shared.waiting).map((shared) => {
         shared.sinceSent = shared.position;
         return shared.position ? { channel: shared.channel, since: shared.position } : { channel: shared.channel };
       }),
@@ -599,23 +613,45 @@ export class Herald {
     this.subscribeIds.clear();
   }
 
+  /** One getToken call at a time: whoever needs a token while one is on its way waits for that one. */
+  private fetchToken(): Promise<string> {
+    return (this.tokenRequest ??= (async () => this.options.getToken!())().finally(() => (this.tokenRequest = undefined)));
+  }
+
   private async refreshToken(channel: string | undefined): Promise<void> {
     const generation = this.generation;
     let token: string;
     try {
-      token = await this.options.getToken!();
+      token = await this.fetchToken();
     } catch (error) {
       this.emitter.emit("error", { code: "token_expired", message: `getToken failed: ${error instanceof Error ? error.message : String(error)}` });
       return;
     }
     if (generation !== this.generation || !this.transport) return;
+    // Every refusal that waited for this token resumes here; the connection is told it once.
+    if (token !== this.token) this.transport.send({ type: "auth", token });
     this.token = token;
-    this.transport.send({ type: "auth", token });
     const shared = channel === undefined ? undefined : this.channels.get(channel);
     if (shared) void this.sendSubscribe(shared);
   }
 
   // ---- subscriptions ----
+
+  private stateSync(shared: ChannelState, getState: GetState): StateSync {
+    return syncState(shared, getState, {
+      history: (channel, since) => this.history(channel, { since }),
+      backoff: this.reconnectOptions,
+      loaded: (position) => this.opened(shared, position),
+    });
+  }
+
+  /** A channel waiting for a state's position gets it (or none): it is subscribed from there. */
+  private opened(shared: ChannelState, position: StreamPosition | undefined): void {
+    if (!shared.waiting || this.channels.get(shared.channel) !== shared) return;
+    shared.waiting = false;
+    shared.position ??= position;
+    this.channelAdded(shared);
+  }
 
   private channelAdded(shared: ChannelState): void {
     if (this.currentState !== "connected" || !this.transport) return;
@@ -627,7 +663,7 @@ export class Herald {
     const waiting = this.unsubscribing.get(shared.channel);
     if (waiting) await waiting;
     const transport = this.transport;
-    if (!transport?.duplex || this.channels.get(shared.channel) !== shared || this.currentState !== "connected") return;
+    if (!transport?.duplex || this.channels.get(shared.channel) !== shared || this.currentState !== "connected" || shared.waiting) return;
     const id = this.nextId++;
     this.subscribeIds.set(id, shared.channel);
     shared.sinceSent = shared.position;
@@ -706,7 +742,7 @@ export class Herald {
   private async getJson<T>(path: string, query: Record<string, string>): Promise<T> {
     const url = new URL(path, this.httpUrl);
     for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
-    const token = this.token ?? (this.options.getToken ? await this.options.getToken() : this.options.token);
+    const token = this.token ?? (this.options.getToken ? await this.fetchToken() : this.options.token);
     if (token) url.searchParams.set("token", token);
     let response: Response;
     try {

@@ -24,9 +24,11 @@ export type {
   RecoveryFailedContext,
   SubscriptionErrorContext,
   UnsubscribedContext,
+  SubscribeOptions,
 } from "./subscription.js";
+export type { GetState, LoadedState, StateLoadedContext } from "./state-sync.js";
 export { HeraldError } from "./errors.js";
 export { backoffDelay } from "@herald/protocol";
 export type { BackoffOptions } from "@herald/protocol";
 export type { TransportName, WebSocketConstructor, WebSocketLike } from "./transports/transport.js";
-export type { EventFrame, PublishedFrame, StreamPosition } from "@herald/protocol";
+export type { CacheResult, EventFrame, PublishedFrame, StreamPosition } from "@herald/protocol";

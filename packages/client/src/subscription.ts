@@ -10,8 +10,9 @@
  * transport or however often the connection was cut.
  */
 
-import type { EventFrame, StreamPosition, SubscribedFrame } from "@herald/protocol";
+import type { CacheResult, EventFrame, StreamPosition, SubscribedFrame } from "@herald/protocol";
 import { Emitter } from "./emitter.js";
+import type { GetState, StateLoadedContext, StateSync } from "./state-sync.js";
 
 /** Event names to payload types, e.g. `{ balance_update: { availableBalance: number } }`. */
 export type EventMap = Record<string, unknown>;
@@ -22,6 +23,11 @@ export interface SubscribedContext {
   recovered: boolean;
   epoch: string;
   offset: number;
+  /**
+   * In a namespace with `cache: true`, on a subscribe without a position: `hit` when the channel's
+   * latest event (at `offset`) is delivered next, `miss` when the channel has none retained.
+   */
+  cache?: CacheResult;
 }
 
 /** The server could not replay what was missed (history expired or lost): reload the state. */
@@ -60,6 +66,8 @@ export interface UnsubscribedContext {
 
 /** Events every subscription emits besides the channel's own events. */
 export interface SubscriptionControlEvents {
+  /** Only on a handle given `getState`: the state to start from, before the events after it. */
+  state_loaded: StateLoadedContext;
   subscribed: SubscribedContext;
   recovery_failed: RecoveryFailedContext;
   error: SubscriptionErrorContext;
@@ -100,6 +108,10 @@ type ChannelEvents = SubscriptionControlEvents & Record<string, unknown>;
 /** @internal The one server subscription behind every handle of a channel. */
 export class ChannelState implements ChannelView {
   refs = 0;
+  /** Not subscribed yet: waiting for the position of the state a handle is loading (getState). */
+  waiting = false;
+  /** Handles of this channel given `getState`. */
+  loaders = 0;
   /** Last delivered position; sent as `since` on the next subscribe. */
   position: StreamPosition | undefined;
   /** The `since` of the subscribe in flight, to tell a failed recovery from a first subscribe. */
@@ -142,12 +154,15 @@ export class ChannelState implements ChannelView {
     this.receipts = frame.receipts === true;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    // Recovered: the missed events follow and move the position on; otherwise start at the head.
-    if (!(frame.recovered && since)) this.position = { epoch: frame.epoch, offset: frame.offset };
+    // Recovered: the missed events follow and move the position on; otherwise start at the head,
+    // or just before it when the latest event follows (cache hit).
+    if (!(frame.recovered && since)) this.position = { epoch: frame.epoch, offset: frame.cache === "hit" ? frame.offset - 1 : frame.offset };
     const { error: _cleared, ...rest } = this.state;
     this.state = { ...rest, status: "subscribed", recovered: frame.recovered };
     if (since && !frame.recovered) this.emitter.emit("recovery_failed", { channel: this.channel, since, epoch: frame.epoch, offset: frame.offset });
-    this.emitter.emit("subscribed", { channel: this.channel, recovered: frame.recovered, epoch: frame.epoch, offset: frame.offset });
+    const context: SubscribedContext = { channel: this.channel, recovered: frame.recovered, epoch: frame.epoch, offset: frame.offset };
+    if (frame.cache) context.cache = frame.cache;
+    this.emitter.emit("subscribed", context);
     this.notify();
   }
 
@@ -158,6 +173,8 @@ export class ChannelState implements ChannelView {
     this.position = { epoch: frame.epoch, offset: frame.offset };
     this.latestByType.set(frame.type, frame.data);
     this.emitter.emit(frame.type, frame);
+    // "*" cannot be an event type: every event, for handles that keep a state (StateSync).
+    this.emitter.emit("*", frame);
     this.notify();
     return true;
   }
@@ -182,7 +199,17 @@ export class ChannelState implements ChannelView {
   }
 }
 
-const CONTROL = new Set<string>(["subscribed", "recovery_failed", "error", "unsubscribed"]);
+const CONTROL = new Set<string>(["state_loaded", "subscribed", "recovery_failed", "error", "unsubscribed"]);
+
+/** Options of `herald.subscribe(channel, options)`. */
+export interface SubscribeOptions<S = unknown> {
+  /**
+   * Loads the app's state and the stream position it reflects. The handle then emits
+   * `state_loaded` and exactly the events after that position (none missed, none twice), and
+   * calls it again by itself when the channel's recovery fails. Default: none.
+   */
+  getState?: GetState<S>;
+}
 
 /** A handle on a channel subscription. Listeners added through it go away with `unsubscribe()`. */
 export class Subscription<E extends EventMap = EventMap> implements ChannelView<E> {
@@ -193,6 +220,7 @@ export class Subscription<E extends EventMap = EventMap> implements ChannelView<
   constructor(
     private readonly shared: ChannelState,
     private readonly release: () => void,
+    private readonly sync?: StateSync,
   ) {}
 
   get channel(): string {
@@ -213,18 +241,31 @@ export class Subscription<E extends EventMap = EventMap> implements ChannelView<
 
   /**
    * Listens to a channel event (`handler(data, frame)`) or to a control event: `subscribed`
-   * (with `recovered`), `recovery_failed` (the app must reload its state), `error`, `unsubscribed`.
+   * (with `recovered`), `recovery_failed` (the app must reload its state, unless the handle was
+   * given `getState`, which does it), `error`, `unsubscribed`, `state_loaded` (with `getState`).
    * Returns the function that removes the listener.
    */
   on<K extends (keyof E & string) | keyof SubscriptionControlEvents>(type: K, handler: SubscriptionHandler<E, K>): () => void {
     if (this.released) return () => {};
-    const listener = CONTROL.has(type)
-      ? (handler as (context: unknown) => void)
-      : (frame: unknown) => (handler as (data: unknown, event: unknown) => void)((frame as EventFrame).data, frame);
-    const off = this.shared.emitter.on(type, listener);
+    const control = CONTROL.has(type);
+    const listener = control ? (handler as (context: unknown) => void) : (frame: unknown) => (handler as (data: unknown, event: unknown) => void)((frame as EventFrame).data, frame);
+    // A handle keeping a state hears the channel's events through its sync, which drops those the state has.
+    const source = this.sync && (!control || type === "state_loaded") ? this.sync.events : this.shared.emitter;
+    const off = source.on(type, listener);
+    return this.track(type, handler, off);
+  }
+
+  /** Listens to every event of the channel, whatever its type (`handler(frame)`). Returns the function that removes it. */
+  onEvent(handler: (event: EventFrame) => void): () => void {
+    if (this.released) return () => {};
+    const off = (this.sync ? this.sync.events : this.shared.emitter).on("*", handler as (frame: unknown) => void);
+    return this.track("*", handler, off);
+  }
+
+  private track(type: string, handler: unknown, off: () => void): () => void {
     const entry = {
       type,
-      handler: handler as unknown,
+      handler,
       remove: () => {
         off();
         const index = this.listeners.indexOf(entry);
@@ -244,6 +285,7 @@ export class Subscription<E extends EventMap = EventMap> implements ChannelView<
     if (this.released) return;
     this.released = true;
     for (const entry of [...this.listeners]) entry.remove();
+    this.sync?.dispose();
     this.release();
   }
 }

@@ -165,6 +165,50 @@ describe("connection state machine", () => {
   });
 });
 
+describe("token refresh", () => {
+  it("makes one getToken call when many subscriptions are refused with token_expired at once", async () => {
+    const channels = ["user:t1", "user:t2", "user:t3", "user:t4", "user:t5"];
+    const authenticated: string[] = [];
+    let refusals = 0;
+    const allRefused = until(() => refusals >= channels.length, "every subscription refused", 15_000);
+    const expiring: Authorizer = {
+      async authenticate(_session, token) {
+        authenticated.push(token);
+      },
+      async authorizeSubscribe(_session, _channel, token) {
+        if (token !== "t1") return;
+        refusals += 1;
+        allRefused.poke();
+        throw new HeraldError("token_expired", "token t1 has expired");
+      },
+      async authorizePublish() {},
+    };
+    const hub = await startHerald({}, { authorizer: expiring });
+    let calls = 0;
+    // The new token comes only once every subscription has been refused, so each refusal asks for
+    // a token while the first request is still on its way.
+    const getToken = async (): Promise<string> => {
+      calls += 1;
+      if (calls > 1) await allRefused.done;
+      return `t${calls}`;
+    };
+    const client = new Herald({ url: hub.url, getToken, WebSocket, reconnect: fast });
+    try {
+      const subscriptions = channels.map((channel) => client.subscribe(channel));
+      const subscribed = until(() => subscriptions.every((subscription) => subscription.state.status === "subscribed"), "every subscription made");
+      for (const subscription of subscriptions) subscription.watch(subscribed.poke);
+      client.connect();
+      await subscribed.done;
+      assert.equal(refusals, channels.length);
+      assert.equal(calls, 2);
+      assert.deepEqual(authenticated, ["t1", "t2"]);
+    } finally {
+      client.disconnect();
+      await hub.close();
+    }
+  });
+});
+
 describe("a forbidden subscription is that subscription's failure alone", () => {
   it("puts the one subscription in failed with the code, while the connection and the others keep receiving", async () => {
     const personal: Authorizer = {

@@ -84,6 +84,12 @@ export interface CloseCodeInfo {
   readonly description: string;
 }
 
+// The numbers of the close codes that errors stand for (see ClosingErrorCodes), apart from the
+// registry's prose: closeCodeOfError reads these alone, so a client bundle that uses it carries
+// no description (ClosingErrorCodes is built in a pure call, which a bundler drops when unused).
+const DISCONNECTED = 4510;
+const RECONNECT_REQUESTED = 4010;
+
 /**
  * Close codes the server sends. Custom codes follow the convention Centrifugo uses for its
  * 4000-4999 range: 4000-4499 mean "the problem is temporary, reconnect with backoff",
@@ -99,11 +105,11 @@ export const CloseCodes = {
   idle_timeout: { code: 4001, action: "reconnect", description: "The connection neither subscribed nor authenticated within `idleTimeout`." },
   slow_consumer: { code: 4008, action: "reconnect", description: "The connection's send queue passed `sendQueueBytes`; reconnect and recover with `since`." },
   resync: { code: 4009, action: "reconnect", description: "Events of a subscribed channel were lost on this node (its engine was unreachable longer than history keeps them); reconnect and recover with `since`." },
-  reconnect_requested: { code: 4010, action: "reconnect", description: "The backend asked this connection to reconnect (server API `disconnect` with `reconnect: true`), e.g. after changing the user's rights; reconnect with backoff and recover with `since`." },
+  reconnect_requested: { code: RECONNECT_REQUESTED, action: "reconnect", description: "The backend asked this connection to reconnect (server API `disconnect` with `reconnect: true`), e.g. after changing the user's rights; reconnect with backoff and recover with `since`." },
   bad_request: { code: 4500, action: "stop", description: "The connection URL is not valid (e.g. a route parameter failed its pattern); the reason says which." },
   unauthorized: { code: 4501, action: "stop", description: "Authentication failed; get valid credentials before reconnecting." },
   forbidden: { code: 4503, action: "stop", description: "The credentials are valid but this connection is not allowed." },
-  disconnected: { code: 4510, action: "stop", description: "The backend disconnected this user (server API `disconnect`), e.g. at sign-out or a ban; do not reconnect until the application says so." },
+  disconnected: { code: DISCONNECTED, action: "stop", description: "The backend disconnected this user (server API `disconnect`), e.g. at sign-out or a ban; do not reconnect until the application says so." },
 } as const satisfies Record<string, CloseCodeInfo>;
 
 export type CloseCodeName = keyof typeof CloseCodes;
@@ -121,12 +127,15 @@ export function closeAction(code: number): CloseAction {
  * code, so they end with an `error` record or answer carrying one of these, and a client acts on
  * it as it would on the close code (stop, or reconnect with backoff).
  */
-export const ClosingErrorCodes = {
-  disconnected: CloseCodes.disconnected,
-  reconnect_requested: CloseCodes.reconnect_requested,
-} as const satisfies Partial<Record<ErrorCode, CloseCodeInfo>>;
+export const ClosingErrorCodes = /* @__PURE__ */ (() =>
+  ({
+    disconnected: CloseCodes.disconnected,
+    reconnect_requested: CloseCodes.reconnect_requested,
+  }) as const satisfies Partial<Record<ErrorCode, CloseCodeInfo>>)();
 
 /** The close code an error code stands for when it ends a connection (see ClosingErrorCodes), else undefined. */
 export function closeCodeOfError(code: string): number | undefined {
-  return Object.prototype.hasOwnProperty.call(ClosingErrorCodes, code) ? ClosingErrorCodes[code as keyof typeof ClosingErrorCodes].code : undefined;
+  return Object.prototype.hasOwnProperty.call(CLOSE_CODE_OF_ERROR, code) ? CLOSE_CODE_OF_ERROR[code as keyof typeof ClosingErrorCodes] : undefined;
 }
+
+const CLOSE_CODE_OF_ERROR: { readonly [K in keyof typeof ClosingErrorCodes]: (typeof ClosingErrorCodes)[K]["code"] } = { disconnected: DISCONNECTED, reconnect_requested: RECONNECT_REQUESTED };

@@ -28,7 +28,16 @@ export interface SubscribedFrame {
   recovered: boolean;
   /** Present (true) when the channel's namespace keeps receipts: the client acknowledges what it handled with `ack`. */
   receipts?: true;
+  /**
+   * Only in a namespace with `cache: true`, for a subscribe without `since`: `hit` when the
+   * channel's latest retained event (the one at `offset`) follows this frame, `miss` when the
+   * channel retains no event (nothing published yet, or history expired or empty).
+   */
+  cache?: CacheResult;
 }
+
+/** Whether a cache namespace had a latest event to give a new subscriber (see SubscribedFrame.cache). */
+export type CacheResult = "hit" | "miss";
 
 /** Why the server removed a subscription the client did not ask to end: `server_unsubscribe`, the server API's `unsubscribe`. */
 export type UnsubscribeCode = "server_unsubscribe";

@@ -5,3 +5,5 @@ export { useConnectionState } from "./useConnectionState.js";
 export { useSubscription } from "./useSubscription.js";
 export { useEvent } from "./useEvent.js";
 export { useLatest } from "./useLatest.js";
+export { useChannelState } from "./useChannelState.js";
+export type { ChannelStateOptions } from "./useChannelState.js";

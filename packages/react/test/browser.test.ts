@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { createHerald } from "@herald/server";
 import { startHerald, type RunningHerald } from "../../server/test/support/herald.js";
 import { FlakyProxy } from "../../client/test/support/proxy.js";
+import { until } from "../../client/test/support/wait.js";
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const haveChromium = existsSync(chromiumPath);
@@ -91,6 +92,106 @@ describe("browser: SDK and React hooks in Chromium", { skip: !haveChromium && `n
       await hub.herald.publish("user:restart", "balance_update", { availableBalance: 55 });
       await waitText(page, "balance", "55");
     } finally {
+      await page.close();
+      await proxy.close();
+      await hub.close();
+    }
+  });
+
+  it("useLatest shows a cache: true channel's latest value at once, before any new event", async () => {
+    const hub = await startHerald({ namespaces: { price: { cache: true } } });
+    const proxy = await FlakyProxy.start(hub.url, pageDir);
+    const page = await browser.newPage();
+    try {
+      for (const availableBalance of [100, 80]) await hub.herald.publish("price:late", "balance_update", { availableBalance });
+      await page.goto(`${proxy.url}/?channel=price:late`);
+      await waitText(page, "balance", "80");
+      assert.equal(await text(page, "balance-again"), "80");
+      assert.equal(await text(page, "subscription"), "subscribed");
+      await hub.herald.publish("price:late", "balance_update", { availableBalance: 70 });
+      await waitText(page, "balance", "70");
+    } finally {
+      await page.close();
+      await proxy.close();
+      await hub.close();
+    }
+  });
+
+  it("useChannelState applies the events published between the state read and the subscription once each, and reloads after a restart", async () => {
+    let hub: RunningHerald = await startHerald();
+    const port = hub.herald.port;
+    const proxy = await FlakyProxy.start(hub.url, pageDir);
+    const page = await browser.newPage();
+    // The app's backend: its list, the position of its last publish, and how often the page loaded it.
+    const backend = { items: [] as number[], position: { epoch: "", offset: 0 }, loads: 0, n: 0 };
+    const add = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        const n = ++backend.n;
+        const published = await hub.herald.publish("user:state", "added", { n });
+        backend.items.push(n);
+        backend.position = { epoch: published.epoch, offset: published.offset };
+      }
+    };
+    let onLoad = () => {};
+    const expected = () => Array.from({ length: backend.n }, (_, i) => i + 1).join(",");
+    try {
+      await page.exposeFunction("loadState", async () => {
+        backend.loads += 1;
+        const read = { state: [...backend.items], position: { ...backend.position } };
+        // Published after the state was read, before the page subscribes.
+        await add(2);
+        onLoad();
+        return read;
+      });
+      await add(3);
+      const loaded = until(() => backend.loads > 0, "the page to load its state", 20_000);
+      onLoad = loaded.poke;
+      await page.goto(`${proxy.url}/?channel=user:state&state=1`);
+      await loaded.done;
+      await waitText(page, "items", expected());
+      assert.equal(backend.n, 5);
+      await add(2);
+      await waitText(page, "items", expected());
+
+      const loadsBefore = backend.loads;
+      const reloaded = until(() => backend.loads > loadsBefore, "getState called again after the restart", 20_000);
+      onLoad = reloaded.poke;
+      await hub.close();
+      await waitText(page, "state", "reconnecting");
+      const restarted = await createHerald({ config: { logLevel: "silent" } });
+      await restarted.listen({ port, host: "127.0.0.1" });
+      hub = { ...hub, herald: restarted, close: () => restarted.close() };
+      await waitText(page, "state", "connected");
+      await reloaded.done;
+      await add(2);
+      await waitText(page, "items", expected());
+      assert.ok(backend.loads > loadsBefore, "getState was called again after the restart");
+    } finally {
+      await page.close();
+      await proxy.close();
+      await hub.close();
+    }
+  });
+
+  it("reconnects at once when the browser comes back online, instead of after the backoff delay", async () => {
+    const hub = await startHerald();
+    const proxy = await FlakyProxy.start(hub.url, pageDir);
+    const page = await browser.newPage();
+    try {
+      // A ten-minute backoff floor: within the test, only the `online` retry can reconnect.
+      await page.goto(`${proxy.url}/?channel=user:online&minDelay=600000`);
+      await waitText(page, "state", "connected");
+      await browser.setOffline(true);
+      await page.waitForFunction(() => navigator.onLine === false, undefined, { timeout: 20_000 });
+      proxy.cut();
+      await waitText(page, "state", "reconnecting");
+      assert.equal(await text(page, "reason"), "transport_closed");
+      await browser.setOffline(false);
+      await waitText(page, "state", "connected");
+      await hub.herald.publish("user:online", "balance_update", { availableBalance: 7 });
+      await waitText(page, "balance", "7");
+    } finally {
+      await browser.setOffline(false);
       await page.close();
       await proxy.close();
       await hub.close();

@@ -14,7 +14,7 @@
  * new position, exactly as a WebSocket or SSE resubscribe would.
  */
 
-import { decodeCursor, encodeCursor, type Cursor } from "@herald/protocol";
+import { decodeCursor, encodeCursor, type CacheResult, type Cursor } from "@herald/protocol";
 import { ABNORMAL_CLOSURE, streamUrl, type IncomingFrame, type TransportContext } from "./transport.js";
 import { HttpTransport } from "./http-transport.js";
 
@@ -23,6 +23,8 @@ interface UpdatesAnswer {
   cursor: string;
   count: number;
   recovered: boolean;
+  /** Per channel of a `cache: true` namespace polled without a position: whether its latest event is in `updates`. */
+  cache?: Record<string, CacheResult>;
 }
 
 /** Extra time a long-poll may take beyond the wait it asked for before it counts as hung. */
@@ -65,11 +67,17 @@ export class PollingTransport extends HttpTransport {
       const delivered = answer.updates.some((update) => update.channel === channel);
       const continuous = from !== undefined && from.epoch === at.epoch && (delivered || from.offset === at.offset);
       if (first || (!answer.recovered && !continuous)) {
-        this.callbacks.frame({ type: "subscribed", channel, epoch: at.epoch, offset: at.offset, recovered: continuous });
+        const cache = from === undefined ? answer.cache?.[channel] : undefined;
+        this.callbacks.frame(cache ? { type: "subscribed", channel, epoch: at.epoch, offset: at.offset, recovered: continuous, cache } : { type: "subscribed", channel, epoch: at.epoch, offset: at.offset, recovered: continuous });
       }
     }
-    // A first answer's events of a channel without a position are its history before the subscription.
-    this.deliver(first ? answer.updates.filter((update) => sent[update.channel as string] !== undefined) : answer.updates);
+    // A first answer's events of a channel without a position are its history before the
+    // subscription, except the latest one of a cache namespace, which the subscriber starts with.
+    const kept = (update: IncomingFrame): boolean => {
+      const channel = update.channel as string;
+      return sent[channel] !== undefined || (answer.cache?.[channel] === "hit" && update.offset === now[channel]?.offset);
+    };
+    this.deliver(first ? answer.updates.filter(kept) : answer.updates);
     return { ...sent, ...now };
   }
 

@@ -7,16 +7,27 @@
 import { StrictMode, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { Herald } from "@herald/client";
-import { HeraldProvider, useConnectionState, useEvent, useLatest, useSubscription } from "@herald/react";
+import { HeraldProvider, useChannelState, useConnectionState, useEvent, useLatest, useSubscription } from "@herald/react";
 
-const channel = new URLSearchParams(location.search).get("channel") ?? "user:web";
-const herald = new Herald({ url: location.origin, reconnect: { minDelay: 100, maxDelay: 400 } });
+const params = new URLSearchParams(location.search);
+const channel = params.get("channel") ?? "user:web";
+/** `?state=1`: the page keeps a list with useChannelState, loaded from the app's backend (the test exposes it as `loadState`). */
+const withState = params.get("state") === "1";
+
+declare global {
+  interface Window {
+    loadState(): Promise<{ state: number[]; position: { epoch: string; offset: number } }>;
+  }
+}
+// `?minDelay=…` (ms): a backoff floor long enough that only an immediate retry can reconnect in time.
+const minDelay = Number(params.get("minDelay") ?? 100);
+const herald = new Herald({ url: location.origin, reconnect: { minDelay, maxDelay: Math.max(400, minDelay) } });
 
 function Connection() {
-  const { newState, transport, attempt } = useConnectionState();
+  const { newState, reason, transport, attempt } = useConnectionState();
   return (
     <p>
-      <span id="state">{newState}</span> over <span id="transport">{transport}</span> (attempt <span id="attempt">{attempt}</span>)
+      <span id="state">{newState}</span> over <span id="transport">{transport}</span> (attempt <span id="attempt">{attempt}</span>, <span id="reason">{reason}</span>)
     </p>
   );
 }
@@ -41,7 +52,23 @@ function Ticks() {
   );
 }
 
+function Items() {
+  const items = useChannelState<number[]>(channel, {
+    getState: () => window.loadState(),
+    reduce: (list, event) => [...list, (event.data as { n: number }).n],
+  });
+  return <p id="items">{items === undefined ? "loading" : items.join(",")}</p>;
+}
+
 createRoot(document.getElementById("root")!).render(
+  withState ? (
+    <StrictMode>
+      <HeraldProvider client={herald}>
+        <Connection />
+        <Items />
+      </HeraldProvider>
+    </StrictMode>
+  ) : (
   <StrictMode>
     <HeraldProvider client={herald}>
       <Connection />
@@ -50,5 +77,6 @@ createRoot(document.getElementById("root")!).render(
       {/* A second reader of the same channel: still one server subscription. */}
       <Balance id="balance-again" />
     </HeraldProvider>
-  </StrictMode>,
+  </StrictMode>
+  ),
 );

@@ -24,7 +24,7 @@
  */
 
 import type { IncomingHttpHeaders } from "node:http";
-import { channelProblem, CloseCodes, eventTypeProblem, type StreamPosition } from "@herald/protocol";
+import { channelProblem, CloseCodes, eventTypeProblem, type StreamPosition, type SubscribedFrame } from "@herald/protocol";
 import type { Authorizer } from "./authorizer.js";
 import { InFlight } from "./in-flight.js";
 import type { Engine, EventSender, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
@@ -227,9 +227,14 @@ export class Hub {
       await state.ready;
       if (gone()) return await abandon();
       const since = request.since;
+      // A cache namespace answers a subscriber without `since` with its newest retained event,
+      // read in the same call as the position so that the two agree.
+      const cached = since === undefined && options.cache;
       const history: HistoryResult = since
         ? await this.engine.history(channel, { since: since.offset }, options)
-        : { ...(await this.engine.position(channel, options)), events: [], complete: true };
+        : cached
+          ? await this.engine.history(channel, { limit: 1 }, options)
+          : { ...(await this.engine.position(channel, options)), events: [], complete: true };
       if (since && since.epoch === history.epoch && since.offset > history.offset) {
         throw new HeraldError("invalid_since", `since.offset ${since.offset} is ahead of ${channel}'s offset ${history.offset}`);
       }
@@ -240,11 +245,15 @@ export class Hub {
         if (recovered) figures.recovered += 1;
         else figures.notRecovered += 1;
       }
-      const subscribed = { type: "subscribed" as const, channel, epoch: history.epoch, offset: history.offset, recovered, ...(options.receipts ? { receipts: true as const } : {}) };
+      const latest = cached ? history.events.find((event) => event.offset === history.offset) : undefined;
+      const subscribed: SubscribedFrame = { type: "subscribed", channel, epoch: history.epoch, offset: history.offset, recovered };
+      if (options.receipts) subscribed.receipts = true;
+      if (cached) subscribed.cache = latest ? "hit" : "miss";
       session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
       subscription.epoch = history.epoch;
-      subscription.lastOffset = recovered ? since.offset : history.offset;
+      subscription.lastOffset = recovered ? since.offset : latest ? latest.offset - 1 : history.offset;
       if (recovered) await this.replay(subscription, history.events);
+      else if (latest) await this.replay(subscription, [latest]);
       if (gone()) return await abandon();
       if (options.presence) {
         await this.engine.addPresence(channel, this.presenceEntry(session));

@@ -10,6 +10,8 @@ export interface ChannelOptions extends StreamOptions {
   readonly clientPublish: boolean;
   /** Whether subscribers acknowledge what they handled and the hub keeps receipts (receipts.ts). */
   readonly receipts: boolean;
+  /** A subscriber without `since` first gets the latest retained event (or `cache: "miss"`). */
+  readonly cache: boolean;
 }
 
 export class Namespaces {
@@ -29,6 +31,7 @@ export class Namespaces {
         presence: own?.presence ?? false,
         clientPublish: own?.clientPublish ?? false,
         receipts: own?.receipts ?? false,
+        cache: own?.cache ?? false,
       };
       this.resolved.set(namespace, options);
     }

@@ -1,7 +1,8 @@
 /**
  * Polling and long-polling at `GET /api/updates?channel=…&since=<cursor>&timeout=<duration>`.
- * Answers `{updates, cursor, count, recovered}`: the events after the cursor, in offset order per
- * channel, and the cursor to send next time. Without `since` it answers the retained history.
+ * Answers `{updates, cursor, count, recovered, cache?}`: the events after the cursor, in offset order per
+ * channel, and the cursor to send next time. Without `since` it answers the retained history, and
+ * `cache` names, for each channel of a `cache: true` namespace, whether its latest event is in it.
  * With `timeout`, an empty answer waits until an event arrives or the time is up.
  *
  * No gap: the request starts watching its channels before it reads history, so an event
@@ -18,7 +19,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { encodeCursor, type Cursor, type EventFrame } from "@herald/protocol";
+import { encodeCursor, type CacheResult, type Cursor, type EventFrame } from "@herald/protocol";
 import { parseDuration } from "../config/duration.js";
 import type { HttpContext } from "./http-context.js";
 import { PassiveSession } from "../hub/passive-session.js";
@@ -67,7 +68,9 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       }
       endedByServer(session);
       // Serialised here, once, so the bytes counted are the bytes sent.
-      body = JSON.stringify({ updates: answer.updates, cursor: encodeCursor(answer.next), count: answer.count, recovered: answer.recovered });
+      const fields: Record<string, unknown> = { updates: answer.updates, cursor: encodeCursor(answer.next), count: answer.count, recovered: answer.recovered };
+      if (answer.cache) fields.cache = answer.cache;
+      body = JSON.stringify(fields);
       context.stats.deliveredBy.polling += answer.count;
       context.stats.bytesSent.polling += Buffer.byteLength(body);
     } finally {
@@ -90,6 +93,7 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     const updates: EventFrame[] = [];
     const next: Cursor = {};
     let recovered = true;
+    let cache: Record<string, CacheResult> | undefined;
     for (const channel of channels) {
       const since = cursor?.[channel];
       const history = await hub.history(channel, since ? { since: since.offset, limit } : { limit });
@@ -101,8 +105,11 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       const events = since && !continuous ? [] : history.events;
       for (const event of events) updates.push(new PreparedEvent(event).frame());
       const last = events[events.length - 1];
+      // Without a position the answer holds the retained history: in a cache namespace, say
+      // whether its newest event is the channel's latest, for a client that starts from it.
+      if (since === undefined && hub.channelOptions(channel).cache) (cache ??= {})[channel] = last && last.offset === history.offset ? "hit" : "miss";
       next[channel] = last ? { epoch: last.epoch, offset: last.offset } : { epoch: history.epoch, offset: since && continuous ? since.offset : history.offset };
     }
-    return { updates, next, count: updates.length, recovered };
+    return { updates, next, count: updates.length, recovered, cache };
   }
 }
