@@ -8,16 +8,20 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 const packages = [
-  { dir: "packages/client", entry: "src/index.ts", name: "herald", external: [] },
+  { dir: "packages/client", entry: "src/index.ts", worker: "src/share/worker.ts", name: "herald", external: [] },
   { dir: "packages/react", entry: "src/index.ts", name: "herald-react", external: ["react", "react/jsx-runtime", "@herald/client"] },
 ];
 
 for (const pkg of packages) {
   for (const format of ["esm", "cjs"]) {
+    // ESM keeps the client's on-demand imports (tab sharing) as chunks of their own, so an app's
+    // bundler loads them only when used, and adds the SharedWorker script as a second entry.
+    const split = format === "esm" && pkg.worker !== undefined;
     await build({
       absWorkingDir: `${root}/${pkg.dir}`,
-      entryPoints: [pkg.entry],
-      outfile: `dist/${pkg.name}.${format === "esm" ? "js" : "cjs"}`,
+      ...(split
+        ? { entryPoints: { [pkg.name]: pkg.entry, "share-worker": pkg.worker }, outdir: "dist", splitting: true, chunkNames: "chunks/[name]-[hash]" }
+        : { entryPoints: [pkg.entry], outfile: `dist/${pkg.name}.${format === "esm" ? "js" : "cjs"}` }),
       bundle: true,
       format,
       platform: "neutral",

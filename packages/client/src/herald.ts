@@ -140,6 +140,17 @@ export interface HeraldOptions {
   WebSocket?: WebSocketConstructor;
   /** fetch implementation; default `globalThis.fetch`. */
   fetch?: typeof fetch;
+  /**
+   * Share one connection between the tabs of this origin that use the same `url` (browser pages
+   * only; elsewhere every client has its own). Default true. See the README's "One connection per browser".
+   */
+  share?: boolean;
+  /**
+   * URL of the sharing worker script (`@herald/client/share-worker`, emitted by your bundler): with
+   * it the connection lives in a SharedWorker; without it, or where SharedWorker is missing, in one
+   * of the tabs, chosen with Web Locks.
+   */
+  shareWorker?: string | URL;
 }
 
 export interface HistoryOptions {
@@ -202,8 +213,10 @@ export class Herald {
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
   private reopenScheduled = false;
+  /** The connection is another tab's or a worker's (share/); `transport` is the link to it. */
+  private sharing = false;
   private readonly onOnline = (): void => {
-    if (this.currentState !== "reconnecting") return;
+    if (this.currentState !== "reconnecting" || this.sharing) return;
     clearTimeout(this.reconnectTimer);
     this.setState("reconnecting", "online", { nextDelay: 0 });
     void this.open();
@@ -234,7 +247,7 @@ export class Herald {
 
   /** The transport in use (or being tried). */
   get transportName(): TransportName {
-    return this.transports[this.transportIndex]!;
+    return this.sharing ? this.lastChange.transport : this.transports[this.transportIndex]!;
   }
 
   on<K extends keyof HeraldEvents>(type: K, listener: (payload: HeraldEvents[K]) => void): () => void {
@@ -339,6 +352,7 @@ export class Herald {
 
   private async open(): Promise<void> {
     const generation = ++this.generation;
+    if (this.options.share !== false && typeof document === "object" && (await this.joinShared(generation))) return;
     try {
       if (this.options.getToken) this.token = await this.options.getToken();
       else this.token = this.options.token;
@@ -349,6 +363,33 @@ export class Herald {
     }
     if (generation !== this.generation) return;
     this.startTransport(generation);
+  }
+
+  /**
+   * Joins the connection the tabs of this origin share (loaded on demand, so that clients which
+   * never share do not ship it). False when this browser cannot share: the client connects itself.
+   */
+  private async joinShared(generation: number): Promise<boolean> {
+    const link = await import("./share/index.js")
+      .then((share) => share.join(this.options, { frame: (frame) => this.frame(frame), mirror: (change) => this.mirror(change) }))
+      .catch(() => undefined);
+    if (generation !== this.generation) link?.close();
+    else if (link) this.transport = link;
+    this.sharing = !!link;
+    return this.sharing || generation !== this.generation;
+  }
+
+  /** The shared connection's state becomes this client's; its subscriptions are asked for again once it is connected. */
+  private mirror(change: StateChange): void {
+    if (change.newState !== "connected") {
+      this.dropPending("disconnected", "the shared connection closed before the answer came");
+      for (const shared of this.channels.values()) if (shared.state.status === "subscribed") shared.setState({ status: "subscribing" });
+    }
+    const oldState = this.currentState;
+    if (oldState === change.newState && oldState !== "reconnecting") return;
+    this.currentState = change.newState;
+    this.lastChange = { ...change, oldState };
+    this.emitter.emit("state", this.lastChange);
   }
 
   /** Opens the current transport for this generation; also used to reopen a stream with new channels. */

@@ -108,6 +108,8 @@ export class ChannelState implements ChannelView {
   /** Retryable refusals in a row (reset by `subscribed`): the backoff attempt of the next retry. */
   refusals = 0;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Sees every event delivered, in order, whatever its type: the sharing host forwards them to the tabs. */
+  tap: ((frame: EventFrame) => void) | undefined;
   state: SubscriptionSnapshot = { status: "subscribing", recovered: false };
   readonly emitter = new Emitter<ChannelEvents>();
   private readonly latestByType = new Map<string, unknown>();
@@ -154,6 +156,7 @@ export class ChannelState implements ChannelView {
     if (position && position.epoch === frame.epoch && frame.offset <= position.offset) return;
     this.position = { epoch: frame.epoch, offset: frame.offset };
     this.latestByType.set(frame.type, frame.data);
+    this.tap?.(frame);
     this.emitter.emit(frame.type, frame);
     this.notify();
   }
