@@ -370,6 +370,8 @@ export class Herald {
    * never share do not ship it). False when this browser cannot share: the client connects itself.
    */
   private async joinShared(generation: number): Promise<boolean> {
+    // connect() after a mirrored `failed` finds the old link still attached: attach anew.
+    this.transport?.close();
     const link = await import("./share/index.js")
       .then((share) => share.join(this.options, { frame: (frame) => this.frame(frame), mirror: (change) => this.mirror(change) }))
       .catch(() => undefined);

@@ -84,7 +84,7 @@ describe("browser: one connection per browser profile and origin", { skip }, () 
 
   it("leader tab: five tabs, one connection; events reach all; a tab's own channel goes with it; the leader closes and another takes over losing nothing; another origin has its own", async () => {
     // History long enough for whatever the publisher manages while no tab holds a connection.
-    const hub = await startHerald({ history: { size: 100_000 } });
+    const hub = await startHerald({ history: { size: 100_000 }, namespaces: { user: { clientPublish: true } } });
     const proxy = await FlakyProxy.start(hub.url, pageDir);
     const other = await FlakyProxy.start(hub.url, pageDir);
     const pages: Page[] = [];
@@ -101,7 +101,10 @@ describe("browser: one connection per browser profile and origin", { skip }, () 
       await untilStatus(hub, { connections: 1, subscriptions: 2 });
       assert.equal(proxy.seen.get("/ws"), 1, "one WebSocket for five tabs");
 
-      await publish(10);
+      await publish(9);
+      // A tab that does not hold the connection publishes through the one that does.
+      const offset = await pages[3]!.evaluate(async () => (await (globalThis as unknown as { herald: import("../src/index.js").Herald }).herald.publish("user:share", "tick", { from: "tab" })).offset);
+      assert.equal(offset, ++published);
       for (const page of pages) await waitForText(page, "offsets", upTo(10));
 
       // The channel only tab 2 wanted goes when it closes; the one the others want stays.

@@ -6,7 +6,7 @@
  * - Otherwise, with Web Locks and BroadcastChannel: one tab leads and holds it (leader.ts).
  * - Otherwise: undefined, and the client connects by itself as before.
  *
- * Clients share when they name the same Herald `url`. Each page holds a Web Lock for its lifetime;
+ * Clients share when they name the same Herald `url`, `wsPath` and static `token`. Each page holds a Web Lock for its lifetime;
  * whoever holds the connection waits on it, so a tab that closes or crashes releases what only it
  * needed (host.ts).
  */
@@ -33,7 +33,8 @@ function pageAlive(): Promise<void> {
 
 export async function join(options: HeraldOptions, tab: TabSide): Promise<Transport | undefined> {
   if (!globalThis.navigator?.locks) return undefined;
-  const key = `herald-share ${new URL(options.url, location.href).href}`;
+  // Clients share only a connection they would have opened alike: same Herald, same endpoint, same static token.
+  const key = `herald-share ${new URL(options.url, location.href).href} ${options.wsPath ?? ""} ${hash(options.token ?? "")}`;
   const held = pageAlive();
   if (options.shareWorker !== undefined && typeof SharedWorker === "function") {
     const link = await workerLink(options, tab, key, held);
@@ -65,4 +66,11 @@ async function workerLink(options: HeraldOptions, tab: TabSide, key: string, hel
     };
     link.hello(page);
   });
+}
+
+/** FNV-1a, to name a token in a lock without spelling it out. */
+function hash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(36);
 }

@@ -37,3 +37,5 @@ subscription.on("recovery_failed", () => show("recovery-failed", String(++recove
 const extra = params.get("extra");
 if (extra) herald.subscribe(extra).watch(() => show("extra", herald.channel(extra)?.state.status ?? ""));
 herald.connect();
+// For the test to publish from this tab.
+(globalThis as { herald?: Herald }).herald = herald;
