@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { browserTestSkip, launchChromium, waitForText, type Chromium } from "../../../examples/shared/browser-test.js";
 import { startHerald, type RunningHerald } from "../../server/test/support/herald.js";
+import { SignJWT } from "jose";
 import { FlakyProxy } from "./support/proxy.js";
 
 type Page = import("playwright-core").Page;
@@ -194,6 +195,27 @@ describe("browser: one connection per browser profile and origin", { skip }, () 
       await publish(5);
       for (const page of pages) await waitForText(page, "offsets", upTo(10));
       assert.equal(proxy.seen.get("/ws"), 1, "the worker's connection was never replaced");
+    } finally {
+      for (const page of pages) await page.close();
+      await proxy.close();
+      await hub.close();
+    }
+  });
+
+  it("SharedWorker: the worker asks a tab for the token (getToken cannot cross into it), once for every tab", async () => {
+    const secret = "client-share-secret-0123456789abcdef";
+    const hub = await startHerald({ auth: { jwt: { secret } }, namespaces: { user: { subscribe: "authenticated" } } });
+    const proxy = await FlakyProxy.start(hub.url, pageDir);
+    const token = await new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h").sign(new TextEncoder().encode(secret));
+    const pages: Page[] = [];
+    try {
+      for (let i = 0; i < 3; i++) pages.push(await open(`${proxy.url}/?worker=1&token=${token}`));
+      await untilStatus(hub, { connections: 1, subscriptions: 1 });
+      let calls = 0;
+      for (const page of pages) calls += Number(await page.locator("#token-calls").textContent());
+      assert.equal(calls, 1, "one getToken call for the one connection");
+      await hub.herald.publish("user:share", "tick", {});
+      for (const page of pages) await waitForText(page, "offsets", "1");
     } finally {
       for (const page of pages) await page.close();
       await proxy.close();

@@ -1,7 +1,7 @@
 /**
  * The page the sharing tests open in several tabs: one client, as an app would create it, that
  * lists every `tick` offset it receives on `?channel=` (so the test sees any event lost or doubled).
- * `?share=off` turns sharing off; `?transports=` lists the transports; `?worker=1` gives the SharedWorker script; `?extra=<channel>`
+ * `?share=off` turns sharing off; `?transports=` lists the transports; `?worker=1` gives the SharedWorker script; `?token=` is what getToken returns; `?extra=<channel>`
  * subscribes to one more channel, which only this tab needs.
  */
 
@@ -9,11 +9,21 @@ import { Herald, type TransportName } from "@herald/client";
 
 const params = new URLSearchParams(location.search);
 const channel = params.get("channel") ?? "user:share";
+const token = params.get("token");
+let tokenCalls = 0;
 const herald = new Herald({
   url: location.origin,
   reconnect: { minDelay: 100, maxDelay: 400 },
   ...(params.get("share") === "off" ? { share: false } : {}),
   ...(params.get("worker") ? { shareWorker: "/share-worker.js" } : {}),
+  ...(token
+    ? {
+        getToken: () => {
+          show("token-calls", String(++tokenCalls));
+          return token;
+        },
+      }
+    : {}),
   ...(params.get("transports") ? { transports: params.get("transports")!.split(",") as TransportName[] } : {}),
 });
 
