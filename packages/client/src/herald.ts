@@ -141,8 +141,9 @@ export interface HeraldOptions {
   /** fetch implementation; default `globalThis.fetch`. */
   fetch?: typeof fetch;
   /**
-   * Share one connection between the tabs of this origin that use the same `url` (browser pages
-   * only; elsewhere every client has its own). Default true. See the README's "One connection per browser".
+   * Share one connection between the tabs of this origin whose clients have the same `url`,
+   * `wsPath` and static `token` (browser pages only; elsewhere every client has its own). Default
+   * true. See the README's "One connection per browser".
    */
   share?: boolean;
   /**
