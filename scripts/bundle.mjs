@@ -3,21 +3,28 @@
 // inlined, so the client has no runtime dependency), next to the .d.ts files tsc writes.
 // Runs after `tsc -b` in `npm run build`.
 import { build } from "esbuild";
+import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 const packages = [
-  { dir: "packages/client", entry: "src/index.ts", name: "herald", external: [] },
+  { dir: "packages/client", entry: "src/index.ts", name: "herald", external: [], chunks: true },
   { dir: "packages/react", entry: "src/index.ts", name: "herald-react", external: ["react", "react/jsx-runtime", "@herald/client"] },
 ];
 
 for (const pkg of packages) {
+  // Chunk names carry a content hash: clear the old ones.
+  await rm(`${root}/${pkg.dir}/dist/chunks`, { recursive: true, force: true });
   for (const format of ["esm", "cjs"]) {
+    // ESM keeps the client's on-demand import (tab sharing) as a chunk of its own, so that an
+    // app's bundler loads it only when used.
+    const split = format === "esm" && pkg.chunks === true;
     await build({
       absWorkingDir: `${root}/${pkg.dir}`,
-      entryPoints: [pkg.entry],
-      outfile: `dist/${pkg.name}.${format === "esm" ? "js" : "cjs"}`,
+      ...(split
+        ? { entryPoints: { [pkg.name]: pkg.entry }, outdir: "dist", splitting: true, chunkNames: "chunks/[name]-[hash]" }
+        : { entryPoints: [pkg.entry], outfile: `dist/${pkg.name}.${format === "esm" ? "js" : "cjs"}` }),
       bundle: true,
       format,
       platform: "neutral",
@@ -31,3 +38,19 @@ for (const pkg of packages) {
     });
   }
 }
+
+// The SharedWorker script in one file with no import of its own, so that any bundler can emit it
+// as a worker (Vite's default worker format, IIFE, takes no chunks).
+await build({
+  absWorkingDir: `${root}/packages/client`,
+  entryPoints: ["src/share/worker.ts"],
+  outfile: "dist/share-worker.js",
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  target: "es2020",
+  conditions: ["herald-source"],
+  mainFields: ["module", "main"],
+  sourcemap: true,
+  logLevel: "warning",
+});

@@ -38,7 +38,7 @@ import {
 import { Emitter } from "./emitter.js";
 import { Receipts } from "./receipts.js";
 import { HeraldError } from "./errors.js";
-import { syncState, type GetState, type StateSync } from "./state-sync.js";
+import type { GetState, StateSync } from "./state-sync.js";
 import { ChannelState, Subscription, type ChannelView, type EventMap, type SubscribeOptions } from "./subscription.js";
 import { PollingTransport } from "./transports/polling.js";
 import { SseTransport } from "./transports/sse.js";
@@ -143,6 +143,18 @@ export interface HeraldOptions {
   WebSocket?: WebSocketConstructor;
   /** fetch implementation; default `globalThis.fetch`. */
   fetch?: typeof fetch;
+  /**
+   * Share one connection between the tabs of this origin whose clients have the same `url`,
+   * `wsPath` and static `token` (browser pages only; elsewhere every client has its own). Default
+   * true. See the README's "One connection per browser".
+   */
+  share?: boolean;
+  /**
+   * URL of the sharing worker script (`@herald/client/share-worker`, emitted by your bundler): with
+   * it the connection lives in a SharedWorker; without it, or where SharedWorker is missing, in one
+   * of the tabs, chosen with Web Locks.
+   */
+  shareWorker?: string | URL;
 }
 
 export interface HistoryOptions {
@@ -209,8 +221,10 @@ export class Herald {
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
   private reopenScheduled = false;
+  /** The connection is another tab's or a worker's (share/); `transport` is the link to it. */
+  private sharing = false;
   private readonly onOnline = (): void => {
-    if (this.currentState !== "reconnecting") return;
+    if (this.currentState !== "reconnecting" || this.sharing) return;
     clearTimeout(this.reconnectTimer);
     this.setState("reconnecting", "online", { nextDelay: 0 });
     void this.open();
@@ -241,7 +255,7 @@ export class Herald {
 
   /** The transport in use (or being tried). */
   get transportName(): TransportName {
-    return this.transports[this.transportIndex]!;
+    return this.sharing ? this.lastChange.transport : this.transports[this.transportIndex]!;
   }
 
   on<K extends keyof HeraldEvents>(type: K, listener: (payload: HeraldEvents[K]) => void): () => void {
@@ -359,6 +373,7 @@ export class Herald {
 
   private async open(): Promise<void> {
     const generation = ++this.generation;
+    if (this.options.share !== false && typeof document === "object" && (await this.joinShared(generation))) return;
     try {
       this.token = this.options.getToken ? await this.fetchToken() : this.options.token;
     } catch (error) {
@@ -368,6 +383,35 @@ export class Herald {
     }
     if (generation !== this.generation) return;
     this.startTransport(generation);
+  }
+
+  /**
+   * Joins the connection the tabs of this origin share (loaded on demand, so that clients which
+   * never share do not ship it). False when this browser cannot share: the client connects itself.
+   */
+  private async joinShared(generation: number): Promise<boolean> {
+    // connect() after a mirrored `failed` finds the old link still attached: attach anew.
+    this.transport?.close();
+    const link = await import("./share/index.js")
+      .then((share) => share.join(this.options, { frame: (frame) => this.frame(frame), mirror: (change) => this.mirror(change) }))
+      .catch(() => undefined);
+    if (generation !== this.generation) link?.close();
+    else if (link) this.transport = link;
+    this.sharing = !!link;
+    return this.sharing || generation !== this.generation;
+  }
+
+  /** The shared connection's state becomes this client's; its subscriptions are asked for again once it is connected. */
+  private mirror(change: StateChange): void {
+    if (change.newState !== "connected") {
+      this.dropPending("disconnected", "the shared connection closed before the answer came");
+      for (const shared of this.channels.values()) if (shared.state.status === "subscribed") shared.setState({ status: "subscribing" });
+    }
+    const oldState = this.currentState;
+    if (oldState === change.newState && oldState !== "reconnecting") return;
+    this.currentState = change.newState;
+    this.lastChange = { ...change, oldState };
+    this.emitter.emit("state", this.lastChange);
   }
 
   /** Opens the current transport for this generation; also used to reopen a stream with new channels. */
@@ -637,12 +681,26 @@ export class Herald {
 
   // ---- subscriptions ----
 
+  /**
+   * The state sync loads on demand, so that apps which never pass getState do not ship it. The
+   * handle's emitter exists at once; what the channel delivers before the code arrives is caught
+   * up from history when the state loads, as for any state behind the channel.
+   */
   private stateSync(shared: ChannelState, getState: GetState): StateSync {
-    return syncState(shared, getState, {
-      history: (channel, since) => this.history(channel, { since }),
-      backoff: this.reconnectOptions,
-      loaded: (position) => this.opened(shared, position),
+    const events = new Emitter<Record<string, unknown>>();
+    let sync: StateSync | undefined;
+    let disposed = false;
+    void import("./state-sync.js").then(({ syncState }) => {
+      if (disposed) return;
+      sync = syncState(shared, getState, { history: (channel, since) => this.history(channel, { since }), backoff: this.reconnectOptions, loaded: (position) => this.opened(shared, position) }, events);
     });
+    return {
+      events,
+      dispose: () => {
+        disposed = true;
+        sync?.dispose();
+      },
+    };
   }
 
   /** A channel waiting for a state's position gets it (or none): it is subscribed from there. */

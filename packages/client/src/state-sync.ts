@@ -55,8 +55,7 @@ export interface StateSync {
 }
 
 /** @internal Written as a closure, not a class: its names minify, which keeps the client small. */
-export function syncState(shared: ChannelState, getState: GetState, host: SyncHost): StateSync {
-  const events = new Emitter<Record<string, unknown>>();
+export function syncState(shared: ChannelState, getState: GetState, host: SyncHost, events = new Emitter<Record<string, unknown>>()): StateSync {
   let position: StreamPosition | undefined;
   /** Channel events held while the state loads or a gap is read from history. */
   let held: EventFrame[] | undefined = [];

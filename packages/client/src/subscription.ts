@@ -122,6 +122,8 @@ export class ChannelState implements ChannelView {
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** The server keeps receipts for this channel (its last `subscribed` said so): handled events are acknowledged. */
   receipts = false;
+  /** Sees every event delivered, in order, whatever its type: the sharing host forwards them to the tabs. */
+  tap: ((frame: EventFrame) => void) | undefined;
   state: SubscriptionSnapshot = { status: "subscribing", recovered: false };
   readonly emitter = new Emitter<ChannelEvents>();
   private readonly latestByType = new Map<string, unknown>();
@@ -172,6 +174,7 @@ export class ChannelState implements ChannelView {
     if (position && position.epoch === frame.epoch && frame.offset <= position.offset) return false;
     this.position = { epoch: frame.epoch, offset: frame.offset };
     this.latestByType.set(frame.type, frame.data);
+    this.tap?.(frame);
     this.emitter.emit(frame.type, frame);
     // "*" cannot be an event type: every event, for handles that keep a state (StateSync).
     this.emitter.emit("*", frame);
