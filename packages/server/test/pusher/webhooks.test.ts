@@ -169,7 +169,11 @@ describe("Pusher webhooks across two nodes on Redis", { skip }, () => {
     for (const tab of tabs) tab.disconnect();
     await until("member_removed and vacated", () => on(eventsOf(a, receiver), "presence-both").length >= 4, 10_000);
     await settle(1_500);
-    assert.deepEqual(on(eventsOf(a, receiver), "presence-both"), ["channel_occupied", "member_added 7", "member_removed 7", "channel_vacated"]);
+    const posted = on(eventsOf(a, receiver), "presence-both");
+    assert.deepEqual(posted.slice(0, 2), ["channel_occupied", "member_added 7"]);
+    // The two leaves are decided on different nodes (the last member by presence, vacated by the
+    // last node holding the channel), each posting its own webhook: each comes once, in either order.
+    assert.deepEqual(posted.slice(2).sort(), ["channel_vacated", "member_removed 7"]);
   });
 
   it("posts nothing when a page reloads onto the other node, and channel_vacated once when the last node's subscriber leaves", async () => {
