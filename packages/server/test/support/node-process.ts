@@ -2,6 +2,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { DIRECT_ENV_VARIABLES, ENV_VARIABLES } from "../../src/config/env.js";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 
@@ -15,12 +16,23 @@ export interface NodeProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `herald serve --port 0 [args]` and resolves once it printed the port it listens on. */
+/**
+ * The test process's environment without the variables Herald reads: under CI, REDIS_URL and
+ * DATABASE_URL are set for the tests themselves, and a node would take them over its --config
+ * file (an environment variable wins), joining the shared Redis instead of the test's own.
+ */
+function environmentWithoutHeraldSettings(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const { name } of [...ENV_VARIABLES, ...DIRECT_ENV_VARIABLES]) delete env[name];
+  return env;
+}
+
+/** Starts `herald serve --port 0 [args]` with only `env` configuring it, and resolves once it printed the port it listens on. */
 export async function startNodeProcess(name: string, env: Record<string, string>, timeoutMs = 30_000, args: string[] = []): Promise<NodeProcess> {
   const child = spawn(
     process.execPath,
     ["--conditions=herald-source", "--import", "tsx", "packages/server/src/cli.ts", "serve", "--port", "0", "--host", "127.0.0.1", ...args],
-    { cwd: root, env: { ...process.env, HERALD_NODE: name, HERALD_LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: root, env: { ...environmentWithoutHeraldSettings(), HERALD_NODE: name, HERALD_LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let text = "";
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
