@@ -44,6 +44,7 @@ export const ErrorCodes = {
   unsupported_media_type: { status: 415, description: "The HTTP body must be `application/json`." },
   headers_too_large: { status: 431, description: "The request's headers are larger than Node accepts (16 KiB by default); refused before any route." },
   too_many_subscriptions: { status: 429, description: "The connection holds the maximum number of subscriptions." },
+  presence_full: { status: 403, description: "The presence channel holds its maximum number of members (a Pusher app's `maxPresenceMembers`)." },
   rate_limited: { status: 429, description: "Too many requests or frames; slow down and retry later." },
   too_many_connections: { status: 429, description: "The node or this IP holds the maximum number of connections, or opens them too fast; retry with backoff." },
   engine_unavailable: { status: 503, description: "The engine (e.g. Redis) cannot be reached; nothing was accepted." },

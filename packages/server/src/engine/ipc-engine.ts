@@ -36,8 +36,8 @@ import {
   type StreamOptions,
   type SurveyResult,
 } from "./engine.js";
-import { HeraldError } from "../shared/herald-error.js";
-import { IpcClosedError, type IpcPeer } from "../shared/ipc-peer.js";
+import { HeraldError, isHeraldError } from "../shared/herald-error.js";
+import { PIPE_CLOSED, type IpcPeer } from "../shared/ipc-peer.js";
 
 /** The engine methods a host serves, each as `engine.<method>`; what both ends agree on. */
 export const FORWARDED_METHODS = ["publish", "recall", "subscribe", "unsubscribe", "history", "position", "addPresence", "removePresence", "presence", "joinPresence", "leavePresence", "survey", "userConnect", "userDisconnect", "claimOffline", "acknowledge", "receipts", "schedule", "claimDue", "completeDue"] as const;
@@ -165,8 +165,8 @@ export class IpcEngine implements Engine {
     try {
       return await this.peer.call(`engine.${method}`, ...args);
     } catch (error) {
-      if (!(error instanceof IpcClosedError)) throw error;
-      if (error.sent && method === "publish") {
+      if (!isHeraldError(error) || error.detail !== PIPE_CLOSED) throw error;
+      if (error.code === "engine_timeout" && method === "publish") {
         throw new HeraldError("engine_timeout", ENGINE_TIMEOUT, { cause: error, detail: "the primary process went away before it confirmed the publish" });
       }
       throw new HeraldError("engine_unavailable", ENGINE_UNAVAILABLE, { cause: error, detail: "the primary process, which holds the engine, is gone" });

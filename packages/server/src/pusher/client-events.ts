@@ -12,7 +12,6 @@ import type { Hub } from "../hub/hub.js";
 import { TokenBucket } from "../limits/token-bucket.js";
 import { HeraldError } from "../shared/herald-error.js";
 import { heraldChannel, pusherChannelProblem } from "./channel-names.js";
-import { PusherCodes, PusherProblem } from "./codes.js";
 import { heraldEventType } from "./event-mapping.js";
 import type { ClientMessage } from "./frames.js";
 import type { PusherSession } from "./pusher-session.js";
@@ -28,29 +27,30 @@ export class ClientEvents {
     private readonly webhooks: PusherWebhooks,
   ) {}
 
-  /** Publishes a client event; throws PusherProblem when it is refused. */
+  /** Publishes a client event; throws a HeraldError when it is refused. */
   async publish(session: PusherSession, message: ClientMessage): Promise<void> {
     const app = session.app;
-    if (!app.clientEvents) throw new PusherProblem(null, `client events are not enabled for this app; dropped ${message.event}`);
-    if (message.event.length > MAX_EVENT_NAME) throw new PusherProblem(null, `event names are at most ${MAX_EVENT_NAME} characters`);
-    if (pusherChannelProblem(message.channel) !== undefined) throw new PusherProblem(null, "a client event needs the channel it is for");
+    if (!app.clientEvents) throw new HeraldError("publish_forbidden", `client events are not enabled for this app; dropped ${message.event}`);
+    if (message.event.length > MAX_EVENT_NAME) throw new HeraldError("invalid_event_type", `event names are at most ${MAX_EVENT_NAME} characters`);
+    if (pusherChannelProblem(message.channel) !== undefined) throw new HeraldError("invalid_channel", "a client event needs the channel it is for");
     const name = message.channel as string;
     const channel = heraldChannel(app, name);
     const state = session.channels.get(channel);
-    if (!state?.ready) throw new PusherProblem(null, `subscribe to ${name} before sending client events on it`);
-    if (state.kind === "public" || state.kind === "user" || name.startsWith("private-encrypted-")) throw new PusherProblem(null, "client events are only for private and presence channels");
+    if (!state?.ready) throw new HeraldError("not_subscribed", `subscribe to ${name} before sending client events on it`);
+    if (state.kind === "public" || state.kind === "user" || name.startsWith("private-encrypted-")) throw new HeraldError("publish_forbidden", "client events are only for private and presence channels");
     let bucket = this.rates.get(session);
     if (!bucket) this.rates.set(session, (bucket = new TokenBucket(app.clientEventsPerSecond, app.clientEventsPerSecond)));
-    if (!bucket.take()) throw new PusherProblem(PusherCodes.clientEventRateLimit, `Client event rejected due to rate limit: at most ${app.clientEventsPerSecond} per second`);
+    if (!bucket.take()) throw new HeraldError("rate_limited", `Client event rejected due to rate limit: at most ${app.clientEventsPerSecond} per second`);
     const data = message.data ?? null;
     const bytes = Buffer.byteLength(JSON.stringify(data));
-    if (bytes > app.maxEventBytes) throw new PusherProblem(null, `client event data is ${bytes} bytes; the limit is ${app.maxEventBytes}`);
+    if (bytes > app.maxEventBytes) throw new HeraldError("payload_too_large", `client event data is ${bytes} bytes; the limit is ${app.maxEventBytes}`);
     const type = heraldEventType(message.event);
-    if (type === undefined) throw new PusherProblem(null, `the event name ${message.event.slice(0, 64)}... does not fit Herald's 64-character event types`);
+    if (type === undefined) throw new HeraldError("invalid_event_type", `the event name ${message.event.slice(0, 64)}... does not fit Herald's 64-character event types`);
     try {
       await this.hub.publish(channel, type, data, undefined, state.member ? { connectionId: session.id, user: state.member.user } : { connectionId: session.id });
     } catch (error) {
-      throw new PusherProblem(null, `client event not sent: ${HeraldError.from(error).message}`);
+      const refusal = HeraldError.from(error);
+      throw new HeraldError(refusal.code, `client event not sent: ${refusal.message}`, { cause: error });
     }
     // Reported by the sender's node, once; Pusher gives the data as the string it was sent as.
     if (this.webhooks.wants(app, "client_event")) {

@@ -5,6 +5,7 @@
  */
 
 import { CloseCodes } from "@herald/protocol";
+import type { HeraldError } from "../shared/herald-error.js";
 
 export const PusherCodes = {
   /** The key in /app/{key} names no configured app. */
@@ -29,17 +30,6 @@ export const PusherCodes = {
   clientEventRateLimit: 4301,
 } as const;
 
-/** A problem answered with a `pusher:error` frame; `code` null for those Pusher gives no code. */
-export class PusherProblem extends Error {
-  constructor(
-    readonly code: number | null,
-    message: string,
-  ) {
-    super(message);
-    this.name = "PusherProblem";
-  }
-}
-
 /** The Pusher close code for a close Herald's hub asks for (slow consumer, resync, shutdown, ...). */
 export function pusherCloseCode(heraldCode: number): number {
   switch (heraldCode) {
@@ -61,15 +51,24 @@ export function pusherCloseCode(heraldCode: number): number {
   }
 }
 
-/** A refused subscription, answered with `pusher:subscription_error` on its channel; the connection stays. */
-export class SubscriptionRefusal extends Error {
-  constructor(
-    /** As pusher-js names its own: AuthError, LimitReached, InvalidRequest, ServerError. */
-    readonly type: string,
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = "SubscriptionRefusal";
-  }
+/**
+ * The code of the `pusher:error` frame a refused message is answered with. Pusher gives a code only
+ * to errors a client acts on; the rest carry null and their message.
+ */
+export function pusherErrorCode(error: HeraldError): number | null {
+  return error.code === "rate_limited" ? PusherCodes.clientEventRateLimit : null;
+}
+
+/** How a refused subscription reads in `pusher:subscription_error`: pusher-js's own type names and an HTTP status. */
+export function subscriptionErrorOf(error: HeraldError): { readonly type: string; readonly status: number } {
+  const status = error.status;
+  const type =
+    error.code === "presence_full" || status === 429 || status === 413
+      ? "LimitReached"
+      : status === 401 || status === 403
+        ? "AuthError"
+        : status < 500
+          ? "InvalidRequest"
+          : "ServerError";
+  return { type, status };
 }

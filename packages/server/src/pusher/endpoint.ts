@@ -30,7 +30,7 @@ import { refuseUpgrade } from "../transports/refuse-upgrade.js";
 import { HeraldError } from "../shared/herald-error.js";
 import type { PusherApp, PusherApps } from "./apps.js";
 import type { ClientEvents } from "./client-events.js";
-import { PusherCodes, PusherProblem, SubscriptionRefusal } from "./codes.js";
+import { PusherCodes, pusherErrorCode, subscriptionErrorOf } from "./codes.js";
 import { connectionEstablished, errorFrame, parseClientMessage, PING_FRAME, PONG_FRAME, subscriptionError, type ClientMessage } from "./frames.js";
 import { PusherSession } from "./pusher-session.js";
 import type { PusherSubscriptions } from "./subscriptions.js";
@@ -174,20 +174,21 @@ export class PusherEndpoint {
         return signIn(session, message.data);
       default:
         if (message.event.startsWith("client-")) return clientEvents.publish(session, message);
-        throw new PusherProblem(null, `unknown event ${JSON.stringify(message.event.slice(0, 64))}`);
+        throw new HeraldError("unknown_type", `unknown event ${JSON.stringify(message.event.slice(0, 64))}`);
     }
   }
 
   /** Answers a refused message: subscription_error for a subscription, pusher:error for the rest. */
   private answer(session: PusherSession, message: ClientMessage, error: unknown): void {
-    if (error instanceof SubscriptionRefusal) {
+    const refusal = HeraldError.from(error);
+    if (refusal.code === "internal_error") this.options.logger.error({ err: error, socketId: session.id, event: message.event }, "unexpected error handling a pusher message");
+    if (message.event === "pusher:subscribe") {
       const channel = (message.data as { channel?: unknown } | undefined)?.channel;
-      session.sendText(subscriptionError(typeof channel === "string" ? channel.slice(0, 200) : "", error.type, error.message, error.status));
+      const { type, status } = subscriptionErrorOf(refusal);
+      session.sendText(subscriptionError(typeof channel === "string" ? channel.slice(0, 200) : "", type, refusal.message, status));
       return;
     }
-    if (error instanceof PusherProblem) return session.sendText(errorFrame(error.code, error.message));
-    this.options.logger.error({ err: error, socketId: session.id }, "unexpected error handling a pusher message");
-    session.sendText(errorFrame(null, "unexpected server error; it has been logged"));
+    session.sendText(errorFrame(pusherErrorCode(refusal), refusal.message));
   }
 
   private checkActivity(): void {

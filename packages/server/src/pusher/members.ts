@@ -5,7 +5,7 @@
  */
 
 import type { PresenceEntry } from "../engine/engine.js";
-import { SubscriptionRefusal } from "./codes.js";
+import { HeraldError } from "../shared/herald-error.js";
 
 /** The event types of member changes, as Herald clients see them too. */
 export const MEMBER_ADDED = "pusher_internal:member_added";
@@ -23,17 +23,17 @@ export interface Member {
 
 /** Reads a presence subscription's `channel_data`; refuses what names no user. */
 export function readMember(channelData: unknown, maxBytes: number): Member {
-  if (typeof channelData !== "string") throw new SubscriptionRefusal("InvalidRequest", 400, "a presence channel needs channel_data: JSON with user_id (and user_info)");
-  if (Buffer.byteLength(channelData) > maxBytes) throw new SubscriptionRefusal("LimitReached", 413, `channel_data is larger than ${maxBytes} bytes`);
+  if (typeof channelData !== "string") throw new HeraldError("invalid_frame", "a presence channel needs channel_data: JSON with user_id (and user_info)");
+  if (Buffer.byteLength(channelData) > maxBytes) throw new HeraldError("payload_too_large", `channel_data is larger than ${maxBytes} bytes`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(channelData);
   } catch {
-    throw new SubscriptionRefusal("InvalidRequest", 400, "channel_data is not valid JSON");
+    throw new HeraldError("invalid_json", "channel_data is not valid JSON");
   }
   const { user_id: userId, user_info: info } = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Record<string, unknown>;
   const valid = (typeof userId === "string" && userId.length > 0 && userId.length <= 128) || (typeof userId === "number" && Number.isFinite(userId));
-  if (!valid) throw new SubscriptionRefusal("InvalidRequest", 400, "channel_data.user_id must be a non-empty string (at most 128 characters) or a number");
+  if (!valid) throw new HeraldError("invalid_frame", "channel_data.user_id must be a non-empty string (at most 128 characters) or a number");
   return { userId: userId as string | number, user: String(userId), info: info ?? null };
 }
 

@@ -13,8 +13,8 @@
 
 import type { Hub } from "../hub/hub.js";
 import type { Session } from "../hub/session.js";
+import { HeraldError } from "../shared/herald-error.js";
 import type { PusherApp } from "./apps.js";
-import { SubscriptionRefusal } from "./codes.js";
 import { MEMBER_ADDED, MEMBER_REMOVED, membersOf, PUSHER_TRANSPORT, type Member } from "./members.js";
 import type { Occupancy } from "./occupancy.js";
 
@@ -30,7 +30,7 @@ export class PusherPresence {
     const entries = await this.occupancy.enter(app, channel, name, session, member, (entries) => {
       alreadyThere = entries.some((entry) => entry.transport === PUSHER_TRANSPORT && entry.user === member.user && entry.connectionId !== session.id);
       if (!alreadyThere && membersOf(entries).length > app.maxPresenceMembers) {
-        throw new SubscriptionRefusal("LimitReached", 403, `this presence channel holds its maximum of ${app.maxPresenceMembers} members`);
+        throw new HeraldError("presence_full", `this presence channel holds its maximum of ${app.maxPresenceMembers} members`);
       }
     });
     if (!alreadyThere) await this.hub.publish(channel, MEMBER_ADDED, { user_id: member.userId, user_info: member.info }, undefined, { connectionId: session.id });

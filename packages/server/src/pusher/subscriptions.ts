@@ -13,7 +13,6 @@
 import type { Hub } from "../hub/hub.js";
 import { HeraldError } from "../shared/herald-error.js";
 import { channelKind, heraldChannel, isCacheChannel, pusherChannelProblem, SERVER_TO_USER } from "./channel-names.js";
-import { SubscriptionRefusal } from "./codes.js";
 import { subscriptionSucceeded } from "./frames.js";
 import { MEMBER_ADDED, MEMBER_REMOVED, presenceData, readMember } from "./members.js";
 import type { PusherApp } from "./apps.js";
@@ -35,20 +34,20 @@ export class PusherSubscriptions {
     private readonly webhooks: PusherWebhooks,
   ) {}
 
-  /** Subscribes; throws SubscriptionRefusal (with the channel's name in `channel`) when refused. */
+  /** Subscribes; throws a HeraldError when refused, answered as pusher:subscription_error. */
   async subscribe(session: PusherSession, data: unknown): Promise<void> {
     const { channel: name, auth, channel_data: channelData } = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
     const problem = pusherChannelProblem(name);
-    if (problem) throw new SubscriptionRefusal("InvalidRequest", 400, problem);
+    if (problem) throw new HeraldError("invalid_channel", problem);
     const pusherName = name as string;
     const kind = channelKind(pusherName);
     const app = session.app;
     if (kind === "user") {
-      if (session.signedIn === undefined || pusherName !== `${SERVER_TO_USER}${session.signedIn}`) throw new SubscriptionRefusal("AuthError", 403, `${pusherName} is the channel of a signed-in user; sign in (pusher:signin) as that user first`);
+      if (session.signedIn === undefined || pusherName !== `${SERVER_TO_USER}${session.signedIn}`) throw new HeraldError("forbidden", `${pusherName} is the channel of a signed-in user; sign in (pusher:signin) as that user first`);
     } else if (kind !== "public") {
       const signed = typeof channelData === "string" ? channelData : undefined;
       const authProblem = channelAuthProblem(app, session.id, pusherName, auth, signed);
-      if (authProblem) throw new SubscriptionRefusal("AuthError", 401, authProblem);
+      if (authProblem) throw new HeraldError("unauthorized", authProblem);
     }
     const member = kind === "presence" ? readMember(channelData, app.maxEventBytes) : undefined;
     const channel = heraldChannel(app, pusherName);
@@ -71,7 +70,7 @@ export class PusherSubscriptions {
       if (session.channels.get(channel) === state) session.channels.delete(channel);
       state.left = true;
       await this.hub.unsubscribe(session, channel).catch(() => undefined);
-      throw refusalOf(error);
+      throw error;
     }
   }
 
@@ -107,12 +106,4 @@ export class PusherSubscriptions {
     if (state.member) await this.presence.leave(app, channel, state.name, session, state.member).catch(() => undefined);
     else await this.occupancy.leave(app, channel, state.name, session).catch(() => undefined);
   }
-}
-
-function refusalOf(error: unknown): SubscriptionRefusal {
-  if (error instanceof SubscriptionRefusal) return error;
-  const refusal = HeraldError.from(error);
-  const status = refusal.status;
-  const type = status === 401 || status === 403 ? "AuthError" : status === 429 || status === 413 ? "LimitReached" : status < 500 ? "InvalidRequest" : "ServerError";
-  return new SubscriptionRefusal(type, status, refusal.message);
 }

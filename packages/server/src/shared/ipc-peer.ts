@@ -6,8 +6,10 @@
  * optional parameter does not expect, so their positions travel beside the arguments; an
  * undefined result arrives as undefined.
  *
- * A call whose pipe closes before its answer rejects with IpcClosedError, saying whether the call
- * had been sent: the caller decides what that means (a publish sent may have been stored).
+ * A call whose pipe closes before its answer rejects with a HeraldError: `engine_unavailable` when
+ * the call could not be sent, `engine_timeout` when it was sent and may have been carried out (a
+ * publish sent may have been stored). The pipe is the one to the process holding the engine; the
+ * caller may read either more narrowly (its detail is PIPE_CLOSED).
  */
 
 import { HeraldError } from "./herald-error.js";
@@ -36,12 +38,14 @@ type Message =
   | { readonly herald: "notice"; readonly method: string; readonly args: unknown[]; readonly holes?: number[] }
   | { readonly herald: "reply"; readonly id: number; readonly value?: unknown; readonly error?: WireError };
 
-/** The pipe closed before a call was answered, or before it could be sent (`sent` false). */
-export class IpcClosedError extends Error {
-  constructor(readonly sent: boolean) {
-    super(sent ? "the other process went away before it answered" : "the other process is gone");
-    this.name = "IpcClosedError";
-  }
+/** The detail of the errors a call rejects with when the pipe closes, to tell them from the other side's errors. */
+export const PIPE_CLOSED = "the pipe to the other process closed";
+
+/** The pipe closed before a call was answered (`sent`), or before it could be sent. */
+function pipeClosed(sent: boolean): HeraldError {
+  return sent
+    ? new HeraldError("engine_timeout", "the other process went away before it answered", { detail: PIPE_CLOSED })
+    : new HeraldError("engine_unavailable", "the other process is gone", { detail: PIPE_CLOSED });
 }
 
 export class IpcPeer {
@@ -77,13 +81,13 @@ export class IpcPeer {
 
   /** Calls `method` in the other process and resolves with its handler's result. */
   call(method: string, ...args: unknown[]): Promise<unknown> {
-    if (!this.open) return Promise.reject(new IpcClosedError(false));
+    if (!this.open) return Promise.reject(pipeClosed(false));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (!this.port.send({ herald: "call", id, method, ...packed(args) } satisfies Message)) {
         this.pending.delete(id);
-        reject(new IpcClosedError(false));
+        reject(pipeClosed(false));
       }
     });
   }
@@ -132,7 +136,7 @@ export class IpcPeer {
   private closed(): void {
     if (!this.open) return;
     this.open = false;
-    for (const waiter of this.pending.values()) waiter.reject(new IpcClosedError(true));
+    for (const waiter of this.pending.values()) waiter.reject(pipeClosed(true));
     this.pending.clear();
     for (const listener of this.closeListeners.splice(0)) listener();
   }
