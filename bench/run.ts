@@ -41,6 +41,7 @@ const FULL: Parameters = {
   // saturates at (server and load generator share the cores), so queues stay short.
   latency: { rate: 1, durationMs: 10_000 },
   manyChannels: { clients: 10_000, durationMs: 10_000, concurrency: 16 },
+  manyChannelsBatch: { clients: 10_000, durationMs: 10_000, concurrency: 4, batch: 50 },
   // One channel for all: 1 event/s keeps the fan-out below saturation while 10,000 clients reconnect.
   storm: { clients: 10_000, rate: 1, beforeMs: 2_000 },
   stallMs: 5_000,
@@ -53,6 +54,7 @@ const QUICK: Parameters = {
   fanout: { subscribers: 200, events: 20, concurrency: 4 },
   latency: { rate: 20, durationMs: 1_500 },
   manyChannels: { clients: 200, durationMs: 1_500, concurrency: 8 },
+  manyChannelsBatch: { clients: 200, durationMs: 1_500, concurrency: 4, batch: 10 },
   storm: { clients: 200, rate: 20, beforeMs: 500 },
   stallMs: 3_000,
 };
@@ -151,6 +153,11 @@ try {
     await step("many channels", async () => {
       out.manyChannels = await manyChannels(load, server, params.manyChannels, params.stallMs, out.errors);
     });
+    if (!variant) {
+      await step("many channels, batches", async () => {
+        out.manyChannelsBatch = await manyChannels(load, server, params.manyChannelsBatch, params.stallMs, out.errors);
+      });
+    }
     if (name === "herald") {
       await step("reconnect storm", async () => {
         out.storm = await storm(load, server, params.storm, params.stallMs, out.errors);
@@ -189,7 +196,8 @@ if (quick) {
       continue;
     }
     if (!variant && r.idle.length !== params.idleSizes.length) problems.push(`${kind}: idle did not run`);
-    for (const [name, figures] of [["fan-out", r.fanout], ["latency", r.latency], ["many channels", r.manyChannels]] as const) {
+    const checked = [["fan-out", r.fanout], ["latency", r.latency], ["many channels", r.manyChannels], ...(variant ? [] : [["many channels, batches", r.manyChannelsBatch] as const])] as const;
+    for (const [name, figures] of checked) {
       if (!figures) problems.push(`${kind}: ${name} did not run`);
       else if (figures.lost !== 0 || figures.delivered === 0) problems.push(`${kind}: ${name} delivered ${figures.delivered}, lost ${figures.lost}`);
     }

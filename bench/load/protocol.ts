@@ -59,7 +59,7 @@ export interface StormResult {
 export type PublisherRequest =
   | { cmd: "burst"; url: string; channel: string; count: number; concurrency?: number }
   | { cmd: "rate"; url: string; channel: string; users?: number; rate: number; durationMs: number; concurrency: number }
-  | { cmd: "saturate"; url: string; users: number; durationMs: number; concurrency: number };
+  | { cmd: "saturate"; url: string; users: number; durationMs: number; concurrency: number; batch?: number };
 
 export interface PublisherResult {
   published: number;

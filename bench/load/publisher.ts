@@ -10,8 +10,10 @@ import { nowMs, type PublisherRequest, type PublisherResult } from "./protocol.j
 let agent = new Agent({ keepAlive: true, maxSockets: 64 });
 let seq = 0;
 
-function post(url: string, channel: string): Promise<number> {
-  const body = JSON.stringify({ channel, type: "tick", data: { t: nowMs(), seq: ++seq } });
+/** Publishes one event to each of `channels`: one request, a batch (`events`) when there are several. */
+function post(url: string, channels: string | string[]): Promise<number> {
+  const event = (channel: string) => ({ channel, type: "tick", data: { t: nowMs(), seq: ++seq } });
+  const body = JSON.stringify(typeof channels === "string" ? event(channels) : { events: channels.map(event) });
   return new Promise((resolve, reject) => {
     const req = request(`${url}/api/publish`, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
@@ -63,7 +65,7 @@ async function burst(url: string, channel: string, count: number, concurrency: n
  * Keeps `concurrency` publishes in flight until `durationMs` is over. With `rate`, publishes are
  * also spaced to that many per second (an open loop, as long as the server keeps up).
  */
-async function loop(url: string, pick: () => string, durationMs: number, concurrency: number, rate?: number): Promise<PublisherResult> {
+async function loop(url: string, pick: () => string, durationMs: number, concurrency: number, rate?: number, batch = 1): Promise<PublisherResult> {
   const startAt = nowMs();
   const endAt = startAt + durationMs;
   let published = 0;
@@ -81,10 +83,10 @@ async function loop(url: string, pick: () => string, durationMs: number, concurr
         if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
       } else if (nowMs() >= endAt) return;
       try {
-        lastOffset = Math.max(lastOffset, await post(url, pick()));
-        published += 1;
+        lastOffset = Math.max(lastOffset, await post(url, batch === 1 ? pick() : Array.from({ length: batch }, pick)));
+        published += batch;
       } catch {
-        failed += 1;
+        failed += batch;
       }
     }
   };
@@ -99,7 +101,7 @@ async function handle(message: PublisherRequest): Promise<PublisherResult> {
     case "rate":
       return loop(message.url, message.users ? () => randomUser(message.users!) : () => message.channel, message.durationMs, message.concurrency, message.rate);
     case "saturate":
-      return loop(message.url, () => randomUser(message.users), message.durationMs, message.concurrency);
+      return loop(message.url, () => randomUser(message.users), message.durationMs, message.concurrency, undefined, message.batch);
   }
 }
 

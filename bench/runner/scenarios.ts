@@ -19,7 +19,10 @@ export interface Parameters {
   fanout: { subscribers: number; events: number; concurrency: number };
   /** Runs on the fan-out's subscribers. */
   latency: { rate: number; durationMs: number };
-  manyChannels: { clients: number; durationMs: number; concurrency: number };
+  /** `batch`: events per publish request (the publish API's `events` form); 1 when absent. */
+  manyChannels: { clients: number; durationMs: number; concurrency: number; batch?: number };
+  /** (d) with the publish API's batch form: `batch` events per request. */
+  manyChannelsBatch: { clients: number; durationMs: number; concurrency: number; batch: number };
   storm: { clients: number; rate: number; beforeMs: number };
   /** How long without progress before what is missing counts as lost. */
   stallMs: number;
@@ -76,6 +79,8 @@ export interface ServerResults {
   fanout?: FanoutResult;
   latency?: LatencyResult;
   manyChannels?: ManyChannelsResult;
+  /** (d) again with the events sent in batches (`parameters.manyChannelsBatch`). */
+  manyChannelsBatch?: ManyChannelsResult;
   /** Herald only: the peers have no recovery. */
   storm?: StormResultFigures;
   errors: string[];
@@ -206,12 +211,12 @@ export async function latency(load: Load, server: ServerUnderTest, p: Parameters
   };
 }
 
-/** (d) Many channels: each client on its own user:<i>, publishes to random users as fast as the server answers. */
+/** (d) Many channels: each client on its own user:<i>, publishes to random users as fast as the server answers (in batches with `p.batch`). */
 export async function manyChannels(load: Load, server: ServerUnderTest, p: Parameters["manyChannels"], stallMs: number, errors: string[]): Promise<ManyChannelsResult> {
   const failed = await connectAll(load, server, p.clients, "user:{i}", "latency", errors);
   const loadBefore = await load.totals();
   const serverBefore = await stats(server);
-  const published = await load.publish({ cmd: "saturate", url: server.url, users: p.clients, durationMs: p.durationMs, concurrency: p.concurrency });
+  const published = await load.publish({ cmd: "saturate", url: server.url, users: p.clients, durationMs: p.durationMs, concurrency: p.concurrency, ...(p.batch === undefined ? {} : { batch: p.batch }) });
   // Events to a client whose connection failed cannot arrive; count only what could.
   const expected = Math.round(published.published * ((p.clients - failed) / p.clients));
   const totals = await load.settle(expected, stallMs);

@@ -10,7 +10,7 @@
 
 import { createServer } from "node:http";
 import { WebSocketServer, type WebSocket } from "ws";
-import { readJson, reportToRunner, type PublishBody } from "./child.js";
+import { eventsOf, readJson, reportToRunner, type PublishBody } from "./child.js";
 
 const channels = new Map<string, Set<WebSocket>>();
 const offsets = new Map<string, number>();
@@ -22,12 +22,15 @@ const server = createServer((request, response) => {
   }
   readJson(request).then(
     (body) => {
-      const { channel, type, data } = body as PublishBody;
-      const offset = (offsets.get(channel) ?? 0) + 1;
-      offsets.set(channel, offset);
-      const frame = Buffer.from(`{"type":${JSON.stringify(type)},"channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)},"offset":${offset},"epoch":"bare","timestamp":"${new Date().toISOString()}"}`);
-      for (const socket of channels.get(channel) ?? []) socket.send(frame);
-      response.writeHead(200, { "content-type": "application/json" }).end(`{"published":[{"channel":${JSON.stringify(channel)},"offset":${offset}}]}`);
+      const published: string[] = [];
+      for (const { channel, type, data } of eventsOf(body as PublishBody)) {
+        const offset = (offsets.get(channel) ?? 0) + 1;
+        offsets.set(channel, offset);
+        const frame = Buffer.from(`{"type":${JSON.stringify(type)},"channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)},"offset":${offset},"epoch":"bare","timestamp":"${new Date().toISOString()}"}`);
+        for (const socket of channels.get(channel) ?? []) socket.send(frame);
+        published.push(`{"channel":${JSON.stringify(channel)},"offset":${offset}}`);
+      }
+      response.writeHead(200, { "content-type": "application/json" }).end(`{"published":[${published.join(",")}]}`);
     },
     () => response.writeHead(400).end(),
   );

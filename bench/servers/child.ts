@@ -56,9 +56,15 @@ export function readJson(request: IncomingMessage): Promise<unknown> {
   });
 }
 
-/** The publish body every server accepts, as Herald's POST /api/publish does. */
+/** The publish body every server accepts, as Herald's POST /api/publish does: one event, or a batch in `events`. */
 export interface PublishBody {
   channel: string;
   type: string;
   data: unknown;
+  events?: Array<{ channel: string; type: string; data: unknown }>;
+}
+
+/** The events of a publish body, in order. */
+export function eventsOf(body: PublishBody): Array<{ channel: string; type: string; data: unknown }> {
+  return body.events ?? [body];
 }

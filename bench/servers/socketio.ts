@@ -6,7 +6,7 @@
 
 import { createServer } from "node:http";
 import { Server } from "socket.io";
-import { readJson, reportToRunner, type PublishBody } from "./child.js";
+import { eventsOf, readJson, reportToRunner, type PublishBody } from "./child.js";
 
 const offsets = new Map<string, number>();
 
@@ -14,11 +14,14 @@ const server = createServer((request, response) => {
   if (request.method !== "POST" || request.url !== "/api/publish") return; // socket.io answers its own paths
   readJson(request).then(
     (body) => {
-      const { channel, type, data } = body as PublishBody;
-      const offset = (offsets.get(channel) ?? 0) + 1;
-      offsets.set(channel, offset);
-      io.to(channel).emit(type, { channel, data, offset, timestamp: new Date().toISOString() });
-      response.writeHead(200, { "content-type": "application/json" }).end(`{"published":[{"channel":${JSON.stringify(channel)},"offset":${offset}}]}`);
+      const published: string[] = [];
+      for (const { channel, type, data } of eventsOf(body as PublishBody)) {
+        const offset = (offsets.get(channel) ?? 0) + 1;
+        offsets.set(channel, offset);
+        io.to(channel).emit(type, { channel, data, offset, timestamp: new Date().toISOString() });
+        published.push(`{"channel":${JSON.stringify(channel)},"offset":${offset}}`);
+      }
+      response.writeHead(200, { "content-type": "application/json" }).end(`{"published":[${published.join(",")}]}`);
     },
     () => response.writeHead(400).end(),
   );
