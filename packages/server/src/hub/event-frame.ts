@@ -23,9 +23,20 @@ export interface PublishResult {
   readonly timestamp: string;
 }
 
-/** The engine's acceptance time as the ISO-8601 `timestamp` of frames and receipts. */
+let formattedTime = Number.NaN;
+let formatted = "";
+
+/**
+ * The engine's acceptance time as the ISO-8601 `timestamp` of frames and receipts. Events of one
+ * millisecond share the text: each publish formats its time for the receipt and the frame, and
+ * under load many publishes fall in the same millisecond.
+ */
 export function eventTimestamp(event: Pick<StreamEvent, "time">): string {
-  return new Date(event.time).toISOString();
+  if (event.time !== formattedTime) {
+    formattedTime = event.time;
+    formatted = new Date(formattedTime).toISOString();
+  }
+  return formatted;
 }
 
 /** `timestamp` may be passed when the caller already formatted it. */
