@@ -550,6 +550,7 @@ export class Herald {
         if (typeof frame.channel === "string" && typeof frame.offset === "number") {
           const shared = this.channels.get(frame.channel);
           const event = frame as unknown as EventFrame;
+          if (shared?.awaiting) return;
           if (shared?.event(event) && shared.receipts) this.receipts.handled(event.channel, { epoch: event.epoch, offset: event.offset });
         }
     }
@@ -572,6 +573,8 @@ export class Herald {
   /** A `subscribed` frame: the answer to a subscribe, or, without an `id` for a channel not held, a subscription the server made. */
   private subscribedFrame(frame: SubscribedFrame): void {
     let shared = this.channels.get(frame.channel);
+    // A route's subscription, answered before ours takes it over (see ChannelState.awaiting).
+    if (frame.id === undefined && shared?.awaiting) return;
     const serverMade = shared === undefined && frame.id === undefined;
     if (serverMade) {
       shared = new ChannelState(frame.channel);
@@ -655,6 +658,7 @@ export class Herald {
     for (const pending of this.pending.values()) pending.reject(new HeraldError(code, message));
     this.pending.clear();
     this.subscribeIds.clear();
+    for (const shared of this.channels.values()) shared.awaiting = false;
   }
 
   /** One getToken call at a time: whoever needs a token while one is on its way waits for that one. */
@@ -725,6 +729,7 @@ export class Herald {
     const id = this.nextId++;
     this.subscribeIds.set(id, shared.channel);
     shared.sinceSent = shared.position;
+    shared.awaiting = true;
     if (shared.state.status !== "subscribing") shared.setState({ status: "subscribing" });
     const frame: ClientFrame = { type: "subscribe", id, channel: shared.channel };
     if (shared.position) frame.since = shared.position;

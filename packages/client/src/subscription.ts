@@ -116,6 +116,11 @@ export class ChannelState implements ChannelView {
   position: StreamPosition | undefined;
   /** The `since` of the subscribe in flight, to tell a failed recovery from a first subscribe. */
   sinceSent: StreamPosition | undefined;
+  /**
+   * A subscribe of ours is in flight on a WebSocket: what the channel sends before its answer is
+   * a route's own subscription, which the answer takes over and resends from our position.
+   */
+  awaiting = false;
   releaseTimer: ReturnType<typeof setTimeout> | undefined;
   /** Retryable refusals in a row (reset by `subscribed`): the backoff attempt of the next retry. */
   refusals = 0;
@@ -152,6 +157,7 @@ export class ChannelState implements ChannelView {
     // the polling transport) the client was at its last delivered position.
     const since = this.sinceSent ?? (frame.recovered ? undefined : this.position);
     this.sinceSent = undefined;
+    this.awaiting = false;
     this.refusals = 0;
     this.receipts = frame.receipts === true;
     clearTimeout(this.retryTimer);
@@ -184,6 +190,7 @@ export class ChannelState implements ChannelView {
 
   /** A refusal: final (`failed`), or retryable (still `subscribing`, with `error.retryIn`). */
   failed(error: SubscriptionErrorContext): void {
+    this.awaiting = false;
     this.setState({ status: error.retryIn === undefined ? "failed" : "subscribing", error });
     this.emitter.emit("error", error);
   }

@@ -27,7 +27,7 @@ export const ErrorCodes = {
   malformed_request: { status: 400, description: "The request is not valid HTTP (a bad header, line or encoding); Node refused it before any route." },
   unsupported_http_version: { status: 400, description: "A WebSocket upgrade must be an HTTP/1.1 (or later) request (RFC 6455); refused before the upgrade." },
   receipts_off: { status: 400, description: "The channel's namespace keeps no receipts; set `receipts: true` on it to acknowledge events and read `GET /api/receipts`." },
-  already_subscribed: { status: 409, description: "The connection is already subscribed to this channel." },
+  already_subscribed: { status: 409, description: "The connection is already subscribed to this channel (the first `subscribe` for a channel its route subscribed it to is not refused: it takes the route's subscription over, see [configuration.md](configuration.md#routes))." },
   not_subscribed: { status: 409, description: "Unsubscribe from a channel this connection is not subscribed to." },
   unauthorized: { status: 401, description: "No valid credentials: a missing or wrong API key or token." },
   token_expired: { status: 401, description: "The token has expired; fetch a new one and send an `auth` frame." },

@@ -95,6 +95,43 @@ describe("routes: the five seed systems' URLs, from examples/*/herald.yaml", () 
     });
   });
 
+  it("a client's own subscribe to its route's channel adopts the route's subscription: resent from its since, each event once", async () => {
+    await withExample("bridge-status", async (hub) => {
+      const address = "0x52908400098527886E0F7030069857D2E4169EE7";
+      const channel = `user:${address}`;
+      const first = await hub.herald.publish(channel, "cas_deposit_update", { id: 1 });
+      await hub.herald.publish(channel, "cas_deposit_update", { id: 2 });
+      await hub.herald.publish(channel, "cas_deposit_update", { id: 3 });
+      const client = await TestClient.open(`${hub.wsUrl}/api/ws/${address}`);
+      // As an SDK does after a reconnect: it resumes from the last event it handled.
+      client.send({ type: "subscribe", id: 7, channel, since: { epoch: first.epoch, offset: first.offset } });
+      const automatic = await client.next("subscribed");
+      assert.equal(automatic.id, undefined);
+      const adopted = await client.next((frame) => frame.type === "subscribed" && frame.id === 7);
+      assert.equal(adopted.recovered, true);
+      await hub.herald.publish(channel, "cas_deposit_update", { id: 4 });
+      const resent = await client.take(3, "cas_deposit_update");
+      assert.deepEqual(resent.map((frame) => (frame.data as { id: number }).id), [2, 3, 4]);
+      // Adopted once: a second subscribe is the ordinary refusal, and the connection stays.
+      client.send({ type: "subscribe", id: 8, channel });
+      assert.equal((await client.next("error")).code, "already_subscribed");
+      await hub.herald.publish(channel, "cas_deposit_update", { id: 5 });
+      assert.deepEqual((await client.next("cas_deposit_update")).data, { id: 5 });
+      await client.close();
+
+      // Without a since (a first page load) the client starts where the route's subscription did.
+      const fresh = await TestClient.open(`${hub.wsUrl}/api/ws/${address}`);
+      const started = await fresh.next("subscribed");
+      await hub.herald.publish(channel, "cas_deposit_update", { id: 6 });
+      fresh.send({ type: "subscribe", id: 1, channel });
+      const taken = await fresh.next((frame) => frame.type === "subscribed" && frame.id === 1);
+      assert.equal(taken.offset, started.offset);
+      // What the route delivered before the answer comes again after it, for the client to apply.
+      assert.deepEqual((await fresh.next("cas_deposit_update")).data, { id: 6 });
+      await fresh.close();
+    });
+  });
+
   it("seed 5: a route connection with no token where one is required is refused at once with 4501, not left to idle out", async () => {
     const { routes, namespaces, auth, websocket } = exampleConfig("analytics-broadcast");
     const hub = await startHerald({ routes, namespaces, websocket, auth: { ...auth, token: "the-analytics-token-0123456789" } });

@@ -53,6 +53,8 @@ export interface SubscribeRequest {
   readonly token?: string;
   /** Set by a route whose validated parameters grant the channel (the deployment's choice): no authorizer check. */
   readonly granted?: boolean;
+  /** Made by a route for its connection: the client may adopt it with a `subscribe` of its own (see adopt). */
+  readonly automatic?: boolean;
 }
 
 export interface HubOptions {
@@ -74,6 +76,8 @@ export class Hub {
   readonly sessions = new Set<Session>();
   /** The same sessions by id, for requests that name their connection (an SSE client's acknowledgements). */
   private readonly sessionsById = new Map<string, Session>();
+  /** Where each route-made subscription not yet adopted by its client started (see adopt). */
+  private readonly automaticStarts = new WeakMap<Subscription, StreamPosition>();
   private readonly engine: Engine;
   private readonly namespaces: Namespaces;
   private readonly authorizer: Authorizer;
@@ -205,7 +209,12 @@ export class Hub {
     const problem = channelProblem(channel);
     if (problem) throw new HeraldError("invalid_channel", problem);
     if (session.closed) return;
-    if (session.subscriptions.has(channel)) throw new HeraldError("already_subscribed", `already subscribed to ${channel}`);
+    const held = session.subscriptions.get(channel);
+    if (held) {
+      const start = this.automaticStarts.get(held);
+      if (start === undefined || held.recovering) throw new HeraldError("already_subscribed", `already subscribed to ${channel}`);
+      return this.adopt(session, held, start, request);
+    }
     if (session.subscriptions.size >= this.maxSubscriptions) {
       throw new HeraldError("too_many_subscriptions", `a connection may hold ${this.maxSubscriptions} subscriptions; unsubscribe from one first`);
     }
@@ -252,6 +261,7 @@ export class Hub {
       session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
       subscription.epoch = history.epoch;
       subscription.lastOffset = recovered ? since.offset : latest ? latest.offset - 1 : history.offset;
+      if (request.automatic) this.automaticStarts.set(subscription, { epoch: history.epoch, offset: subscription.lastOffset });
       if (recovered) await this.replay(subscription, history.events);
       else if (latest) await this.replay(subscription, [latest]);
       if (gone()) return await abandon();
@@ -269,6 +279,46 @@ export class Hub {
     } catch (error) {
       await abandon();
       throw error;
+    }
+  }
+
+  /**
+   * A client's `subscribe` for a channel its route subscribed it to (an SDK on a route's URL) takes
+   * that subscription over instead of being refused: it is answered like a subscribe of its own,
+   * from the client's `since`, or else from where the route's subscription started, and the events
+   * after that position are sent again in order. The client ignores what the channel delivered
+   * before this answer, so nothing is missed or applied twice across a reconnect. Live events wait
+   * meanwhile, as during any recovery.
+   */
+  private async adopt(session: Session, subscription: Subscription, start: StreamPosition, request: SubscribeRequest): Promise<void> {
+    this.automaticStarts.delete(subscription);
+    const channel = subscription.channel;
+    const options = this.namespaces.of(channel);
+    const since = request.since ?? start;
+    subscription.pending = [];
+    try {
+      const history = await this.engine.history(channel, { since: since.offset }, options);
+      if (since.epoch === history.epoch && since.offset > history.offset) {
+        throw new HeraldError("invalid_since", `since.offset ${since.offset} is ahead of ${channel}'s offset ${history.offset}`);
+      }
+      if (!subscription.active || session.closed) return;
+      const continuous = since.epoch === history.epoch && history.complete;
+      // Without a `since` of its own the client starts where the route's subscription did.
+      const recovered = request.since !== undefined && continuous;
+      if (request.since !== undefined) {
+        const figures = this.stats.namespaces.of(channel);
+        if (recovered) figures.recovered += 1;
+        else figures.notRecovered += 1;
+      }
+      const offset = continuous && request.since === undefined ? since.offset : history.offset;
+      const subscribed: SubscribedFrame = { type: "subscribed", channel, epoch: history.epoch, offset, recovered };
+      if (options.receipts) subscribed.receipts = true;
+      session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
+      subscription.epoch = history.epoch;
+      subscription.lastOffset = continuous ? since.offset : history.offset;
+      if (continuous) await this.replay(subscription, history.events);
+    } finally {
+      if (subscription.active) subscription.goLive();
     }
   }
 

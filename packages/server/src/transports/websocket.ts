@@ -152,25 +152,27 @@ export class WebSocketTransport {
     // A route stands for a client written against its URL alone (a seed's page): it has no `auth`
     // frame to send, so a route connection without a token where one is required is refused at once.
     const authenticated = this.options.admission.authenticate(session, arrival, resolution === undefined);
-    this.authenticating.set(session, authenticated.then(() => undefined, () => undefined));
-    void authenticated.catch(() => undefined).finally(() => this.authenticating.delete(session));
     const start = authenticated.then((token) => {
       if (token) this.engage(session);
       else if (hub.mustAuthenticate(session)) return new Promise<void>((resolve) => this.awaitingAuth.set(session, resolve));
       return undefined;
     });
-    void start
-      .then(async () => {
-        if (!resolution) return;
-        session.user ??= resolution.user;
-        session.subscriptionsFixed = !resolution.allowSubscribe;
-        for (const channel of resolution.channels) {
-          if (session.closed) return;
-          this.engage(session);
-          await hub.subscribe(session, channel, { granted: resolution.grant });
-        }
-      })
-      .catch((error: unknown) => this.fail(session, error, undefined, true));
+    const routed = start.then(async () => {
+      if (!resolution) return;
+      session.user ??= resolution.user;
+      session.subscriptionsFixed = !resolution.allowSubscribe;
+      for (const channel of resolution.channels) {
+        if (session.closed) return;
+        this.engage(session);
+        await hub.subscribe(session, channel, { granted: resolution.grant, automatic: true });
+      }
+    });
+    // The client's frames wait for the token check and, on a route, for its subscriptions, so a
+    // client that subscribes to a route's channel itself adopts that subscription (Hub.adopt).
+    const settled = (resolution ? routed : authenticated).then(() => undefined, () => undefined);
+    this.authenticating.set(session, settled);
+    void settled.finally(() => this.authenticating.delete(session));
+    void routed.catch((error: unknown) => this.fail(session, error, undefined, true));
   }
 
   /**
