@@ -22,9 +22,11 @@ vault.on("balance_update", (balance) => {
 vault.on("transaction_confirmed", (tx, frame) => {
   const kind: "deposit" | "withdraw" = tx.transactionType;
   const offset: number = frame.offset;
+  // The event's trace id, only while the server traces.
+  const traceId: string | undefined = frame.traceId;
   // @ts-expect-error: amount is a number
   const wrong: string = tx.amount;
-  return [kind, offset, wrong];
+  return [kind, offset, traceId, wrong];
 });
 // @ts-expect-error: not an event of this channel
 vault.on("balance_updated", () => {});

@@ -19,6 +19,7 @@ import { startHerald, TestClient, type RunningHerald } from "../../server/test/s
 import { SECRET, hs256 } from "../../server/test/security/attack-support.js";
 import { RedisServer, freePort, redisServerSkip } from "../../server/test/support/redis-server.js";
 import { startReceiver } from "../../server/test/support/webhook-receiver.js";
+import { startNodeProcess, type NodeProcess } from "../../server/test/support/node-process.js";
 import { startSmtp } from "../../server/test/support/smtp-server.js";
 import { colourOf } from "../src/event-colour.js";
 
@@ -173,7 +174,7 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
     await rm(profileDir, { recursive: true, force: true });
   });
 
-  const open = async (on: RunningHerald = hub): Promise<Page> => {
+  const open = async (on: { url: string; herald: { adminToken: string } } = hub): Promise<Page> => {
     const page = await browser.newPage();
     // The URL the start-up banner prints: it sets the admin cookie and redirects to /dashboard/.
     await page.goto(`${on.url}/dashboard?token=${on.herald.adminToken}`);
@@ -198,8 +199,36 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
       const detail = JSON.parse((await page.locator("#detail-json").textContent())!) as Record<string, unknown>;
       assert.deepEqual(detail.data, { orderId: "A-17", qty: 3 });
       assert.equal(detail.channel, "orders:eu");
+      assert.equal(await page.locator("#detail-trace").count(), 0, "no trace line while the node does not trace");
     } finally {
       await page.close();
+    }
+  });
+
+  it("names a traced event's trace id in its detail view, on a node with tracing on", async () => {
+    // Tracing is per process: a node started through the CLI with the OTEL_* variables, exporting to a local receiver.
+    const collector = await startReceiver(() => 200);
+    const adminToken = "admin-secret-trace-0123456789";
+    let node: NodeProcess | undefined;
+    let page: Page | undefined;
+    try {
+      node = await startNodeProcess("traced", { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: "50", HERALD_DASHBOARD_DIR: pageDir, HERALD_ADMIN_TOKEN: adminToken });
+      page = await open({ url: node.url, herald: { adminToken } });
+      const traceId = "0af7651916cd43dd8448eb211c80319c";
+      const response = await fetch(`${node.url}/api/publish`, {
+        method: "POST",
+        headers: { "content-type": "application/json", traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+        body: JSON.stringify({ channel: "bets:42", type: "bet_resolved", data: { won: true } }),
+      });
+      assert.equal(response.status, 200, await response.clone().text());
+      const row = page.locator('.event-row[data-channel="bets:42"]');
+      await row.waitFor({ timeout: 15_000 });
+      await row.click();
+      assert.equal(await page.locator("#detail-trace").textContent(), traceId);
+    } finally {
+      await page?.close();
+      await node?.kill();
+      await collector.close();
     }
   });
 

@@ -6,6 +6,9 @@
  *   herald  {"type":"balance_update","channel":"user:7","data":{…},"offset":3,"epoch":"x1","timestamp":"…"}
  *   event   {"event":"balance_update","channel":"user:7","data":{…},"offset":3,"epoch":"x1","timestamp":"…"}
  *   flat    {"type":"snapshot_update","snapshot_id":"…","hash":"…"}   (data that is not an object: {"type","data"})
+ *
+ * While the server traces, `herald` and `event` end with `"traceId":"<32 hex>"`; `flat` never
+ * carries it, since there the data's own fields share the top level.
  */
 
 export type EnvelopeName = "herald" | "event" | "flat";
@@ -19,6 +22,8 @@ export interface EventFields {
   readonly epoch: string;
   /** ISO-8601. */
   readonly timestamp: string;
+  /** The event's trace id, only while the server traces (EventFrame.traceId). */
+  readonly traceId?: string | undefined;
 }
 
 /**
@@ -26,7 +31,9 @@ export interface EventFields {
  * once however many envelopes and subscribers it serves.
  */
 export function encodeEvent(fields: EventFields, data: unknown, dataJson: string, envelope: EnvelopeName): string {
-  const meta = `,"channel":${JSON.stringify(fields.channel)},"data":${dataJson},"offset":${fields.offset},"epoch":${JSON.stringify(fields.epoch)},"timestamp":"${fields.timestamp}"}`;
+  // With tracing off traceId is absent: the frame is byte for byte what it was without tracing.
+  const tail = fields.traceId === undefined ? "}" : `,"traceId":${JSON.stringify(fields.traceId)}}`;
+  const meta = `,"channel":${JSON.stringify(fields.channel)},"data":${dataJson},"offset":${fields.offset},"epoch":${JSON.stringify(fields.epoch)},"timestamp":"${fields.timestamp}"${tail}`;
   switch (envelope) {
     case "herald":
       return `{"type":${JSON.stringify(fields.type)}${meta}`;

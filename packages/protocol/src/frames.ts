@@ -69,6 +69,12 @@ export interface EventFrame<T = unknown> {
   epoch: string;
   /** ISO-8601. */
   timestamp: string;
+  /**
+   * The 32-hex OpenTelemetry trace id the event was published in, present only while the server
+   * traces (OTEL_EXPORTER_OTLP_ENDPOINT set): what a client-side error report names to find the
+   * event's trace. Absent otherwise, and never in the `flat` envelope.
+   */
+  traceId?: string;
 }
 
 export interface PingFrame {

@@ -13,7 +13,11 @@ function Panel({ owner }: { owner: string }) {
     const amount: number = tx.amount;
     // @ts-expect-error: no such field
     void tx.amont;
-    return [amount, frame.offset];
+    // Set only while the server traces: a client-side error report names it.
+    const traceId: string | undefined = frame.traceId;
+    // @ts-expect-error: absent with tracing off
+    const always: string = frame.traceId;
+    return [amount, frame.offset, traceId, always];
   });
   // @ts-expect-error: may be undefined until the first event
   const total: number = balance.totalBalance;

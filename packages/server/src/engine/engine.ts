@@ -68,7 +68,8 @@ export interface StreamEvent {
   /**
    * The W3C `traceparent` of the event's publish span, while tracing is on (shared/tracing.ts):
    * delivered with the live event to every node, so their fan-out spans join the publisher's
-   * trace. Not kept in history.
+   * trace, and kept in history with the event, so every event frame (live, recovered, polled)
+   * names the trace id. Absent while tracing is off.
    */
   readonly trace?: string;
 }

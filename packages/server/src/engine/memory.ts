@@ -93,16 +93,17 @@ export class MemoryEngine implements Engine {
     if (recorded) return { channel, type, data, epoch: recorded.epoch, offset: recorded.offset, time: recorded.time, replayed: true };
     const stream = this.streamFor(channel);
     stream.offset += 1;
-    const event: StreamEvent = sender === undefined ? { channel, type, data, epoch: stream.epoch, offset: stream.offset, time: now } : { channel, type, data, epoch: stream.epoch, offset: stream.offset, time: now, sender };
+    let event: StreamEvent = sender === undefined ? { channel, type, data, epoch: stream.epoch, offset: stream.offset, time: now } : { channel, type, data, epoch: stream.epoch, offset: stream.offset, time: now, sender };
+    // Kept in history too, so a poll, a recovery or the history API name the event's trace.
+    if (trace !== undefined) event = { ...event, trace };
     if (options.historySize > 0) {
       stream.events.push(event);
       this.ttlByChannel.set(channel, options.historyTtlMs);
       trim(stream, options, now);
     }
     if (idempotency !== undefined) this.remember(channel, idempotency, event, now);
-    const live = trace === undefined ? event : { ...event, trace };
-    if (this.subscribed.has(channel)) this.handler?.onEvent(live);
-    return { ...live, replayed: false };
+    if (this.subscribed.has(channel)) this.handler?.onEvent(event);
+    return { ...event, replayed: false };
   }
 
   async recall(channel: string, key: string): Promise<IdempotencyRecord | undefined> {

@@ -549,9 +549,11 @@ export class RedisEngine implements Engine {
     )) as [string, number, number, string[]];
     const [epoch, offset, complete, flat] = reply;
     const events: StreamEvent[] = [];
-    for (let i = 0; i < flat.length; i += 5) {
-      const event: StreamEvent = { channel, epoch, offset: Number(flat[i]), type: flat[i + 1]!, data: JSON.parse(flat[i + 2]!), time: Number(flat[i + 3]) };
-      events.push(flat[i + 4] ? { ...event, sender: JSON.parse(flat[i + 4]!) as EventSender } : event);
+    for (let i = 0; i < flat.length; i += 6) {
+      let event: StreamEvent = { channel, epoch, offset: Number(flat[i]), type: flat[i + 1]!, data: JSON.parse(flat[i + 2]!), time: Number(flat[i + 3]) };
+      if (flat[i + 4]) event = { ...event, sender: JSON.parse(flat[i + 4]!) as EventSender };
+      if (flat[i + 5]) event = { ...event, trace: flat[i + 5]! };
+      events.push(event);
     }
     return { epoch, offset: Number(offset), complete: complete === 1, events };
   }

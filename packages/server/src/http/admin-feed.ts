@@ -19,7 +19,6 @@ import type { StreamEvent } from "../engine/engine.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { HeraldError } from "../shared/herald-error.js";
 import { SseHeartbeat, SseStream } from "../transports/sse-stream.js";
-import { traceIdOf } from "../shared/tracing.js";
 
 /** Bytes a watcher's socket may hold unsent before events for it are dropped. */
 const WATCHER_BUFFER_BYTES = 1024 * 1024;
@@ -54,9 +53,8 @@ export function registerAdminFeed(app: FastifyInstance, context: HttpContext): {
   let stopListening: (() => void) | undefined;
 
   const onPublished = (event: StreamEvent): void => {
-    // Serialised once for every watcher, as the wire frame clients get, with its trace id while tracing is on.
-    const prepared = new PreparedEvent(event);
-    const data = event.trace === undefined ? prepared.text("herald") : JSON.stringify({ ...prepared.frame(), traceId: traceIdOf(event.trace) });
+    // Serialised once for every watcher, as the wire frame clients get (its traceId included while tracing is on).
+    const data = new PreparedEvent(event).text("herald");
     for (const watcher of watchers) watcher.send(data);
   };
 

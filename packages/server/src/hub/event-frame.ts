@@ -2,7 +2,8 @@
  * How a stored event is described to clients, built in one place so that every way out writes
  * the same JSON (key order included):
  *
- *   event frame   {type, channel, data, offset, epoch, timestamp}   WebSocket, SSE, polling, history, admin feed
+ *   event frame   {type, channel, data, offset, epoch, timestamp, traceId?}   WebSocket, SSE, polling, history, admin feed
+ *                 (traceId only while tracing is on, from the event's traceparent)
  *   receipt       {channel, type, epoch, offset, timestamp}         POST /api/publish, herald.publish()
  *
  * The frame is the herald envelope's object form; PreparedEvent encodes the same fields as text
@@ -12,6 +13,7 @@
 
 import type { EventFrame } from "@herald/protocol";
 import type { StreamEvent } from "../engine/engine.js";
+import { traceIdOf } from "../shared/tracing.js";
 
 /** Where a published event was stored. */
 export interface PublishResult {
@@ -41,8 +43,9 @@ export function eventTimestamp(event: Pick<StreamEvent, "time">): string {
 
 /** `timestamp` may be passed when the caller already formatted it. */
 export function eventFrame(event: StreamEvent, timestamp: string = eventTimestamp(event)): EventFrame {
-  const { type, channel, data, offset, epoch } = event;
-  return { type, channel, data, offset, epoch, timestamp };
+  const { type, channel, data, offset, epoch, trace } = event;
+  // `trace` is set only while tracing is on; off, the frame has no traceId key at all.
+  return trace === undefined ? { type, channel, data, offset, epoch, timestamp } : { type, channel, data, offset, epoch, timestamp, traceId: traceIdOf(trace)! };
 }
 
 export function publishReceipt(event: Omit<StreamEvent, "data">): PublishResult {

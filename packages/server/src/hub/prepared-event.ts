@@ -8,6 +8,7 @@ import { encodeEvent, type EnvelopeName, type EventFrame } from "@herald/protoco
 import type { StreamEvent } from "../engine/engine.js";
 import { eventFrame, eventTimestamp } from "./event-frame.js";
 import { encodeTextFrame } from "./websocket-frame.js";
+import { traceIdOf } from "../shared/tracing.js";
 
 export class PreparedEvent {
   private dataJson: string | undefined;
@@ -27,8 +28,9 @@ export class PreparedEvent {
     let text = this.texts[envelope];
     if (text === undefined) {
       this.dataJson ??= JSON.stringify(this.event.data) ?? "null";
-      const { type, channel, offset, epoch } = this.event;
-      text = encodeEvent({ type, channel, offset, epoch, timestamp: this.timestamp }, this.event.data, this.dataJson, envelope);
+      const { type, channel, offset, epoch, trace } = this.event;
+      // Once per event and envelope, never per subscriber; `trace` is set only while tracing is on.
+      text = encodeEvent({ type, channel, offset, epoch, timestamp: this.timestamp, traceId: traceIdOf(trace) }, this.event.data, this.dataJson, envelope);
       this.texts[envelope] = text;
     }
     return text;
