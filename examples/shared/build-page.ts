@@ -7,14 +7,18 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** Builds `webDir` into a fresh temporary folder and returns that folder's path. */
-export async function buildPage(webDir: string): Promise<string> {
+/**
+ * Builds `webDir` into a fresh temporary folder and returns that folder's path. `base` is the URL
+ * path the page is served under (default `/`): its assets are linked from there.
+ */
+export async function buildPage(webDir: string, options: { base?: string } = {}): Promise<string> {
   const outDir = await mkdtemp(join(tmpdir(), "herald-example-page-"));
   const { build, defaultClientConditions } = await import("vite");
   await build({
     root: webDir,
     logLevel: "warn",
     configFile: false,
+    base: options.base ?? "/",
     // herald-source: use the workspace packages' TypeScript sources, so no package build is needed.
     resolve: { conditions: ["herald-source", ...defaultClientConditions] },
     esbuild: { jsx: "automatic" },

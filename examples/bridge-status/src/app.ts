@@ -11,12 +11,16 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import type { Herald } from "@herald/server";
+import { buildPage } from "../../shared/build-page.js";
 import { sendPageFile } from "../../shared/serve-page.js";
 import { createTables, tableNames, type BridgeTables } from "./database.js";
 import { startBridgeHerald } from "./herald-process.js";
 
 // The seed's pages are plain HTML and JavaScript modules, served as they are (no build).
 const WEB_DIR = fileURLToPath(new URL("../web", import.meta.url));
+// The same page on @herald/client (web/sdk), built when first asked for and served under /sdk/.
+const SDK_DIR = fileURLToPath(new URL("../web/sdk", import.meta.url));
+const SDK_BASE = "/sdk/";
 const POLYGON_ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
 export interface BridgeOptions {
@@ -65,6 +69,8 @@ export async function startBridgeStatus(options: BridgeOptions): Promise<Running
   async function startHerald(): Promise<void> {
     herald ??= await startBridgeHerald(heraldSettings);
   }
+
+  let sdkPage: Promise<string> | undefined;
 
   const server = createServer((request, response) => {
     handle(request, response).catch((error: Error) => {
@@ -118,6 +124,12 @@ export async function startBridgeStatus(options: BridgeOptions): Promise<Running
       if (problem) return json(response, 400, problem);
       const { rows } = await pool.query(`SELECT * FROM ${tables.polygonTransactions} WHERE polygon_address = $1 ORDER BY id`, [txs[1]]);
       return json(response, 200, rows);
+    }
+    if (request.method === "GET" && (path === "/sdk" || path.startsWith(SDK_BASE))) {
+      sdkPage ??= buildPage(SDK_DIR, { base: SDK_BASE });
+      const file = path.length <= SDK_BASE.length ? "/index.html" : path.slice(SDK_BASE.length - 1);
+      if (await sendPageFile(response, await sdkPage, file, { "cache-control": "no-store" })) return;
+      return json(response, 404, { error: "not_found", message: `no page ${path}` });
     }
     if (request.method === "GET") {
       if (await sendPageFile(response, WEB_DIR, path === "/" ? "/cas_to_poly.html" : path, { "cache-control": "no-store" })) return;

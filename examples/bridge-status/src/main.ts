@@ -10,6 +10,6 @@ const bridge = await startBridgeStatus({
   host: process.env.HOST ?? "127.0.0.1",
   logLevel: "warn",
 });
-console.log(`bridge pages:  ${bridge.url}/cas_to_poly.html  ${bridge.url}/poly_to_cas.html`);
+console.log(`bridge pages:  ${bridge.url}/cas_to_poly.html  ${bridge.url}/poly_to_cas.html  (on @herald/client: ${bridge.url}/sdk/)`);
 console.log(`herald:        ${bridge.heraldUrl}  (tables ${bridge.tables.casDeposits}, ${bridge.tables.returnIntentions}, ${bridge.tables.polygonTransactions})`);
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void bridge.close().then(() => process.exit(0)));

@@ -107,6 +107,45 @@ describe("example bridge-status in Chromium", { skip }, () => {
     }
   });
 
+  it("on @herald/client (/sdk/): the SDK takes over the route's subscription, updates arrive once, and a restart's loss reloads the row", async () => {
+    const address = "0x9F5b2C1d4A3e8B7f6C0d1E2a3B4c5D6e7F8a9B0c";
+    const page = await chromium.browser.newPage();
+    try {
+      await page.goto(`${bridge.url}/sdk/`);
+      await page.fill("#polygon-address", address);
+      await page.fill("#amount", "40");
+      await page.click("text=Get Cascoin Deposit Address");
+      await waitForText(page, "deposit-status", "Pending");
+      await waitConnection(page, /^Real-time updates active$/);
+      // The insert's own update may come before the subscription does (the seed's page has the same race).
+      const before = Number(await page.locator("#updates").textContent());
+      assert.ok(before <= 1, `${before} updates for one insert`);
+      const { rows } = await bridge.pool.query<{ id: number }>(`SELECT id FROM ${bridge.tables.casDeposits} WHERE polygon_address = $1`, [address]);
+      const id = rows[0]!.id;
+      await bridge.pool.query(`UPDATE ${bridge.tables.casDeposits} SET status = 'pending_confirmation', amount_received = 40 WHERE id = $1`, [id]);
+      await waitForText(page, "deposit-status", "Pending Confirmation");
+      assert.equal(await colour(page, "deposit-status"), BLUE);
+      await bridge.pool.query(`UPDATE ${bridge.tables.casDeposits} SET status = 'completed' WHERE id = $1`, [id]);
+      await waitForText(page, "deposit-status", "Completed");
+      // Each update once: the route's subscription and the SDK's are one.
+      assert.equal(await page.locator("#updates").textContent(), String(before + 2));
+
+      // Herald restarts on the memory engine: what it published while the page was away is gone
+      // from its history, and the SDK says so (recovery_failed): the page reloads the row.
+      await bridge.stopHerald();
+      await waitConnection(page, /^Reconnecting\.\.\. \(attempt \d+\)$/);
+      await bridge.pool.query(`UPDATE ${bridge.tables.casDeposits} SET mint_tx_hash = '0xbeef', status = 'failed' WHERE id = $1`, [id]);
+      await bridge.startHerald();
+      await waitConnection(page, /^Real-time updates active$/);
+      await waitForText(page, "deposit-status", "Failed");
+      assert.equal(await page.locator("#mint-tx").textContent(), "0xbeef");
+      await bridge.pool.query(`UPDATE ${bridge.tables.casDeposits} SET status = 'completed' WHERE id = $1`, [id]);
+      await waitForText(page, "deposit-status", "Completed");
+    } finally {
+      await page.close();
+    }
+  });
+
   it("says Invalid user address for an address Herald's route rejects", async () => {
     const page = await chromium.browser.newPage();
     try {
