@@ -6,6 +6,7 @@
 import type { EnvelopeName, ServerControlFrame } from "@herald/protocol";
 import type { PreparedEvent } from "./prepared-event.js";
 import type { Subscriber, Subscription } from "./subscription.js";
+import { SubscriptionTable } from "./subscription-table.js";
 
 export type TransportName = "websocket" | "sse" | "polling";
 
@@ -18,7 +19,7 @@ export interface SessionInfo {
 }
 
 export abstract class Session implements SessionInfo, Subscriber {
-  readonly subscriptions = new Map<string, Subscription>();
+  readonly subscriptions = new SubscriptionTable();
   // Kept as a number and formatted when asked: a string per idle connection costs more than its use.
   private readonly connectedAtMs = Date.now();
   private identity: string | undefined;

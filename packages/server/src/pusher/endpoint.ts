@@ -27,6 +27,7 @@ import type { HubStats } from "../hub/stats.js";
 import type { SecurityContext } from "../auth/security-context.js";
 import type { Admission, Arrival } from "../transports/admission.js";
 import { refuseUpgrade } from "../transports/refuse-upgrade.js";
+import type { AdmissionSlot } from "../limits/connection-limiter.js";
 import { HeraldError } from "../shared/herald-error.js";
 import type { PusherApp, PusherApps } from "./apps.js";
 import type { ClientEvents } from "./client-events.js";
@@ -80,19 +81,19 @@ export class PusherEndpoint {
     if (!match) return false;
     const address = request.socket.remoteAddress ?? "unknown";
     const arrival: Arrival = { headers: request.headers, address, query: url.searchParams };
-    let release: () => void;
+    let slot: AdmissionSlot;
     try {
       if (request.httpVersionMajor < 1 || (request.httpVersionMajor === 1 && request.httpVersionMinor < 1)) {
         throw new HeraldError("unsupported_http_version", `a WebSocket upgrade needs HTTP/1.1 or later; this request is HTTP/${request.httpVersion}`);
       }
-      release = this.options.admission.enter(arrival, true);
+      slot = this.options.admission.enter(arrival, true);
     } catch (error) {
       const refusal = HeraldError.from(error);
       this.options.stats.countError(refusal.code);
       refuseUpgrade(socket, refusal);
       return true;
     }
-    socket.once("close", release);
+    socket.once("close", () => slot.release());
     this.server.handleUpgrade(request, socket, head, (ws) => this.accept(ws, socket, decodeKey(match[1]!), url, request, address));
     return true;
   }

@@ -23,7 +23,11 @@ import type { Hub } from "../hub/hub.js";
 import type { Session } from "../hub/session.js";
 import type { SecurityContext } from "../auth/security-context.js";
 import { tokenFromRequest } from "../auth/token-source.js";
+import type { AdmissionSlot } from "../limits/connection-limiter.js";
 import { HeraldError } from "../shared/herald-error.js";
+
+/** The slot of a request that holds no connection (a history read): nothing to give back. */
+const NO_SLOT: AdmissionSlot = { release: () => undefined };
 
 /** What a transport knows of a client arriving. */
 export interface Arrival {
@@ -51,18 +55,18 @@ export class Admission {
 
   /**
    * Steps 1-3. `holdsConnection`: the request stays open (WebSocket, SSE, a long poll) and takes a
-   * slot of the connection limits until the returned function releases it. Throws HeraldError.
+   * slot of the connection limits until the returned slot is released. Throws HeraldError.
    */
-  enter(arrival: Arrival, holdsConnection: boolean): () => void {
+  enter(arrival: Arrival, holdsConnection: boolean): AdmissionSlot {
     const { security } = this.options;
     if (!this.options.accepting()) throw new HeraldError("shutting_down", "this node is shutting down; retry on another node");
     // EventSource and WebSocket send cookies cross-site: a page of another site must not ride them.
     const originProblem = security.origins.check(arrival.headers);
     if (originProblem) throw new HeraldError("origin_not_allowed", originProblem);
-    if (!holdsConnection) return () => undefined;
+    if (!holdsConnection) return NO_SLOT;
     const slot = security.connections.admit(arrival.address);
     if (!slot.ok) throw new HeraldError("too_many_connections", slot.message);
-    return slot.release;
+    return slot.slot;
   }
 
   /**

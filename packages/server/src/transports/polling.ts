@@ -44,7 +44,7 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
 
     // A long poll holds its connection like a stream does, so it takes a slot of the limits.
     const arrival = context.admission.arrival(request.raw, query);
-    const release = context.admission.enter(arrival, true);
+    const slot = context.admission.enter(arrival, true);
     // Listened for first: a client that leaves during authorisation must not leave a wait behind.
     const aborted = new AbortController();
     request.raw.on("close", () => aborted.abort());
@@ -74,7 +74,7 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       context.stats.deliveredBy.polling += answer.count;
       context.stats.bytesSent.polling += Buffer.byteLength(body);
     } finally {
-      release();
+      slot.release();
       if (watch) {
         watch.release();
         await hub.removeSession(session);

@@ -23,28 +23,28 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
     const lastEventId = firstString(request.headers["last-event-id"]) ?? firstString(query.lastEventId);
     const cursor = cursorFromText(lastEventId, "Last-Event-ID");
     const arrival = context.admission.arrival(request.raw, query);
-    const release = context.admission.enter(arrival, true);
+    const slot = context.admission.enter(arrival, true);
     const stream = new SseStream(reply.raw);
     const session = new SseSession(randomUUID(), arrival.address, stream, context.config.sendQueueBytes, context.stats, cursor);
     let token: string | undefined;
     try {
       token = await context.admission.authenticate(session, arrival);
     } catch (error) {
-      release();
+      slot.release();
       throw error;
     }
 
     reply.hijack();
     // The client may have gone while the token was checked: its close event has fired already.
     if (request.raw.destroyed) {
-      release();
+      slot.release();
       return;
     }
     stream.open();
     sessions.add(session);
     context.hub.addSession(session);
     request.raw.on("close", () => {
-      release();
+      slot.release();
       session.closed = true;
       sessions.delete(session);
       void context.hub.removeSession(session);

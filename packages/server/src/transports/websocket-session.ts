@@ -6,6 +6,7 @@ import type { EnvelopeName, ServerControlFrame } from "@herald/protocol";
 import type { PreparedEvent } from "../hub/prepared-event.js";
 import { PushSession } from "../hub/push-session.js";
 import type { HubStats } from "../hub/stats.js";
+import type { AdmissionSlot } from "../limits/connection-limiter.js";
 
 const OPEN = 1; // WebSocket.OPEN
 /** How long a closed connection may take to answer its close frame once the frame is sent. */
@@ -50,8 +51,8 @@ export class WebSocketSession extends PushSession {
   idleTimer: NodeJS.Timeout | undefined;
   /** The tail of this connection's request chain (see WebSocketTransport.onMessage). */
   requests: Promise<void> = NO_REQUESTS;
-  /** Gives back the connection's admission slot; called once, when the socket closes. */
-  release: (() => void) | undefined;
+  /** The connection's place in the connection limits, released when the socket closes. */
+  admission: AdmissionSlot | undefined;
   /** On routes with `allowSubscribe: false` the route's channels are the only ones. */
   subscriptionsFixed = false;
 

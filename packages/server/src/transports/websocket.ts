@@ -19,6 +19,7 @@ import type { HubStats } from "../hub/stats.js";
 import { NO_REQUESTS, WebSocketSession } from "./websocket-session.js";
 import type { RouteTable } from "./routes.js";
 import type { SecurityContext } from "../auth/security-context.js";
+import type { AdmissionSlot } from "../limits/connection-limiter.js";
 import type { Admission, Arrival } from "./admission.js";
 import { refuseUpgrade } from "./refuse-upgrade.js";
 import type { HeraldConfig } from "../config/schema.js";
@@ -88,22 +89,23 @@ export class WebSocketTransport {
     }
     const arrival = this.options.admission.arrival(request, url.searchParams);
     const remote = arrival.address;
-    let release: () => void;
+    let slot: AdmissionSlot;
     try {
       if (!this.accepting) throw new HeraldError("shutting_down", "this node is shutting down; retry on another node");
       // Refusals come before the upgrade: a hijacking page or a flood never gets a session.
-      release = this.options.admission.enter(arrival, true);
+      slot = this.options.admission.enter(arrival, true);
     } catch (error) {
       this.refuse(socket, HeraldError.from(error));
       return true;
     }
     // Until the upgrade completes the raw socket's close gives the slot back; after it, the session's.
+    const release = (): void => slot.release();
     socket.once("close", release);
     this.server.handleUpgrade(request, socket, head, (ws) => {
       socket.removeListener("close", release);
       const envelope = resolution?.ok ? resolution.envelope : "herald";
       const session = new WebSocketSession(randomUUID(), remote, envelope, ws, socket, this.options.sendQueueBytes, this.options.stats);
-      session.release = release;
+      session.admission = slot;
       this.accept(session, resolution, arrival);
     });
     return true;
@@ -189,7 +191,7 @@ export class WebSocketTransport {
     this.sessions.delete(session);
     this.awaitingAuth.delete(session);
     this.authenticating.delete(session);
-    session.release?.();
+    session.admission?.release();
     void this.options.hub.removeSession(session);
   }
 
