@@ -175,6 +175,7 @@ export class Herald {
               const options = { name: `pusher-${app.id}-${index}-${hash}`, url: target.url, attempts: target.attempts, retryDelay: target.retryDelay, timeout: target.timeout, maxQueue, deadLetters };
               return new PostQueue(this.integrations.deliveries, options, this.logger.child({ sink: "pusher-webhook", app: app.id }));
             },
+            nodesDieApart: !(this.engine instanceof MemoryEngine),
             disconnect: (user, options) => this.actions.disconnect(user, options),
             accepting: () => this.accepting,
           });
@@ -216,6 +217,7 @@ export class Herald {
     await this.http.ready();
     await this.integrations.start();
     this.hub.online?.start();
+    await this.pusher?.start();
   }
 
   /** Publishes one event in-process, exactly as POST /api/publish would. */
