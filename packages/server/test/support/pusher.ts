@@ -13,8 +13,10 @@ import { startHerald, type RunningHerald } from "./herald.js";
 import type { NodeProcess } from "./node-process.js";
 
 // pusher-js is CommonJS typed as an ES module: at run time its default import is the class itself.
-const PusherJs = PusherJsModule as unknown as typeof PusherJsModule.default;
-type PusherJs = InstanceType<typeof PusherJsModule.default>;
+// Under NodeNext resolution its types put the class at `.default`, under Bundler (the dashboard's tests) they do not.
+type PusherJsClass = typeof PusherJsModule extends { default: infer Class } ? Class : typeof PusherJsModule;
+const PusherJs = PusherJsModule as unknown as PusherJsClass;
+type PusherJs = InstanceType<PusherJsClass>;
 
 export interface TestApp {
   readonly id: string;
