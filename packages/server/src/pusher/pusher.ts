@@ -54,7 +54,7 @@ export class PusherFrontDoor {
   private readonly occupancy: Occupancy;
   readonly webhooks: PusherWebhooks;
   /** Reports what dead nodes leave, when some app's webhooks want channel_vacated or member_removed. */
-  readonly leftBehind: LeftBehind | undefined;
+  private readonly leftBehind: LeftBehind | undefined;
 
   constructor(options: PusherFrontDoorOptions) {
     const { config, hub } = options;
