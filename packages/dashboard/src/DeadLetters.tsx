@@ -1,5 +1,6 @@
 /**
- * The sinks' dead letters (webhook deliveries and emails that used their tries), from /api/status,
+ * The sinks' dead letters (webhook deliveries, emails and the Pusher apps' webhook POSTs that used
+ * their tries), from /api/status,
  * each with a button that queues it again with fresh tries (POST /api/admin/dead-letters/retry,
  * with the admin cookie), and one that retries them all. With Redis or PostgreSQL holding the
  * queue, every node lists and retries the same dead letters.
@@ -10,11 +11,15 @@ import type { Status } from "./status";
 
 interface WebhookLetter { url: string; id: string; kind: string; channel: string; attempts: number; error: string; at: string }
 interface EmailLetter { id: string; channel: string; type: string; subject: string; attempts: number; error: string; at: string }
-type Filter = { sink?: "webhooks" | "email"; url?: string; id?: string };
+interface PusherLetter extends WebhookLetter { app: string }
+type Sink = "webhooks" | "email" | "pusher";
+type Filter = { sink?: Sink; url?: string; id?: string };
+
+const BADGES: Record<Sink, string> = { webhooks: "webhook", email: "email", pusher: "pusher webhook" };
 
 interface Row {
   key: string;
-  sink: "webhooks" | "email";
+  sink: Sink;
   id: string;
   what: string;
   channel: string;
@@ -29,9 +34,11 @@ function rowsOf(status: Status | undefined): Row[] {
   const integrations = status?.integrations ?? {};
   const hooks = (integrations.webhooks as { deadLetters?: WebhookLetter[] } | null)?.deadLetters ?? [];
   const mails = (integrations.email as { deadLetters?: EmailLetter[] } | null)?.deadLetters ?? [];
+  const posts = (integrations.pusherWebhooks as { deadLetters?: PusherLetter[] } | null)?.deadLetters ?? [];
   const rows: Row[] = [
     ...hooks.map((l) => ({ key: `webhooks ${l.url} ${l.id}`, sink: "webhooks" as const, id: l.id, what: l.kind, channel: l.channel, target: l.url, attempts: l.attempts, error: l.error, at: l.at, filter: { sink: "webhooks" as const, url: l.url, id: l.id } })),
     ...mails.map((l) => ({ key: `email ${l.id}`, sink: "email" as const, id: l.id, what: l.type, channel: l.channel, target: l.subject, attempts: l.attempts, error: l.error, at: l.at, filter: { sink: "email" as const, id: l.id } })),
+    ...posts.map((l) => ({ key: `pusher ${l.url} ${l.id}`, sink: "pusher" as const, id: l.id, what: l.kind, channel: l.channel, target: `${l.app} → ${l.url}`, attempts: l.attempts, error: l.error, at: l.at, filter: { sink: "pusher" as const, url: l.url, id: l.id } })),
   ];
   return rows.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
 }
@@ -65,12 +72,12 @@ export function DeadLetters({ status, refresh }: { status: Status | undefined; r
         <span className="spacer" />
         {rows.length > 1 && <button id="retry-all" disabled={busy} onClick={() => void run({})}>Retry all</button>}
       </h3>
-      {rows.length === 0 ? <div className="muted">none: every email and webhook was delivered or is still being tried</div> : (
+      {rows.length === 0 ? <div className="muted">none: every email and webhook (Pusher's too) was delivered or is still being tried</div> : (
         <ul>
           {rows.map((row) => (
             <li key={row.key} className="dead-letter" data-sink={row.sink} data-id={row.id}>
               <div className="dead-letter-head">
-                <span className="badge">{row.sink === "webhooks" ? "webhook" : "email"}</span>
+                <span className="badge">{BADGES[row.sink]}</span>
                 <span className="code">{row.what}</span>
                 <span className="event-channel code">{row.channel}</span>
                 <span className="spacer" />

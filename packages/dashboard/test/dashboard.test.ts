@@ -20,6 +20,7 @@ import { SECRET, hs256 } from "../../server/test/security/attack-support.js";
 import { RedisServer, freePort, redisServerSkip } from "../../server/test/support/redis-server.js";
 import { startReceiver } from "../../server/test/support/webhook-receiver.js";
 import { startNodeProcess, type NodeProcess } from "../../server/test/support/node-process.js";
+import { APP, PusherClient } from "../../server/test/support/pusher.js";
 import { startSmtp } from "../../server/test/support/smtp-server.js";
 import { colourOf } from "../src/event-colour.js";
 
@@ -339,26 +340,36 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
     }
   });
 
-  it("lists the dead letters of the Redis delivery queue, and its Retry button delivers them", { skip: redisServerSkip() }, async () => {
+  it("lists the dead letters of the Redis delivery queue (a Pusher app's webhooks too), and its Retry button delivers them", { skip: redisServerSkip() }, async () => {
     const redis = await RedisServer.start();
     let failing = true;
     const receiver = await startReceiver(() => (failing ? 503 : 204));
+    const pusherReceiver = await startReceiver(() => (failing ? 503 : 200));
     const smtpPort = await freePort();
     const tries = { attempts: 2, retryDelay: 20 };
     const queued = await startHerald({
       engine: { type: "redis", redisUrl: redis.url },
+      pusher: { apps: [{ ...APP, webhooks: [{ url: pusherReceiver.url, events: ["channel_occupied"], attempts: 2, retryDelay: "20ms" }] }] },
       sinks: {
         webhooks: { endpoints: [{ url: receiver.url, secret: "whsec_0123456789abcdef", on: { channel: "orders:*" }, ...tries }] },
         email: { smtp: { host: "127.0.0.1", port: smtpPort }, rules: [{ on: { channel: "orders:*" }, to: "{data.email}", subject: "Order {data.id}", text: "filled" }], ...tries },
       },
     });
     const page = await open(queued);
+    const pusherClient = await PusherClient.connect(queued);
     try {
       await publish(queued, "orders:eu", "order_filled", { id: "A-17", email: "buyer@example.test" });
+      await pusherClient.subscribe("orders");
       const hook = page.locator('.dead-letter[data-sink="webhooks"]');
       const mail = page.locator('.dead-letter[data-sink="email"]');
+      const pusherHook = page.locator('.dead-letter[data-sink="pusher"]');
       await hook.waitFor({ timeout: 15_000 });
       await mail.waitFor({ timeout: 15_000 });
+      await pusherHook.waitFor({ timeout: 15_000 });
+      assert.equal(await pusherHook.locator(".dead-letter-error").textContent(), "HTTP 503");
+      assert.equal(await pusherHook.locator(".dead-letter-target").textContent(), `${APP.id} → ${pusherReceiver.url}`);
+      assert.equal(await pusherHook.locator(".event-channel").textContent(), "orders");
+      assert.equal(pusherReceiver.hits.length, 2, "two tries, then a dead letter");
       assert.equal(await hook.locator(".dead-letter-error").textContent(), "HTTP 503");
       assert.equal(await hook.locator(".dead-letter-target").textContent(), receiver.url);
       assert.equal(await mail.locator(".dead-letter-target").textContent(), "Order A-17");
@@ -374,14 +385,19 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
         assert.equal(receiver.hits[2]!.headers["herald-delivery"], id, "the retry is the same delivery");
         await mail.locator("button.retry").click();
         assert.deepEqual((await smtp.next()).to, ["buyer@example.test"]);
+        await pusherHook.locator("button.retry").click();
+        await pusherReceiver.until(3);
+        assert.equal(pusherReceiver.hits[2]!.raw, pusherReceiver.hits[0]!.raw, "the retry is the same signed POST");
         await page.waitForFunction(() => document.querySelectorAll(".dead-letter").length === 0, undefined, { timeout: 15_000 });
       } finally {
         await smtp.close();
       }
     } finally {
+      pusherClient.disconnect();
       await page.close();
       await queued.close();
       await receiver.close();
+      await pusherReceiver.close();
       await redis.close();
     }
   });

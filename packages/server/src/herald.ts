@@ -40,7 +40,6 @@ import { HeraldError } from "./shared/herald-error.js";
 import { Admission } from "./transports/admission.js";
 import { refuseUpgrade } from "./transports/refuse-upgrade.js";
 import { guardPusherChannels, PusherApps, PusherFrontDoor } from "./pusher/pusher.js";
-import { PostQueue } from "./sinks/post-queue.js";
 
 export type { PublishResult };
 
@@ -173,8 +172,9 @@ export class Herald {
               const hash = createHash("sha256").update(target.url).digest("hex").slice(0, 16);
               const { maxQueue, deadLetters } = this.config.sinks.webhooks;
               const options = { name: `pusher-${app.id}-${index}-${hash}`, url: target.url, attempts: target.attempts, retryDelay: target.retryDelay, timeout: target.timeout, maxQueue, deadLetters };
-              return new PostQueue(this.integrations.deliveries, options, this.logger.child({ sink: "pusher-webhook", app: app.id }));
+              return this.integrations.pusherWebhooks.add(app.id, options, this.logger.child({ sink: "pusher-webhook", app: app.id }));
             },
+            nodesDieApart: !(this.engine instanceof MemoryEngine),
             disconnect: (user, options) => this.actions.disconnect(user, options),
             accepting: () => this.accepting,
           });
@@ -216,6 +216,7 @@ export class Herald {
     await this.http.ready();
     await this.integrations.start();
     this.hub.online?.start();
+    await this.pusher?.start();
   }
 
   /** Publishes one event in-process, exactly as POST /api/publish would. */

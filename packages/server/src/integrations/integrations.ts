@@ -19,12 +19,13 @@ import { PostgresSource } from "../sources/postgres-outbox.js";
 import { EmailSink } from "../sinks/email.js";
 import { WebhookSink } from "../sinks/webhooks.js";
 import { DeliveryStore, type DeliveryStoreKind } from "../sinks/delivery-store.js";
+import { PostQueues } from "../sinks/post-queues.js";
 import { Bridge } from "../sources/bridge.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 /** Which dead letters a retry takes: those of one sink, one webhook endpoint, one delivery; all when empty. */
 export interface DeadLetterFilter {
-  readonly sink?: "email" | "webhooks";
+  readonly sink?: "email" | "webhooks" | "pusher";
   readonly url?: string;
   readonly id?: string;
 }
@@ -41,6 +42,8 @@ export class Integrations {
   readonly unseen: UnseenDeadlines | undefined;
   /** Where the sinks' deliveries wait. */
   readonly deliveries: DeliveryStore;
+  /** The Pusher front door's webhook queues (the wiring adds one per app URL), in the same store. */
+  readonly pusherWebhooks: PostQueues;
   private readonly unlisten: Array<() => void> = [];
   private stopSinkHook: (() => void) | undefined;
   private readonly shutdownTimeout: number;
@@ -71,6 +74,7 @@ export class Integrations {
       connectionName: `herald:${node}`,
       logger: logger.child({ sinks: "deliveries" }),
     });
+    this.pusherWebhooks = new PostQueues(this.deliveries, config.sinks.webhooks.deadLetters);
     const unseenAfter = [...config.sinks.email.rules.map((rule) => rule.unseen), ...config.sinks.webhooks.endpoints.map((endpoint) => endpoint.unseen)].filter((after) => after !== undefined);
     this.unseen =
       unseenAfter.length === 0
@@ -140,6 +144,7 @@ export class Integrations {
       webhooks,
       bridges: this.bridges.map((bridge) => bridge.status()),
       unseen: this.unseen?.status() ?? null,
+      pusherWebhooks: this.pusherWebhooks.size > 0 ? await this.pusherWebhooks.status() : null,
     };
   }
 
@@ -148,6 +153,7 @@ export class Integrations {
     let retried = 0;
     if (this.email && (filter.sink ?? "email") === "email" && filter.url === undefined) retried += await this.email.retry(filter.id);
     if (this.webhooks && (filter.sink ?? "webhooks") === "webhooks") retried += await this.webhooks.retry({ url: filter.url, id: filter.id });
+    if ((filter.sink ?? "pusher") === "pusher") retried += await this.pusherWebhooks.retry({ url: filter.url, id: filter.id });
     return retried;
   }
 

@@ -19,16 +19,19 @@
  * finds the leaving entry still there, so nothing is reported either way. Public and private
  * channels pay one node-key write when a node's first subscriber comes and its last one goes, not
  * one per subscription.
+ *
+ * A node that dies takes nothing out: what it held (each channel, and each member per channel) is
+ * recorded with `leftBehind`, whose ticket the node's own last leave gives back, and a node still
+ * up reports what a dead one leaves (left-behind.ts).
  */
 
 import type { Engine, PresenceEntry } from "../engine/engine.js";
 import type { Session } from "../hub/session.js";
 import type { PusherApp } from "./apps.js";
+import type { LeftBehind } from "./left-behind.js";
 import { entryInfo, PUSHER_TRANSPORT, type Member } from "./members.js";
+import { counted, indexOf, LEAVING_TRANSPORT, nodesOf } from "./occupancy-keys.js";
 import type { PusherWebhooks } from "./webhooks.js";
-
-/** The transport of an entry whose subscription left less than leaveDelay ago. */
-const LEAVING_TRANSPORT = "pusher-leaving";
 
 interface Leaving {
   readonly timer: NodeJS.Timeout;
@@ -42,6 +45,10 @@ export class Occupancy {
   private readonly local = new Map<string, number>();
   /** Leaving entries this node will take out: `connectionId channel` for members, `channel` for this node's own. */
   private readonly leaving = new Map<string, Leaving>();
+  /** leftBehind's tickets of the channels this node holds, while it holds them. */
+  private readonly channelTickets = new Map<string, string | undefined>();
+  /** Per `channel user`: this node's entries of the member (leaving ones included) and their ticket. */
+  private readonly memberTickets = new Map<string, { entries: number; readonly ticket: string | undefined }>();
   private closed = false;
 
   constructor(
@@ -49,6 +56,8 @@ export class Occupancy {
     private readonly node: string,
     private readonly webhooks: PusherWebhooks,
     private readonly leaveDelay: number,
+    /** Where what this node holds is recorded for the nodes that may outlive it; without it nothing is. */
+    private readonly leftBehind?: LeftBehind,
   ) {}
 
   /**
@@ -72,7 +81,12 @@ export class Occupancy {
         admit?.(entries);
       } catch (refusal) {
         await this.engine.removePresence(channel, session.id);
+        if (returning?.user !== undefined) await this.memberLeft(channel, returning.user);
         throw refusal;
+      }
+      if (watched && returning?.user !== member.user) {
+        this.memberEntered(app, channel, name, member.user);
+        if (returning?.user !== undefined) await this.memberLeft(channel, returning.user);
       }
       const others = entries.filter((other) => counted(other) && other.connectionId !== session.id);
       if (watched && !others.some((other) => other.user === member.user) && returning?.user !== member.user) {
@@ -123,6 +137,7 @@ export class Occupancy {
   private async leaveMember(app: PusherApp, channel: string, name: string, session: Session, member: Member): Promise<PresenceEntry[]> {
     const entries = await this.engine.joinPresence(channel, { ...this.entryOf(session, member), transport: LEAVING_TRANSPORT });
     this.startLeaving(`${session.id} ${channel}`, member.user, async () => {
+      await this.memberLeft(channel, member.user);
       const left = (await this.engine.leavePresence(channel, session.id)).filter(counted);
       if (!left.some((entry) => entry.user === member.user)) this.webhooks.report(app, { name: "member_removed", channel: name, user_id: member.user });
     });
@@ -149,6 +164,23 @@ export class Occupancy {
     return leaving;
   }
 
+  /** A member's entry was added on this node: its first one here is recorded with leftBehind. */
+  private memberEntered(app: PusherApp, channel: string, name: string, user: string): void {
+    const key = `${channel} ${user}`;
+    const held = this.memberTickets.get(key);
+    if (held) held.entries += 1;
+    else this.memberTickets.set(key, { entries: 1, ticket: this.leftBehind?.hold(app, channel, name, user) });
+  }
+
+  /** A member's entry here is about to be taken out: the last one gives its ticket back first (see left-behind.ts). */
+  private async memberLeft(channel: string, user: string): Promise<void> {
+    const key = `${channel} ${user}`;
+    const held = this.memberTickets.get(key);
+    if (!held || --held.entries > 0) return;
+    this.memberTickets.delete(key);
+    await this.leftBehind?.release(held.ticket);
+  }
+
   private entryOf(session: Session, member: Member | undefined): PresenceEntry {
     const entry = { connectionId: session.id, transport: PUSHER_TRANSPORT, node: this.node, connectedAt: session.connectedAt };
     return member ? { ...entry, user: member.user, info: entryInfo(member) } : entry;
@@ -164,6 +196,8 @@ export class Occupancy {
     if (!watched) return;
     const nodeEntry = { connectionId: this.node, transport: PUSHER_TRANSPORT, node: this.node, connectedAt: now };
     if (this.stopLeaving(channel)) return void (await this.engine.addPresence(nodesOf(channel), nodeEntry));
+    // Recorded before the entry is added: a failed add is released like any other hold.
+    this.channelTickets.set(channel, this.leftBehind?.hold(app, channel, name));
     const nodes = await this.engine.joinPresence(nodesOf(channel), nodeEntry);
     if (!nodes.some((entry) => counted(entry) && entry.connectionId !== this.node)) this.webhooks.report(app, { name: "channel_occupied", channel: name });
   }
@@ -176,24 +210,13 @@ export class Occupancy {
     await this.engine.removePresence(indexOf(app), `${this.node} ${channel}`);
     if (!watched) return;
     await this.engine.addPresence(nodesOf(channel), { connectionId: this.node, transport: LEAVING_TRANSPORT, node: this.node, connectedAt: new Date().toISOString() });
+    const ticket = this.channelTickets.get(channel);
     this.startLeaving(channel, undefined, async () => {
+      if (this.channelTickets.get(channel) === ticket) this.channelTickets.delete(channel);
+      await this.leftBehind?.release(ticket);
       const left = (await this.engine.leavePresence(nodesOf(channel), this.node)).filter(counted);
       if (left.length === 0) this.webhooks.report(app, { name: "channel_vacated", channel: name });
     });
   }
 }
 
-/** Entries that keep a channel occupied for webhooks: live subscriptions and ones leaving. */
-function counted(entry: PresenceEntry): boolean {
-  return entry.transport === PUSHER_TRANSPORT || entry.transport === LEAVING_TRANSPORT;
-}
-
-/** The engine key of the nodes holding a channel's Pusher subscribers (`#` keeps it apart from channel names). */
-function nodesOf(channel: string): string {
-  return `#pusher-nodes:${channel}`;
-}
-
-/** The engine key of an app's channel index: `#` keeps it apart from every valid channel name. */
-function indexOf(app: PusherApp): string {
-  return `#pusher-channels:${app.id}`;
-}

@@ -16,6 +16,7 @@ import { PusherApps } from "./apps.js";
 import { ClientEvents } from "./client-events.js";
 import { PusherEndpoint } from "./endpoint.js";
 import { registerPusherHttpApi } from "./http-api.js";
+import { LeftBehind } from "./left-behind.js";
 import { Occupancy } from "./occupancy.js";
 import { PusherPresence } from "./presence.js";
 import { PusherSubscriptions } from "./subscriptions.js";
@@ -38,6 +39,11 @@ export interface PusherFrontDoorOptions {
   readonly node: string;
   /** Where the apps' webhooks are queued (the sinks' delivery store); without it none are sent. */
   readonly webhookOutlets?: WebhookOutlets;
+  /**
+   * Whether nodes of this hub can die apart from each other (several nodes on Redis, or workers),
+   * so that a node still up must report what a dead one leaves (left-behind.ts).
+   */
+  readonly nodesDieApart: boolean;
   /** Ends every connection of a hub user on every node (the server API's disconnect). */
   disconnect(user: string, options: { reason: string }): Promise<unknown>;
   accepting(): boolean;
@@ -47,11 +53,19 @@ export class PusherFrontDoor {
   private readonly endpoint: PusherEndpoint;
   private readonly occupancy: Occupancy;
   readonly webhooks: PusherWebhooks;
+  /** Reports what dead nodes leave, when some app's webhooks want channel_vacated or member_removed. */
+  private readonly leftBehind: LeftBehind | undefined;
 
   constructor(options: PusherFrontDoorOptions) {
     const { config, hub } = options;
     this.webhooks = new PusherWebhooks(options.apps, options.webhookOutlets, options.logger.child({ front: "pusher", webhooks: true }));
-    const occupancy = (this.occupancy = new Occupancy(options.engine, options.node, this.webhooks, config.pusher.leaveDelay));
+    const webhooks = this.webhooks;
+    const wantsLeaves = [...options.apps.all()].some((app) => webhooks.wants(app, "channel_vacated") || webhooks.wants(app, "member_removed"));
+    this.leftBehind =
+      options.nodesDieApart && wantsLeaves
+        ? new LeftBehind(options.engine, options.node, options.apps, webhooks, { presenceTtlMs: config.engine.presenceTtl, logger: options.logger.child({ front: "pusher", leftBehind: true }) })
+        : undefined;
+    const occupancy = (this.occupancy = new Occupancy(options.engine, options.node, webhooks, config.pusher.leaveDelay, this.leftBehind));
     const presence = new PusherPresence(hub, occupancy);
     this.endpoint = new PusherEndpoint({
       hub,
@@ -70,6 +84,11 @@ export class PusherFrontDoor {
     registerPusherHttpApi(options.http, { hub, apps: options.apps, occupancy, disconnect: options.disconnect, accepting: options.accepting });
   }
 
+  /** Once the engine runs: marks this node live for the others and starts reporting what dead nodes left. */
+  async start(): Promise<void> {
+    await this.leftBehind?.start();
+  }
+
   /** Handles an upgrade to `/app/{key}`; false for any other path. */
   handleUpgrade(...args: Parameters<PusherEndpoint["handleUpgrade"]>): boolean {
     return this.endpoint.handleUpgrade(...args);
@@ -81,6 +100,7 @@ export class PusherFrontDoor {
 
   /** Closes the connections; channels they leave are reported at once (no leaveDelay), as far as the queues still take them. */
   close(): void {
+    void this.leftBehind?.stop();
     void this.occupancy.close().then(() => this.webhooks.drain());
     this.endpoint.close();
   }

@@ -6,7 +6,7 @@
  */
 
 import type { Logger } from "pino";
-import type { DeliveryQueue } from "./delivery-queue.js";
+import type { DeadLetter, DeliveryCounts, DeliveryQueue } from "./delivery-queue.js";
 import type { DeliveryStore } from "./delivery-store.js";
 
 /** One try: POSTs `body`; throws on a network error, a timeout or a non-2xx answer. */
@@ -32,17 +32,22 @@ export interface PostQueueOptions {
   readonly deadLetters: number;
 }
 
-interface Post {
+export interface Post {
   readonly headers: Record<string, string>;
   readonly body: string;
 }
 
 export class PostQueue {
   private readonly queue: DeliveryQueue<Post>;
+  /** Counted by this node: POSTs it delivered, tries it retried, POSTs it gave up, and ones refused because the queue was full. */
+  delivered = 0;
+  retries = 0;
+  deadLettered = 0;
+  dropped = 0;
 
   constructor(
     store: DeliveryStore,
-    private readonly options: PostQueueOptions,
+    readonly options: PostQueueOptions,
     private readonly logger: Logger,
   ) {
     this.queue = store.queue<Post>({
@@ -54,16 +59,40 @@ export class PostQueue {
       concurrency: 1,
       ordered: true,
       run: (post) => postOnce(options.url, { "content-type": "application/json", "user-agent": "Herald-Webhooks", ...post.headers }, post.body, options.timeout),
-      onRetry: (_post, error, attempt) => this.logger.debug({ url: options.url, attempt, err: error.message }, "webhook try failed; will retry"),
-      onGiveUp: (_post, error, attempts) => this.logger.warn({ url: options.url, attempts, err: error.message }, "webhook dead-lettered"),
+      onSuccess: () => {
+        this.delivered += 1;
+      },
+      onRetry: (_post, error, attempt) => {
+        this.retries += 1;
+        this.logger.debug({ url: options.url, attempt, err: error.message }, "webhook try failed; will retry");
+      },
+      onGiveUp: (_post, error, attempts) => {
+        this.deadLettered += 1;
+        this.logger.warn({ url: options.url, attempts, err: error.message }, "webhook dead-lettered");
+      },
     });
   }
 
   /** Stores one POST (under a delivery id unique to it); resolves once stored. */
   async add(id: string, headers: Record<string, string>, body: string): Promise<void> {
     if ((await this.queue.add(id, { headers, body })) === "full") {
+      this.dropped += 1;
       this.logger.warn({ url: this.options.url, maxQueue: this.options.maxQueue }, "webhook queue full; delivery dropped");
     }
+  }
+
+  counts(): Promise<DeliveryCounts> {
+    return this.queue.counts();
+  }
+
+  /** The POSTs that used their tries, newest first. */
+  deadLetters(): Promise<Array<DeadLetter<Post>>> {
+    return this.queue.deadLetters();
+  }
+
+  /** Queues dead letters again with fresh tries: the one with `id`, or all; resolves to how many. */
+  retry(id?: string): Promise<number> {
+    return this.queue.retry(id);
   }
 
   /** Resolves when nothing waits, runs or waits for a retry. */

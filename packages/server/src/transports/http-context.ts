@@ -18,7 +18,7 @@ import type { Admission } from "./admission.js";
 
 /** Which of the sinks' dead letters to retry: one sink's, one webhook endpoint's, one delivery; all when empty. */
 export interface DeadLetterFilter {
-  readonly sink?: "email" | "webhooks";
+  readonly sink?: "email" | "webhooks" | "pusher";
   readonly url?: string;
   readonly id?: string;
 }

@@ -2,13 +2,14 @@
  * Pusher webhooks with the real pusher-js and the real `pusher` SDK, to a real HTTP receiver:
  * channel_occupied / channel_vacated, member_added / member_removed once per user, client_event,
  * batched into `{time_ms, events}` bodies that the SDK's webhook() helper verifies; nothing on a
- * page reload (leaveDelay); retried by the sinks' queue; exactly once across two nodes on Redis.
+ * page reload (leaveDelay); retried by the sinks' queue, and dead letters listed in /api/status and
+ * retried through the admin API as Herald's own webhooks are; exactly once across two nodes on Redis.
  */
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { loadConfig } from "@herald/server";
-import type { RunningHerald } from "../support/herald.js";
+import { getJson, postJson, type RunningHerald } from "../support/herald.js";
 import { startReceiver, type Hit, type WebhookReceiver } from "../support/webhook-receiver.js";
 import { REDIS_URL, deleteKeys, redisSkip, uniquePrefix } from "../support/redis.js";
 import { APP, OTHER_APP, PusherClient, serverSdk, settle, startPusherHerald, until } from "../support/pusher.js";
@@ -135,6 +136,50 @@ describe("Pusher webhooks", () => {
     const config = loadConfig({ env: { HERALD_PUSHER_APP_ID: "a", HERALD_PUSHER_KEY: "k", HERALD_PUSHER_SECRET: "app-secret-0123456789", HERALD_PUSHER_WEBHOOK_URL: "https://app.example/pusher/webhooks" } });
     assert.deepEqual(config.pusher.apps[0]!.webhooks.map((hook) => [hook.url, hook.events.length]), [["https://app.example/pusher/webhooks", 6]]);
     assert.equal(config.pusher.leaveDelay, 3_000);
+  });
+});
+
+describe("Pusher webhook dead letters", () => {
+  let running: RunningHerald;
+  let answer = 503;
+  let receiver: WebhookReceiver;
+  const clients: PusherClient[] = [];
+
+  before(async () => {
+    receiver = await startReceiver(() => answer);
+    running = await startPusherHerald({ pusher: { apps: [{ ...APP, webhooks: [{ url: receiver.url, events: ["channel_occupied"], attempts: 2, retryDelay: "20ms" }] }] } });
+  });
+  after(async () => {
+    for (const client of clients) client.disconnect();
+    await running?.close();
+    await receiver?.close();
+  });
+
+  it("lists a POST that used its tries in /api/status, and the admin API's retry delivers it with fresh tries", async () => {
+    const client = await PusherClient.connect(running);
+    clients.push(client);
+    await client.subscribe("orders-dead");
+    await receiver.until(2);
+    const pusherWebhooks = running.herald.integrations.pusherWebhooks;
+    await pusherWebhooks.idle();
+    const status = (await getJson(`${running.url}/api/status`, running.adminHeaders)).body.integrations.pusherWebhooks;
+    assert.equal(status.store, "memory");
+    assert.deepEqual(status.endpoints, [{ app: APP.id, url: receiver.url, delivered: 0, retries: 1, deadLettered: 1, dropped: 0, queued: 0 }]);
+    assert.equal(status.deadLetters.length, 1);
+    const [letter] = status.deadLetters;
+    assert.deepEqual({ ...letter, id: typeof letter.id, at: typeof letter.at }, { app: APP.id, url: receiver.url, id: "string", kind: "channel_occupied", channel: "orders-dead", attempts: 2, error: "HTTP 503", at: "string" });
+    assert.equal((await getJson(`${running.url}/api/status`)).body.integrations, undefined, "only the admin sees integrations");
+
+    answer = 200;
+    assert.deepEqual(await postJson(`${running.url}/api/admin/dead-letters/retry`, { sink: "pusher", url: receiver.url, id: "no-such-post" }, running.adminHeaders), { status: 200, body: { retried: 0 } });
+    assert.deepEqual(await postJson(`${running.url}/api/admin/dead-letters/retry`, { sink: "pusher", url: receiver.url, id: letter.id }, running.adminHeaders), { status: 200, body: { retried: 1 } });
+    await receiver.until(3);
+    assert.equal(receiver.hits[2]!.raw, receiver.hits[0]!.raw, "the same signed body");
+    assert.deepEqual(serverSdk(running).webhook({ headers: receiver.hits[2]!.headers as Record<string, string>, rawBody: receiver.hits[2]!.raw }).getEvents(), [{ name: "channel_occupied", channel: "orders-dead" }]);
+    await pusherWebhooks.idle();
+    const after = (await getJson(`${running.url}/api/status`, running.adminHeaders)).body.integrations.pusherWebhooks;
+    assert.deepEqual(after.deadLetters, []);
+    assert.equal(after.endpoints[0].delivered, 1);
   });
 });
 

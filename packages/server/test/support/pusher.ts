@@ -10,10 +10,13 @@ import type { Channel, ChannelAuthorizationCallback, PresenceChannel } from "pus
 import type { HeraldConfigInput } from "@herald/server";
 import { deadline } from "./deadline.js";
 import { startHerald, type RunningHerald } from "./herald.js";
+import type { NodeProcess } from "./node-process.js";
 
 // pusher-js is CommonJS typed as an ES module: at run time its default import is the class itself.
-const PusherJs = PusherJsModule as unknown as typeof PusherJsModule.default;
-type PusherJs = InstanceType<typeof PusherJsModule.default>;
+// Under NodeNext resolution its types put the class at `.default`, under Bundler (the dashboard's tests) they do not.
+type PusherJsClass = typeof PusherJsModule extends { default: infer Class } ? Class : typeof PusherJsModule;
+const PusherJs = PusherJsModule as unknown as PusherJsClass;
+type PusherJs = InstanceType<PusherJsClass>;
 
 export interface TestApp {
   readonly id: string;
@@ -25,14 +28,21 @@ export interface TestApp {
 export const APP: TestApp = { id: "app1", key: "app1-key", secret: "app1-secret-0123456789", clientEvents: true };
 export const OTHER_APP: TestApp = { id: "app2", key: "app2-key", secret: "app2-secret-0123456789" };
 
+/** A Herald to talk to: one in this process, or a node started as a child process. */
+export type PusherTarget = RunningHerald | NodeProcess;
+
+function portOf(target: PusherTarget): number {
+  return "herald" in target ? target.herald.port : Number(new URL(target.url).port);
+}
+
 /** A Herald with APP and OTHER_APP (and whatever `config` adds). */
 export function startPusherHerald(config: HeraldConfigInput = {}): Promise<RunningHerald> {
   return startHerald({ ...config, pusher: { apps: [APP, OTHER_APP], ...config.pusher } });
 }
 
 /** The `pusher` server SDK for an app, talking to a Herald's HTTP API. */
-export function serverSdk(running: RunningHerald, app: TestApp = APP, options: { encryptionMasterKeyBase64?: string } = {}): PusherServer {
-  return new PusherServer({ appId: app.id, key: app.key, secret: app.secret, host: "127.0.0.1", port: String(running.herald.port), useTLS: false, ...options });
+export function serverSdk(running: PusherTarget, app: TestApp = APP, options: { encryptionMasterKeyBase64?: string } = {}): PusherServer {
+  return new PusherServer({ appId: app.id, key: app.key, secret: app.secret, host: "127.0.0.1", port: String(portOf(running)), useTLS: false, ...options });
 }
 
 export interface PusherClientOptions {
@@ -50,7 +60,7 @@ export class PusherClient {
   readonly pusher: PusherJs;
   readonly errors: unknown[] = [];
 
-  private constructor(running: RunningHerald, options: PusherClientOptions) {
+  private constructor(running: PusherTarget, options: PusherClientOptions) {
     const app = options.app ?? APP;
     const signer = serverSdk(running, app, options.encryptionMasterKeyBase64 === undefined ? {} : { encryptionMasterKeyBase64: options.encryptionMasterKeyBase64 });
     const signinAs = options.signinAs;
@@ -60,7 +70,7 @@ export class PusherClient {
         ? { userAuthentication: { endpoint: "/unused", transport: "ajax", customHandler: ({ socketId }: { socketId: string }, callback: (error: Error | null, data: { auth: string; user_data: string }) => void) => callback(null, signer.authenticateUser(socketId, signinAs)) } }
         : {}),
       wsHost: "127.0.0.1",
-      wsPort: running.herald.port,
+      wsPort: portOf(running),
       forceTLS: false,
       enabledTransports: ["ws"],
       channelAuthorization: {
@@ -76,7 +86,7 @@ export class PusherClient {
     this.pusher.connection.bind("error", (error: unknown) => this.errors.push(error));
   }
 
-  static async connect(running: RunningHerald, options: PusherClientOptions = {}): Promise<PusherClient> {
+  static async connect(running: PusherTarget, options: PusherClientOptions = {}): Promise<PusherClient> {
     const client = new PusherClient(running, options);
     await deadline(new Promise<void>((resolve) => client.pusher.connection.bind("connected", () => resolve())), "pusher-js to connect");
     return client;
