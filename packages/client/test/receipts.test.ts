@@ -1,6 +1,6 @@
 /**
  * The client acknowledges what its handlers handled, on channels the server keeps receipts for,
- * over WebSocket and SSE, batched; a backend sees it in GET /api/receipts. Channels without
+ * over WebSocket, SSE and polling, batched; a backend sees it in GET /api/receipts. Channels without
  * receipts cost no acknowledgement at all.
  */
 
@@ -22,7 +22,7 @@ async function metric(url: string, name: string): Promise<number> {
   return Number(new RegExp(`${name}\\{[^}]*\\} (\\d+)`).exec(text)?.[1] ?? 0);
 }
 
-for (const transport of ["websocket", "sse"] as TransportName[]) {
+for (const transport of ["websocket", "sse", "polling"] as TransportName[]) {
   describe(`receipts over ${transport}`, () => {
     it("acknowledges the highest offset whose handlers returned, a burst in few acknowledgements, and none where receipts are off", async () => {
       const hub = await startHerald({ auth: { jwt: { secret: SECRET } }, publish: { apiKeys: [API_KEY] }, namespaces: { inbox: { receipts: true } } });
