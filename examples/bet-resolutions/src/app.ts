@@ -6,25 +6,31 @@
  * public feed (`bets:all`); Herald delivers them in the seed's flat format, keeps them as history
  * (which the polling endpoint reads) and, when SMTP_* is set, emails the bettor through its email
  * sink, which asks this app for the bettor's address.
+ *
+ * EMAIL_WHEN=unseen emails only a bettor whose page did not show the resolution: the `bets`
+ * namespace keeps receipts, the socket's frames stay flat but name their channel and offset
+ * (envelope flat-ack), the page acknowledges each one it handled, and the email rule waits
+ * EMAIL_UNSEEN_AFTER (30s) for that acknowledgement before it sends.
  */
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { createHerald, type Herald } from "@herald/server";
+import { createHerald, loadConfig, type Herald, type HeraldConfigInput } from "@herald/server";
 import { buildPage } from "../../shared/build-page.js";
 import { sendPageFile } from "../../shared/serve-page.js";
 import { BetStore, RESULTS, type Bet, type BetResult } from "./bets.js";
 
 const HERALD_CONFIG = fileURLToPath(new URL("../herald.yaml", import.meta.url));
 type UpdateType = "bet_resolved" | "bet_disputed" | "bet_updated";
+const EMAIL_WHEN = ["always", "unseen"] as const;
 
 export interface BetOptions {
   /** A page already built with buildPage (tests build it once); built now when absent. */
   pageDir?: string;
   port?: number;
   host?: string;
-  /** Environment for Herald (SMTP_*, FROM_*, HERALD_*); default none. */
+  /** Environment for Herald (SMTP_*, FROM_*, HERALD_*) and the app (EMAIL_WHEN, EMAIL_UNSEEN_AFTER); default none. */
   env?: Record<string, string | undefined>;
   logLevel?: "info" | "warn" | "error" | "silent";
 }
@@ -38,6 +44,9 @@ export interface RunningBets {
 
 export async function startBetResolutions(options: BetOptions): Promise<RunningBets> {
   const host = options.host ?? "127.0.0.1";
+  const emailWhen = options.env?.EMAIL_WHEN || "always";
+  if (!(EMAIL_WHEN as readonly string[]).includes(emailWhen)) throw new Error(`EMAIL_WHEN must be ${EMAIL_WHEN.join(" or ")}, not "${emailWhen}"`);
+  const unseen = emailWhen === "unseen";
   const store = new BetStore();
   const pageDir = options.pageDir ?? (await buildPage(fileURLToPath(new URL("../web", import.meta.url))));
   let herald: Herald | undefined;
@@ -60,6 +69,7 @@ export async function startBetResolutions(options: BetOptions): Promise<RunningB
     env: options.env ?? {},
     config: {
       logLevel: options.logLevel ?? "info",
+      ...(unseen ? receiptsConfig() : {}),
       ...(smtpConfigured
         ? {
             sinks: {
@@ -71,6 +81,8 @@ export async function startBetResolutions(options: BetOptions): Promise<RunningB
                     subject: "Your bet {data.bet_id} is settled: {data.data.result}",
                     text: "Your bet {data.bet_id} was settled: {data.data.result}. {data.data.resolution_notes}",
                     html: "<h2>Bet {data.bet_id} settled</h2><p>Result: <b>{data.data.result}</b></p><p>{data.data.resolution_notes}</p>",
+                    // The page's user is the route's user_id; the channel's suffix would be "user:<id>".
+                    ...(unseen ? { unseen: options.env?.EMAIL_UNSEEN_AFTER || "30s", user: "{data.user_id}" } : {}),
                   },
                 ],
               },
@@ -168,6 +180,16 @@ export async function startBetResolutions(options: BetOptions): Promise<RunningB
       await herald?.close();
     },
   };
+}
+
+/**
+ * EMAIL_WHEN=unseen: receipts on `bets`, and herald.yaml's flat routes as flat-ack, so that the
+ * page can acknowledge. Routes are a list, which an override replaces whole: they are read from
+ * herald.yaml and changed only in their envelope.
+ */
+function receiptsConfig(): HeraldConfigInput {
+  const routes = loadConfig({ file: HERALD_CONFIG, env: {} }).routes.map((route) => (route.envelope === "flat" ? { ...route, envelope: "flat-ack" as const } : route));
+  return { routes, namespaces: { bets: { receipts: true } } };
 }
 
 async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {

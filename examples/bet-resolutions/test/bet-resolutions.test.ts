@@ -1,7 +1,8 @@
 /**
  * Seed 2 as a user sees it, in real Chromium: the bettor's page is open, a bet is resolved through
  * the app's API, the toast and the card change on screen, the bettor gets an email at a real SMTP
- * server, and the seed's polling endpoint returns the same update.
+ * server, and the seed's polling endpoint returns the same update. With EMAIL_WHEN=unseen, the
+ * bettor whose page showed the toast gets no email, and once the page is closed, one.
  */
 
 import { after, before, describe, it } from "node:test";
@@ -13,23 +14,36 @@ import { browserTestSkip, launchChromium, type Chromium } from "../../shared/bro
 import { runReadmeSteps } from "../../shared/readme-steps.js";
 import { startBetResolutions, type RunningBets } from "../src/app.js";
 import { startSmtp, type SmtpSink } from "../../../packages/server/test/support/smtp-server.js";
+import { deadline, waitUntil } from "../../../packages/server/test/support/deadline.js";
 
 const skip = browserTestSkip("bet-resolutions");
+
+/** The page, built once for both describes (Vite takes a while), removed after them. */
+let pageBuild: Promise<string> | undefined;
+const builtPage = (): Promise<string> => (pageBuild ??= buildPage(fileURLToPath(new URL("../web", import.meta.url))));
+after(async () => {
+  if (pageBuild) await rm(await pageBuild, { recursive: true, force: true });
+});
+
+const smtpEnv = (smtp: SmtpSink) => ({ SMTP_SERVER: "127.0.0.1", SMTP_PORT: String(smtp.port), FROM_EMAIL: "noreply@betthat.test", FROM_NAME: "Bet That" });
+
+async function resolve(app: RunningBets, bet: string, result: string): Promise<void> {
+  const resolved = await fetch(`${app.url}/api/v1/bets/${bet}/resolve`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ result, resolution_notes: "Game completed" }),
+  });
+  assert.equal(resolved.status, 200);
+}
 
 describe("example bet-resolutions in Chromium", { skip }, () => {
   let app: RunningBets;
   let smtp: SmtpSink;
   let chromium: Chromium;
-  let pageDir = "";
 
   before(async () => {
-    pageDir = await buildPage(fileURLToPath(new URL("../web", import.meta.url)));
     smtp = await startSmtp();
-    app = await startBetResolutions({
-      pageDir,
-      logLevel: "silent",
-      env: { SMTP_SERVER: "127.0.0.1", SMTP_PORT: String(smtp.port), FROM_EMAIL: "noreply@betthat.test", FROM_NAME: "Bet That" },
-    });
+    app = await startBetResolutions({ pageDir: await builtPage(), logLevel: "silent", env: smtpEnv(smtp) });
     chromium = await launchChromium({ width: 1000, height: 620 });
   });
 
@@ -37,7 +51,6 @@ describe("example bet-resolutions in Chromium", { skip }, () => {
     await chromium?.close();
     await app?.close();
     await smtp?.close();
-    await rm(pageDir, { recursive: true, force: true });
   });
 
   it("resolving a bet shows a toast and updates its card, emails the bettor, and is returned by polling", async () => {
@@ -50,12 +63,7 @@ describe("example bet-resolutions in Chromium", { skip }, () => {
       const status = (await (await fetch(`${app.url}/ws/status`)).json()) as { active_connections: number; active_users: number };
       assert.deepEqual([status.active_connections, status.active_users], [1, 1]);
 
-      const resolved = await fetch(`${app.url}/api/v1/bets/123/resolve`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ result: "win", resolution_notes: "Game completed" }),
-      });
-      assert.equal(resolved.status, 200);
+      await resolve(app, "123", "win");
 
       const toast = page.locator(".toast.success", { hasText: "Bet resolved: You won" });
       await toast.waitFor({ timeout: 20_000 });
@@ -99,5 +107,53 @@ describe("example bet-resolutions in Chromium", { skip }, () => {
     const output = await runReadmeSteps(new URL("../README.md", import.meta.url), { "127.0.0.1:8000": new URL(app.url).host });
     assert.match(output, /^\{"type":"bet_resolved","bet_id":"123","user_id":"user456",/m, "the socket got the resolution");
     assert.match(output, /^\{"updates":\[.*"type":"bet_resolved"/m, "polling returned it");
+  });
+});
+
+describe("example bet-resolutions with EMAIL_WHEN=unseen in Chromium", { skip }, () => {
+  let app: RunningBets;
+  let smtp: SmtpSink;
+  let chromium: Chromium;
+
+  before(async () => {
+    smtp = await startSmtp();
+    app = await startBetResolutions({ pageDir: await builtPage(), logLevel: "silent", env: { ...smtpEnv(smtp), EMAIL_WHEN: "unseen", EMAIL_UNSEEN_AFTER: "3s" } });
+    chromium = await launchChromium({ width: 1000, height: 620 });
+  });
+
+  after(async () => {
+    await chromium?.close();
+    await app?.close();
+    await smtp?.close();
+  });
+
+  it("the bettor who watched the toast appear gets no email; with the page closed, the next resolution is emailed once", async () => {
+    const unseen = app.herald.integrations.unseen!;
+    const page = await chromium.browser.newPage();
+    try {
+      await page.goto(`${app.url}/?user_id=user456`);
+      await page.locator("#connection", { hasText: "Live updates" }).waitFor({ timeout: 20_000 });
+      await resolve(app, "123", "win");
+      await page.locator(".toast.success", { hasText: "Bet resolved: You won" }).waitFor({ timeout: 20_000 });
+      // The page acknowledged what it showed: the receipt a backend reads (GET /api/receipts).
+      const channel = "bets:user:user456";
+      const { epoch } = await app.herald.hub.history(channel, {});
+      await waitUntil("the page's acknowledgement of bet 123", async () => (await app.herald.hub.receipts.highest(channel, epoch, "user456")) === 1);
+    } finally {
+      await page.close();
+    }
+
+    await resolve(app, "124", "loss");
+    await waitUntil("both deadlines settled", async () => {
+      await unseen.sweep();
+      return unseen.status().seen + unseen.status().delivered === 2;
+    }, 20_000);
+    await deadline(app.herald.integrations.email!.idle(), "the email queue to drain");
+    assert.deepEqual(unseen.status(), { seen: 1, delivered: 1 });
+    assert.deepEqual(
+      smtp.messages.map((mail) => [mail.to, /Subject: ([^\r\n]*)/.exec(mail.raw)?.[1]]),
+      [[["alex@bettor.test"], "Your bet 124 is settled: loss"]],
+      "no email for bet 123, whose toast the page showed; one for bet 124, resolved with the page closed",
+    );
   });
 });

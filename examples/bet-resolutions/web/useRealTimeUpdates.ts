@@ -1,6 +1,8 @@
 // The seed's hook: one WebSocket to /ws/bet-updates?user_id=…, reconnecting with exponential
 // backoff. While it is down the hook polls /api/v1/bets/updates, and after a reconnect it polls once
 // more, so an update sent in between is not lost; updates seen twice are dropped.
+// A frame that names its position (channel and offset: the server runs with EMAIL_WHEN=unseen) is
+// acknowledged once its handler returned, so the bettor who saw the toast gets no email.
 
 import { useEffect, useRef, useState } from "react";
 
@@ -60,10 +62,13 @@ export function useRealTimeUpdates(userId: string, onBetUpdate: (update: BetUpda
         void poll(); // what was sent while the socket was down
       };
       socket.onmessage = (message) => {
-        const frame = JSON.parse(message.data as string) as { type: string; message?: string };
+        const frame = JSON.parse(message.data as string) as { type: string; message?: string; channel?: unknown; offset?: unknown };
         if (frame.type === "ping") socket?.send('{"type":"pong"}');
         else if (frame.type === "error") setError(frame.message ?? "error");
-        else if (frame.type === "bet_resolved" || frame.type === "bet_disputed" || frame.type === "bet_updated") deliver(frame as BetUpdate);
+        else if (frame.type === "bet_resolved" || frame.type === "bet_disputed" || frame.type === "bet_updated") {
+          deliver(frame as BetUpdate);
+          if (typeof frame.channel === "string" && typeof frame.offset === "number") socket?.send(JSON.stringify({ type: "ack", channel: frame.channel, offset: frame.offset }));
+        }
       };
       socket.onclose = () => {
         if (stopped) return;

@@ -6,14 +6,16 @@
  *   herald  {"type":"balance_update","channel":"user:7","data":{…},"offset":3,"epoch":"x1","timestamp":"…"}
  *   event   {"event":"balance_update","channel":"user:7","data":{…},"offset":3,"epoch":"x1","timestamp":"…"}
  *   flat    {"type":"snapshot_update","snapshot_id":"…","hash":"…"}   (data that is not an object: {"type","data"})
+ *   flat-ack  flat, then "channel" and "offset": what an `ack` frame names, for a flat client that
+ *           acknowledges (receipts) and otherwise keeps its shape
  *
- * While the server traces, `herald` and `event` end with `"traceId":"<32 hex>"`; `flat` never
- * carries it, since there the data's own fields share the top level.
+ * While the server traces, `herald` and `event` end with `"traceId":"<32 hex>"`; `flat` and
+ * `flat-ack` never carry it, since there the data's own fields share the top level.
  */
 
-export type EnvelopeName = "herald" | "event" | "flat";
+export type EnvelopeName = "herald" | "event" | "flat" | "flat-ack";
 
-export const ENVELOPES: readonly EnvelopeName[] = ["herald", "event", "flat"];
+export const ENVELOPES: readonly EnvelopeName[] = ["herald", "event", "flat", "flat-ack"];
 
 export interface EventFields {
   readonly type: string;
@@ -40,9 +42,19 @@ export function encodeEvent(fields: EventFields, data: unknown, dataJson: string
     case "event":
       return `{"event":${JSON.stringify(fields.type)}${meta}`;
     case "flat":
-      if (typeof data === "object" && data !== null && !Array.isArray(data)) {
-        return JSON.stringify({ type: fields.type, ...(data as Record<string, unknown>), ...("type" in data ? { type: fields.type } : {}) });
-      }
-      return `{"type":${JSON.stringify(fields.type)},"data":${dataJson}}`;
+      return flat(fields.type, data, dataJson);
+    case "flat-ack":
+      // Herald's channel and offset replace data fields of those names, as `type` does: an
+      // acknowledgement must name the real position.
+      return flat(fields.type, data, dataJson, { channel: fields.channel, offset: fields.offset });
   }
+}
+
+/** The data's fields next to `type`, which wins over a data field of that name, as do the `position` fields. */
+function flat(type: string, data: unknown, dataJson: string, position?: { channel: string; offset: number }): string {
+  if (typeof data === "object" && data !== null && !Array.isArray(data)) {
+    return JSON.stringify({ type, ...(data as Record<string, unknown>), ...("type" in data ? { type } : {}), ...position });
+  }
+  const text = `{"type":${JSON.stringify(type)},"data":${dataJson}}`;
+  return position ? `${text.slice(0, -1)},"channel":${JSON.stringify(position.channel)},"offset":${position.offset}}` : text;
 }

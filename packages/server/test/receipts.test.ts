@@ -134,8 +134,17 @@ describe("receipts", () => {
     const channel = fresh();
     const token = await tokenFor("dave");
     await publish(channel, 2);
-    const poll = await getJson(`${hub.url}/api/updates?channel=${channel}&token=${token}`);
+    const poll = await getJson(`${hub.url}/api/updates?channel=${channel}&channel=news:today&token=${token}`);
     assert.equal(poll.status, 200);
+    assert.deepEqual(poll.body.receipts, [channel], "the poll is told where to acknowledge: its receipts channel, not news:");
+    const open = await startHerald({ namespaces: { inbox: { receipts: true } } });
+    try {
+      const anonymous = await getJson(`${open.url}/api/updates?channel=${channel}`);
+      assert.equal(anonymous.status, 200);
+      assert.equal(anonymous.body.receipts, undefined, "a poll without a user could not acknowledge, so it is not told to");
+    } finally {
+      await open.close();
+    }
     const history = await getJson(`${hub.url}/api/history?channel=${channel}`, BACKEND);
     const epoch = history.body.epoch as string;
     assert.deepEqual((await postJson(`${hub.url}/api/ack?token=${token}`, { channel, offset: 5, epoch })).body, { counted: false }, "offset 5 does not exist");

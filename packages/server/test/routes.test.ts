@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "@herald/server";
 import { TestClient, startHerald, type RunningHerald } from "./support/herald.js";
+import { waitUntil } from "./support/deadline.js";
 
 const exampleConfig = (name: string) => loadConfig({ file: fileURLToPath(new URL(`../../../examples/${name}/herald.yaml`, import.meta.url)), env: {} });
 
@@ -51,6 +52,24 @@ describe("routes: the five seed systems' URLs, from examples/*/herald.yaml", () 
       assert.equal((await bad.next("error")).message, "Invalid user_id");
       await Promise.all([mine.close(), everyone.close()]);
     });
+  });
+
+  it("seed 2 with receipts: envelope flat-ack adds channel and offset to the flat frame, and an ack naming them counts", async () => {
+    const { routes, namespaces } = exampleConfig("bet-resolutions");
+    const hub = await startHerald({ routes: routes.map((route) => ({ ...route, envelope: "flat-ack" as const })), namespaces: { ...namespaces, bets: { ...namespaces.bets!, receipts: true } } });
+    try {
+      const mine = await TestClient.open(`${hub.wsUrl}/ws/bet-updates?user_id=test123`);
+      assert.equal((await mine.next("subscribed")).receipts, true);
+      const update = { bet_id: "123", user_id: "test123", data: { status: "settled", result: "win" }, timestamp: "2024-01-15T10:30:00Z" };
+      await hub.herald.publish("bets:user:test123", "bet_resolved", { ...update, channel: "not the channel" });
+      const frame = await mine.next("bet_resolved");
+      assert.deepEqual(frame, { type: "bet_resolved", ...update, channel: "bets:user:test123", offset: 1 }, "Herald's channel replaces a data field of that name");
+      mine.send({ type: "ack", channel: frame.channel, offset: frame.offset });
+      await waitUntil("test123's receipt at 1", async () => (await hub.herald.hub.receipts.highest("bets:user:test123", (await hub.herald.hub.history("bets:user:test123", {})).epoch, "test123")) === 1);
+      await mine.close();
+    } finally {
+      await hub.close();
+    }
   });
 
   it("seed 3: /ws/{pubkey} on two devices, frames keyed event", async () => {

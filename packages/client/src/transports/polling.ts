@@ -12,6 +12,9 @@
  * cursor jumps to the stream's current position with no events, so the transport reports it as
  * a new `subscribed` with `recovered: false`, which the core turns into `recovery_failed` and the
  * new position, exactly as a WebSocket or SSE resubscribe would.
+ *
+ * A channel the answer lists in `receipts` gets `receipts: true` in its `subscribed`, as on the
+ * other transports, so the core acknowledges its handled events (a POST /api/ack with the epoch).
  */
 
 import { decodeCursor, encodeCursor, type CacheResult, type Cursor } from "@herald/protocol";
@@ -25,6 +28,8 @@ interface UpdatesAnswer {
   recovered: boolean;
   /** Per channel of a `cache: true` namespace polled without a position: whether its latest event is in `updates`. */
   cache?: Record<string, CacheResult>;
+  /** Channels whose namespace keeps receipts (for a poll that has a user): the core acknowledges there. */
+  receipts?: string[];
 }
 
 /** Extra time a long-poll may take beyond the wait it asked for before it counts as hung. */
@@ -67,8 +72,11 @@ export class PollingTransport extends HttpTransport {
       const delivered = answer.updates.some((update) => update.channel === channel);
       const continuous = from !== undefined && from.epoch === at.epoch && (delivered || from.offset === at.offset);
       if (first || (!answer.recovered && !continuous)) {
+        const subscribed: IncomingFrame = { type: "subscribed", channel, epoch: at.epoch, offset: at.offset, recovered: continuous };
+        if (answer.receipts?.includes(channel)) subscribed.receipts = true;
         const cache = from === undefined ? answer.cache?.[channel] : undefined;
-        this.callbacks.frame(cache ? { type: "subscribed", channel, epoch: at.epoch, offset: at.offset, recovered: continuous, cache } : { type: "subscribed", channel, epoch: at.epoch, offset: at.offset, recovered: continuous });
+        if (cache) subscribed.cache = cache;
+        this.callbacks.frame(subscribed);
       }
     }
     // A first answer's events of a channel without a position are its history before the

@@ -42,7 +42,7 @@ const paramSchema = z.strictObject({
   transform: z.enum(["lower", "upper"]).optional(),
 });
 
-const envelopeSchema = z.enum(["herald", "event", "flat"]);
+const envelopeSchema = z.enum(["herald", "event", "flat", "flat-ack"]);
 
 const routeSchema = z.strictObject({
   /** URL path with {name} placeholders, e.g. /api/ws/{address}. */
@@ -55,7 +55,7 @@ const routeSchema = z.strictObject({
   fallback: z.array(z.string()).default([]),
   /** Parameter that names the connection's user (shown in /api/status and presence). */
   user: z.string().optional(),
-  /** How event frames look on this route: herald (default), event (keyed `event`), flat (data spread at top level). */
+  /** How event frames look on this route: herald (default), event (keyed `event`), flat (data spread at top level), flat-ack (flat with channel and offset, to acknowledge). */
   envelope: envelopeSchema.default("herald"),
   /** Whether a route connection may also send subscribe frames for other channels. */
   allowSubscribe: z.boolean().default(true),

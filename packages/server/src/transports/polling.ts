@@ -1,8 +1,10 @@
 /**
  * Polling and long-polling at `GET /api/updates?channel=…&since=<cursor>&timeout=<duration>`.
- * Answers `{updates, cursor, count, recovered, cache?}`: the events after the cursor, in offset order per
+ * Answers `{updates, cursor, count, recovered, cache?, receipts?}`: the events after the cursor, in offset order per
  * channel, and the cursor to send next time. Without `since` it answers the retained history, and
  * `cache` names, for each channel of a `cache: true` namespace, whether its latest event is in it.
+ * `receipts` lists the channels whose namespace keeps receipts, for a poll that has a user: its
+ * client acknowledges what it handled there with POST /api/ack (transports/ack.ts).
  * With `timeout`, an empty answer waits until an event arrives or the time is up.
  *
  * No gap: the request starts watching its channels before it reads history, so an event
@@ -70,6 +72,10 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       // Serialised here, once, so the bytes counted are the bytes sent.
       const fields: Record<string, unknown> = { updates: answer.updates, cursor: encodeCursor(answer.next), count: answer.count, recovered: answer.recovered };
       if (answer.cache) fields.cache = answer.cache;
+      // A poll's acknowledgement counts only as a user's (POST /api/ack), so only a poll with a
+      // user is told where to acknowledge; on every answer, as a gap's new `subscribed` needs it too.
+      const receipts = session.user === undefined ? [] : channels.filter((channel) => hub.receipts.kept(channel));
+      if (receipts.length > 0) fields.receipts = receipts;
       body = JSON.stringify(fields);
       context.stats.deliveredBy.polling += answer.count;
       context.stats.bytesSent.polling += Buffer.byteLength(body);
