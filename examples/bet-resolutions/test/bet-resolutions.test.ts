@@ -103,6 +103,25 @@ describe("example bet-resolutions in Chromium", { skip }, () => {
     }
   });
 
+  it("on @herald/client (?client=sdk): the same page shows a resolution's toast and updates its card", async () => {
+    const page = await chromium.browser.newPage();
+    try {
+      await page.goto(`${app.url}/?user_id=user456&client=sdk`);
+      await page.locator("#connection", { hasText: "Live updates" }).waitFor({ timeout: 20_000 });
+      await page.locator("#bet-124 .status", { hasText: "open" }).waitFor();
+      await resolve(app, "124", "loss");
+      const toast = page.locator(".toast.error", { hasText: "Bet resolved: You lost" });
+      await toast.waitFor({ timeout: 20_000 });
+      assert.match((await toast.textContent()) ?? "", /Over 2\.5 goals: Arsenal – Spurs — Game completed/);
+      await page.locator("#bet-124 .status", { hasText: "settled" }).waitFor({ timeout: 20_000 });
+      assert.equal(await page.locator("#bet-124 .result").textContent(), "loss");
+      // One toast for one resolution: the SDK delivers each event once.
+      assert.equal(await page.locator(".toast", { hasText: "Over 2.5 goals" }).count(), 1);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("runs the README's steps as written", async () => {
     const output = await runReadmeSteps(new URL("../README.md", import.meta.url), { "127.0.0.1:8000": new URL(app.url).host });
     assert.match(output, /^\{"type":"bet_resolved","bet_id":"123","user_id":"user456",/m, "the socket got the resolution");

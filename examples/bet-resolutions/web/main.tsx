@@ -1,6 +1,10 @@
 import { StrictMode, useCallback, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
+import { useHeraldUpdates } from "./useHeraldUpdates.js";
 import { useRealTimeUpdates, type BetUpdate } from "./useRealTimeUpdates.js";
+
+// `?client=sdk`: the same page on @herald/client instead of the seed's own WebSocket hook.
+const useUpdates = new URLSearchParams(location.search).get("client") === "sdk" ? useHeraldUpdates : useRealTimeUpdates;
 
 interface Bet {
   id: string;
@@ -112,7 +116,7 @@ function App({ userId }: { userId: string }) {
     },
     [addNotification],
   );
-  const { mode, error } = useRealTimeUpdates(userId, onBetUpdate);
+  const { mode, error } = useUpdates(userId, onBetUpdate);
 
   return (
     <>
