@@ -130,6 +130,12 @@ describe("herald serve", () => {
     assert.match(stderr, /maxPayload \(from HERALD_MAX_PAYLOAD\): "huge" is not a size/);
   });
 
+  it("refuses an argument it does not know, such as a usage line's [--config FILE] pasted as written, with exit code 2", async () => {
+    const herald = run(["serve", "--check", "[--config", "FILE]"], {});
+    assert.equal(await herald.exitsWithin(30_000), 2);
+    assert.match(herald.output().stderr, /^herald serve: unexpected argument "\[--config" \(brackets in a usage line mark optional parts/);
+  });
+
   it("--port wins over PORT", async () => {
     const herald = run(["serve", "--port", "0"], { PORT: "1" });
     const base = await herald.ready;
