@@ -32,7 +32,10 @@ export function browserTestSkip(example: string, otherProblem?: string): string 
 
 export interface Chromium {
   browser: BrowserContext;
-  /** Closes the browser and deletes its profile. */
+  /**
+   * Closes the browser and deletes its profile; then fails if a page logged a 404 (a missing file
+   * or favicon: "Failed to load resource" in the console, what a user sees in the developer tools).
+   */
   close(): Promise<void>;
 }
 
@@ -48,11 +51,16 @@ export async function launchChromium(viewport: { width: number; height: number }
       viewport,
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
+    const notFound: string[] = [];
+    browser.on("console", (message) => {
+      if (/status of 404/.test(message.text())) notFound.push(`${message.page()?.url() ?? "a page"}: ${message.text()} ${message.location().url}`);
+    });
     return {
       browser,
       async close() {
         await browser.close();
         await rm(profileDir, { recursive: true, force: true });
+        if (notFound.length > 0) throw new Error(`the pages logged a 404:\n${notFound.join("\n")}`);
       },
     };
   } catch (error) {

@@ -155,6 +155,8 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
   let profileDir = "";
   let browser: Context;
   let hub: RunningHerald;
+  /** What the pages logged as a 404 ("Failed to load resource"), favicon included. */
+  const notFound: string[] = [];
 
   before(async () => {
     hub = await startHerald();
@@ -166,6 +168,9 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
       acceptDownloads: true,
       viewport: { width: 1400, height: 900 },
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    browser.on("console", (message) => {
+      if (/status of 404/.test(message.text())) notFound.push(`${message.text()} ${message.location().url}`);
     });
   });
 
@@ -463,6 +468,11 @@ describe("dashboard in Chromium", { skip: !haveChromium && `no Chromium at ${chr
     } finally {
       await page.close();
     }
+  });
+
+  // Last, over every page the tests above opened.
+  it("loads every file it asks for: no 404 in the console, not even for a favicon", () => {
+    assert.deepEqual(notFound, []);
   });
 });
 

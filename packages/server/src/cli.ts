@@ -12,7 +12,7 @@ import { describeSecurityPosture, type SecurityPosture } from "./ops/security-po
 import { cannotStart, postureLines, readyBanner } from "./ops/serve-output.js";
 import { isHeraldError } from "./shared/herald-error.js";
 import { Herald } from "./herald.js";
-import { runPgCommand } from "./sources/postgres-cli.js";
+import { runPgCommand, strayHint } from "./sources/postgres-cli.js";
 
 const USAGE = `Usage: herald serve [--port N] [--host ADDRESS] [--config FILE] [--workers N|auto] [--check]
 
@@ -49,13 +49,17 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`herald: ${(error as Error).message}\n\n${USAGE}\n`);
     return 2;
   }
-  const [command = "serve"] = parsed.positionals;
+  const [command = "serve", ...stray] = parsed.positionals;
   if (parsed.values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   if (command !== "serve") {
-    process.stderr.write(`herald: unknown command "${command}"\n\n${USAGE}\n`);
+    process.stderr.write(`herald: unknown command "${command}"${strayHint(command)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (stray.length > 0) {
+    process.stderr.write(`herald serve: unexpected argument "${stray[0]}"${strayHint(stray[0]!)}\n\n${USAGE}\n`);
     return 2;
   }
   const portText = parsed.values.port;

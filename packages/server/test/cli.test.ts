@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { RedisServer, redisServerSkip } from "./support/redis-server.js";
 import { DATABASE_URL, postgresMissing } from "./support/postgres.js";
+import { deadline } from "./support/deadline.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const cli = ["--conditions=herald-source", "--import", "tsx", "packages/server/src/cli.ts"];
@@ -130,6 +131,12 @@ describe("herald serve", () => {
     assert.match(stderr, /maxPayload \(from HERALD_MAX_PAYLOAD\): "huge" is not a size/);
   });
 
+  it("refuses an argument it does not know, such as a usage line's [--config FILE] pasted as written, with exit code 2", async () => {
+    const herald = run(["serve", "--check", "[--config", "FILE]"], {});
+    assert.equal(await herald.exitsWithin(30_000), 2);
+    assert.match(herald.output().stderr, /^herald serve: unexpected argument "\[--config" \(brackets in a usage line mark optional parts/);
+  });
+
   it("--port wins over PORT", async () => {
     const herald = run(["serve", "--port", "0"], { PORT: "1" });
     const base = await herald.ready;
@@ -213,6 +220,48 @@ describe("the herald command npm links", () => {
     const help = await herald(["--help"]);
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /Usage: herald serve/);
+  });
+
+  /**
+   * Starts `command` in a process group of its own, as a terminal's foreground job, sends the group
+   * SIGINT (Ctrl-C: the signal reaches every process of it) once the ready banner is out, and
+   * answers once every process of it has let go of the output: the exit code of `command`'s own
+   * process and what the whole group printed.
+   */
+  async function ctrlC(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(command, args, { cwd: root, detached: true, env: { ...process.env, HERALD_LOG_LEVEL: "warn" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const closed = once(child, "close");
+    try {
+      await deadline(
+        new Promise<void>((resolve) => child.stdout.on("data", () => /Herald ready on /.test(stdout) && resolve())),
+        () => `the ready banner (stdout: ${stdout} stderr: ${stderr})`,
+        60_000,
+      );
+      process.kill(-child.pid!, "SIGINT");
+      const [code] = (await deadline(closed, () => `every process to end after SIGINT (stdout: ${stdout} stderr: ${stderr})`, 30_000)) as [number | null];
+      return { code, stdout, stderr };
+    } finally {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // The group is gone, as it should be.
+      }
+    }
+  }
+
+  it("Ctrl-C drains `herald serve --workers 2` once: every worker drains, and it exits 0, also when run through npx", async () => {
+    const direct = await ctrlC(bin, ["serve", "--workers", "2", "--port", "0", "--host", "127.0.0.1"]);
+    assert.equal(direct.code, 0, direct.stdout + direct.stderr);
+    assert.match(direct.stdout, /SIGINT received, draining 2 workers/);
+    // Through npx, as docs/operations.md starts it: npm forwards the signal to the command too.
+    // npm's own exit code after a Ctrl-C says nothing of Herald's; what Herald printed does.
+    const viaNpx = await ctrlC("npx", ["herald", "serve", "--workers", "2", "--port", "0", "--host", "127.0.0.1"]);
+    assert.match(viaNpx.stdout, /SIGINT received, draining 2 workers/);
+    assert.equal(viaNpx.stderr, "", "one Ctrl-C is one signal, not a second one that skips the drain (`SIGINT again, exiting now`)");
   });
 
   it("runs `herald pg status` as docs/integrations.md writes it, against PostgreSQL", async (t) => {

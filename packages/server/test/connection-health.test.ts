@@ -49,6 +49,32 @@ describe("heartbeat, deadlines, backpressure and shutdown", () => {
     }
   });
 
+  it("while it drains, /readyz answers 503 shutting_down (no new traffic) and /healthz stays 200", { skip: redisServerSkip() }, async () => {
+    // A stalled Redis holds a publish in flight, and the drain waits for it: the window a load
+    // balancer sees while a node stops.
+    const redis = await RedisServer.start();
+    const hub = await startHerald({ engine: { type: "redis", redisUrl: redis.url } });
+    try {
+      assert.equal((await getJson(`${hub.url}/readyz`)).status, 200);
+      redis.pause();
+      const publishing = hub.herald.publish("user:late", "note", {}).catch(() => "refused");
+      const closing = hub.close();
+      const ready = await getJson(`${hub.url}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.equal(ready.body.status, "shutting_down");
+      const health = await getJson(`${hub.url}/healthz`);
+      assert.equal(health.status, 200);
+      assert.equal(health.body.ready, false);
+      redis.resume();
+      await publishing;
+      await closing;
+    } finally {
+      redis.resume();
+      await hub.close();
+      await redis.close();
+    }
+  });
+
   it("on shutdown closes clients with 1001 and a reason, and refuses new publishes", async () => {
     const hub = await startHerald();
     const client = await TestClient.open(`${hub.wsUrl}/ws`);

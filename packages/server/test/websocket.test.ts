@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { TestClient, getJson, postJson, startHerald, type RunningHerald } from "./support/herald.js";
-import { rawSocket, readUntilClosed } from "./security/attack-support.js";
+import { SECRET, hs256, rawSocket, readUntilClosed } from "./security/attack-support.js";
 
 describe("WebSocket protocol v1: frames", () => {
   let hub: RunningHerald;
@@ -115,6 +115,31 @@ describe("WebSocket protocol v1: frames", () => {
     assert.equal(presence.clients[0].connectionId, connected.connectionId);
     assert.equal(presence.clients[0].transport, "websocket");
     await client.close();
+  });
+});
+
+describe("a forbidden subscribe", () => {
+  it("is answered by an error frame with the subscribe's id, and the connection and its other subscriptions carry on", async () => {
+    const hub = await startHerald({ auth: { jwt: { secret: SECRET } }, namespaces: { user: { personal: true } } });
+    try {
+      const client = await TestClient.open(`${hub.wsUrl}/ws?token=${await hs256({ sub: "alice" }, { expiresIn: "1h" })}`);
+      assert.equal((await client.subscribe("user:alice")).type, "subscribed");
+      assert.equal((await client.subscribe("topic:news")).type, "subscribed");
+      client.send({ type: "subscribe", id: "bob-1", channel: "user:bob" });
+      const refused = await client.next("error");
+      assert.deepEqual({ type: refused.type, id: refused.id, code: refused.code }, { type: "error", id: "bob-1", code: "forbidden" });
+      assert.match(String(refused.message), /user:bob/);
+      await hub.herald.publish("user:alice", "balance_update", { total: 1 });
+      await hub.herald.publish("topic:news", "headline", { n: 1 });
+      assert.deepEqual((await client.next("balance_update")).data, { total: 1 });
+      assert.deepEqual((await client.next("headline")).data, { n: 1 });
+      client.send({ type: "ping" });
+      await client.next("pong");
+      assert.equal(client.closeCode, undefined, "the connection is still open");
+      await client.close();
+    } finally {
+      await hub.close();
+    }
   });
 });
 

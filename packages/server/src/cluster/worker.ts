@@ -53,15 +53,14 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
     options.err(`herald: ${error.message}\n`);
     return giveUp();
   }
-  try {
-    await herald.listen();
-  } catch (error) {
-    options.err(cannotStart(error, herald.config.port));
-    return giveUp();
-  }
-
+  // The handlers are in place before listening: the primary's banner can come as soon as the port
+  // is bound, before listen() here has resolved, and Ctrl-C then (it reaches every process of the
+  // terminal's group) would kill this worker by the signal, which the primary reports as exit 1.
+  // A worker stopped before it serves has nothing to drain, and ends at once, as it did by signal.
+  let serving = false;
   let draining = false;
   const drain = (): void => {
+    if (!serving) process.exit(0);
     if (draining) return;
     draining = true;
     herald.close().then(
@@ -75,6 +74,13 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
   // The primary stops its workers with SIGTERM; Ctrl-C in a terminal reaches every process of the group.
   process.on("SIGTERM", drain);
   process.on("SIGINT", drain);
+  try {
+    await herald.listen();
+  } catch (error) {
+    options.err(cannotStart(error, herald.config.port));
+    return giveUp();
+  }
+  serving = true;
   return -1;
 }
 

@@ -51,11 +51,17 @@ export async function runPgCommand(argv: string[], out: Write, err: Write): Prom
     err(`herald pg: ${(error as Error).message}\n\n${PG_USAGE}\n`);
     return 2;
   }
-  const [action] = parsed.positionals;
+  const [action, ...stray] = parsed.positionals;
   const values = parsed.values;
   if (values.help || action === undefined) {
     (values.help ? out : err)(`${PG_USAGE}\n`);
     return values.help ? 0 : 2;
+  }
+  // A usage line pasted with its brackets (`[--type T]`) reads as positionals: ignoring them would
+  // install every column, or uninstall every trigger of the table, where the user asked for fewer.
+  if (stray.length > 0) {
+    err(`herald pg ${action}: unexpected argument "${stray[0]}"${strayHint(stray[0]!)}\n\n${PG_USAGE}\n`);
+    return 2;
   }
   const config = loadConfig({ file: values.config ?? process.env.HERALD_CONFIG, env: process.env });
   const url = values.url ?? config.sources.postgres.url;
@@ -116,4 +122,9 @@ export async function runPgCommand(argv: string[], out: Write, err: Write): Prom
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** Why a stray argument is likely there, when it can be told. */
+export function strayHint(argument: string): string {
+  return argument.startsWith("[") || argument.endsWith("]") ? " (brackets in a usage line mark optional parts: leave the brackets out)" : "";
 }

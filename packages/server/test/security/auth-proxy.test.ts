@@ -161,3 +161,60 @@ describe("connect and subscribe proxies: the app's own session", () => {
     assert.equal(answer.body.error.code, "origin_not_allowed");
   });
 });
+
+describe("connect proxy: the headers chosen, the channels and the expiry the backend answers", () => {
+  const calls: Array<Record<string, string>> = [];
+  let server: Server;
+  let hub: RunningHerald;
+
+  before(async () => {
+    server = createServer((request, response) => {
+      let text = "";
+      request.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      request.on("end", () => {
+        const { headers } = JSON.parse(text) as { headers: Record<string, string> };
+        calls.push(headers);
+        const session = headers["x-app-session"];
+        // Carol's session limits her connections to her channel and the news; Dave's has ended already.
+        const answer =
+          session === "carol" ? { user: "carol", channels: ["user:carol", "news:*"] } : session === "dave" ? { user: "dave", expiresAt: Math.floor(Date.now() / 1000) - 1 } : {};
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/connect`;
+    hub = await startHerald({ auth: { proxy: { connect: { url, cacheTtl: "30s", headers: ["x-app-session"] } } }, namespaces: { user: { personal: true } } });
+  });
+  after(async () => {
+    await hub.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it("forwards only the configured headers, and the channels answered limit the connection, which stays open", async () => {
+    const carol = await TestClient.open(`${hub.wsUrl}/ws`, { headers: { "x-app-session": "carol", cookie: "sid=not-for-the-backend" } });
+    assert.equal((await carol.subscribe("user:carol")).type, "subscribed");
+    assert.deepEqual(calls.at(-1), { "x-app-session": "carol" });
+    assert.equal((await carol.subscribe("news:today")).type, "subscribed");
+    const refused = await carol.subscribe("sport:today");
+    assert.equal(refused.code, "forbidden");
+    await hub.herald.publish("news:today", "headline", { n: 1 });
+    await carol.next("headline");
+    // The answer is reused for the same headers: a second tab does not ask again.
+    const before = calls.length;
+    const secondTab = await TestClient.open(`${hub.wsUrl}/ws`, { headers: { "x-app-session": "carol" } });
+    assert.equal((await secondTab.subscribe("user:carol")).type, "subscribed");
+    assert.equal(calls.length, before);
+    await Promise.all([carol.close(), secondTab.close()]);
+  });
+
+  it("an answer whose expiresAt has passed is not reused: the backend is asked again", async () => {
+    const before = calls.length;
+    for (let tab = 0; tab < 2; tab++) {
+      const dave = await TestClient.open(`${hub.wsUrl}/ws`, { headers: { "x-app-session": "dave" } });
+      assert.equal((await dave.subscribe("user:dave")).type, "subscribed");
+      await dave.close();
+    }
+    assert.equal(calls.length - before, 2, JSON.stringify(calls.slice(before)));
+  });
+});

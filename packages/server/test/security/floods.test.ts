@@ -1,7 +1,8 @@
 /**
- * Resource attacks over real sockets: a flood of connections from one IP, a frame flood, a 100 MB
- * frame, a decompression bomb, a slowloris handshake. Each is refused with its documented code,
- * the process stays up, and an honest client alongside receives every one of its events.
+ * Resource attacks over real sockets: a flood of connections from one IP, a frame flood (also one
+ * of forbidden subscribes), a 100 MB frame, a decompression bomb, a slowloris handshake. Each is
+ * refused with its documented code, the process stays up, and an honest client alongside receives
+ * every one of its events.
  */
 
 import { describe, it } from "node:test";
@@ -10,7 +11,7 @@ import { once } from "node:events";
 import WebSocket from "ws";
 import { TestClient, getJson, startHerald } from "../support/herald.js";
 import { deadline } from "../support/deadline.js";
-import { HonestClient, assertAlive, rawSocket, readUntilClosed, upgradeStatus } from "./attack-support.js";
+import { HonestClient, SECRET, assertAlive, hs256, rawSocket, readUntilClosed, upgradeStatus } from "./attack-support.js";
 
 async function limitHits(url: string, limit: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -59,6 +60,24 @@ describe("resource attacks", () => {
     for (let i = 0; i < 5_000 && attacker.socket.readyState === WebSocket.OPEN; i++) attacker.send({ type: "ping" });
     const error = await attacker.next("error");
     assert.equal(error.code, "rate_limited");
+    assert.equal((await attacker.closed).code, 1008);
+    assert.ok((await limitHits(hub.url, "frame_rate")) >= 1);
+    await assertAlive(hub);
+    await honest.assertReceivesEverything(hub);
+    await honest.close();
+    await hub.close();
+  });
+
+  it("a flood of forbidden subscribes is rate limited like any frame: rate_limited, then close 1008", async () => {
+    const hub = await startHerald({ auth: { jwt: { secret: SECRET } }, namespaces: { user: { personal: true } }, limits: { framesPerSecond: 50, frameBurst: 100 } });
+    const honest = await HonestClient.connect(hub, "honest:feed", `?token=${await hs256({ sub: "honest" }, { expiresIn: "1h" })}`);
+    const attacker = await TestClient.open(`${hub.wsUrl}/ws?token=${await hs256({ sub: "mallory" }, { expiresIn: "1h" })}`);
+    // One forbidden subscribe is that subscription's refusal alone: the connection stays.
+    attacker.send({ type: "subscribe", id: "probe", channel: "user:alice" });
+    const refused = await attacker.next("error");
+    assert.deepEqual([refused.id, refused.code], ["probe", "forbidden"]);
+    for (let i = 0; i < 5_000 && attacker.socket.readyState === WebSocket.OPEN; i++) attacker.send({ type: "subscribe", id: i, channel: `user:victim-${i}` });
+    await attacker.next((frame) => frame.type === "error" && frame.code === "rate_limited");
     assert.equal((await attacker.closed).code, 1008);
     assert.ok((await limitHits(hub.url, "frame_rate")) >= 1);
     await assertAlive(hub);

@@ -181,5 +181,11 @@ describe("Postgres source", { skip }, () => {
     assert.match(out.at(-1)!, /removed from .*herald_cas_deposit_update/);
     assert.equal(await run("install", "--table", table, "--type", "t"), 2);
     assert.match(err.at(-1)!, /--channel/);
+    // A usage line pasted with its brackets is refused, not read as "every column" or "every trigger".
+    assert.equal(await run("install", "--table", table, "--channel", "user:{polygon_address}", "--type", "t", "[--columns", "id]"), 2);
+    assert.match(err.at(-1)!, /unexpected argument "\[--columns" \(brackets in a usage line mark optional parts/);
+    const seen = out.length;
+    assert.equal(await run("status"), 0);
+    assert.ok(!out.slice(seen).join("").split("\n").some((l) => l.startsWith(table)), "nothing was installed");
   });
 });

@@ -94,6 +94,16 @@ export class RedisServer {
     await this.spawn();
   }
 
+  /** Freezes the process (SIGSTOP): connections stay open and commands go unanswered, as on a stalled server. */
+  pause(): void {
+    this.child?.kill("SIGSTOP");
+  }
+
+  /** Lets a paused server run again (SIGCONT); it answers what it was sent meanwhile. */
+  resume(): void {
+    this.child?.kill("SIGCONT");
+  }
+
   /** Stops it for good and removes its directory. */
   async close(): Promise<void> {
     await this.stop("SIGKILL");
