@@ -213,6 +213,41 @@ describe("browser: one connection per browser profile and origin", { skip }, () 
     }
   });
 
+  it("SharedWorker: when the worker is gone, the tabs start another and lose nothing", async () => {
+    const hub = await startHerald();
+    const proxy = await FlakyProxy.start(hub.url, pageDir);
+    const pages: Page[] = [];
+    let published = 0;
+    const publish = async (count: number) => {
+      for (let i = 0; i < count; i++) await hub.herald.publish("user:share", "tick", { n: ++published });
+    };
+    try {
+      for (let i = 0; i < 3; i++) pages.push(await open(`${proxy.url}/?worker=1`));
+      const cdp = await chromium.browser.newCDPSession(pages[0]!);
+      await untilStatus(hub, { connections: 1, subscriptions: 1 });
+      await publish(5);
+      for (const page of pages) await waitForText(page, "offsets", upTo(5));
+
+      // The browser ends the worker (as after a crash): its Web Lock is released with it.
+      const { targetInfos } = (await cdp.send("Target.getTargets")) as { targetInfos: Array<{ targetId: string; type: string }> };
+      const workers = targetInfos.filter((target) => target.type === "shared_worker");
+      assert.equal(workers.length, 1);
+      await cdp.send("Target.closeTarget", { targetId: workers[0]!.targetId });
+      await publish(5);
+      for (const page of pages) await waitForText(page, "offsets", upTo(10));
+      await untilStatus(hub, { connections: 1, subscriptions: 1 });
+      assert.equal(proxy.seen.get("/ws"), 2, "a new worker opened one new connection for every tab");
+      await publish(5);
+      for (const page of pages) await waitForText(page, "offsets", upTo(15));
+      for (const page of pages) assert.equal(await page.locator("#recovery-failed").textContent(), "0");
+      await cdp.detach();
+    } finally {
+      for (const page of pages) await page.close();
+      await proxy.close();
+      await hub.close();
+    }
+  });
+
   it("SharedWorker: the worker asks a tab for the token (getToken cannot cross into it), once for every tab", async () => {
     const secret = "client-share-secret-0123456789abcdef";
     const hub = await startHerald({ auth: { jwt: { secret } }, namespaces: { user: { subscribe: "authenticated" } } });

@@ -15,7 +15,7 @@ import type { HeraldOptions } from "../herald.js";
 import type { Transport } from "../transports/transport.js";
 import { leaderNode } from "./leader.js";
 import { ShareLink, type TabSide } from "./link.js";
-import { pageLock, randomId, type HostMessage } from "./messages.js";
+import { pageLock, randomId, workerLock, type HostMessage } from "./messages.js";
 
 const page = randomId();
 let alive: Promise<void> | undefined;
@@ -47,25 +47,48 @@ export async function join(options: HeraldOptions, tab: TabSide): Promise<Transp
   return link;
 }
 
-/** Resolves once the worker answered, or undefined when it cannot start (a wrong URL): the tabs then lead. */
+/**
+ * Resolves once the worker answered, or undefined when it cannot start (a wrong URL): the tabs
+ * then lead. When that worker is gone (crashed, or ended by the browser), the link attaches to a
+ * new one, or to a leading tab when none starts, and the tab subscribes again from its position.
+ */
 async function workerLink(options: HeraldOptions, tab: TabSide, key: string, held: Promise<void>): Promise<ShareLink | undefined> {
-  let worker: SharedWorker;
-  try {
-    worker = new SharedWorker(options.shareWorker!, { name: key, type: "module" });
-  } catch {
-    return undefined;
-  }
-  const port = worker.port;
-  const link = new ShareLink(options, tab, (message) => port.postMessage(message), () => port.close());
+  let detach = (): void => {};
+  const link = new ShareLink(options, tab, () => {}, () => detach());
   await held;
-  return new Promise((resolve) => {
-    worker.onerror = () => resolve(undefined);
-    port.onmessage = (event: MessageEvent<HostMessage>) => {
-      resolve(link);
-      link.deliver(event.data);
-    };
-    link.hello(page);
-  });
+  const attach = (): Promise<boolean> => {
+    let worker: SharedWorker;
+    try {
+      worker = new SharedWorker(options.shareWorker!, { name: key, type: "module" });
+    } catch {
+      return Promise.resolve(false);
+    }
+    const port = worker.port;
+    link.toHost = (message) => port.postMessage(message);
+    detach = () => port.close();
+    return new Promise<boolean>((resolve) => {
+      worker.onerror = () => resolve(false);
+      port.onmessage = (event: MessageEvent<HostMessage>) => {
+        resolve(true);
+        link.deliver(event.data);
+      };
+      link.hello(page);
+    }).then((answered) => {
+      // The lock is let go at once (the callback returns nothing to wait on): a new worker waits
+      // for every tab to let go before it takes it.
+      if (answered) void navigator.locks.request(workerLock(key), { mode: "shared" }, () => void gone(port));
+      return answered;
+    });
+  };
+  const gone = async (port: MessagePort): Promise<void> => {
+    port.close();
+    tab.mirror({ newState: "reconnecting", oldState: "connected", reason: "transport_closed", attempt: 0, maxAttempts: 0, nextDelay: 0, transport: "websocket", message: "the shared worker went away" });
+    if (await attach()) return;
+    const node = leaderNode(key, page, held, options);
+    detach = () => node.remove(link);
+    node.add(link);
+  };
+  return (await attach()) ? link : undefined;
 }
 
 /** FNV-1a, to name a token in a lock without spelling it out. */

@@ -34,6 +34,14 @@ export function randomId(): string {
   return Math.random().toString(36).slice(2) + Date.now().toString(36);
 }
 
+/**
+ * The Web Lock a SharedWorker holds while it lives; its tabs wait on it (shared) to learn that the
+ * worker is gone (crashed, or ended by the browser) and start another.
+ */
+export function workerLock(key: string): string {
+  return `herald-share worker ${key}`;
+}
+
 /** The Web Lock a page holds while it is alive: whoever holds the connection waits on it to learn that the page is gone. */
 export function pageLock(page: string): string {
   return `herald-share page ${page}`;

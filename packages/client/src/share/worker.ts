@@ -8,18 +8,28 @@
  */
 
 import { ShareHost } from "./host.js";
-import { pageLock, type TabMessage } from "./messages.js";
+import { pageLock, workerLock, type TabMessage } from "./messages.js";
 
 interface ConnectEvent {
   ports: readonly MessagePort[];
 }
 
-const scope = globalThis as unknown as { onconnect: ((event: ConnectEvent) => void) | null; navigator: Navigator };
+const scope = globalThis as unknown as { onconnect: ((event: ConnectEvent) => void) | null; navigator: Navigator; name: string };
 let host: ShareHost | undefined;
+
+// Held for the worker's life, and taken before any tab is answered: a tab that waits on it after
+// its answer learns that this worker is gone.
+const alive = new Promise<void>((held) => {
+  void scope.navigator.locks.request(workerLock(scope.name), () => {
+    held();
+    return new Promise<never>(() => {});
+  });
+});
 
 scope.onconnect = (event) => {
   const port = event.ports[0]!;
-  port.onmessage = (message: MessageEvent<TabMessage>) => {
+  port.onmessage = async (message: MessageEvent<TabMessage>) => {
+    await alive;
     const data = message.data;
     if (data.t !== "hello") return host?.receive(data);
     host ??= new ShareHost(
