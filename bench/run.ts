@@ -68,6 +68,8 @@ const SERVERS: Array<{ name: ServerName; kind: ServerKind; file: string; variant
   { name: "herald", kind: "herald", file: "servers/herald.ts" },
   // Herald's Pusher endpoint, fan-out only: its deliveries/s against Herald's own protocol.
   { name: "herald-pusher", kind: "herald-pusher", file: "servers/herald-pusher.ts", variant: true },
+  // Receipts on, fan-out only: its deliveries/s against receipts off (`herald`).
+  { name: "herald-receipts", kind: "herald", file: "servers/herald-receipts.ts", variant: true },
   { name: "bare-ws", kind: "bare-ws", file: "servers/bare-ws.ts" },
   { name: "socketio", kind: "socketio", file: "servers/socketio.ts" },
   { name: "herald-workers", kind: "herald", file: "servers/herald-workers.ts", variant: true },
@@ -126,7 +128,7 @@ try {
         await load.closeClients().catch(() => undefined);
       }
     };
-    if (name === "herald-pusher") {
+    if (name === "herald-pusher" || name === "herald-receipts") {
       await step("fan-out", async () => {
         out.fanout = await fanout(load, server, params.fanout, params.stallMs, out.errors);
       });
@@ -190,9 +192,9 @@ if (quick) {
       continue;
     }
     problems.push(...r.errors.map((e) => `${kind}: ${e}`));
-    if (kind === "herald-pusher") {
-      if (!r.fanout) problems.push("herald-pusher: fan-out did not run");
-      else if (r.fanout.lost !== 0 || r.fanout.delivered === 0 || r.fanout.duplicates !== 0) problems.push(`herald-pusher: fan-out delivered ${r.fanout.delivered}, lost ${r.fanout.lost}, duplicates ${r.fanout.duplicates}`);
+    if (kind === "herald-pusher" || kind === "herald-receipts") {
+      if (!r.fanout) problems.push(`${kind}: fan-out did not run`);
+      else if (r.fanout.lost !== 0 || r.fanout.delivered === 0 || r.fanout.duplicates !== 0) problems.push(`${kind}: fan-out delivered ${r.fanout.delivered}, lost ${r.fanout.lost}, duplicates ${r.fanout.duplicates}`);
       continue;
     }
     if (!variant && r.idle.length !== params.idleSizes.length) problems.push(`${kind}: idle did not run`);

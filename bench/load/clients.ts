@@ -27,6 +27,8 @@ export interface ClientHooks {
 
 export interface BenchClient {
   close(): void;
+  /** Acknowledges the newest event received since the last call, where the server keeps receipts. */
+  acknowledge?(): void;
 }
 
 // `{"type":"tick"` — bytes 9..13 are `tick"`.
@@ -52,18 +54,34 @@ export function openClient(kind: ServerKind, url: string, index: number, channel
   if (kind === "herald-pusher") return openPusher(url, index, channel, hooks);
   const path = kind === "herald" ? "/ws" : "/";
   const socket = new WebSocket(url.replace("http", "ws") + path, { localAddress: sourceAddress(index), perMessageDeflate: false });
+  // Where the server keeps receipts, the newest event not yet acknowledged (parsed only when acknowledged).
+  let receipts = false;
+  let unacknowledged: Buffer | undefined;
   socket.on("open", () => {
     socket.send(JSON.stringify(since ? { type: "subscribe", channel, since } : { type: "subscribe", channel }));
   });
   socket.on("message", (data: Buffer) => {
-    if (isTick(data)) return hooks.onEvent(data);
-    const frame = JSON.parse(data.toString()) as { type?: string } & Subscribed;
-    if (frame.type === "subscribed") hooks.onSubscribed(frame);
-    else if (frame.type === "error") hooks.onError(new Error(data.toString()));
+    if (isTick(data)) {
+      if (receipts) unacknowledged = data;
+      return hooks.onEvent(data);
+    }
+    const frame = JSON.parse(data.toString()) as { type?: string; receipts?: boolean } & Subscribed;
+    if (frame.type === "subscribed") {
+      receipts = frame.receipts === true;
+      hooks.onSubscribed(frame);
+    } else if (frame.type === "error") hooks.onError(new Error(data.toString()));
   });
   socket.on("close", () => hooks.onClose());
   socket.on("error", (error) => hooks.onError(error));
-  return { close: () => socket.terminate() };
+  return {
+    close: () => socket.terminate(),
+    acknowledge: () => {
+      if (!unacknowledged || socket.readyState !== WebSocket.OPEN) return;
+      const { offset } = JSON.parse(unacknowledged.toString()) as { offset: number };
+      unacknowledged = undefined;
+      socket.send(JSON.stringify({ type: "ack", channel, offset }));
+    },
+  };
 }
 
 /** A Pusher protocol 7 client, as pusher-js speaks it: subscribe after connection_established. */

@@ -226,4 +226,9 @@ process.on("message", (message: { id: number; request: WorkerRequest }) => {
   );
 });
 process.on("disconnect", () => process.exit(0));
+
+// Acknowledgements as the client SDK batches them: at most one per channel every half second.
+setInterval(() => {
+  for (const slot of slots) slot.client?.acknowledge?.();
+}, 500).unref();
 process.send!({ ready: true });

@@ -13,7 +13,7 @@ export interface BenchResults {
 }
 
 /** The peers (by the protocol they speak, Herald's Pusher endpoint among them), and Herald's scale variants. */
-export type ServerName = ServerKind | "herald-workers" | "herald-redis";
+export type ServerName = ServerKind | "herald-workers" | "herald-redis" | "herald-receipts";
 
 /** The servers of the main table; the Pusher endpoint and the scale variants have tables of their own. */
 const KINDS = ["herald", "bare-ws", "socketio"] as const satisfies readonly ServerKind[];
@@ -81,6 +81,7 @@ export function renderMarkdown(results: BenchResults): string {
   }
   lines.push("");
   lines.push(...pusherFanout(results));
+  lines.push(...receiptsFanout(results));
   lines.push(...targets(results));
   lines.push(...scale(results));
   const errors = (Object.keys(s) as ServerName[]).flatMap((name) => (s[name]?.errors ?? []).map((e) => `- ${name in LABEL ? LABEL[name as ServerKind] : name}: ${e}`));
@@ -89,6 +90,21 @@ export function renderMarkdown(results: BenchResults): string {
 }
 
 /** The fan-out through Herald's Pusher endpoint (pusher-js's protocol) against Herald's own protocol. */
+/** The fan-out with receipts on (subscribers acknowledging as the SDK does) against receipts off. */
+function receiptsFanout(results: BenchResults): string[] {
+  const off = results.servers.herald?.fanout;
+  const on = results.servers["herald-receipts"]?.fanout;
+  if (!on) return [];
+  const r = off ? on.deliveriesPerSecond / off.deliveriesPerSecond : undefined;
+  const cpu = off ? on.serverCpuPerDeliveryUs / off.serverCpuPerDeliveryUs : undefined;
+  return [
+    "| Receipts on (each subscriber acknowledges every 0.5 s), same fan-out | deliveries/s | server CPU per delivery (µs) | lost | duplicates | CPU (server / load) | / receipts off |",
+    "|---|--:|--:|--:|--:|--:|--:|",
+    `| ${on.subscribers.toLocaleString("en-US")} acknowledging subscribers | ${fmt(on.deliveriesPerSecond)} | ${fmt(on.serverCpuPerDeliveryUs, 2)} | ${on.lost} | ${on.duplicates} | ${cpuNote(on.cpu)} | ${r === undefined || cpu === undefined ? "n/a" : `${r.toFixed(2)}× deliveries/s, ${cpu.toFixed(2)}× CPU per delivery (target ≥ 0.9×: ${r >= 0.9 ? "met" : "not met"})`} |`,
+    "",
+  ];
+}
+
 function pusherFanout(results: BenchResults): string[] {
   const own = results.servers.herald?.fanout;
   const pusher = results.servers["herald-pusher"]?.fanout;

@@ -17,20 +17,25 @@ const FLUSHED_MARK = Buffer.alloc(0);
 export const NO_REQUESTS: Promise<void> = Promise.resolve();
 
 /**
- * Write coalescing without the wait: a session's first event of an event-loop turn is written at
- * once, so that at low rates no subscriber waits for a whole fan-out sweep to finish (with 10,000
- * sockets corked until the end of the turn, the first one waited as long as the last). A second
- * event for the same socket in the same turn corks it, and it is uncorked in the check phase
- * (setImmediate), after every publish that arrived in the same poll phase has been fanned out.
- * Under load a subscriber then gets a turn's events in at most two writes instead of one syscall
- * each (syscalls, not JavaScript, dominate the fan-out profile). Each event is still its own
- * WebSocket frame holding one JSON object.
+ * Write coalescing, only under load. Corking a socket at its first event of an event-loop turn and
+ * uncorking it in the check phase (setImmediate) sends all of a turn's events to a subscriber in
+ * one writev instead of one syscall each (syscalls, not JavaScript, dominate the fan-out profile),
+ * but makes the first of 10,000 subscribers wait for the whole sweep. So a turn corks at the first
+ * event only when the turn before it sent some socket a second event (publishes arrive together:
+ * load); otherwise the first event is written at once, and only a second one for the same socket
+ * corks it. Each event is still its own WebSocket frame holding one JSON object.
  */
 const sessionsWritten: WebSocketSession[] = [];
 let turnEndScheduled = false;
+/** Some socket got a second event in this turn. */
+let repeatedThisTurn = false;
+/** The last turn had one: cork at the first event (see above). */
+let coalescing = false;
 
 function endTurn(): void {
   turnEndScheduled = false;
+  coalescing = repeatedThisTurn;
+  repeatedThisTurn = false;
   for (let i = 0; i < sessionsWritten.length; i++) sessionsWritten[i]!.endTurn();
   sessionsWritten.length = 0;
 }
@@ -97,9 +102,16 @@ export class WebSocketSession extends PushSession {
         turnEndScheduled = true;
         setImmediate(endTurn);
       }
-    } else if (!this.corked) {
-      this.corked = true;
-      raw.cork();
+      if (coalescing) {
+        this.corked = true;
+        raw.cork();
+      }
+    } else {
+      repeatedThisTurn = true;
+      if (!this.corked) {
+        this.corked = true;
+        raw.cork();
+      }
     }
     const frame = this.frameOf(event);
     raw.write(frame);
