@@ -20,6 +20,7 @@ import type { Logger } from "pino";
 import type { Engine } from "../engine/engine.js";
 import type { HubListeners } from "./hub-listeners.js";
 import type { Session } from "./session.js";
+import { PeriodicSweep } from "../shared/periodic-sweep.js";
 
 export interface OnlineUsersOptions {
   /** How long a user stays online after their last connection closed, in ms. */
@@ -31,24 +32,22 @@ export interface OnlineUsersOptions {
 
 export class OnlineUsers {
   private readonly counted = new Set<Session>();
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
+  private readonly sweeper: PeriodicSweep;
 
   constructor(
     private readonly engine: Engine,
     private readonly listeners: HubListeners,
     private readonly options: OnlineUsersOptions,
-  ) {}
-
-  start(): void {
-    this.timer ??= setInterval(() => void this.sweep(), this.options.sweepIntervalMs);
-    this.timer.unref();
+  ) {
+    this.sweeper = new PeriodicSweep(() => this.claim(), options.sweepIntervalMs, (error) => this.failed("claim", error));
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.sweeping;
+  start(): void {
+    this.sweeper.start();
+  }
+
+  stop(): Promise<void> {
+    return this.sweeper.stop();
   }
 
   /** A session arrived: counted now if it has a user, else once it gets one. */
@@ -67,17 +66,13 @@ export class OnlineUsers {
 
   /** Claims the deadlines that passed; the users handed to this node go offline here. */
   sweep(): Promise<void> {
-    this.sweeping ??= this.engine
-      .claimOffline()
-      .then((users) => {
-        const at = new Date().toISOString();
-        for (const user of users) this.listeners.emit("user", { user, online: false, at });
-      })
-      .catch((error: unknown) => this.failed("claim", error))
-      .finally(() => {
-        this.sweeping = undefined;
-      });
-    return this.sweeping;
+    return this.sweeper.run();
+  }
+
+  private async claim(): Promise<void> {
+    const users = await this.engine.claimOffline();
+    const at = new Date().toISOString();
+    for (const user of users) this.listeners.emit("user", { user, online: false, at });
   }
 
   /** Users the engine counted online again by itself (see EngineHandler.onUsersOnline). */

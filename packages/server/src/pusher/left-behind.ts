@@ -27,6 +27,7 @@ import type { Engine, PresenceEntry } from "../engine/engine.js";
 import type { PusherApp, PusherApps } from "./apps.js";
 import { counted, nodesOf } from "./occupancy-keys.js";
 import type { PusherWebhooks } from "./webhooks.js";
+import { PeriodicSweep } from "../shared/periodic-sweep.js";
 
 const QUEUE = "pusher-left-behind";
 /** The presence key of the running nodes: an entry per node process, refreshed by its engine. */
@@ -58,11 +59,9 @@ export interface LeftBehindOptions {
 export class LeftBehind {
   /** This process: a node restarted under the same name is another owner. */
   private readonly owner: string;
-  private readonly sweepIntervalMs: number;
   private readonly leaseMs: number;
   private sequence = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
+  private readonly sweeper: PeriodicSweep;
 
   constructor(
     private readonly engine: Engine,
@@ -73,21 +72,19 @@ export class LeftBehind {
   ) {
     this.owner = `${node} ${randomUUID()}`;
     this.leaseMs = Math.max(100, Math.floor(options.presenceTtlMs / 2));
-    this.sweepIntervalMs = Math.max(100, Math.min(5_000, Math.floor(options.presenceTtlMs / 4)));
+    const sweepIntervalMs = Math.max(100, Math.min(5_000, Math.floor(options.presenceTtlMs / 4)));
+    this.sweeper = new PeriodicSweep(() => this.settleDue(), sweepIntervalMs, (error) => this.failed("claim what dead nodes left", error));
   }
 
   /** Marks this node live and starts claiming what dead nodes left. */
   async start(): Promise<void> {
     const entry: PresenceEntry = { connectionId: this.owner, transport: "pusher-node", node: this.node, connectedAt: new Date().toISOString() };
     await this.engine.addPresence(LIVE, entry).catch((error: unknown) => this.failed("mark this node live", error));
-    this.timer ??= setInterval(() => void this.sweep(), this.sweepIntervalMs);
-    this.timer.unref();
+    this.sweeper.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.sweeping;
+  stop(): Promise<void> {
+    return this.sweeper.stop();
   }
 
   /**
@@ -109,12 +106,7 @@ export class LeftBehind {
 
   /** Claims the items due and reports what dead nodes left (tests call it to settle at once). */
   sweep(): Promise<void> {
-    this.sweeping ??= this.settleDue()
-      .catch((error: unknown) => this.failed("claim what dead nodes left", error))
-      .finally(() => {
-        this.sweeping = undefined;
-      });
-    return this.sweeping;
+    return this.sweeper.run();
   }
 
   private async settleDue(): Promise<void> {

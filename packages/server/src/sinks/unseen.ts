@@ -21,6 +21,7 @@ import type { Receipts } from "../hub/receipts.js";
 import { render } from "../shared/template.js";
 import { deliveryId } from "./delivery-id.js";
 import { eventContext, type EventContext } from "./event-context.js";
+import { PeriodicSweep } from "../shared/periodic-sweep.js";
 
 /** A deadline that passed unseen: what the sink needs to deliver it. */
 export interface UnseenItem {
@@ -47,8 +48,7 @@ const CLAIM_LIMIT = 100;
 
 export class UnseenDeadlines {
   private readonly sinks = new Map<string, DeliverUnseen>();
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
+  private readonly sweeper: PeriodicSweep;
   private seen = 0;
   private delivered = 0;
 
@@ -57,7 +57,11 @@ export class UnseenDeadlines {
     private readonly receipts: Receipts,
     private readonly logger: Logger,
     private readonly options: { readonly leaseMs: number; readonly sweepIntervalMs: number },
-  ) {}
+  ) {
+    this.sweeper = new PeriodicSweep(() => this.settleDue(), options.sweepIntervalMs, (error) =>
+      logger.warn({ err: (error as Error).message }, "unseen deadlines not claimed; tried again shortly"),
+    );
+  }
 
   /** A sink's way to deliver the deadlines of its rules that passed unseen. */
   register(sink: string, deliver: DeliverUnseen): void {
@@ -72,14 +76,11 @@ export class UnseenDeadlines {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.sweep(), this.options.sweepIntervalMs);
-    this.timer.unref();
+    this.sweeper.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.sweeping;
+  stop(): Promise<void> {
+    return this.sweeper.stop();
   }
 
   status(): UnseenStatus {
@@ -88,12 +89,7 @@ export class UnseenDeadlines {
 
   /** Claims the deadlines due and settles each (tests call it to settle at once). */
   sweep(): Promise<void> {
-    this.sweeping ??= this.settleDue()
-      .catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, "unseen deadlines not claimed; tried again shortly"))
-      .finally(() => {
-        this.sweeping = undefined;
-      });
-    return this.sweeping;
+    return this.sweeper.run();
   }
 
   private async settleDue(): Promise<void> {
