@@ -103,6 +103,9 @@ export class WebSocketTransport {
     // Until the upgrade completes the raw socket's close gives the slot back; after it, the session's.
     const release = (): void => slot.release();
     socket.once("close", release);
+    // The 101 answer and the `connected` frame leave in one write: a write is a syscall, the
+    // largest single cost of accepting a connection.
+    socket.cork();
     this.server.handleUpgrade(request, socket, head, (ws) => {
       socket.removeListener("close", release);
       const envelope = resolution?.ok ? resolution.envelope : "herald";
@@ -111,6 +114,7 @@ export class WebSocketTransport {
       ws.session = session;
       this.accept(session, resolution, arrival);
     });
+    socket.uncork();
     return true;
   }
 
