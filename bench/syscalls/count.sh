@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Counts the write syscalls Herald makes per delivery in a fan-out (40 events to N subscribers, 4
 # publishes in flight), with perf's syscall tracepoints: how well a server coalesces its writes,
-# a count rather than a time, so it holds on a busy machine. Needs `perf` and the compiled build
-# (npm run build or npm start once).
+# a count rather than a time, so it holds on a busy machine. Needs `perf`; compiles the server first.
 #   bench/syscalls/count.sh [--workers 2] [--redis redis://127.0.0.1:6379/0] [--subscribers 4000]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,6 +16,7 @@ while [ $# -gt 0 ]; do
 done
 command -v perf > /dev/null || { echo "perf is not installed (Debian: apt-get install -y linux-perf)" >&2; exit 1; }
 [ "$(ulimit -n)" -gt $((subscribers + 500)) ] || { echo "ulimit -n is $(ulimit -n); raise it above $((subscribers + 500))" >&2; exit 1; }
+npx tsc -b packages/protocol packages/server
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2> /dev/null || true; rm -rf "$dir"' EXIT
 engine='{}'
