@@ -1,0 +1,201 @@
+/**
+ * Pattern subscriptions (`subscribe` with `channel: "orders:*"`): events of every matching channel
+ * the connection may read, each with its real channel; never one it could not subscribe to by
+ * name; channels that appear after the subscribe flow live, in order; recovery per channel with
+ * `positions`. With the memory engine and with two nodes on Redis (subscriber on one, publisher on
+ * the other).
+ */
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { startHerald, TestClient, type Frame, type RunningHerald } from "./support/herald.js";
+import { deleteKeys, REDIS_URL, redisSkip, uniquePrefix } from "./support/redis.js";
+import { SECRET, hs256 } from "./security/attack-support.js";
+
+const engines = [
+  { name: "memory", skip: false as false | string, engine: (_prefix: string) => ({}) },
+  { name: "redis", skip: await redisSkip(), engine: (prefix: string) => ({ engine: { type: "redis" as const, redisUrl: REDIS_URL, prefix, patterns: true } }) },
+];
+
+const isEvent = (frame: Frame): boolean => frame.type === "order" || frame.type === "note";
+
+for (const { name, skip, engine } of engines) {
+  describe(`pattern subscriptions (${name} engine)`, { skip }, () => {
+    const prefix = uniquePrefix("patterns");
+    let hub: RunningHerald;
+    /** Where events are published: another node on Redis, the same one in memory. */
+    let publisher: RunningHerald;
+    const config = {
+      ...engine(prefix),
+      auth: { jwt: { secret: SECRET } },
+      namespaces: { user: { personal: true }, orders: { subscribe: "public" as const }, small: { subscribe: "public" as const } },
+      maxPatternChannels: 50,
+    };
+    before(async () => {
+      hub = await startHerald(config);
+      publisher = name === "redis" ? await startHerald(config) : hub;
+    });
+    after(async () => {
+      if (publisher !== hub) await publisher.close();
+      await hub.close();
+      if (name === "redis") await deleteKeys(prefix);
+    });
+    const publish = (channel: string, data: unknown, type = "order") => publisher.herald.publish(channel, type, data);
+
+    it("user 42 subscribing to user:* gets user:42's events only, each with its real channel", async () => {
+      const client = await TestClient.open(`${hub.wsUrl}/ws?token=${await hs256({ sub: "42" }, { expiresIn: "1h" })}`);
+      const subscribed = await client.subscribe("user:*", { id: "p" });
+      assert.equal(subscribed.type, "subscribed");
+      assert.equal(subscribed.channel, "user:*");
+      assert.equal(subscribed.id, "p");
+      await publish("user:43", { secret: true }, "note");
+      await publish("user:42", { n: 1 }, "note");
+      await publish("user:43", { secret: true }, "note");
+      await publish("user:42", { n: 2 }, "note");
+      const events = await client.take(2, isEvent);
+      assert.deepEqual(events.map((event) => [event.channel, (event.data as { n: number }).n]), [["user:42", 1], ["user:42", 2]]);
+      // A marker on the allowed channel, published after the last user:43 event, proves nothing of user:43 was in between or is still coming.
+      await publish("user:42", { n: 3 }, "note");
+      await client.next((frame) => isEvent(frame) && (frame.data as { n: number }).n === 3);
+      assert.equal(client.frames.some((frame) => frame.channel === "user:43"), false);
+      await client.close();
+    });
+
+    it("a token limited to some channels gets only those under the pattern", async () => {
+      const token = await hs256({ sub: "carol", channels: ["orders:eu-*"] }, { expiresIn: "1h" });
+      const client = await TestClient.open(`${hub.wsUrl}/ws?token=${token}`);
+      assert.equal((await client.subscribe("orders:*")).type, "subscribed");
+      await publish("orders:us-1", { n: 0 });
+      await publish("orders:eu-1", { n: 1 });
+      await publish("orders:us-1", { n: 0 });
+      await publish("orders:eu-2", { n: 2 });
+      const events = await client.take(2, isEvent);
+      assert.deepEqual(events.map((event) => event.channel).sort(), ["orders:eu-1", "orders:eu-2"]);
+      await publish("orders:eu-1", { n: 3 });
+      await client.next((frame) => isEvent(frame) && (frame.data as { n: number }).n === 3);
+      assert.equal(client.frames.some((frame) => frame.channel === "orders:us-1"), false);
+      await client.close();
+    });
+
+    it("a channel first published after the subscribe flows from its first event, in order", async () => {
+      const client = await TestClient.open(`${hub.wsUrl}/ws?token=${await hs256({ sub: "dan" }, { expiresIn: "1h" })}`);
+      await client.subscribe("orders:new-*");
+      const channel = `orders:new-${Date.now()}`;
+      // Published back to back: the channel's permission is still being decided while most arrive.
+      await Promise.all(Array.from({ length: 20 }, (_, n) => publish(channel, { n: n + 1 })));
+      const events = await client.take(20, isEvent);
+      assert.deepEqual(events.map((event) => event.offset), Array.from({ length: 20 }, (_, n) => n + 1));
+      assert.ok(events.every((event) => event.channel === channel));
+      await client.close();
+    });
+
+    it("recovers each listed channel from its position after a reconnect, then goes on live", async () => {
+      const token = await hs256({ sub: "erin" }, { expiresIn: "1h" });
+      const first = await TestClient.open(`${hub.wsUrl}/ws?token=${token}`);
+      await first.subscribe("orders:r-*");
+      await publish("orders:r-a", { n: 1 });
+      await publish("orders:r-b", { n: 1 });
+      const seen = await first.take(2, isEvent);
+      const positions = Object.fromEntries(seen.map((event) => [event.channel as string, { epoch: event.epoch, offset: event.offset }]));
+      await first.close();
+      await publish("orders:r-a", { n: 2 });
+      await publish("orders:r-b", { n: 2 });
+      await publish("orders:r-a", { n: 3 });
+      const second = await TestClient.open(`${hub.wsUrl}/ws?token=${token}`);
+      const subscribed = await second.subscribe("orders:r-*", { positions });
+      assert.equal(subscribed.recovered, true);
+      const channels = subscribed.channels as Record<string, { offset: number; recovered: boolean }>;
+      assert.deepEqual(Object.keys(channels).sort(), ["orders:r-a", "orders:r-b"]);
+      assert.equal(channels["orders:r-a"]!.recovered, true);
+      assert.equal(channels["orders:r-a"]!.offset, 3);
+      const missed = await second.take(3, isEvent);
+      const of = (channel: string) => missed.filter((event) => event.channel === channel).map((event) => (event.data as { n: number }).n);
+      assert.deepEqual(of("orders:r-a"), [2, 3]);
+      assert.deepEqual(of("orders:r-b"), [2]);
+      await publish("orders:r-b", { n: 3 });
+      const live = await second.next(isEvent);
+      assert.deepEqual([live.channel, live.offset], ["orders:r-b", 3]);
+      await second.close();
+    });
+
+    it("a position on a channel the connection may not read is left out", async () => {
+      const client = await TestClient.open(`${hub.wsUrl}/ws?token=${await hs256({ sub: "42" }, { expiresIn: "1h" })}`);
+      await publish("user:43", { secret: true }, "note");
+      const subscribed = await client.subscribe("user:*", { positions: { "user:43": { epoch: "x", offset: 0 } } });
+      assert.equal(subscribed.type, "subscribed");
+      assert.deepEqual(subscribed.channels, {});
+      await publish("user:42", { n: 1 }, "note");
+      const event = await client.next(isEvent);
+      assert.equal(event.channel, "user:42");
+      assert.equal(client.frames.some((frame) => frame.channel === "user:43"), false);
+      await client.close();
+    });
+
+    it("unsubscribe by the pattern stops every channel", async () => {
+      const client = await TestClient.open(`${hub.wsUrl}/ws?token=${await hs256({ sub: "fay" }, { expiresIn: "1h" })}`);
+      await client.subscribe("orders:u-*");
+      await client.subscribe("small:marker");
+      await publish("orders:u-1", { n: 1 });
+      await client.next(isEvent);
+      client.send({ type: "unsubscribe", id: 9, channel: "orders:u-*" });
+      const answer = await client.next("unsubscribed");
+      assert.deepEqual([answer.id, answer.channel], [9, "orders:u-*"]);
+      await publish("orders:u-1", { n: 2 });
+      await publish("orders:u-2", { n: 3 });
+      await publish("small:marker", { n: 4 });
+      const marker = await client.next(isEvent);
+      assert.equal(marker.channel, "small:marker");
+      assert.equal(client.frames.filter((frame) => isEvent(frame) && frame.channel !== "small:marker").length, 1);
+      await client.close();
+    });
+
+    it("refuses patterns that could span every namespace, and says so", async () => {
+      const client = await TestClient.open(`${hub.wsUrl}/ws`);
+      for (const pattern of ["*", "ord*", "*:1"]) {
+        const answer = await client.subscribe(pattern, { id: pattern });
+        assert.equal(answer.type, "error");
+        assert.equal(answer.code, "pattern_too_broad");
+        assert.match(String(answer.message), /namespace/);
+      }
+      const bad = await client.subscribe("orders:*", { since: { epoch: "e", offset: 1 } });
+      assert.equal(bad.code, "invalid_since");
+      const outside = await client.subscribe("orders:*", { positions: { "small:1": { epoch: "e", offset: 1 } } });
+      assert.equal(outside.code, "invalid_since");
+      await client.close();
+    });
+
+    it("past maxPatternChannels, further channels are not delivered and the client is told once", async () => {
+      const client = await TestClient.open(`${hub.wsUrl}/ws`);
+      await client.subscribe("small:*");
+      for (let n = 0; n < 50; n++) await publish(`small:c${n}`, { n });
+      await client.take(50, isEvent, 20_000);
+      await publish("small:one-too-many", { n: 50 });
+      await publish("small:two-too-many", { n: 51 });
+      const error = await client.next("error");
+      assert.equal(error.code, "pattern_channel_limit");
+      assert.equal(error.channel, "small:*");
+      await publish("small:c0", { n: 52 });
+      const next = await client.next(isEvent);
+      assert.equal((next.data as { n: number }).n, 52);
+      assert.equal(client.frames.filter((frame) => frame.type === "error").length, 1);
+      await client.close();
+    });
+  });
+}
+
+describe("pattern subscriptions refused where the engine cannot deliver them", { skip: await redisSkip() }, () => {
+  it("the Redis engine without engine.patterns answers patterns_unsupported, and keeps the connection", async () => {
+    const prefix = uniquePrefix("patterns-off");
+    const hub = await startHerald({ engine: { type: "redis", redisUrl: REDIS_URL, prefix } });
+    try {
+      const client = await TestClient.open(`${hub.wsUrl}/ws`);
+      const answer = await client.subscribe("orders:*");
+      assert.equal(answer.code, "patterns_unsupported");
+      assert.equal((await client.subscribe("orders:1")).type, "subscribed");
+      await client.close();
+    } finally {
+      await hub.close();
+      await deleteKeys(prefix);
+    }
+  });
+});
