@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { startHerald, TestClient, type Frame, type RunningHerald } from "./support/herald.js";
 import { deleteKeys, REDIS_URL, redisSkip, uniquePrefix } from "./support/redis.js";
 import { SECRET, hs256 } from "./security/attack-support.js";
+import { SseReader } from "./support/sse.js";
 
 const engines = [
   { name: "memory", skip: false as false | string, engine: (_prefix: string) => ({}) },
@@ -162,6 +163,28 @@ for (const { name, skip, engine } of engines) {
       const outside = await client.subscribe("orders:*", { positions: { "small:1": { epoch: "e", offset: 1 } } });
       assert.equal(outside.code, "invalid_since");
       await client.close();
+    });
+
+    it("SSE: a pattern stream carries the permitted channels only, and Last-Event-ID resumes each of them", async () => {
+      const token = await hs256({ sub: "42" }, { expiresIn: "1h" });
+      const first = await SseReader.open(`${hub.url}/sse?channel=user:*&token=${token}`);
+      const [subscribed] = await first.waitFor("subscribed");
+      assert.equal(subscribed!.data.channel, "user:*");
+      await publish("user:43", { secret: true }, "note");
+      await publish("user:42", { n: 1 }, "note");
+      const [seen] = await first.waitFor("note");
+      assert.equal(seen!.data.channel, "user:42");
+      first.close();
+      await publish("user:42", { n: 2 }, "note");
+      await publish("user:43", { secret: true }, "note");
+      await publish("user:42", { n: 3 }, "note");
+      const second = await SseReader.open(`${hub.url}/sse?channel=user:*&token=${token}`, { "last-event-id": seen!.id! });
+      const [again] = await second.waitFor("subscribed");
+      assert.equal(again!.data.recovered, true);
+      const missed = await second.waitFor("note", 2);
+      assert.deepEqual(missed.map((record) => (record.data.data as { n: number }).n), [2, 3]);
+      assert.equal([...first.records, ...second.records].some((record) => record.data.channel === "user:43"), false);
+      second.close();
     });
 
     it("past maxPatternChannels, further channels are not delivered and the client is told once", async () => {
