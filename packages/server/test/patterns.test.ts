@@ -8,10 +8,24 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startHerald, TestClient, type Frame, type RunningHerald } from "./support/herald.js";
+import { getJson, startHerald, TestClient, type Frame, type RunningHerald } from "./support/herald.js";
 import { deleteKeys, REDIS_URL, redisSkip, uniquePrefix } from "./support/redis.js";
 import { SECRET, hs256 } from "./security/attack-support.js";
 import { SseReader } from "./support/sse.js";
+import { waitUntil } from "./support/deadline.js";
+import { Redis } from "ioredis";
+
+/** How many patterns a node's Redis subscriber connection listens to (CLIENT LIST's psub). */
+async function patternsListened(node: string): Promise<number> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const list = (await redis.call("CLIENT", "LIST")) as string;
+    const line = list.split("\n").find((entry) => entry.includes(`name=herald:${node}-subscriber`));
+    return Number(/ psub=(\d+)/.exec(line ?? "")?.[1] ?? 0);
+  } finally {
+    redis.disconnect();
+  }
+}
 
 const engines = [
   { name: "memory", skip: false as false | string, engine: (_prefix: string) => ({}) },
@@ -185,6 +199,33 @@ for (const { name, skip, engine } of engines) {
       assert.deepEqual(missed.map((record) => (record.data.data as { n: number }).n), [2, 3]);
       assert.equal([...first.records, ...second.records].some((record) => record.data.channel === "user:43"), false);
       second.close();
+    });
+
+    it("polling: a long-poll on a pattern wakes for a new permitted channel, and the cursor resumes it", async () => {
+      const token = await hs256({ sub: "77" }, { expiresIn: "1h" });
+      const poll = (since?: string) => getJson(`${hub.url}/api/updates?channel=user:*&timeout=5s&token=${token}${since ? `&since=${since}` : ""}`);
+      /** Resolves once a long-poll waits on this node with its pattern listened to (on Redis, PSUBSCRIBE confirmed). */
+      const waiting = async (): Promise<void> => {
+        await waitUntil("the long-poll to wait", () => hub.herald.hub.counts().byTransport.polling > 0);
+        if (name === "redis") await waitUntil("the pattern to be listened to", async () => (await patternsListened(hub.herald.node)) > 0);
+      };
+      const first = poll();
+      await waiting();
+      await publish("user:78", { secret: true }, "note");
+      // The other user's event wakes the poll; it answers nothing of it.
+      const woken = await first;
+      assert.deepEqual(woken.body.updates, []);
+      const second = poll(woken.body.cursor);
+      await waiting();
+      await publish("user:77", { n: 1 }, "note");
+      const found = await second;
+      assert.deepEqual(found.body.updates.map((event: Frame) => [event.channel, (event.data as { n: number }).n]), [["user:77", 1]]);
+      await publish("user:77", { n: 2 }, "note");
+      await publish("user:78", { secret: true }, "note");
+      await publish("user:77", { n: 3 }, "note");
+      const next = await poll(found.body.cursor);
+      assert.deepEqual(next.body.updates.map((event: Frame) => (event.data as { n: number }).n), [2, 3]);
+      assert.equal(next.body.recovered, true);
     });
 
     it("past maxPatternChannels, further channels are not delivered and the client is told once", async () => {

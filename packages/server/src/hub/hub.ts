@@ -411,13 +411,31 @@ export class Hub {
    * `ready` resolves once the engine delivers those channels here, so a caller can read history
    * after it and know that nothing published later is missed.
    */
-  watch(channels: readonly string[]): { ready: Promise<void>; next: (timeoutMs: number, signal?: AbortSignal) => Promise<void>; release: () => void } {
+  watch(
+    channels: readonly string[],
+    patterns: readonly string[] = [],
+  ): { ready: Promise<void>; next: (timeoutMs: number, signal?: AbortSignal) => Promise<void>; release: () => void; discovered: ReadonlySet<string> } {
     const states = channels.map((channel) => [channel, this.hold(channel)] as const);
     let woken = false;
     const wake = (): void => {
       woken = true;
     };
     for (const [, state] of states) state.waiters.add(wake);
+    // A pattern wakes the poll for an event of any matching channel it does not name yet.
+    const discovered = new Set<string>();
+    const patternWaiters = new Set<() => void>([wake]);
+    const known = new Set(channels);
+    const watchers = patterns.map(
+      (pattern) =>
+        new PatternSubscription(undefined, pattern, undefined, (channel) => {
+          if (known.has(channel)) return;
+          discovered.add(channel);
+          for (const waiter of [...patternWaiters]) waiter();
+        }),
+    );
+    for (const watcher of watchers) this.patternIndex.add(watcher);
+    const listening = patterns.length === 0 ? [] : this.engine.listenPattern ? patterns.map((pattern) => this.engine.listenPattern!(pattern)) : [Promise.reject(new HeraldError("patterns_unsupported", `this hub's engine (${this.engine.name}) cannot deliver pattern subscriptions; poll channels by name`))];
+    const settled = listening.map((listen) => listen.then(() => true, () => false));
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -426,6 +444,14 @@ export class Hub {
         state.waiters.delete(wake);
         this.letGo(channel, state);
       }
+      for (const watcher of watchers) this.patternIndex.delete(watcher);
+      patternWaiters.clear();
+      // Each listen that succeeded has its unlisten, whenever it settles.
+      settled.forEach((listen, index) => {
+        void listen.then((ok) => {
+          if (ok) void this.engine.unlistenPattern?.(patterns[index]!).catch(() => undefined);
+        });
+      });
     };
     const next = (timeoutMs: number, signal?: AbortSignal): Promise<void> =>
       new Promise<void>((resolve) => {
@@ -434,13 +460,15 @@ export class Hub {
           clearTimeout(timer);
           signal?.removeEventListener("abort", done);
           for (const [, state] of states) state.waiters.delete(done);
+          patternWaiters.delete(done);
           resolve();
         };
         const timer = setTimeout(done, timeoutMs);
         signal?.addEventListener("abort", done, { once: true });
         for (const [, state] of states) state.waiters.add(done);
+        if (!released) patternWaiters.add(done);
       });
-    return { ready: Promise.all(states.map(([, state]) => state.ready)).then(() => undefined), next, release };
+    return { ready: Promise.all([...states.map(([, state]) => state.ready), ...listening]).then(() => undefined), next, release, discovered };
   }
 
   counts(): { connections: number; subscriptions: number; channels: number; users: number; byTransport: Record<TransportName, number> } {
@@ -646,6 +674,10 @@ export class Hub {
   /** Starts delivering a matching channel the first time one of its events reaches a pattern. */
   private offerToPatterns(event: StreamEvent): void {
     for (const pattern of this.patternIndex.matching(event.channel)) {
+      if (pattern.notify) {
+        pattern.notify(event.channel);
+        continue;
+      }
       const entry = pattern.channels.get(event.channel);
       if (entry?.state === "checking") entry.seen.push(event);
       if (entry !== undefined) continue;

@@ -24,10 +24,15 @@ export class PatternSubscription {
   limitReported = false;
 
   constructor(
-    readonly session: Subscriber,
+    readonly session: Subscriber | undefined,
     readonly pattern: string,
     /** The subscribe's token, asked again for every channel (a subscription token may name some). */
     readonly token: string | undefined,
+    /**
+     * Set for a long-poll's pattern (Hub.watch): it delivers nothing itself, it is told of every
+     * matching event's channel, and its poll reads the channel by cursor.
+     */
+    readonly notify?: (channel: string) => void,
   ) {}
 
   /** The channels delivered to the session. */
