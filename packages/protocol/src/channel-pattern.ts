@@ -20,10 +20,15 @@ export function channelMatches(pattern: string, channel: string): boolean {
   if (!pattern.includes("*")) return pattern === channel;
   let regex = compiled.get(pattern);
   if (!regex) {
-    regex = new RegExp(`^${pattern.split("*").map(escapeRegExp).join(".*")}$`, "s");
+    regex = patternRegExp(pattern);
     if (compiled.size < MAX_CACHED_PATTERNS) compiled.set(pattern, regex);
   }
   return regex.test(channel);
+}
+
+/** The RegExp that matches exactly the channels a pattern does (for a caller that keeps it). */
+export function patternRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split("*").map(escapeRegExp).join(".*")}$`, "s");
 }
 
 export function anyChannelMatches(patterns: readonly string[], channel: string): boolean {
