@@ -26,8 +26,8 @@ export function channelMatches(pattern: string, channel: string): boolean {
   return regex.test(channel);
 }
 
-/** The RegExp that matches exactly the channels a pattern does (for a caller that keeps it). */
-export function patternRegExp(pattern: string): RegExp {
+/** The RegExp that matches exactly the channels a pattern does. */
+function patternRegExp(pattern: string): RegExp {
   return new RegExp(`^${pattern.split("*").map(escapeRegExp).join(".*")}$`, "s");
 }
 

@@ -685,7 +685,8 @@ export class Hub {
         if (pattern.limitReported) continue;
         pattern.limitReported = true;
         const message = `${pattern.pattern} reached ${this.maxPatternChannels} channels (maxPatternChannels); events of further channels, such as ${event.channel}, are not delivered to it`;
-        (pattern.session as Session).sendFrame({ type: "error", channel: pattern.pattern, code: "pattern_channel_limit", message });
+        // No `channel`: that would name a refused subscription, and this one goes on with the channels it has.
+        (pattern.session as Session).sendFrame({ type: "error", code: "pattern_channel_limit", message });
         continue;
       }
       const seen = [event];
