@@ -14,6 +14,8 @@ import { SECRET, hs256 } from "./security/attack-support.js";
 import { SseReader } from "./support/sse.js";
 import { waitUntil } from "./support/deadline.js";
 import { Redis } from "ioredis";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 
 /** How many patterns a node's Redis subscriber connection listens to (CLIENT LIST's psub). */
 async function patternsListened(node: string): Promise<number> {
@@ -247,6 +249,51 @@ for (const { name, skip, engine } of engines) {
     });
   });
 }
+
+describe("pattern subscriptions where the app's backend decides (subscribe proxy)", () => {
+  it("a channel's events wait for the backend's answer and then arrive in order; a refused channel never shows", async () => {
+    /** The backend holds its answer for room:open-1 until released, and refuses every other room. */
+    const held: Array<() => void> = [];
+    const asked: string[] = [];
+    const backend = createServer((request, response) => {
+      let text = "";
+      request.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      request.on("end", () => {
+        const { channel } = JSON.parse(text) as { channel: string };
+        asked.push(channel);
+        const answer = channel === "room:open-1" ? () => response.writeHead(200, { "content-type": "application/json" }).end("{}") : () => response.writeHead(403, { "content-type": "application/json" }).end('{"error":"not a member"}');
+        if (channel === "room:open-1") held.push(answer);
+        else answer();
+      });
+    });
+    await new Promise<void>((resolve) => backend.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
+    const hub = await startHerald({ auth: { jwt: { secret: SECRET }, proxy: { subscribe: { url: `${url}/subscribe`, timeout: "5s", cacheTtl: "0s" } } }, namespaces: { room: { subscribe: "proxy" } } });
+    try {
+      const client = await TestClient.open(`${hub.wsUrl}/ws?token=${await hs256({ sub: "gus" }, { expiresIn: "1h" })}`);
+      assert.equal((await client.subscribe("room:*")).type, "subscribed");
+      await hub.herald.publish("room:closed-1", "note", { n: 0 });
+      for (let n = 1; n <= 10; n++) await hub.herald.publish("room:open-1", "note", { n });
+      await waitUntil("the backend to be asked about room:open-1", () => held.length === 1);
+      // Every event is published and the answer is still pending: nothing of room:open-1 went out yet.
+      assert.equal(client.frames.filter(isEvent).length, 0);
+      held[0]!();
+      const events = await client.take(10, isEvent);
+      assert.deepEqual(events.map((event) => [event.channel, event.offset]), Array.from({ length: 10 }, (_, n) => ["room:open-1", n + 1]));
+      // The refusal is kept: room:closed-1 is not asked about again, and its events never come.
+      await hub.herald.publish("room:closed-1", "note", { n: 0 });
+      await hub.herald.publish("room:open-1", "note", { n: 11 });
+      await client.next((frame) => isEvent(frame) && frame.offset === 11);
+      assert.equal(client.frames.some((frame) => frame.channel === "room:closed-1"), false);
+      assert.deepEqual(asked.sort(), ["room:closed-1", "room:open-1"]);
+      await client.close();
+    } finally {
+      await hub.close();
+      backend.closeAllConnections();
+      await new Promise<void>((resolve) => backend.close(() => resolve()));
+    }
+  });
+});
 
 describe("pattern subscriptions refused where the engine cannot deliver them", { skip: await redisSkip() }, () => {
   it("the Redis engine without engine.patterns answers patterns_unsupported, and keeps the connection", async () => {
