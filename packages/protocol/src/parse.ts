@@ -80,6 +80,10 @@ export function validateClientFrame(value: unknown): ParseResult {
         if (typeof value.token !== "string") return fail("invalid_frame", "subscribe.token must be a string", id);
         frame.token = value.token;
       }
+      if (value.delta !== undefined) {
+        if (value.delta !== "fossil") return fail("unsupported_delta", `subscribe.delta ${JSON.stringify(value.delta).slice(0, 64)} is not a delta format; use "fossil" or leave it out`, id);
+        frame.delta = value.delta;
+      }
       return { ok: true, frame };
     }
     case "unsubscribe": {
