@@ -6,13 +6,20 @@
 
 import { Agent, request } from "node:http";
 import { nowMs, type PublisherRequest, type PublisherResult } from "./protocol.js";
+import { Wallet } from "./wallet.js";
 
 let agent = new Agent({ keepAlive: true, maxSockets: 64 });
 let seq = 0;
+/** Each channel's wallet, kept across requests so that the measured events follow the warm-up's. */
+const walletsByChannel = new Map<string, Wallet>();
 
 /** Publishes one event to each of `channels`: one request, a batch (`events`) when there are several. */
-function post(url: string, channels: string | string[]): Promise<number> {
-  const event = (channel: string) => ({ channel, type: "tick", data: { t: nowMs(), seq: ++seq } });
+function post(url: string, channels: string | string[], walletsByChannel?: Map<string, Wallet>): Promise<number> {
+  const data = (channel: string): Record<string, unknown> => {
+    const wallet = walletsByChannel && (walletsByChannel.get(channel) ?? walletsByChannel.set(channel, new Wallet(channel)).get(channel)!);
+    return wallet ? wallet.next(nowMs(), ++seq) : { t: nowMs(), seq: ++seq };
+  };
+  const event = (channel: string) => ({ channel, type: "tick", data: data(channel) });
   const body = JSON.stringify(typeof channels === "string" ? event(channels) : { events: channels.map(event) });
   return new Promise((resolve, reject) => {
     const req = request(`${url}/api/publish`, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
@@ -94,6 +101,31 @@ async function loop(url: string, pick: () => string, durationMs: number, concurr
   return { published, failed, startAt, endAt: nowMs(), lastOffset, cpuMicros: cpuMicros() };
 }
 
+/**
+ * `count` wallet events over `channels` channels in turn, `concurrency` at a time. With more
+ * channels than lanes, a channel's events are published one after the other, so each one changes
+ * the previous event of its channel by a few fields, as deltas expect.
+ */
+async function wallets(url: string, channel: string, channels: number, count: number, concurrency: number): Promise<PublisherResult> {
+  const startAt = nowMs();
+  let failed = 0;
+  let issued = 0;
+  let lastOffset = 0;
+  const lane = async (): Promise<void> => {
+    while (issued < count) {
+      const target = channel.replace("{i}", String(issued % channels));
+      issued += 1;
+      try {
+        lastOffset = Math.max(lastOffset, await post(url, target, walletsByChannel));
+      } catch {
+        failed += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  return { published: count - failed, failed, startAt, endAt: nowMs(), lastOffset, cpuMicros: cpuMicros() };
+}
+
 async function handle(message: PublisherRequest): Promise<PublisherResult> {
   switch (message.cmd) {
     case "burst":
@@ -102,6 +134,8 @@ async function handle(message: PublisherRequest): Promise<PublisherResult> {
       return loop(message.url, message.users ? () => randomUser(message.users!) : () => message.channel, message.durationMs, message.concurrency, message.rate);
     case "saturate":
       return loop(message.url, () => randomUser(message.users), message.durationMs, message.concurrency, undefined, message.batch);
+    case "wallets":
+      return wallets(message.url, message.channel, message.channels, message.count, message.concurrency);
   }
 }
 
