@@ -157,7 +157,7 @@ export interface HeraldOptions {
    */
   shareWorker?: string | URL;
   /**
-   * Ask for events as deltas (`delta: "fossil"`) on WebSocket, where the channel's namespace sends
+   * Ask for events as deltas (`delta: "fossil"`) on WebSocket and SSE, where the channel's namespace sends
    * them; handlers still get full data. Default true.
    */
   delta?: boolean;
@@ -454,6 +454,7 @@ export class Herald {
       fetch: (input, init) => (this.options.fetch ?? globalThis.fetch)(input, init),
       WebSocket: this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket,
       pollTimeout: this.options.pollTimeout ?? 25_000,
+      delta: this.decodeDelta !== undefined,
     };
     try {
       // Transports call back asynchronously only, so `this.transport` is set before any callback.

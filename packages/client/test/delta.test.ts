@@ -83,6 +83,30 @@ function recordingWebSocket(frames: string[]): typeof WebSocket {
   } as typeof WebSocket;
 }
 
+/** `fetch`, recording the `data:` of every Server-Sent Events record the client receives. */
+function recordingFetch(frames: string[]): typeof fetch {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    if (!new URL(String(input)).pathname.endsWith("/sse") || !response.body) return response;
+    const [recorded, passed] = response.body.tee();
+    void (async () => {
+      const decoder = new TextDecoder();
+      let pending = "";
+      try {
+        for await (const chunk of recorded as unknown as AsyncIterable<Uint8Array>) {
+          pending += decoder.decode(chunk, { stream: true });
+          const lines = pending.split("\n");
+          pending = lines.pop()!;
+          for (const line of lines) if (line.startsWith("data: ")) frames.push(line.slice("data: ".length));
+        }
+      } catch {
+        // The client ended the stream (a reconnect): nothing more to record.
+      }
+    })();
+    return new Response(passed, { status: response.status, headers: response.headers });
+  };
+}
+
 describe("delta compression through @herald/client", () => {
   let hub: RunningHerald;
   before(async () => {
@@ -90,12 +114,12 @@ describe("delta compression through @herald/client", () => {
   });
   after(() => hub.close());
 
-  it("delivers 10,000 randomly mutated objects byte for byte, as deltas, across reconnects with recovery", async () => {
+  for (const transport of ["websocket", "sse"] as TransportName[]) it(`${transport}: delivers 10,000 randomly mutated objects byte for byte, as deltas, across reconnects with recovery`, async () => {
     const proxy = await FlakyProxy.start(hub.url);
     const frames: string[] = [];
-    const client = new Herald({ url: proxy.url, transports: ["websocket"], WebSocket: recordingWebSocket(frames), reconnect: { minDelay: 20, maxDelay: 100 } });
+    const client = new Herald({ url: proxy.url, transports: [transport], WebSocket: recordingWebSocket(frames), fetch: recordingFetch(frames), reconnect: { minDelay: 20, maxDelay: 100 } });
     try {
-      const channel = "wallet:fuzz";
+      const channel = `wallet:fuzz-${transport}`;
       const received: string[] = [];
       const subscribed: SubscribedContext[] = [];
       const subscription = client.subscribe(channel);
@@ -181,9 +205,14 @@ describe("delta compression through @herald/client", () => {
   });
 
   for (const transport of ["websocket", "sse", "polling"] as TransportName[]) {
-    it(`${transport}: events of a delta namespace arrive whole, whatever the transport`, async () => {
+    it(`${transport}: events of a delta namespace arrive whole (as deltas on WebSocket and SSE)`, async () => {
       const frames: string[] = [];
-      const client = new Herald({ url: hub.url, transports: [transport], WebSocket: recordingWebSocket(frames), pollTimeout: 2_000 });
+      const requested: string[] = [];
+      const fetchRecorded: typeof fetch = (input, init) => {
+        requested.push(String(input));
+        return fetch(input, init);
+      };
+      const client = new Herald({ url: hub.url, transports: [transport], WebSocket: recordingWebSocket(frames), fetch: fetchRecorded, pollTimeout: 2_000 });
       try {
         const channel = `wallet:${transport}`;
         const received: unknown[] = [];
@@ -207,6 +236,7 @@ describe("delta compression through @herald/client", () => {
         await all.done;
         assert.deepEqual(received, expected);
         if (transport === "websocket") assert.ok(frames.some((text) => text.includes('"delta":true')), "the WebSocket carried deltas");
+        if (transport === "sse") assert.ok(requested.some((url) => new URL(url).searchParams.get("delta") === "fossil"), "the stream asked for deltas");
       } finally {
         client.disconnect();
       }

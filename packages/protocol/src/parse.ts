@@ -81,8 +81,9 @@ export function validateClientFrame(value: unknown): ParseResult {
         frame.token = value.token;
       }
       if (value.delta !== undefined) {
-        if (value.delta !== "fossil") return fail("unsupported_delta", `subscribe.delta ${JSON.stringify(value.delta).slice(0, 64)} is not a delta format; use "fossil" or leave it out`, id);
-        frame.delta = value.delta;
+        const problem = deltaProblem(value.delta);
+        if (problem) return fail("unsupported_delta", `subscribe.delta: ${problem}`, id);
+        frame.delta = "fossil";
       }
       return { ok: true, frame };
     }
@@ -113,4 +114,9 @@ export function validateClientFrame(value: unknown): ParseResult {
     default:
       return fail("unknown_type", `unknown frame type "${type.slice(0, 64)}"; expected subscribe, unsubscribe, publish, auth, ack, ping or pong`, id);
   }
+}
+
+/** Why `value` is not a delta format a subscriber may ask for (`unsupported_delta`), or undefined when it is. */
+export function deltaProblem(value: unknown): string | undefined {
+  return value === "fossil" ? undefined : `${JSON.stringify(value)?.slice(0, 64)} is not a delta format; use "fossil" or leave it out`;
 }

@@ -2,6 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { applyDelta } from "fossil-delta";
 import { startHerald, TestClient, type Frame, type RunningHerald } from "./support/herald.js";
+import { SseReader } from "./support/sse.js";
 
 /** What a client does with a delta frame: the data string holds one byte per character. */
 function applied(previousDataJson: string, frame: Frame): string {
@@ -146,5 +147,50 @@ describe("delta compression (WebSocket, herald envelope)", () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe("delta compression over Server-Sent Events", () => {
+  let hub: RunningHerald;
+  before(async () => {
+    hub = await startHerald({ namespaces: { wallet: { delta: true } } });
+  });
+  after(() => hub.close());
+
+  it("with delta=fossil, a stream gets subscribed with delta: fossil, a whole event, then deltas", async () => {
+    const stream = await SseReader.open(`${hub.url}/sse?channel=wallet:sse&delta=fossil`);
+    try {
+      const [subscribed] = await stream.waitFor("subscribed");
+      assert.equal(subscribed!.data.delta, "fossil");
+      for (const n of [1, 2, 3]) await hub.herald.publish("wallet:sse", "balance_update", balance(n));
+      const [first, second, third] = await stream.waitFor("balance_update", 3);
+      assert.deepEqual([first!.data.delta, first!.data.data], [undefined, balance(1)]);
+      const secondJson = applied(JSON.stringify(balance(1)), second!.data);
+      assert.equal(secondJson, JSON.stringify(balance(2)));
+      assert.equal(applied(secondJson, third!.data), JSON.stringify(balance(3)));
+    } finally {
+      stream.close();
+    }
+  });
+
+  it("without delta, a stream gets whole events", async () => {
+    const stream = await SseReader.open(`${hub.url}/sse?channel=wallet:sse-plain`);
+    try {
+      const [subscribed] = await stream.waitFor("subscribed");
+      assert.equal("delta" in subscribed!.data, false);
+      for (const n of [1, 2]) await hub.herald.publish("wallet:sse-plain", "balance_update", balance(n));
+      const events = await stream.waitFor("balance_update", 2);
+      assert.deepEqual(events.map((record) => [record.data.delta, record.data.data]), [[undefined, balance(1)], [undefined, balance(2)]]);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it("refuses an unknown delta format with 400 unsupported_delta", async () => {
+    const answer = await SseReader.openOrRefusal(`${hub.url}/sse?channel=wallet:sse&delta=vcdiff`);
+    assert.ok(!(answer instanceof SseReader));
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.code, "unsupported_delta");
+    assert.match(answer.body.error.message, /"fossil"/);
   });
 });

@@ -5,7 +5,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { isRetryable } from "@herald/protocol";
+import { deltaProblem, isRetryable } from "@herald/protocol";
 import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "./http-context.js";
 import { SseSession } from "./sse-session.js";
@@ -20,6 +20,9 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
   app.get("/sse", async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const channels = channelsFromQuery(query.channel, context.config.maxSubscriptionsPerConnection);
+    const deltaAsked = query.delta !== undefined;
+    const problem = deltaAsked ? deltaProblem(query.delta) : undefined;
+    if (problem) throw new HeraldError("unsupported_delta", `delta: ${problem}`);
     const lastEventId = firstString(request.headers["last-event-id"]) ?? firstString(query.lastEventId);
     const cursor = cursorFromText(lastEventId, "Last-Event-ID");
     const arrival = context.admission.arrival(request.raw, query);
@@ -55,7 +58,7 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
       if (session.closed) return;
       const since = cursor?.[channel];
       try {
-        await context.hub.subscribe(session, channel, since ? { since, ...(token ? { token } : {}) } : token ? { token } : {});
+        await context.hub.subscribe(session, channel, { ...(since ? { since } : {}), ...(token ? { token } : {}), ...(deltaAsked ? { delta: "fossil" as const } : {}) });
       } catch (error) {
         const { code, message } = HeraldError.from(error);
         if (code === "internal_error") context.logger.error({ err: error, connectionId: session.id }, "sse subscribe failed");
