@@ -49,16 +49,17 @@ function cpuMicros(): number {
  * `count` publishes, each lane waiting for its answer before the next: the server sets the pace.
  * Several lanes let publishes arrive together, as they do from a busy backend.
  */
-async function burst(url: string, channel: string, count: number, concurrency: number): Promise<PublisherResult> {
+async function burst(url: string, target: (issued: number) => string, count: number, concurrency: number, walletsOf?: Map<string, Wallet>): Promise<PublisherResult> {
   const startAt = nowMs();
   let lastOffset = 0;
   let failed = 0;
   let issued = 0;
   const lane = async (): Promise<void> => {
     while (issued < count) {
+      const channel = target(issued);
       issued += 1;
       try {
-        lastOffset = Math.max(lastOffset, await post(url, channel));
+        lastOffset = Math.max(lastOffset, await post(url, channel, walletsOf));
       } catch {
         failed += 1;
       }
@@ -101,41 +102,18 @@ async function loop(url: string, pick: () => string, durationMs: number, concurr
   return { published, failed, startAt, endAt: nowMs(), lastOffset, cpuMicros: cpuMicros() };
 }
 
-/**
- * `count` wallet events over `channels` channels in turn, `concurrency` at a time. With more
- * channels than lanes, a channel's events are published one after the other, so each one changes
- * the previous event of its channel by a few fields, as deltas expect.
- */
-async function wallets(url: string, channel: string, channels: number, count: number, concurrency: number): Promise<PublisherResult> {
-  const startAt = nowMs();
-  let failed = 0;
-  let issued = 0;
-  let lastOffset = 0;
-  const lane = async (): Promise<void> => {
-    while (issued < count) {
-      const target = channel.replace("{i}", String(issued % channels));
-      issued += 1;
-      try {
-        lastOffset = Math.max(lastOffset, await post(url, target, walletsByChannel));
-      } catch {
-        failed += 1;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
-  return { published: count - failed, failed, startAt, endAt: nowMs(), lastOffset, cpuMicros: cpuMicros() };
-}
-
 async function handle(message: PublisherRequest): Promise<PublisherResult> {
   switch (message.cmd) {
     case "burst":
-      return burst(message.url, message.channel, message.count, message.concurrency ?? 1);
+      return burst(message.url, () => message.channel, message.count, message.concurrency ?? 1);
     case "rate":
       return loop(message.url, message.users ? () => randomUser(message.users!) : () => message.channel, message.durationMs, message.concurrency, message.rate);
     case "saturate":
       return loop(message.url, () => randomUser(message.users), message.durationMs, message.concurrency, undefined, message.batch);
     case "wallets":
-      return wallets(message.url, message.channel, message.channels, message.count, message.concurrency);
+      // The channels in turn: with more channels than lanes, a channel's events go one after the
+      // other, so each changes the previous event of its channel by a few fields, as deltas expect.
+      return burst(message.url, (issued) => message.channel.replace("{i}", String(issued % message.channels)), message.count, message.concurrency, walletsByChannel);
   }
 }
 

@@ -2,19 +2,10 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { startHerald, type RunningHerald } from "../../server/test/support/herald.js";
+import { prng } from "../../server/test/support/prng.js";
 import { Herald, type SubscribedContext, type TransportName } from "../src/index.js";
 import { FlakyProxy } from "./support/proxy.js";
 import { until, waitForState } from "./support/wait.js";
-
-/** A seeded generator (mulberry32), so that a failure replays exactly. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Multi-byte UTF-8, JSON escapes and control characters, so that deltas cut characters and escapes in two.
 const PIECES = ["a", "Z", "0", " ", "é", "ß", "送金", "🙂", "½", '"', "\\", "\n", "\u0001", "\u2028", "€", "—"];
@@ -145,7 +136,7 @@ describe("delta compression through @herald/client", () => {
       client.connect();
       await first.done;
 
-      const wallet = new Wallet(random(20));
+      const wallet = new Wallet(prng(20));
       const expected: string[] = [];
       const publish = async (count: number): Promise<void> => {
         for (let i = 0; i < count; i++) {
@@ -221,7 +212,7 @@ describe("delta compression through @herald/client", () => {
         subscription.watch(ready.poke);
         client.connect();
         await ready.done;
-        const wallet = new Wallet(random(7));
+        const wallet = new Wallet(prng(7));
         const expected: unknown[] = [];
         const all = until(() => received.length >= 20, "20 events");
         subscription.onEvent((frame) => {
@@ -258,7 +249,7 @@ describe("delta compression through @herald/client", () => {
       subscription.watch(ready.poke);
       client.connect();
       await ready.done;
-      const wallet = new Wallet(random(3));
+      const wallet = new Wallet(prng(3));
       for (let i = 0; i < 3; i++) {
         wallet.mutate();
         await hub.herald.publish("wallet:plain-client", "balance_update", JSON.parse(JSON.stringify(wallet.state)));
