@@ -194,3 +194,29 @@ describe("delta compression over Server-Sent Events", () => {
     assert.match(answer.body.error.message, /"fossil"/);
   });
 });
+
+describe("delta compression in the figures", () => {
+  it("counts a delta frame's own bytes in herald_namespace_bytes_sent_total", async () => {
+    const hub = await startHerald({ namespaces: { ledger: { delta: true } } });
+    const deltas = await TestClient.open(`${hub.wsUrl}/ws`);
+    const whole = await TestClient.open(`${hub.wsUrl}/ws`);
+    try {
+      await deltas.subscribe("ledger:1", { delta: "fossil" });
+      await whole.subscribe("ledger:1");
+      let received = 0;
+      for (const client of [deltas, whole]) client.socket.on("message", (data: Buffer) => (received += data.length));
+      for (const n of [1, 2, 3]) await hub.herald.publish("ledger:1", "balance_update", balance(n));
+      const [, second] = await deltas.take(3, isEvent);
+      await whole.take(3, isEvent);
+      assert.equal(second!.delta, true);
+      const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+      const line = metrics.split("\n").find((text) => text.startsWith('herald_namespace_bytes_sent_total{namespace="ledger"'));
+      assert.equal(Number(line?.slice(line.lastIndexOf(" ") + 1)), received, "the bytes both subscribers received");
+    } finally {
+      await deltas.close();
+      await whole.close();
+      await hub.close();
+    }
+  });
+});
+

@@ -127,11 +127,11 @@ export class Hub {
       if (sent > 0) {
         const figures = this.stats.namespaces.of(event.channel);
         figures.delivered += sent;
-        figures.bytesSent += sent * prepared.bytes("herald").length;
+        figures.bytesSent += prepared.bytesSentTo(sent);
         figures.observeLatency(Math.max(0, Date.now() - event.time) / 1000);
       }
       if (span) {
-        span.setAttributes({ "herald.subscribers": sent, "herald.bytes": sent * prepared.bytes("herald").length });
+        span.setAttributes({ "herald.subscribers": sent, "herald.bytes": prepared.bytesSentTo(sent) });
         endSpan(span);
       }
     }

@@ -21,6 +21,8 @@ export class PreparedEvent {
   private delta: EventDelta | undefined;
   private readonly deltaTexts: Partial<Record<EnvelopeName, string | null>> = {};
   private readonly deltaWebSocketFrames: Partial<Record<EnvelopeName, Buffer | null>> = {};
+  /** Subscribers sent the delta frame instead of the whole one (counted by the sessions), for the bytes figures. */
+  deltasSent = 0;
 
   constructor(readonly event: StreamEvent) {}
 
@@ -92,6 +94,12 @@ export class PreparedEvent {
   /** The whole WebSocket text frame (header + payload), written as is to every WebSocket subscriber. */
   webSocketFrame(envelope: EnvelopeName): Buffer {
     return (this.webSocketFrames[envelope] ??= encodeTextFrame(this.bytes(envelope)));
+  }
+
+  /** Bytes of the herald-envelope frames sent to `sent` subscribers, deltas counted at their own size. */
+  bytesSentTo(sent: number): number {
+    const whole = (sent - this.deltasSent) * this.bytes("herald").length;
+    return this.deltasSent === 0 ? whole : whole + this.deltasSent * Buffer.byteLength(this.deltaText("herald") ?? "");
   }
 
   /** The frame as a plain object (herald envelope), for JSON bodies. */

@@ -31,7 +31,9 @@ export class SseSession extends PushSession {
     if (this.closed || this.closedAsSlowConsumer(event.event.channel)) return;
     const { channel, epoch, offset, type } = event.event;
     this.positions[channel] = { epoch, offset };
-    const text = (subscription?.sendsDelta(event.event) ? event.deltaText("herald") : undefined) ?? event.text("herald");
+    const deltaText = subscription?.sendsDelta(event.event) ? event.deltaText("herald") : undefined;
+    if (deltaText !== undefined) event.deltasSent += 1;
+    const text = deltaText ?? event.text("herald");
     this.stats.bytesSent.sse += this.stream.record(type, text, encodeCursor(this.positions));
     this.stats.deliveredBy.sse += 1;
   }

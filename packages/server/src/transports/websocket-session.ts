@@ -92,6 +92,7 @@ export class WebSocketSession extends PushSession {
       // With permessage-deflate ws may hold frames back while it compresses; writing around its
       // queue could reorder them, so such connections go through ws.send (and get compression).
       const deltaText = delta ? event.deltaText(this.envelope) : undefined;
+      if (deltaText !== undefined) event.deltasSent += 1;
       const bytes = deltaText === undefined ? this.payloadOf(event) : Buffer.from(deltaText);
       this.socket.send(bytes, { binary: false });
       this.stats.bytesSent.websocket += bytes.length;
@@ -116,7 +117,9 @@ export class WebSocketSession extends PushSession {
         raw.cork();
       }
     }
-    const frame = (delta ? event.deltaWebSocketFrame(this.envelope) : undefined) ?? this.frameOf(event);
+    const deltaFrame = delta ? event.deltaWebSocketFrame(this.envelope) : undefined;
+    if (deltaFrame) event.deltasSent += 1;
+    const frame = deltaFrame ?? this.frameOf(event);
     raw.write(frame);
     if (this.corked) this.corkedBytes += frame.length;
     this.stats.bytesSent.websocket += frame.length;
