@@ -18,6 +18,7 @@ import { Child } from "./runner/child-process.js";
 import { Load } from "./runner/load.js";
 import { renderMarkdown, renderSvg, type BenchResults, type ServerName } from "./runner/report.js";
 import { fanout, idle, latency, manyChannels, storm, type Parameters, type ServerResults, type ServerUnderTest } from "./runner/scenarios.js";
+import { deltas } from "./runner/delta.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -44,6 +45,7 @@ const FULL: Parameters = {
   manyChannelsBatch: { clients: 10_000, durationMs: 10_000, concurrency: 4, batch: 50 },
   // One channel for all: 1 event/s keeps the fan-out below saturation while 10,000 clients reconnect.
   storm: { clients: 10_000, rate: 1, beforeMs: 2_000 },
+  delta: { channels: 1_000, events: 20_000, concurrency: 8 },
   stallMs: 5_000,
 };
 
@@ -56,6 +58,7 @@ const QUICK: Parameters = {
   manyChannels: { clients: 200, durationMs: 1_500, concurrency: 8 },
   manyChannelsBatch: { clients: 200, durationMs: 1_500, concurrency: 4, batch: 10 },
   storm: { clients: 200, rate: 20, beforeMs: 500 },
+  delta: { channels: 50, events: 500, concurrency: 4 },
   stallMs: 3_000,
 };
 
@@ -70,6 +73,8 @@ const SERVERS: Array<{ name: ServerName; kind: ServerKind; file: string; variant
   { name: "herald-pusher", kind: "herald-pusher", file: "servers/herald-pusher.ts", variant: true },
   // Receipts on, fan-out only: its deliveries/s against receipts off (`herald`).
   { name: "herald-receipts", kind: "herald", file: "servers/herald-receipts.ts", variant: true },
+  // Delta compression off and on, wallet payloads only (runner/delta.ts).
+  { name: "herald-delta", kind: "herald", file: "servers/herald-delta.ts", variant: true },
   { name: "bare-ws", kind: "bare-ws", file: "servers/bare-ws.ts" },
   { name: "socketio", kind: "socketio", file: "servers/socketio.ts" },
   { name: "herald-workers", kind: "herald", file: "servers/herald-workers.ts", variant: true },
@@ -128,6 +133,14 @@ try {
         await load.closeClients().catch(() => undefined);
       }
     };
+    if (name === "herald-delta") {
+      await step("delta off and on", async () => {
+        out.delta = await deltas(load, server, params.delta, params.stallMs, out.errors);
+      });
+      await load.closeClients();
+      await child.stop();
+      continue;
+    }
     if (name === "herald-pusher" || name === "herald-receipts") {
       await step("fan-out", async () => {
         out.fanout = await fanout(load, server, params.fanout, params.stallMs, out.errors);
@@ -192,6 +205,16 @@ if (quick) {
       continue;
     }
     problems.push(...r.errors.map((e) => `${kind}: ${e}`));
+    if (kind === "herald-delta") {
+      if (!r.delta) problems.push(`${kind}: delta scenario did not run`);
+      else {
+        for (const [side, run] of Object.entries(r.delta)) {
+          if (run.lost !== 0 || run.delivered === 0 || run.duplicates !== 0) problems.push(`${kind}: delta ${side} delivered ${run.delivered}, lost ${run.lost}, duplicates ${run.duplicates}`);
+        }
+        if (!(r.delta.on.bytesPerDelivery < r.delta.off.bytesPerDelivery)) problems.push(`${kind}: delta on sent ${r.delta.on.bytesPerDelivery.toFixed(0)} B per delivery, not fewer than off (${r.delta.off.bytesPerDelivery.toFixed(0)} B)`);
+      }
+      continue;
+    }
     if (kind === "herald-pusher" || kind === "herald-receipts") {
       if (!r.fanout) problems.push(`${kind}: fan-out did not run`);
       else if (r.fanout.lost !== 0 || r.fanout.delivered === 0 || r.fanout.duplicates !== 0) problems.push(`${kind}: fan-out delivered ${r.fanout.delivered}, lost ${r.fanout.lost}, duplicates ${r.fanout.duplicates}`);

@@ -45,7 +45,7 @@ for (const path of core) {
     if (imported.kind !== "dynamic-import") continue;
     const own = new Set([...closure(imported.path)].filter((chunk) => !core.has(chunk)));
     const entry = outputs[imported.path].entryPoint ?? imported.path;
-    lazy.set(/share/.test(entry) ? "tab sharing" : /state-sync/.test(entry) ? "getState (state sync)" : entry, own);
+    lazy.set(/share/.test(entry) ? "tab sharing" : /state-sync/.test(entry) ? "getState (state sync)" : /delta/.test(entry) ? "deltas (Fossil decoder)" : entry, own);
   }
 }
 const worker = closure("out/share-worker.js");

@@ -49,7 +49,7 @@ function isPusherTick(data: Buffer): boolean {
   return data[10] === 0x74 && data[11] === 0x69 && data[12] === 0x63 && data[13] === 0x6b && data[14] === 0x22;
 }
 
-export function openClient(kind: ServerKind, url: string, index: number, channel: string, hooks: ClientHooks, since?: { epoch: string; offset: number }): BenchClient {
+export function openClient(kind: ServerKind, url: string, index: number, channel: string, hooks: ClientHooks, since?: { epoch: string; offset: number }, delta = false): BenchClient {
   if (kind === "socketio") return openSocketIo(url, index, channel, hooks);
   if (kind === "herald-pusher") return openPusher(url, index, channel, hooks);
   const path = kind === "herald" ? "/ws" : "/";
@@ -58,7 +58,7 @@ export function openClient(kind: ServerKind, url: string, index: number, channel
   let receipts = false;
   let unacknowledged: Buffer | undefined;
   socket.on("open", () => {
-    socket.send(JSON.stringify(since ? { type: "subscribe", channel, since } : { type: "subscribe", channel }));
+    socket.send(JSON.stringify({ type: "subscribe", channel, ...(since ? { since } : {}), ...(delta ? { delta: "fossil" } : {}) }));
   });
   socket.on("message", (data: Buffer) => {
     if (isTick(data)) {

@@ -21,7 +21,7 @@ export function publishChannel(kind: ServerKind, channel: string): string {
 export type ReceiveMode = "count" | "latency" | "offsets";
 
 export type WorkerRequest =
-  | { cmd: "connect"; kind: ServerKind; url: string; first: number; count: number; channel: string; mode: ReceiveMode; append?: boolean }
+  | { cmd: "connect"; kind: ServerKind; url: string; first: number; count: number; channel: string; mode: ReceiveMode; append?: boolean; delta?: boolean }
   | { cmd: "reset"; mode: ReceiveMode }
   | { cmd: "report"; finalOffset?: number }
   | { cmd: "storm" }
@@ -46,6 +46,8 @@ export interface WorkerReport {
   duplicates: number;
   closedByServer: number;
   cpuMicros: number;
+  /** WebSocket message payload bytes of the events received (since the last reset). */
+  bytes: number;
 }
 
 export interface StormResult {
@@ -59,7 +61,9 @@ export interface StormResult {
 export type PublisherRequest =
   | { cmd: "burst"; url: string; channel: string; count: number; concurrency?: number }
   | { cmd: "rate"; url: string; channel: string; users?: number; rate: number; durationMs: number; concurrency: number }
-  | { cmd: "saturate"; url: string; users: number; durationMs: number; concurrency: number; batch?: number };
+  | { cmd: "saturate"; url: string; users: number; durationMs: number; concurrency: number; batch?: number }
+  /** `count` events over `channels` channels (`channel` with `{i}`) in turn, each a Wallet payload (wallet.ts). */
+  | { cmd: "wallets"; url: string; channel: string; channels: number; count: number; concurrency: number };
 
 export interface PublisherResult {
   published: number;

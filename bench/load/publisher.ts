@@ -6,13 +6,20 @@
 
 import { Agent, request } from "node:http";
 import { nowMs, type PublisherRequest, type PublisherResult } from "./protocol.js";
+import { Wallet } from "./wallet.js";
 
 let agent = new Agent({ keepAlive: true, maxSockets: 64 });
 let seq = 0;
+/** Each channel's wallet, kept across requests so that the measured events follow the warm-up's. */
+const walletsByChannel = new Map<string, Wallet>();
 
 /** Publishes one event to each of `channels`: one request, a batch (`events`) when there are several. */
-function post(url: string, channels: string | string[]): Promise<number> {
-  const event = (channel: string) => ({ channel, type: "tick", data: { t: nowMs(), seq: ++seq } });
+function post(url: string, channels: string | string[], walletsByChannel?: Map<string, Wallet>): Promise<number> {
+  const data = (channel: string): Record<string, unknown> => {
+    const wallet = walletsByChannel && (walletsByChannel.get(channel) ?? walletsByChannel.set(channel, new Wallet(channel)).get(channel)!);
+    return wallet ? wallet.next(nowMs(), ++seq) : { t: nowMs(), seq: ++seq };
+  };
+  const event = (channel: string) => ({ channel, type: "tick", data: data(channel) });
   const body = JSON.stringify(typeof channels === "string" ? event(channels) : { events: channels.map(event) });
   return new Promise((resolve, reject) => {
     const req = request(`${url}/api/publish`, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
@@ -42,16 +49,17 @@ function cpuMicros(): number {
  * `count` publishes, each lane waiting for its answer before the next: the server sets the pace.
  * Several lanes let publishes arrive together, as they do from a busy backend.
  */
-async function burst(url: string, channel: string, count: number, concurrency: number): Promise<PublisherResult> {
+async function burst(url: string, target: (issued: number) => string, count: number, concurrency: number, walletsOf?: Map<string, Wallet>): Promise<PublisherResult> {
   const startAt = nowMs();
   let lastOffset = 0;
   let failed = 0;
   let issued = 0;
   const lane = async (): Promise<void> => {
     while (issued < count) {
+      const channel = target(issued);
       issued += 1;
       try {
-        lastOffset = Math.max(lastOffset, await post(url, channel));
+        lastOffset = Math.max(lastOffset, await post(url, channel, walletsOf));
       } catch {
         failed += 1;
       }
@@ -97,11 +105,15 @@ async function loop(url: string, pick: () => string, durationMs: number, concurr
 async function handle(message: PublisherRequest): Promise<PublisherResult> {
   switch (message.cmd) {
     case "burst":
-      return burst(message.url, message.channel, message.count, message.concurrency ?? 1);
+      return burst(message.url, () => message.channel, message.count, message.concurrency ?? 1);
     case "rate":
       return loop(message.url, message.users ? () => randomUser(message.users!) : () => message.channel, message.durationMs, message.concurrency, message.rate);
     case "saturate":
       return loop(message.url, () => randomUser(message.users), message.durationMs, message.concurrency, undefined, message.batch);
+    case "wallets":
+      // The channels in turn: with more channels than lanes, a channel's events go one after the
+      // other, so each changes the previous event of its channel by a few fields, as deltas expect.
+      return burst(message.url, (issued) => message.channel.replace("{i}", String(issued % message.channels)), message.count, message.concurrency, walletsByChannel);
   }
 }
 

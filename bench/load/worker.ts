@@ -33,6 +33,9 @@ let lastAt = 0;
 let lost = 0;
 let duplicates = 0;
 let closedByServer = 0;
+let bytes = 0;
+/** Subscribe with `delta: "fossil"` (the delta scenario). */
+let delta = false;
 let closing = false;
 let firstIndex = 0;
 
@@ -43,6 +46,7 @@ function resetCounters(next: ReceiveMode): void {
   lastAt = 0;
   lost = 0;
   duplicates = 0;
+  bytes = 0;
   for (const slot of slots) {
     slot.received = 0;
     slot.seen = undefined;
@@ -54,6 +58,7 @@ function receive(slot: Slot, raw: Buffer | Record<string, unknown>): void {
   if (firstAt === 0) firstAt = now;
   lastAt = now;
   slot.received += 1;
+  if (Buffer.isBuffer(raw)) bytes += raw.length;
   if (mode === "count") return;
   if (kind === "herald-pusher") return receivePusher(slot, raw as Buffer);
   const frame = (Buffer.isBuffer(raw) ? JSON.parse(raw.toString()) : raw) as { data: { t: number }; offset: number; epoch?: string };
@@ -108,7 +113,7 @@ function open(slot: Slot, index: number, since?: { epoch: string; offset: number
         settle({ ok: false, error: "closed before subscribed" });
       },
       onError: (error) => settle({ ok: false, error: error.message }),
-    }, since);
+    }, since, delta);
   });
 }
 
@@ -129,6 +134,7 @@ async function pooled<T>(count: number, task: (i: number) => Promise<T>): Promis
 async function connect(request: Extract<WorkerRequest, { cmd: "connect" }>): Promise<ConnectResult> {
   kind = request.kind;
   url = request.url;
+  delta = request.delta === true;
   closing = false;
   closedByServer = 0;
   if (!request.append) {
@@ -196,6 +202,7 @@ function report(finalOffset: number | undefined): WorkerReport {
     duplicates,
     closedByServer,
     cpuMicros: cpu.user + cpu.system,
+    bytes,
   };
 }
 

@@ -14,6 +14,8 @@ export interface LoadTotals {
   duplicates: number;
   closedByServer: number;
   cpuMicros: number;
+  /** WebSocket message payload bytes of the events received. */
+  bytes: number;
   /** CPU µs of the busiest worker, to tell whether one load process ran out of core. */
   workerCpuMicros: number[];
 }
@@ -33,14 +35,14 @@ export class Load {
   }
 
   /** Opens `count` clients split over the workers; `channel` may hold `{i}` for the client index. */
-  async connect(kind: ServerKind, url: string, count: number, channel: string, mode: ReceiveMode, append = false, offset = 0): Promise<ConnectResult> {
+  async connect(kind: ServerKind, url: string, count: number, channel: string, mode: ReceiveMode, append = false, offset = 0, delta = false): Promise<ConnectResult> {
     const share = Math.ceil(count / this.workers.length);
     const results = await Promise.all(
       this.workers.map((worker, w) => {
         const first = w * share;
         const n = Math.max(0, Math.min(share, count - first));
         // Indexes are global, so `user:{i}` channels and source addresses do not collide across workers.
-        return worker.request<ConnectResult>({ cmd: "connect", kind, url, first: offset + first, count: n, channel, mode, append });
+        return worker.request<ConnectResult>({ cmd: "connect", kind, url, first: offset + first, count: n, channel, mode, append, delta });
       }),
     );
     return {
@@ -69,6 +71,7 @@ export class Load {
       duplicates: reports.reduce((sum, r) => sum + r.duplicates, 0),
       closedByServer: reports.reduce((sum, r) => sum + r.closedByServer, 0),
       cpuMicros: reports.reduce((sum, r) => sum + r.cpuMicros, 0),
+      bytes: reports.reduce((sum, r) => sum + r.bytes, 0),
       workerCpuMicros: reports.map((r) => r.cpuMicros),
     };
   }

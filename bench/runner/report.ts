@@ -13,7 +13,7 @@ export interface BenchResults {
 }
 
 /** The peers (by the protocol they speak, Herald's Pusher endpoint among them), and Herald's scale variants. */
-export type ServerName = ServerKind | "herald-workers" | "herald-redis" | "herald-receipts";
+export type ServerName = ServerKind | "herald-workers" | "herald-redis" | "herald-receipts" | "herald-delta";
 
 /** The servers of the main table; the Pusher endpoint and the scale variants have tables of their own. */
 const KINDS = ["herald", "bare-ws", "socketio"] as const satisfies readonly ServerKind[];
@@ -82,6 +82,7 @@ export function renderMarkdown(results: BenchResults): string {
   lines.push("");
   lines.push(...pusherFanout(results));
   lines.push(...receiptsFanout(results));
+  lines.push(...deltaTable(results));
   lines.push(...targets(results));
   lines.push(...scale(results));
   const errors = (Object.keys(s) as ServerName[]).flatMap((name) => (s[name]?.errors ?? []).map((e) => `- ${name in LABEL ? LABEL[name as ServerKind] : name}: ${e}`));
@@ -101,6 +102,24 @@ function receiptsFanout(results: BenchResults): string[] {
     "| Receipts on (each subscriber acknowledges every 0.5 s), same fan-out | deliveries/s | server CPU per delivery (µs) | lost | duplicates | CPU (server / load) | / receipts off |",
     "|---|--:|--:|--:|--:|--:|--:|",
     `| ${on.subscribers.toLocaleString("en-US")} acknowledging subscribers | ${fmt(on.deliveriesPerSecond)} | ${fmt(on.serverCpuPerDeliveryUs, 2)} | ${on.lost} | ${on.duplicates} | ${cpuNote(on.cpu)} | ${r === undefined || cpu === undefined ? "n/a" : `${r.toFixed(2)}× deliveries/s, ${cpu.toFixed(2)}× CPU per delivery (target ≥ 0.9×: ${r >= 0.9 ? "met" : "not met"})`} |`,
+    "",
+  ];
+}
+
+/** (i) The same wallet events with delta compression off and on (runner/delta.ts). */
+function deltaTable(results: BenchResults): string[] {
+  const d = results.servers["herald-delta"]?.delta;
+  if (!d) return [];
+  const bytes = d.off.bytesPerDelivery / d.on.bytesPerDelivery;
+  const cpu = d.on.serverCpuPerDeliveryUs / d.off.serverCpuPerDeliveryUs;
+  const row = (name: string, run: typeof d.on): string =>
+    `| ${name} | ${fmt(run.bytesPerDelivery)} | ${fmt(run.serverCpuPerDeliveryUs, 2)} | ${run.lost} | ${run.duplicates} | ${cpuNote(run.cpu)} |`;
+  return [
+    `| (i) delta compression, ${d.on.channels.toLocaleString("en-US")} wallet channels × 1 subscriber, ${d.on.events.toLocaleString("en-US")} events of ~1.5 KB | bytes per delivery | server CPU per delivery (µs) | lost | duplicates | CPU (server / load) |`,
+    "|---|--:|--:|--:|--:|--:|",
+    row("delta off", d.off),
+    row("delta on (`delta: \"fossil\"`)", d.on),
+    `| on / off | ${(1 / bytes).toFixed(2)}× (${bytes.toFixed(1)}× fewer bytes; target ≥ 3×: ${bytes >= 3 ? "met" : "not met"}) | ${cpu.toFixed(2)}× (target ≤ 1.2×: ${cpu <= 1.2 ? "met" : "not met"}) | | | |`,
     "",
   ];
 }

@@ -9,6 +9,7 @@ import type { ServerKind } from "../load/protocol.js";
 import { nowMs, percentile, publishChannel } from "../load/protocol.js";
 import type { Child } from "./child-process.js";
 import type { Load, LoadTotals } from "./load.js";
+import type { DeltaParameters, DeltaResult } from "./delta.js";
 
 export interface Parameters {
   workers: number;
@@ -24,6 +25,8 @@ export interface Parameters {
   /** (d) with the publish API's batch form: `batch` events per request. */
   manyChannelsBatch: { clients: number; durationMs: number; concurrency: number; batch: number };
   storm: { clients: number; rate: number; beforeMs: number };
+  /** (i) Delta compression on wallet payloads (delta.ts). */
+  delta: DeltaParameters;
   /** How long without progress before what is missing counts as lost. */
   stallMs: number;
 }
@@ -83,14 +86,16 @@ export interface ServerResults {
   manyChannelsBatch?: ManyChannelsResult;
   /** Herald only: the peers have no recovery. */
   storm?: StormResultFigures;
+  /** herald-delta only: the same wallet events with delta compression off and on. */
+  delta?: DeltaResult;
   errors: string[];
 }
 
-const stats = (server: ServerUnderTest): Promise<ServerStats> => server.child.request<ServerStats>({ cmd: "stats" });
+export const stats = (server: ServerUnderTest): Promise<ServerStats> => server.child.request<ServerStats>({ cmd: "stats" });
 const cpuMs = (s: ServerStats): number => (s.cpuUser + s.cpuSystem) / 1e3;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function cpuFigures(wallMs: number, serverBefore: ServerStats, serverAfter: ServerStats, loadBefore: LoadTotals, loadAfter: LoadTotals, publisherCpuMs: number): CpuFigures {
+export function cpuFigures(wallMs: number, serverBefore: ServerStats, serverAfter: ServerStats, loadBefore: LoadTotals, loadAfter: LoadTotals, publisherCpuMs: number): CpuFigures {
   const serverCpuMs = cpuMs(serverAfter) - cpuMs(serverBefore);
   const workerMs = loadAfter.workerCpuMicros.map((after, i) => (after - (loadBefore.workerCpuMicros[i] ?? 0)) / 1e3);
   const loadCpuMs = workerMs.reduce((sum, ms) => sum + ms, 0) + publisherCpuMs;
@@ -110,7 +115,7 @@ function cpuFigures(wallMs: number, serverBefore: ServerStats, serverAfter: Serv
   };
 }
 
-async function connectAll(load: Load, server: ServerUnderTest, count: number, channel: string, mode: "count" | "latency" | "offsets", errors: string[], append = false, offset = 0): Promise<number> {
+export async function connectAll(load: Load, server: ServerUnderTest, count: number, channel: string, mode: "count" | "latency" | "offsets", errors: string[], append = false, offset = 0): Promise<number> {
   const result = await load.connect(server.kind, server.url, count, channel, mode, append, offset);
   if (result.failed > 0) errors.push(`${result.failed} of ${count} connections failed (${result.firstError})`);
   return result.failed;

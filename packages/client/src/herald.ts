@@ -38,6 +38,7 @@ import {
 import { Emitter } from "./emitter.js";
 import { Receipts } from "./receipts.js";
 import { HeraldError } from "./errors.js";
+import type { DeltaDecoder } from "./delta.js";
 import type { GetState, StateSync } from "./state-sync.js";
 import { ChannelState, Subscription, type ChannelView, type EventMap, type SubscribeOptions } from "./subscription.js";
 import { PollingTransport } from "./transports/polling.js";
@@ -155,6 +156,11 @@ export interface HeraldOptions {
    * of the tabs, chosen with Web Locks.
    */
   shareWorker?: string | URL;
+  /**
+   * Ask for events as deltas (`delta: "fossil"`) on WebSocket and SSE, where the channel's namespace sends
+   * them; handlers still get full data. Default true.
+   */
+  delta?: boolean;
 }
 
 export interface HistoryOptions {
@@ -221,6 +227,8 @@ export class Herald {
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
   private reopenScheduled = false;
+  /** Loaded before the first connection unless `delta: false`; subscribes ask for deltas once it is here. */
+  private decodeDelta: DeltaDecoder | undefined;
   /** The connection is another tab's or a worker's (share/); `transport` is the link to it. */
   private sharing = false;
   private readonly onOnline = (): void => {
@@ -388,6 +396,7 @@ export class Herald {
     if (this.options.share !== false && typeof document === "object" && (await this.joinShared(generation))) return;
     try {
       this.token = this.options.getToken ? await this.fetchToken() : this.options.token;
+      if (this.options.delta !== false) this.decodeDelta ??= await import("./delta.js").then((module) => module.decodeDelta, () => undefined);
     } catch (error) {
       if (generation !== this.generation) return;
       this.lost(ABNORMAL_CLOSURE, `getToken failed: ${error instanceof Error ? error.message : String(error)}`, false, "token_failed");
@@ -457,6 +466,7 @@ export class Herald {
       fetch: (input, init) => (this.options.fetch ?? globalThis.fetch)(input, init),
       WebSocket: this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket,
       pollTimeout: this.options.pollTimeout ?? 25_000,
+      delta: this.decodeDelta !== undefined,
     };
     try {
       // Transports call back asynchronously only, so `this.transport` is set before any callback.
@@ -563,7 +573,14 @@ export class Herald {
           const shared = this.channels.get(frame.channel) ?? [...this.channels.values()].find((state) => state.matcher?.test(frame.channel as string));
           const event = frame as unknown as EventFrame;
           if (shared?.awaiting) return;
-          if (shared?.event(event) && shared.receipts) this.receipts.handled(event.channel, { epoch: event.epoch, offset: event.offset });
+          let handled: boolean | undefined;
+          try {
+            handled = shared?.event(event, this.decodeDelta);
+          } catch {
+            // A delta that does not apply leaves the position before it: recovery resends it in full.
+            this.lost(ABNORMAL_CLOSURE, "a delta did not apply", true, "transport_closed");
+          }
+          if (handled && shared!.receipts) this.receipts.handled(event.channel, { epoch: event.epoch, offset: event.offset });
         }
     }
   }
@@ -746,6 +763,7 @@ export class Herald {
     const frame: ClientFrame = { type: "subscribe", id, channel: shared.channel };
     if (shared.position) frame.since = shared.position;
     if (shared.positions) frame.positions = shared.positions;
+    if (this.decodeDelta) frame.delta = "fossil";
     // The token rides on the subscribe too: the server may check it before it has handled `auth`.
     if (this.token) frame.token = this.token;
     transport.send(frame);

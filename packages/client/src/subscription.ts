@@ -12,6 +12,7 @@
 
 import type { CacheResult, EventFrame, StreamPosition, SubscribedFrame } from "@herald/protocol";
 import { Emitter } from "./emitter.js";
+import type { DeltaDecoder } from "./delta.js";
 import type { GetState, StateLoadedContext, StateSync } from "./state-sync.js";
 
 /** Event names to payload types, e.g. `{ balance_update: { availableBalance: number } }`. */
@@ -130,6 +131,13 @@ export class ChannelState implements ChannelView {
   /** Set on a pattern's state (pattern-state.ts): which channels it takes, and each one's last delivered position. */
   declare matcher: RegExp | undefined;
   declare positions: Record<string, StreamPosition> | undefined;
+  /**
+   * The UTF-8 of the last event's data JSON while the server sends this channel deltas (its last
+   * `subscribed` said `delta`): the next delta applies to it. Reset by every `subscribed`, after
+   * which the server sends a full event first.
+   */
+  private deltaBase: Uint8Array | undefined;
+  private deltas = false;
   /** Sees every event delivered, in order, whatever its type: the sharing host forwards them to the tabs. */
   tap: ((frame: EventFrame) => void) | undefined;
   state: SubscriptionSnapshot = { status: "subscribing", recovered: false };
@@ -163,6 +171,8 @@ export class ChannelState implements ChannelView {
     this.awaiting = false;
     this.refusals = 0;
     this.receipts = frame.receipts === true;
+    this.deltas = frame.delta === "fossil";
+    this.deltaBase = undefined;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     // Recovered: the missed events follow and move the position on; otherwise start at the head,
@@ -177,10 +187,16 @@ export class ChannelState implements ChannelView {
     this.notify();
   }
 
-  /** Delivers an event unless it was delivered already; true when its handlers ran (and returned). */
-  event(frame: EventFrame): boolean {
+  /**
+   * Delivers an event unless it was delivered already; true when its handlers ran (and returned).
+   * While the server sends deltas, a delta frame is made whole first (`decode`), so handlers only
+   * ever see full data; one that does not apply throws before anything moved, and the client
+   * reconnects to recover it in full.
+   */
+  event(frame: EventFrame, decode?: DeltaDecoder): boolean {
     const position = this.position;
     if (position && position.epoch === frame.epoch && frame.offset <= position.offset) return false;
+    if (this.deltas) this.deltaBase = decode!(this.deltaBase, frame);
     this.position = { epoch: frame.epoch, offset: frame.offset };
     this.latestByType.set(frame.type, frame.data);
     this.tap?.(frame);

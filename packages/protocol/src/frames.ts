@@ -40,12 +40,20 @@ export interface SubscribedFrame {
    * stands and whether its missed events follow (as `recovered` of a single-channel subscribe).
    */
   channels?: Record<string, PatternChannelState>;
+  /**
+   * Present when the subscribe asked for deltas and the channel's namespace sends them: events of
+   * this subscription may then come as deltas (EventFrame.delta). Absent: every event is full.
+   */
+  delta?: DeltaFormat;
 }
 
 /** Where one channel of a pattern subscription stands (see SubscribedFrame.channels). */
 export interface PatternChannelState extends StreamPosition {
   recovered: boolean;
 }
+
+/** The delta encodings a subscriber may ask for: Fossil's delta format over the data's JSON text (docs/protocol.md, "Delta compression"). */
+export type DeltaFormat = "fossil";
 
 /** Whether a cache namespace had a latest event to give a new subscriber (see SubscribedFrame.cache). */
 export type CacheResult = "hit" | "miss";
@@ -86,6 +94,13 @@ export interface EventFrame<T = unknown> {
    * event's trace. Absent otherwise, and never in the `flat` envelope.
    */
   traceId?: string;
+  /**
+   * Only on subscriptions granted `delta` (SubscribedFrame.delta): `data` is then a string, the
+   * Fossil delta that turns the previous event's data JSON text into this one's (one character
+   * per byte of the delta, U+0000 to U+00FF). The previous event is the one at `offset - 1`,
+   * always the last event sent to this subscription.
+   */
+  delta?: true;
 }
 
 export interface PingFrame {
@@ -124,6 +139,8 @@ export interface SubscribeFrame {
   /** Only with a pattern `channel`: the position of each matched channel to recover from, as `since` does for one channel. */
   positions?: Record<string, StreamPosition>;
   token?: string;
+  /** Asks for events as deltas where the namespace allows them; granted when `subscribed` repeats it. */
+  delta?: DeltaFormat;
 }
 
 export interface UnsubscribeFrame {

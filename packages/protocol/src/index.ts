@@ -9,7 +9,7 @@ export {
   namespaceOf,
 } from "./channel.js";
 export { channelMatches, anyChannelMatches, isChannelPattern, patternProblem, patternPrefix } from "./channel-pattern.js";
-export { parseClientFrame, validateClientFrame, parseSince } from "./parse.js";
+export { parseClientFrame, validateClientFrame, parseSince, deltaProblem } from "./parse.js";
 export type { ParseResult } from "./parse.js";
 export { backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
 export type { BackoffOptions } from "./backoff.js";

@@ -83,6 +83,11 @@ export function validateClientFrame(value: unknown): ParseResult {
         if (typeof value.token !== "string") return fail("invalid_frame", "subscribe.token must be a string", id);
         frame.token = value.token;
       }
+      if (value.delta !== undefined) {
+        const problem = deltaProblem(value.delta);
+        if (problem) return fail("unsupported_delta", `subscribe.delta: ${problem}`, id);
+        frame.delta = "fossil";
+      }
       return { ok: true, frame };
     }
     case "unsubscribe": {
@@ -154,4 +159,9 @@ export function parsePositions(positions: unknown): Record<string, StreamPositio
     parsed[channel] = position;
   }
   return parsed;
+}
+
+/** Why `value` is not a delta format a subscriber may ask for (`unsupported_delta`), or undefined when it is. */
+export function deltaProblem(value: unknown): string | undefined {
+  return value === "fossil" ? undefined : `${JSON.stringify(value)?.slice(0, 64)} is not a delta format; use "fossil" or leave it out`;
 }

@@ -19,6 +19,7 @@ export class SseTransport extends HttpTransport {
 
   protected async run(context: TransportContext, cursor: Cursor): Promise<void> {
     const extra: Record<string, string> = Object.keys(cursor).length > 0 ? { lastEventId: encodeCursor(cursor) } : {};
+    if (context.delta) extra.delta = "fossil";
     try {
       const response = await context.fetch(streamUrl(context.httpUrl, "/sse", context, extra), {
         headers: { accept: "text/event-stream" },

@@ -40,6 +40,8 @@ export interface TransportContext {
   WebSocket: WebSocketConstructor | undefined;
   /** Long-poll wait the polling transport asks for, ms. */
   pollTimeout: number;
+  /** Ask for events as deltas (the SSE stream's `delta=fossil`; WebSocket subscribes say it themselves). */
+  delta: boolean;
 }
 
 export interface Transport {

@@ -28,6 +28,8 @@ const namespaceSchema = z.strictObject({
   receipts: z.boolean().optional(),
   /** Whether a subscriber that brings no `since` first gets the channel's latest retained event (or `cache: "miss"`). */
   cache: z.boolean().optional(),
+  /** Whether subscribers that ask for it (`delta: "fossil"`) get events as deltas against the channel's previous event. */
+  delta: z.boolean().optional(),
   /** Who may subscribe: anyone, any authenticated connection, only with a subscription token for the channel, or whom the app's subscribe proxy allows. */
   subscribe: z.enum(["public", "authenticated", "token", "proxy"]).optional(),
   /** Channel `ns:<user>` only for the connection whose token `sub` is <user>. */

@@ -24,7 +24,7 @@
  */
 
 import type { IncomingHttpHeaders } from "node:http";
-import { channelProblem, CloseCodes, eventTypeProblem, isChannelPattern, patternProblem, type PatternChannelState, type StreamPosition, type SubscribedFrame } from "@herald/protocol";
+import { channelProblem, CloseCodes, eventTypeProblem, isChannelPattern, patternProblem, type DeltaFormat, type PatternChannelState, type StreamPosition, type SubscribedFrame } from "@herald/protocol";
 import type { Authorizer } from "./authorizer.js";
 import { InFlight } from "./in-flight.js";
 import type { Engine, EventSender, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
@@ -34,6 +34,7 @@ import { Receipts } from "./receipts.js";
 import { PublishHooks } from "./publish-hooks.js";
 import type { ChannelOptions, Namespaces } from "./namespaces.js";
 import { PreparedEvent } from "./prepared-event.js";
+import type { DeltaSource } from "./event-delta.js";
 import type { Session, TransportName } from "./session.js";
 import type { HubStats } from "./stats.js";
 import { Subscription } from "./subscription.js";
@@ -47,6 +48,9 @@ interface ChannelState {
   readonly waiters: Set<() => void>;
   /** Settles once the engine delivers this channel's events to this node. */
   readonly ready: Promise<void>;
+  /** The namespace sends deltas: `last` is then the channel's latest event, the next one's delta source. */
+  readonly delta: boolean;
+  last?: DeltaSource;
 }
 
 export interface SubscribeRequest {
@@ -59,6 +63,8 @@ export interface SubscribeRequest {
   readonly granted?: boolean;
   /** Made by a route for its connection: the client may adopt it with a `subscribe` of its own (see adopt). */
   readonly automatic?: boolean;
+  /** Events as deltas, where the namespace has `delta: true` and the transport can carry them. */
+  readonly delta?: DeltaFormat;
 }
 
 export interface HubOptions {
@@ -125,17 +131,18 @@ export class Hub {
       // One span per event and node while tracing is on (event.trace is set only then), never one per socket.
       const span = event.trace === undefined ? undefined : startSpan("herald.fanout", contextFromTraceparent(event.trace), { "herald.channel": event.channel, "herald.node": this.node }, SpanKind.CONSUMER);
       const prepared = new PreparedEvent(event);
+      if (state.delta) state.last = prepared.follow(state.last);
       let sent = 0;
       for (const subscription of state.subscribers) if (subscription.offer(event, prepared)) sent += 1;
       this.stats.eventsDelivered += sent;
       if (sent > 0) {
         const figures = this.stats.namespaces.of(event.channel);
         figures.delivered += sent;
-        figures.bytesSent += sent * prepared.bytes("herald").length;
+        figures.bytesSent += prepared.bytesSentTo(sent);
         figures.observeLatency(Math.max(0, Date.now() - event.time) / 1000);
       }
       if (span) {
-        span.setAttributes({ "herald.subscribers": sent, "herald.bytes": sent * prepared.bytes("herald").length });
+        span.setAttributes({ "herald.subscribers": sent, "herald.bytes": prepared.bytesSentTo(sent) });
         endSpan(span);
       }
     }
@@ -274,6 +281,7 @@ export class Hub {
       const subscribed: SubscribedFrame = { type: "subscribed", channel, epoch: history.epoch, offset: history.offset, recovered };
       if (options.receipts) subscribed.receipts = true;
       if (cached) subscribed.cache = latest ? "hit" : "miss";
+      if (this.grantsDelta(session, subscription, options, request)) subscribed.delta = "fossil";
       session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
       subscription.epoch = history.epoch;
       subscription.lastOffset = recovered ? since.offset : latest ? latest.offset - 1 : history.offset;
@@ -329,6 +337,7 @@ export class Hub {
       const offset = continuous && request.since === undefined ? since.offset : history.offset;
       const subscribed: SubscribedFrame = { type: "subscribed", channel, epoch: history.epoch, offset, recovered };
       if (options.receipts) subscribed.receipts = true;
+      if (this.grantsDelta(session, subscription, options, request)) subscribed.delta = "fossil";
       session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
       subscription.epoch = history.epoch;
       subscription.lastOffset = continuous ? since.offset : history.offset;
@@ -336,6 +345,15 @@ export class Hub {
     } finally {
       if (subscription.active) subscription.goLive();
     }
+  }
+
+  /**
+   * A subscriber gets deltas when it asks, its namespace allows them and its transport carries
+   * them; otherwise `subscribed` leaves `delta` out and every event is full (not an error).
+   */
+  private grantsDelta(session: Session, subscription: Subscription, options: ChannelOptions, request: SubscribeRequest): boolean {
+    subscription.delta = request.delta === "fossil" && options.delta && session.takesDeltas;
+    return subscription.delta;
   }
 
   /** Checks that a session may read a channel (history, polling) as it would to subscribe. */
@@ -526,7 +544,7 @@ export class Hub {
   private hold(channel: string): ChannelState {
     let state = this.channels.get(channel);
     if (!state) {
-      const created: ChannelState = { subscribers: new Set(), waiters: new Set(), ready: this.engine.subscribe(channel) };
+      const created: ChannelState = { subscribers: new Set(), waiters: new Set(), ready: this.engine.subscribe(channel), delta: this.namespaces.of(channel).delta };
       // A failed engine subscribe surfaces to whoever awaits `ready` (each of them lets go). The
       // state must not outlive it: a later subscriber asks the engine again instead of inheriting
       // the failure, and the engine, which counted nothing for a failed subscribe, gets no unsubscribe.

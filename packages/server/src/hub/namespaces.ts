@@ -12,6 +12,8 @@ export interface ChannelOptions extends StreamOptions {
   readonly receipts: boolean;
   /** A subscriber without `since` first gets the latest retained event (or `cache: "miss"`). */
   readonly cache: boolean;
+  /** Subscribers asking for deltas get them (delta-base.ts); the hub then keeps each channel's last data. */
+  readonly delta: boolean;
 }
 
 export class Namespaces {
@@ -32,6 +34,7 @@ export class Namespaces {
         clientPublish: own?.clientPublish ?? false,
         receipts: own?.receipts ?? false,
         cache: own?.cache ?? false,
+        delta: own?.delta ?? false,
       };
       this.resolved.set(namespace, options);
     }

@@ -4,11 +4,12 @@
  * needs a given envelope pays for its encoding, and the rest reuse the bytes.
  */
 
-import { encodeEvent, type EnvelopeName, type EventFrame } from "@herald/protocol";
+import { encodeEvent, type EnvelopeName, type EventFields, type EventFrame } from "@herald/protocol";
 import type { StreamEvent } from "../engine/engine.js";
 import { eventFrame, eventTimestamp } from "./event-frame.js";
 import { encodeTextFrame } from "./websocket-frame.js";
 import { traceIdOf } from "../shared/tracing.js";
+import { EventDelta, type DeltaSource } from "./event-delta.js";
 
 export class PreparedEvent {
   private dataJson: string | undefined;
@@ -16,6 +17,12 @@ export class PreparedEvent {
   private readonly texts: Partial<Record<EnvelopeName, string>> = {};
   private readonly buffers: Partial<Record<EnvelopeName, Buffer>> = {};
   private readonly webSocketFrames: Partial<Record<EnvelopeName, Buffer>> = {};
+  /** Set only in delta namespaces, when the channel's previous event was the one just before this. */
+  private delta: EventDelta | undefined;
+  private readonly deltaTexts: Partial<Record<EnvelopeName, string | null>> = {};
+  private readonly deltaWebSocketFrames: Partial<Record<EnvelopeName, Buffer | null>> = {};
+  /** Subscribers sent the delta frame instead of the whole one (counted by the sessions), for the bytes figures. */
+  deltasSent = 0;
 
   constructor(readonly event: StreamEvent) {}
 
@@ -27,13 +34,56 @@ export class PreparedEvent {
   text(envelope: EnvelopeName): string {
     let text = this.texts[envelope];
     if (text === undefined) {
-      this.dataJson ??= JSON.stringify(this.event.data) ?? "null";
-      const { type, channel, offset, epoch, trace } = this.event;
       // Once per event and envelope, never per subscriber; `trace` is set only while tracing is on.
-      text = encodeEvent({ type, channel, offset, epoch, timestamp: this.timestamp, traceId: traceIdOf(trace) }, this.event.data, this.dataJson, envelope);
+      text = encodeEvent(this.fields(), this.event.data, this.json(), envelope);
       this.texts[envelope] = text;
     }
     return text;
+  }
+
+  /**
+   * In a delta namespace: makes this event a delta from the channel's previous event when that is
+   * the one just before it, and returns this event as the source of the next one's delta.
+   */
+  follow(previous: DeltaSource | undefined): DeltaSource {
+    const { epoch, offset } = this.event;
+    const data = Buffer.from(this.json());
+    if (previous && previous.epoch === epoch && previous.offset === offset - 1) this.delta = new EventDelta(previous.data, data);
+    return { epoch, offset, data };
+  }
+
+  /**
+   * The delta frame as text (herald and event envelopes: `data` is the delta, then `"delta":true`),
+   * or undefined when this event has no delta or it is not smaller than the data.
+   */
+  deltaText(envelope: EnvelopeName): string | undefined {
+    let text = this.deltaTexts[envelope];
+    if (text === undefined) {
+      const deltaJson = envelope === "herald" || envelope === "event" ? this.delta?.dataJson() : undefined;
+      text = deltaJson === undefined ? null : `${encodeEvent(this.fields(), undefined, deltaJson, envelope).slice(0, -1)},"delta":true}`;
+      this.deltaTexts[envelope] = text;
+    }
+    return text ?? undefined;
+  }
+
+  /** The whole WebSocket text frame of deltaText, built once and shared like webSocketFrame. */
+  deltaWebSocketFrame(envelope: EnvelopeName): Buffer | undefined {
+    let frame = this.deltaWebSocketFrames[envelope];
+    if (frame === undefined) {
+      const text = this.deltaText(envelope);
+      frame = text === undefined ? null : encodeTextFrame(Buffer.from(text));
+      this.deltaWebSocketFrames[envelope] = frame;
+    }
+    return frame ?? undefined;
+  }
+
+  private json(): string {
+    return (this.dataJson ??= JSON.stringify(this.event.data) ?? "null");
+  }
+
+  private fields(): EventFields {
+    const { type, channel, offset, epoch, trace } = this.event;
+    return { type, channel, offset, epoch, timestamp: this.timestamp, traceId: traceIdOf(trace) };
   }
 
   /** The frame as UTF-8 bytes, so that sending to many WebSockets does not re-encode the string each time. */
@@ -44,6 +94,12 @@ export class PreparedEvent {
   /** The whole WebSocket text frame (header + payload), written as is to every WebSocket subscriber. */
   webSocketFrame(envelope: EnvelopeName): Buffer {
     return (this.webSocketFrames[envelope] ??= encodeTextFrame(this.bytes(envelope)));
+  }
+
+  /** Bytes of the herald-envelope frames sent to `sent` subscribers, deltas counted at their own size. */
+  bytesSentTo(sent: number): number {
+    const whole = (sent - this.deltasSent) * this.bytes("herald").length;
+    return this.deltasSent === 0 ? whole : whole + this.deltasSent * Buffer.byteLength(this.deltaText("herald") ?? "");
   }
 
   /** The frame as a plain object (herald envelope), for JSON bodies. */

@@ -44,6 +44,11 @@ export abstract class Session implements SessionInfo, Subscriber {
     readonly envelope: EnvelopeName,
   ) {}
 
+  /** Whether events may reach this client as deltas (event-delta.ts), when its subscribe asks for them. */
+  get takesDeltas(): boolean {
+    return false;
+  }
+
   /** The user this connection acts for, once known (token `sub`, or a route parameter). */
   get user(): string | undefined {
     return this.identity;

@@ -27,6 +27,11 @@ export class Subscription {
   lastOffset = -1;
   pending: StreamEvent[] | undefined = [];
   active = true;
+  /** Granted `delta: "fossil"`: an event may go as a delta from the last one sent (see sendsDelta). */
+  delta = false;
+  /** The last event actually sent to the client, which a delta must start from. */
+  private sentEpoch = "";
+  private sentOffset = -1;
 
   constructor(
     readonly session: Subscriber,
@@ -50,6 +55,19 @@ export class Subscription {
     if (event.sender?.connectionId === this.session.id) return false;
     this.session.deliver(prepared, this);
     return true;
+  }
+
+  /**
+   * Called by the session as it sends `event`: whether it may go as a delta, i.e. the subscription
+   * was granted deltas and the event it sent last is the one just before this (not after a
+   * recovery's gap, an event held back from the client, or a new subscription).
+   */
+  sendsDelta(event: StreamEvent): boolean {
+    if (!this.delta) return false;
+    const follows = event.epoch === this.sentEpoch && event.offset === this.sentOffset + 1;
+    this.sentEpoch = event.epoch;
+    this.sentOffset = event.offset;
+    return follows;
   }
 
   /** Ends recovery: replays parked live events in order and switches to live delivery. */

@@ -2,6 +2,7 @@
 
 import { encodeCursor, type Cursor, type ServerControlFrame } from "@herald/protocol";
 import type { PreparedEvent } from "../hub/prepared-event.js";
+import type { Subscription } from "../hub/subscription.js";
 import { PushSession } from "../hub/push-session.js";
 import type { HubStats } from "../hub/stats.js";
 import type { SseStream } from "./sse-stream.js";
@@ -22,11 +23,18 @@ export class SseSession extends PushSession {
     this.positions = { ...resumeFrom };
   }
 
-  deliver(event: PreparedEvent): void {
+  override get takesDeltas(): boolean {
+    return true;
+  }
+
+  deliver(event: PreparedEvent, subscription?: Subscription): void {
     if (this.closed || this.closedAsSlowConsumer(event.event.channel)) return;
     const { channel, epoch, offset, type } = event.event;
     this.positions[channel] = { epoch, offset };
-    this.stats.bytesSent.sse += this.stream.record(type, event.text("herald"), encodeCursor(this.positions));
+    const deltaText = subscription?.sendsDelta(event.event) ? event.deltaText("herald") : undefined;
+    if (deltaText !== undefined) event.deltasSent += 1;
+    const text = deltaText ?? event.text("herald");
+    this.stats.bytesSent.sse += this.stream.record(type, text, encodeCursor(this.positions));
     this.stats.deliveredBy.sse += 1;
   }
 

@@ -5,7 +5,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { isChannelPattern, isRetryable } from "@herald/protocol";
+import { deltaProblem, isChannelPattern, isRetryable } from "@herald/protocol";
 import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "./http-context.js";
 import { SseSession } from "./sse-session.js";
@@ -21,6 +21,9 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
   app.get("/sse", async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const channels = channelsFromQuery(query.channel, context.config.maxSubscriptionsPerConnection, true);
+    const deltaAsked = query.delta !== undefined;
+    const problem = deltaAsked ? deltaProblem(query.delta) : undefined;
+    if (problem) throw new HeraldError("unsupported_delta", `delta: ${problem}`);
     const lastEventId = firstString(request.headers["last-event-id"]) ?? firstString(query.lastEventId);
     const cursor = cursorFromText(lastEventId, "Last-Event-ID");
     const arrival = context.admission.arrival(request.raw, query);
@@ -57,7 +60,7 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
       const since = cursor?.[channel];
       // A pattern resumes each of its channels the cursor holds (the cursor names real channels).
       const positions = isChannelPattern(channel) ? positionsMatching(cursor, channel) : undefined;
-      const subscribe: SubscribeRequest = { ...(since ? { since } : {}), ...(positions ? { positions } : {}), ...(token ? { token } : {}) };
+      const subscribe: SubscribeRequest = { ...(since ? { since } : {}), ...(positions ? { positions } : {}), ...(token ? { token } : {}), ...(deltaAsked ? { delta: "fossil" as const } : {}) };
       try {
         await context.hub.subscribe(session, channel, subscribe);
       } catch (error) {

@@ -4,6 +4,7 @@ import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
 import type { EnvelopeName, ServerControlFrame } from "@herald/protocol";
 import type { PreparedEvent } from "../hub/prepared-event.js";
+import type { Subscription } from "../hub/subscription.js";
 import { PushSession } from "../hub/push-session.js";
 import type { HubStats } from "../hub/stats.js";
 import type { AdmissionSlot } from "../limits/connection-limiter.js";
@@ -85,15 +86,18 @@ export class WebSocketSession extends PushSession implements FrameAllowance {
    * socket synchronously when no extension is active, and the queued bytes of both show up in
    * raw.writableLength, which ws's bufferedAmount also reads.
    */
-  deliver(event: PreparedEvent): void {
+  deliver(event: PreparedEvent, subscription?: Subscription): void {
     if (this.closed || this.closedAsSlowConsumer(event.event.channel)) return;
     const raw = this.raw;
     // Once ws has sent (or is sending) its close frame, nothing may follow it.
     if (this.socket.readyState !== OPEN) return;
+    const delta = subscription?.sendsDelta(event.event) === true;
     if (this.deflating) {
       // With permessage-deflate ws may hold frames back while it compresses; writing around its
       // queue could reorder them, so such connections go through ws.send (and get compression).
-      const bytes = this.payloadOf(event);
+      const deltaText = delta ? event.deltaText(this.envelope) : undefined;
+      if (deltaText !== undefined) event.deltasSent += 1;
+      const bytes = deltaText === undefined ? this.payloadOf(event) : Buffer.from(deltaText);
       this.socket.send(bytes, { binary: false });
       this.stats.bytesSent.websocket += bytes.length;
       this.stats.deliveredBy.websocket += 1;
@@ -117,11 +121,18 @@ export class WebSocketSession extends PushSession implements FrameAllowance {
         raw.cork();
       }
     }
-    const frame = this.frameOf(event);
+    const deltaFrame = delta ? event.deltaWebSocketFrame(this.envelope) : undefined;
+    if (deltaFrame) event.deltasSent += 1;
+    const frame = deltaFrame ?? this.frameOf(event);
     raw.write(frame);
     if (this.corked) this.corkedBytes += frame.length;
     this.stats.bytesSent.websocket += frame.length;
     this.stats.deliveredBy.websocket += 1;
+  }
+
+  /** Delta frames exist in the envelopes whose `data` is a field of its own. */
+  override get takesDeltas(): boolean {
+    return this.envelope === "herald" || this.envelope === "event";
   }
 
   /** The event as this connection's protocol writes it (a WebSocket message's payload); another protocol overrides it and frameOf. */

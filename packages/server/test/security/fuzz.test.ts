@@ -11,19 +11,10 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { TestClient, startHerald } from "../support/herald.js";
 import { HonestClient, assertAlive } from "./attack-support.js";
+import { prng } from "../support/prng.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
-
-/** mulberry32: a small seeded PRNG (public domain, Tommy Ettinger). */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = prng(20240501);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;

@@ -1,0 +1,40 @@
+/**
+ * The Fossil delta from one event's data to the next event's of the same channel, for
+ * subscribers granted `delta: "fossil"` (docs/protocol.md, "Delta compression").
+ *
+ * The delta is computed over the UTF-8 bytes of the two data JSON texts, exactly as the fan-out
+ * writes them (JSON.stringify of the data), and travels in the frame's `data` as a JSON string
+ * holding one character per delta byte (U+0000 to U+00FF, Latin-1). A Fossil delta copies
+ * literal runs of the target's bytes, which may cut a multi-byte UTF-8 character in two, so it
+ * cannot be sent as UTF-8 text itself; one character per byte keeps it byte-exact, and costs
+ * nothing for the ASCII that JSON data mostly is.
+ */
+
+import { createDelta } from "fossil-delta";
+
+/** An event's data JSON as UTF-8 bytes, at its position: what the channel's next event is a delta from. */
+export interface DeltaSource {
+  readonly epoch: string;
+  readonly offset: number;
+  readonly data: Buffer;
+}
+
+export class EventDelta {
+  /** The delta frame's `data` JSON, `null` when it is not smaller than the full data; undefined until asked. */
+  private json: string | null | undefined;
+
+  constructor(
+    private readonly previous: Buffer,
+    private readonly current: Buffer,
+  ) {}
+
+  /** The delta as the `data` JSON of a delta frame, computed once, or undefined when it would not save bytes. */
+  dataJson(): string | undefined {
+    if (this.json === undefined) {
+      const bytes = createDelta(this.previous, this.current);
+      const json = JSON.stringify(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1"));
+      this.json = Buffer.byteLength(json) < this.current.length ? json : null;
+    }
+    return this.json ?? undefined;
+  }
+}

@@ -1,0 +1,10 @@
+/** Test support: mulberry32, a small seeded PRNG (public domain, Tommy Ettinger), so that a failing random test replays exactly. */
+
+export function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
