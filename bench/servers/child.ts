@@ -28,8 +28,11 @@ export function collect(): ServerStats {
   return { rss: memory.rss, heapUsed: memory.heapUsed, cpuUser: cpu.user, cpuSystem: cpu.system };
 }
 
-/** Announces the port and serves stats requests until the runner disconnects. */
-export function reportToRunner(port: number, close: () => Promise<void> | void, stats: () => ServerStats | Promise<ServerStats> = collect): void {
+/**
+ * Announces the port (or every node's port, for a server of several nodes; clients are spread over
+ * them) and serves stats requests until the runner disconnects.
+ */
+export function reportToRunner(port: number | readonly number[], close: () => Promise<void> | void, stats: () => ServerStats | Promise<ServerStats> = collect): void {
   if (!process.send) throw new Error("run this server through bench/run.ts (it needs an IPC channel)");
   process.on("message", (message: { id: number; request: { cmd: string } }) => {
     if (message.request.cmd === "stats") void Promise.resolve(stats()).then((result) => process.send!({ id: message.id, result }));
@@ -37,7 +40,8 @@ export function reportToRunner(port: number, close: () => Promise<void> | void, 
   });
   // The runner gone means the benchmark is over, whatever happened to it.
   process.on("disconnect", () => process.exit(0));
-  process.send({ ready: true, port });
+  const ports = typeof port === "number" ? [port] : port;
+  process.send({ ready: true, port: ports[0], ports });
 }
 
 /** Reads a small JSON request body (the peers' publish endpoints). */
