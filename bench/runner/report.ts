@@ -151,21 +151,25 @@ function targets(results: BenchResults): string[] {
   return lines;
 }
 
+/** µs of Redis CPU (every Redis process) per event published in a window, where the server runs on Redis. */
+function redisCpuPerPublish(cpu: CpuFigures | undefined, publishes: number | undefined): number | undefined {
+  return cpu?.redisCpuMs === undefined || !publishes ? undefined : (cpu.redisCpuMs * 1e3) / publishes;
+}
+
 /** Herald with two workers and on the Redis engine, each read against one process on the memory engine. */
 function scale(results: BenchResults): string[] {
   const s = results.servers;
   if (!s["herald-workers"] && !s["herald-redis"]) return [];
   const p = results.parameters;
-  const perPublish = (cpu: CpuFigures | undefined, publishes: number | undefined): number | undefined => (cpu?.redisCpuMs === undefined || !publishes ? undefined : (cpu.redisCpuMs * 1e3) / publishes);
   const rows: Array<[string, Pick, number]> = [
     [`(b) fan-out ${p.fanout.subscribers.toLocaleString("en-US")} subscribers: deliveries/s`, (r) => r.fanout?.deliveriesPerSecond, 0],
     ["(b) fan-out: server CPU per delivery (µs)", (r) => r.fanout?.serverCpuPerDeliveryUs, 2],
-    ["(b) fan-out: Redis CPU per publish (µs)", (r) => perPublish(r.fanout?.cpu, r.fanout?.events), 0],
+    ["(b) fan-out: Redis CPU per publish (µs)", (r) => redisCpuPerPublish(r.fanout?.cpu, r.fanout?.events), 0],
     [`(c) latency ${p.fanout.subscribers.toLocaleString("en-US")} × ${p.latency.rate}/s: p50 (ms)`, (r) => r.latency?.p50Ms, 2],
     ["(c) latency: p99 (ms)", (r) => r.latency?.p99Ms, 2],
     [`(d) ${p.manyChannels.clients.toLocaleString("en-US")} user channels: publishes/s`, (r) => r.manyChannels?.publishesPerSecond, 0],
     ["(d) many channels: p99 publish→receive (ms)", (r) => r.manyChannels?.p99Ms, 2],
-    ["(d) many channels: Redis CPU per publish (µs)", (r) => perPublish(r.manyChannels?.cpu, r.manyChannels?.published), 1],
+    ["(d) many channels: Redis CPU per publish (µs)", (r) => redisCpuPerPublish(r.manyChannels?.cpu, r.manyChannels?.published), 1],
     ["lost (b, c, d)", (r) => (r.fanout?.lost ?? 0) + (r.latency?.lost ?? 0) + (r.manyChannels?.lost ?? 0), 0],
   ];
   // (h): the one process's figures are its (a) idle ones, at the largest size one process may hold here.
@@ -197,21 +201,20 @@ function redisAtScale(results: BenchResults): string[] {
   if (variants.length === 0) return [];
   const p = results.parameters;
   const perDelivery = (cpu: CpuFigures | undefined, delivered: number | undefined): number | undefined => (cpu === undefined || !delivered ? undefined : (cpu.serverCpuMs * 1e3) / delivered);
-  const redisPerPublish = (cpu: CpuFigures | undefined, publishes: number | undefined): number | undefined => (cpu?.redisCpuMs === undefined || !publishes ? undefined : (cpu.redisCpuMs * 1e3) / publishes);
   const latencyPublishes = (r: ServerResults): number | undefined => (r.latency && r.latency.subscribers > 0 ? r.latency.expected / r.latency.subscribers : undefined);
   const rows: Array<[string, Pick, number]> = [
     [`(b) fan-out ${p.fanout.subscribers.toLocaleString("en-US")} subscribers: deliveries/s`, (r) => r.fanout?.deliveriesPerSecond, 0],
     ["(b) fan-out: server CPU per delivery (µs, all nodes)", (r) => r.fanout?.serverCpuPerDeliveryUs, 2],
-    ["(b) fan-out: Redis CPU per publish (µs, all Redis processes)", (r) => redisPerPublish(r.fanout?.cpu, r.fanout?.events), 0],
+    ["(b) fan-out: Redis CPU per publish (µs, all Redis processes)", (r) => redisCpuPerPublish(r.fanout?.cpu, r.fanout?.events), 0],
     [`(c) latency ${p.fanout.subscribers.toLocaleString("en-US")} × ${p.latency.rate}/s: p50 (ms)`, (r) => r.latency?.p50Ms, 2],
     ["(c) latency: p99 (ms)", (r) => r.latency?.p99Ms, 2],
     ["(c) latency: server CPU per delivery (µs, all nodes)", (r) => perDelivery(r.latency?.cpu, r.latency?.delivered), 2],
-    ["(c) latency: Redis CPU per publish (µs)", (r) => redisPerPublish(r.latency?.cpu, latencyPublishes(r)), 0],
+    ["(c) latency: Redis CPU per publish (µs)", (r) => redisCpuPerPublish(r.latency?.cpu, latencyPublishes(r)), 0],
     [`(d) ${p.manyChannels.clients.toLocaleString("en-US")} user channels: publishes/s`, (r) => r.manyChannels?.publishesPerSecond, 0],
     ["(d) many channels: p50 publish→receive (ms)", (r) => r.manyChannels?.p50Ms, 2],
     ["(d) many channels: p99 publish→receive (ms)", (r) => r.manyChannels?.p99Ms, 2],
     ["(d) many channels: server CPU per delivery (µs, all nodes)", (r) => perDelivery(r.manyChannels?.cpu, r.manyChannels?.delivered), 1],
-    ["(d) many channels: Redis CPU per publish (µs)", (r) => redisPerPublish(r.manyChannels?.cpu, r.manyChannels?.published), 1],
+    ["(d) many channels: Redis CPU per publish (µs)", (r) => redisCpuPerPublish(r.manyChannels?.cpu, r.manyChannels?.published), 1],
     ["lost (b, c, d)", (r) => (r.fanout?.lost ?? 0) + (r.latency?.lost ?? 0) + (r.manyChannels?.lost ?? 0), 0],
     ["(b) duplicates", (r) => r.fanout?.duplicates, 0],
   ];
