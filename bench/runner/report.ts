@@ -215,6 +215,7 @@ function redisAtScale(results: BenchResults): string[] {
     ["(d) many channels: p99 publish→receive (ms)", (r) => r.manyChannels?.p99Ms, 2],
     ["(d) many channels: server CPU per delivery (µs, all nodes)", (r) => perDelivery(r.manyChannels?.cpu, r.manyChannels?.delivered), 1],
     ["(d) many channels: Redis CPU per publish (µs)", (r) => redisCpuPerPublish(r.manyChannels?.cpu, r.manyChannels?.published), 1],
+    ["Redis idle CPU, subtracted from the Redis figures (cores)", (r) => r.fanout?.cpu.redisIdleCores, 4],
     ["lost (b, c, d)", (r) => (r.fanout?.lost ?? 0) + (r.latency?.lost ?? 0) + (r.manyChannels?.lost ?? 0), 0],
     ["(b) duplicates", (r) => r.fanout?.duplicates, 0],
   ];
@@ -235,7 +236,7 @@ function redisAtScale(results: BenchResults): string[] {
     });
     lines.push(`| ${name} | ${fmt(base, digits)} | ${cells.join(" | ")} |`);
   }
-  lines.push("", `| CPU in cores (Herald / load / Redis) | memory, 1 node | ${variants.map(([, label]) => label).join(" | ")} |`, `|---|--:|${variants.map(() => "--:").join("|")}|`);
+  lines.push("", `| CPU in cores (Herald / load / Redis beyond idle) | memory, 1 node | ${variants.map(([, label]) => label).join(" | ")} |`, `|---|--:|${variants.map(() => "--:").join("|")}|`);
   const cores = (cpu: CpuFigures | undefined): string => (cpu ? `${cpu.serverCores.toFixed(2)} / ${cpu.loadCores.toFixed(2)} / ${cpu.redisCpuMs === undefined ? "–" : (cpu.redisCpuMs / cpu.wallMs).toFixed(2)}${cpu.loadBound ? " ⚠" : ""}` : "n/a");
   for (const [name, pick] of [["(b) fan-out", (r: ServerResults) => r.fanout?.cpu], ["(c) latency", (r: ServerResults) => r.latency?.cpu], ["(d) many channels", (r: ServerResults) => r.manyChannels?.cpu]] as const) {
     lines.push(`| ${name} | ${memory ? cores(pick(memory)) : "n/a"} | ${variants.map(([variant]) => cores(pick(s[variant]!))).join(" | ")} |`);

@@ -41,6 +41,7 @@ interface ServerStats {
   cpuUser: number;
   cpuSystem: number;
   redisCpuMicros?: number;
+  redisIdleCores?: number;
 }
 
 /** CPU of the server and of the load generator over one measured window. */
@@ -54,8 +55,10 @@ export interface CpuFigures {
   busiestWorkerCores: number;
   /** The load side, not the server, probably set the pace (a worker near a full core, or both cores busy). */
   loadBound: boolean;
-  /** The Redis server's CPU over the window, where the server runs on one. */
+  /** The CPU of every Redis process over the window beyond their idle rate, where the server runs on Redis. */
   redisCpuMs?: number;
+  /** That idle rate (cores), subtracted from redisCpuMs. */
+  redisIdleCores?: number;
 }
 
 export interface IdleResult {
@@ -108,6 +111,7 @@ function cpuFigures(wallMs: number, serverBefore: ServerStats, serverAfter: Serv
     busiestWorkerCores,
     loadBound: busiestWorkerCores > 0.85 || (serverCores + loadCores > 1.8 && loadCores > serverCores),
     ...(redisCpuMs === undefined ? {} : { redisCpuMs }),
+    ...(serverAfter.redisIdleCores === undefined ? {} : { redisIdleCores: serverAfter.redisIdleCores }),
   };
 }
 

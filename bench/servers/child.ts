@@ -13,8 +13,10 @@ export interface ServerStats {
   /** process.cpuUsage() in microseconds. */
   readonly cpuUser: number;
   readonly cpuSystem: number;
-  /** The Redis server's CPU (INFO cpu), where the server under test runs on one. */
+  /** The CPU of every Redis process (INFO cpu) less their idle rate, where the server under test runs on Redis. */
   readonly redisCpuMicros?: number;
+  /** That idle rate, in cores: Redis's CPU with nothing asked of it, sampled before any client. */
+  readonly redisIdleCores?: number;
 }
 
 /**
