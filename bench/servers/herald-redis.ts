@@ -7,8 +7,8 @@
  *
  * Stats are summed: CPU and memory over every Herald node, and the CPU of every Redis process
  * (`INFO cpu`, less its idle rate), so the runner can report server CPU per delivery and Redis CPU
- * per publish. Every
- * process started here is stopped at the end, and also when starting fails half way.
+ * per publish. Every process started here is stopped at the end, and also when starting fails half
+ * way.
  */
 
 import { Redis } from "ioredis";
@@ -57,10 +57,11 @@ async function redisCpuMicros(connection: Redis): Promise<number> {
 const allRedisCpuMicros = async (): Promise<number> => (await Promise.all(info.map(redisCpuMicros))).reduce((total, micros) => total + micros, 0);
 
 /**
- * Redis spends CPU with nothing asked of it (its timers; on a cluster, the bus's heartbeats too):
- * about 1 ms a second for one server and 6 for three masters here, as much as 40 publishes cost in
- * a window of several seconds. Sampled once, with the nodes connected and no client, and
- * subtracted from every reading, so that Redis CPU per publish is what the publishes cost.
+ * Redis spends CPU with no client connected (its timers, the nodes' periodic commands; on a
+ * cluster, the bus's heartbeats too): about 1.4 ms a second for one server and 5 for three masters
+ * here, as much as 40 publishes cost in a window of several seconds. Sampled once, with the nodes
+ * connected and no client, and subtracted from every reading, so that Redis CPU per publish is
+ * what the publishes cost.
  */
 const IDLE_SAMPLE_MS = 2_000;
 const idleFrom = { micros: await allRedisCpuMicros(), at: performance.now() };
