@@ -20,8 +20,13 @@ export function publishChannel(kind: ServerKind, channel: string): string {
  */
 export type ReceiveMode = "count" | "latency" | "offsets";
 
+/**
+ * `urls`: every node of the server under test. Client i connects to urls[i % urls.length] (i counts
+ * over all workers), and the publisher posts to them in turn, so a multi-node server gets an even
+ * share of clients and publishes on each node.
+ */
 export type WorkerRequest =
-  | { cmd: "connect"; kind: ServerKind; url: string; first: number; count: number; channel: string; mode: ReceiveMode; append?: boolean; delta?: boolean }
+  | { cmd: "connect"; kind: ServerKind; urls: string[]; first: number; count: number; channel: string; mode: ReceiveMode; append?: boolean; delta?: boolean }
   | { cmd: "reset"; mode: ReceiveMode }
   | { cmd: "report"; finalOffset?: number }
   | { cmd: "storm" }
@@ -59,11 +64,11 @@ export interface StormResult {
 }
 
 export type PublisherRequest =
-  | { cmd: "burst"; url: string; channel: string; count: number; concurrency?: number }
-  | { cmd: "rate"; url: string; channel: string; users?: number; rate: number; durationMs: number; concurrency: number }
-  | { cmd: "saturate"; url: string; users: number; durationMs: number; concurrency: number; batch?: number }
+  | { cmd: "burst"; urls: string[]; channel: string; count: number; concurrency?: number }
+  | { cmd: "rate"; urls: string[]; channel: string; users?: number; rate: number; durationMs: number; concurrency: number }
+  | { cmd: "saturate"; urls: string[]; users: number; durationMs: number; concurrency: number; batch?: number }
   /** `count` events over `channels` channels (`channel` with `{i}`) in turn, each a Wallet payload (wallet.ts). */
-  | { cmd: "wallets"; url: string; channel: string; channels: number; count: number; concurrency: number };
+  | { cmd: "wallets"; urls: string[]; channel: string; channels: number; count: number; concurrency: number };
 
 export interface PublisherResult {
   published: number;

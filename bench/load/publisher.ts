@@ -1,7 +1,8 @@
 /**
  * The publishing side of the load: POSTs {channel,type,data} to /api/publish, the same endpoint
- * shape on every server. Each event's data carries its publish time (`t`, monotonic ms) so that
- * receivers measure publish→receive latency, and a sequence number.
+ * shape on every server, to each node of a multi-node server in turn. Each event's data carries its
+ * publish time (`t`, monotonic ms) so that receivers measure publish→receive latency, and a
+ * sequence number.
  */
 
 import { Agent, request } from "node:http";
@@ -36,6 +37,13 @@ function post(url: string, channels: string | string[], walletsByChannel?: Map<s
   });
 }
 
+let turn = 0;
+
+/** The server's nodes in turn, so that each gets an equal share of the publishes. */
+function nextUrl(urls: string[]): string {
+  return urls[turn++ % urls.length]!;
+}
+
 function randomUser(users: number): string {
   return `user:${Math.floor(Math.random() * users)}`;
 }
@@ -49,7 +57,7 @@ function cpuMicros(): number {
  * `count` publishes, each lane waiting for its answer before the next: the server sets the pace.
  * Several lanes let publishes arrive together, as they do from a busy backend.
  */
-async function burst(url: string, target: (issued: number) => string, count: number, concurrency: number, walletsOf?: Map<string, Wallet>): Promise<PublisherResult> {
+async function burst(urls: string[], target: (issued: number) => string, count: number, concurrency: number, walletsOf?: Map<string, Wallet>): Promise<PublisherResult> {
   const startAt = nowMs();
   let lastOffset = 0;
   let failed = 0;
@@ -59,7 +67,7 @@ async function burst(url: string, target: (issued: number) => string, count: num
       const channel = target(issued);
       issued += 1;
       try {
-        lastOffset = Math.max(lastOffset, await post(url, channel, walletsOf));
+        lastOffset = Math.max(lastOffset, await post(nextUrl(urls), channel, walletsOf));
       } catch {
         failed += 1;
       }
@@ -73,7 +81,7 @@ async function burst(url: string, target: (issued: number) => string, count: num
  * Keeps `concurrency` publishes in flight until `durationMs` is over. With `rate`, publishes are
  * also spaced to that many per second (an open loop, as long as the server keeps up).
  */
-async function loop(url: string, pick: () => string, durationMs: number, concurrency: number, rate?: number, batch = 1): Promise<PublisherResult> {
+async function loop(urls: string[], pick: () => string, durationMs: number, concurrency: number, rate?: number, batch = 1): Promise<PublisherResult> {
   const startAt = nowMs();
   const endAt = startAt + durationMs;
   let published = 0;
@@ -91,7 +99,7 @@ async function loop(url: string, pick: () => string, durationMs: number, concurr
         if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
       } else if (nowMs() >= endAt) return;
       try {
-        lastOffset = Math.max(lastOffset, await post(url, batch === 1 ? pick() : Array.from({ length: batch }, pick)));
+        lastOffset = Math.max(lastOffset, await post(nextUrl(urls), batch === 1 ? pick() : Array.from({ length: batch }, pick)));
         published += batch;
       } catch {
         failed += batch;
@@ -105,15 +113,15 @@ async function loop(url: string, pick: () => string, durationMs: number, concurr
 async function handle(message: PublisherRequest): Promise<PublisherResult> {
   switch (message.cmd) {
     case "burst":
-      return burst(message.url, () => message.channel, message.count, message.concurrency ?? 1);
+      return burst(message.urls, () => message.channel, message.count, message.concurrency ?? 1);
     case "rate":
-      return loop(message.url, message.users ? () => randomUser(message.users!) : () => message.channel, message.durationMs, message.concurrency, message.rate);
+      return loop(message.urls, message.users ? () => randomUser(message.users!) : () => message.channel, message.durationMs, message.concurrency, message.rate);
     case "saturate":
-      return loop(message.url, () => randomUser(message.users), message.durationMs, message.concurrency, undefined, message.batch);
+      return loop(message.urls, () => randomUser(message.users), message.durationMs, message.concurrency, undefined, message.batch);
     case "wallets":
       // The channels in turn: with more channels than lanes, a channel's events go one after the
       // other, so each changes the previous event of its channel by a few fields, as deltas expect.
-      return burst(message.url, (issued) => message.channel.replace("{i}", String(issued % message.channels)), message.count, message.concurrency, walletsByChannel);
+      return burst(message.urls, (issued) => message.channel.replace("{i}", String(issued % message.channels)), message.count, message.concurrency, walletsByChannel);
   }
 }
 

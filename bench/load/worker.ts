@@ -24,7 +24,7 @@ interface Slot {
 }
 
 let kind: ServerKind = "herald";
-let url = "";
+let urls: string[] = [];
 let mode: ReceiveMode = "count";
 let slots: Slot[] = [];
 let histogram = new Array<number>(HISTOGRAM_BUCKETS).fill(0);
@@ -97,7 +97,7 @@ function open(slot: Slot, index: number, since?: { epoch: string; offset: number
       resolve(result);
     };
     slot.closed = false;
-    slot.client = openClient(kind, url, index, slot.channel, {
+    slot.client = openClient(kind, urls[index % urls.length]!, index, slot.channel, {
       onEvent: (raw) => receive(slot, raw),
       onSubscribed: (answer) => {
         if (answer.epoch !== undefined) slot.epoch = answer.epoch;
@@ -133,7 +133,7 @@ async function pooled<T>(count: number, task: (i: number) => Promise<T>): Promis
 
 async function connect(request: Extract<WorkerRequest, { cmd: "connect" }>): Promise<ConnectResult> {
   kind = request.kind;
-  url = request.url;
+  urls = request.urls;
   delta = request.delta === true;
   closing = false;
   closedByServer = 0;

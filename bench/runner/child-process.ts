@@ -34,8 +34,8 @@ export class Child {
    * tsx compiles with esbuild's keepNames, which gives every named closure a defineProperty call
    * and a 256-byte property dictionary, and so would inflate Herald's CPU and memory per connection.
    */
-  static async start(name: string, file: string, execArgv: string[] = []): Promise<{ child: Child; ready: Record<string, unknown> }> {
-    const child = fork(benchRoot + file, [], {
+  static async start(name: string, file: string, execArgv: string[] = [], args: string[] = []): Promise<{ child: Child; ready: Record<string, unknown> }> {
+    const child = fork(benchRoot + file, args, {
       execArgv: ["--import", "tsx", "--expose-gc", ...execArgv],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

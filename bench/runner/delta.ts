@@ -41,15 +41,15 @@ export async function deltas(load: Load, server: ServerUnderTest, p: DeltaParame
 }
 
 async function run(load: Load, server: ServerUnderTest, p: DeltaParameters, stallMs: number, errors: string[], channel: string, delta: boolean): Promise<DeltaRun> {
-  const connected = await load.connect(server.kind, server.url, p.channels, channel, "offsets", false, 0, delta);
+  const connected = await load.connect(server.kind, server.urls, p.channels, channel, "offsets", false, 0, delta);
   if (connected.failed > 0) errors.push(`delta ${delta ? "on" : "off"}: ${connected.failed} of ${p.channels} connections failed (${connected.firstError})`);
   // One full event per channel first: the measured events then each follow their channel's previous one.
-  const warm = await load.publish({ cmd: "wallets", url: server.url, channel, channels: p.channels, count: p.channels, concurrency: p.concurrency });
+  const warm = await load.publish({ cmd: "wallets", urls: server.urls, channel, channels: p.channels, count: p.channels, concurrency: p.concurrency });
   await load.settle(warm.published, stallMs);
   await load.reset("offsets");
   const serverBefore = await stats(server);
   const loadBefore = await load.totals();
-  const published = await load.publish({ cmd: "wallets", url: server.url, channel, channels: p.channels, count: p.events, concurrency: p.concurrency });
+  const published = await load.publish({ cmd: "wallets", urls: server.urls, channel, channels: p.channels, count: p.events, concurrency: p.concurrency });
   const totals = await load.settle(published.published, stallMs);
   const serverAfter = await stats(server);
   const cpu = cpuFigures(totals.lastAt - published.startAt, serverBefore, serverAfter, loadBefore, totals, published.cpuMicros / 1e3);

@@ -35,14 +35,14 @@ export class Load {
   }
 
   /** Opens `count` clients split over the workers; `channel` may hold `{i}` for the client index. */
-  async connect(kind: ServerKind, url: string, count: number, channel: string, mode: ReceiveMode, append = false, offset = 0, delta = false): Promise<ConnectResult> {
+  async connect(kind: ServerKind, urls: string[], count: number, channel: string, mode: ReceiveMode, append = false, offset = 0, delta = false): Promise<ConnectResult> {
     const share = Math.ceil(count / this.workers.length);
     const results = await Promise.all(
       this.workers.map((worker, w) => {
         const first = w * share;
         const n = Math.max(0, Math.min(share, count - first));
         // Indexes are global, so `user:{i}` channels and source addresses do not collide across workers.
-        return worker.request<ConnectResult>({ cmd: "connect", kind, url, first: offset + first, count: n, channel, mode, append, delta });
+        return worker.request<ConnectResult>({ cmd: "connect", kind, urls, first: offset + first, count: n, channel, mode, append, delta });
       }),
     );
     return {

@@ -13,7 +13,16 @@ export interface BenchResults {
 }
 
 /** The peers (by the protocol they speak, Herald's Pusher endpoint among them), and Herald's scale variants. */
-export type ServerName = ServerKind | "herald-workers" | "herald-redis" | "herald-receipts" | "herald-delta";
+export type ServerName = ServerKind | "herald-workers" | "herald-receipts" | "herald-delta" | RedisVariant;
+
+/** (g) Herald on the Redis engine: 1, 2 and 3 nodes on one Redis, and 3 nodes on a 3-master Redis Cluster. */
+type RedisVariant = "herald-redis" | "herald-redis-2" | "herald-redis-3" | "herald-redis-cluster";
+const REDIS_VARIANTS: Array<[RedisVariant, string]> = [
+  ["herald-redis", "Redis, 1 node"],
+  ["herald-redis-2", "Redis, 2 nodes"],
+  ["herald-redis-3", "Redis, 3 nodes"],
+  ["herald-redis-cluster", "Redis Cluster (3 masters), 3 nodes"],
+];
 
 /** The servers of the main table; the Pusher endpoint and the scale variants have tables of their own. */
 const KINDS = ["herald", "bare-ws", "socketio"] as const satisfies readonly ServerKind[];
@@ -85,6 +94,7 @@ export function renderMarkdown(results: BenchResults): string {
   lines.push(...deltaTable(results));
   lines.push(...targets(results));
   lines.push(...scale(results));
+  lines.push(...redisAtScale(results));
   const errors = (Object.keys(s) as ServerName[]).flatMap((name) => (s[name]?.errors ?? []).map((e) => `- ${name in LABEL ? LABEL[name as ServerKind] : name}: ${e}`));
   if (errors.length > 0) lines.push("", "Problems during the run:", "", ...errors);
   return lines.join("\n") + "\n";
@@ -160,21 +170,25 @@ function targets(results: BenchResults): string[] {
   return lines;
 }
 
+/** µs of Redis CPU (every Redis process) per event published in a window, where the server runs on Redis. */
+function redisCpuPerPublish(cpu: CpuFigures | undefined, publishes: number | undefined): number | undefined {
+  return cpu?.redisCpuMs === undefined || !publishes ? undefined : (cpu.redisCpuMs * 1e3) / publishes;
+}
+
 /** Herald with two workers and on the Redis engine, each read against one process on the memory engine. */
 function scale(results: BenchResults): string[] {
   const s = results.servers;
   if (!s["herald-workers"] && !s["herald-redis"]) return [];
   const p = results.parameters;
-  const perPublish = (cpu: CpuFigures | undefined, publishes: number | undefined): number | undefined => (cpu?.redisCpuMs === undefined || !publishes ? undefined : (cpu.redisCpuMs * 1e3) / publishes);
   const rows: Array<[string, Pick, number]> = [
     [`(b) fan-out ${p.fanout.subscribers.toLocaleString("en-US")} subscribers: deliveries/s`, (r) => r.fanout?.deliveriesPerSecond, 0],
     ["(b) fan-out: server CPU per delivery (µs)", (r) => r.fanout?.serverCpuPerDeliveryUs, 2],
-    ["(b) fan-out: Redis CPU per publish (µs)", (r) => perPublish(r.fanout?.cpu, r.fanout?.events), 0],
+    ["(b) fan-out: Redis CPU per publish (µs)", (r) => redisCpuPerPublish(r.fanout?.cpu, r.fanout?.events), 0],
     [`(c) latency ${p.fanout.subscribers.toLocaleString("en-US")} × ${p.latency.rate}/s: p50 (ms)`, (r) => r.latency?.p50Ms, 2],
     ["(c) latency: p99 (ms)", (r) => r.latency?.p99Ms, 2],
     [`(d) ${p.manyChannels.clients.toLocaleString("en-US")} user channels: publishes/s`, (r) => r.manyChannels?.publishesPerSecond, 0],
     ["(d) many channels: p99 publish→receive (ms)", (r) => r.manyChannels?.p99Ms, 2],
-    ["(d) many channels: Redis CPU per publish (µs)", (r) => perPublish(r.manyChannels?.cpu, r.manyChannels?.published), 1],
+    ["(d) many channels: Redis CPU per publish (µs)", (r) => redisCpuPerPublish(r.manyChannels?.cpu, r.manyChannels?.published), 1],
     ["lost (b, c, d)", (r) => (r.fanout?.lost ?? 0) + (r.latency?.lost ?? 0) + (r.manyChannels?.lost ?? 0), 0],
   ];
   // (h): the one process's figures are its (a) idle ones, at the largest size one process may hold here.
@@ -192,6 +206,59 @@ function scale(results: BenchResults): string[] {
   for (const [name, pick, digits] of rows) {
     const values = VARIANTS.map((variant) => (s[variant] ? pick(s[variant]!) : undefined));
     lines.push(`| ${name} | ${values.map((v) => fmt(v, digits)).join(" | ")} | ${ratio(values[1], values[0])} | ${ratio(values[2], values[0])} |`);
+  }
+  return lines;
+}
+
+/**
+ * (g) the Redis engine at scale: each Redis variant's figures with their ratio to one node on the
+ * memory engine in the same run. Server CPU sums every Herald node, Redis CPU every Redis process.
+ */
+function redisAtScale(results: BenchResults): string[] {
+  const s = results.servers;
+  const variants = REDIS_VARIANTS.filter(([name]) => s[name]);
+  if (variants.length === 0) return [];
+  const p = results.parameters;
+  const perDelivery = (cpu: CpuFigures | undefined, delivered: number | undefined): number | undefined => (cpu === undefined || !delivered ? undefined : (cpu.serverCpuMs * 1e3) / delivered);
+  const latencyPublishes = (r: ServerResults): number | undefined => (r.latency && r.latency.subscribers > 0 ? r.latency.expected / r.latency.subscribers : undefined);
+  const rows: Array<[string, Pick, number]> = [
+    [`(b) fan-out ${p.fanout.subscribers.toLocaleString("en-US")} subscribers: deliveries/s`, (r) => r.fanout?.deliveriesPerSecond, 0],
+    ["(b) fan-out: server CPU per delivery (µs, all nodes)", (r) => r.fanout?.serverCpuPerDeliveryUs, 2],
+    ["(b) fan-out: Redis CPU per publish (µs, all Redis processes)", (r) => redisCpuPerPublish(r.fanout?.cpu, r.fanout?.events), 0],
+    [`(c) latency ${p.fanout.subscribers.toLocaleString("en-US")} × ${p.latency.rate}/s: p50 (ms)`, (r) => r.latency?.p50Ms, 2],
+    ["(c) latency: p99 (ms)", (r) => r.latency?.p99Ms, 2],
+    ["(c) latency: server CPU per delivery (µs, all nodes)", (r) => perDelivery(r.latency?.cpu, r.latency?.delivered), 2],
+    ["(c) latency: Redis CPU per publish (µs)", (r) => redisCpuPerPublish(r.latency?.cpu, latencyPublishes(r)), 0],
+    [`(d) ${p.manyChannels.clients.toLocaleString("en-US")} user channels: publishes/s`, (r) => r.manyChannels?.publishesPerSecond, 0],
+    ["(d) many channels: p50 publish→receive (ms)", (r) => r.manyChannels?.p50Ms, 2],
+    ["(d) many channels: p99 publish→receive (ms)", (r) => r.manyChannels?.p99Ms, 2],
+    ["(d) many channels: server CPU per delivery (µs, all nodes)", (r) => perDelivery(r.manyChannels?.cpu, r.manyChannels?.delivered), 1],
+    ["(d) many channels: Redis CPU per publish (µs)", (r) => redisCpuPerPublish(r.manyChannels?.cpu, r.manyChannels?.published), 1],
+    ["Redis idle CPU, subtracted from the Redis figures (cores)", (r) => r.fanout?.cpu.redisIdleCores, 4],
+    ["lost (b, c, d)", (r) => (r.fanout?.lost ?? 0) + (r.latency?.lost ?? 0) + (r.manyChannels?.lost ?? 0), 0],
+    ["(b) duplicates", (r) => r.fanout?.duplicates, 0],
+  ];
+  const memory = s.herald;
+  const lines = [
+    "",
+    "(g) the Redis engine at scale: Herald nodes (one process each) on one redis-server, and on a Redis Cluster of three masters, clients spread over the nodes and publishes sent to each in turn; in brackets, the ratio to one node on the memory engine:",
+    "",
+    `| scenario | memory, 1 node | ${variants.map(([, label]) => label).join(" | ")} |`,
+    `|---|--:|${variants.map(() => "--:").join("|")}|`,
+  ];
+  for (const [name, pick, digits] of rows) {
+    const base = memory ? pick(memory) : undefined;
+    const cells = variants.map(([variant]) => {
+      const value = pick(s[variant]!);
+      const r = ratio(value, base);
+      return r === "n/a" || name.startsWith("lost") || name.endsWith("duplicates") ? fmt(value, digits) : `${fmt(value, digits)} (${r})`;
+    });
+    lines.push(`| ${name} | ${fmt(base, digits)} | ${cells.join(" | ")} |`);
+  }
+  lines.push("", `| CPU in cores (Herald / load / Redis beyond idle) | memory, 1 node | ${variants.map(([, label]) => label).join(" | ")} |`, `|---|--:|${variants.map(() => "--:").join("|")}|`);
+  const cores = (cpu: CpuFigures | undefined): string => (cpu ? `${cpu.serverCores.toFixed(2)} / ${cpu.loadCores.toFixed(2)} / ${cpu.redisCpuMs === undefined ? "–" : (cpu.redisCpuMs / cpu.wallMs).toFixed(2)}${cpu.loadBound ? " ⚠" : ""}` : "n/a");
+  for (const [name, pick] of [["(b) fan-out", (r: ServerResults) => r.fanout?.cpu], ["(c) latency", (r: ServerResults) => r.latency?.cpu], ["(d) many channels", (r: ServerResults) => r.manyChannels?.cpu]] as const) {
+    lines.push(`| ${name} | ${memory ? cores(pick(memory)) : "n/a"} | ${variants.map(([variant]) => cores(pick(s[variant]!))).join(" | ")} |`);
   }
   return lines;
 }

@@ -33,7 +33,8 @@ export interface Parameters {
 
 export interface ServerUnderTest {
   kind: ServerKind;
-  url: string;
+  /** Every node's base URL: clients are spread over them and publishes go to each in turn. */
+  urls: string[];
   child: Child;
 }
 
@@ -43,6 +44,7 @@ interface ServerStats {
   cpuUser: number;
   cpuSystem: number;
   redisCpuMicros?: number;
+  redisIdleCores?: number;
 }
 
 /** CPU of the server and of the load generator over one measured window. */
@@ -56,8 +58,10 @@ export interface CpuFigures {
   busiestWorkerCores: number;
   /** The load side, not the server, probably set the pace (a worker near a full core, or both cores busy). */
   loadBound: boolean;
-  /** The Redis server's CPU over the window, where the server runs on one. */
+  /** The CPU of every Redis process over the window beyond their idle rate, where the server runs on Redis. */
   redisCpuMs?: number;
+  /** That idle rate (cores), subtracted from redisCpuMs. */
+  redisIdleCores?: number;
 }
 
 export interface IdleResult {
@@ -112,11 +116,12 @@ export function cpuFigures(wallMs: number, serverBefore: ServerStats, serverAfte
     busiestWorkerCores,
     loadBound: busiestWorkerCores > 0.85 || (serverCores + loadCores > 1.8 && loadCores > serverCores),
     ...(redisCpuMs === undefined ? {} : { redisCpuMs }),
+    ...(serverAfter.redisIdleCores === undefined ? {} : { redisIdleCores: serverAfter.redisIdleCores }),
   };
 }
 
 export async function connectAll(load: Load, server: ServerUnderTest, count: number, channel: string, mode: "count" | "latency" | "offsets", errors: string[], append = false, offset = 0): Promise<number> {
-  const result = await load.connect(server.kind, server.url, count, channel, mode, append, offset);
+  const result = await load.connect(server.kind, server.urls, count, channel, mode, append, offset);
   if (result.failed > 0) errors.push(`${result.failed} of ${count} connections failed (${result.firstError})`);
   return result.failed;
 }
@@ -166,12 +171,12 @@ export async function fanout(load: Load, server: ServerUnderTest, p: Parameters[
   const subscribers = p.subscribers - failed;
   // Warm up (JIT, buffers) with a few events, then measure from a clean count.
   const channel = publishChannel(server.kind, "fanout");
-  const warm = await load.publish({ cmd: "burst", url: server.url, channel, count: 3 });
+  const warm = await load.publish({ cmd: "burst", urls: server.urls, channel, count: 3 });
   await load.settle(subscribers * warm.published, stallMs);
   await load.reset("offsets");
   const serverBefore = await stats(server);
   const loadBefore = await load.totals();
-  const published = await load.publish({ cmd: "burst", url: server.url, channel, count: p.events, concurrency: p.concurrency });
+  const published = await load.publish({ cmd: "burst", urls: server.urls, channel, count: p.events, concurrency: p.concurrency });
   const expected = subscribers * published.published;
   const totals = await load.settle(expected, stallMs, published.lastOffset);
   const serverAfter = await stats(server);
@@ -197,7 +202,7 @@ export async function latency(load: Load, server: ServerUnderTest, p: Parameters
   const loadBefore = await load.totals();
   const serverBefore = await stats(server);
   const start = nowMs();
-  const published = await load.publish({ cmd: "rate", url: server.url, channel: "fanout", rate: p.rate, durationMs: p.durationMs, concurrency: 4 });
+  const published = await load.publish({ cmd: "rate", urls: server.urls, channel: "fanout", rate: p.rate, durationMs: p.durationMs, concurrency: 4 });
   const expected = subscribers * published.published;
   const totals = await load.settle(expected, stallMs);
   const serverAfter = await stats(server);
@@ -221,7 +226,7 @@ export async function manyChannels(load: Load, server: ServerUnderTest, p: Param
   const failed = await connectAll(load, server, p.clients, "user:{i}", "latency", errors);
   const loadBefore = await load.totals();
   const serverBefore = await stats(server);
-  const published = await load.publish({ cmd: "saturate", url: server.url, users: p.clients, durationMs: p.durationMs, concurrency: p.concurrency, ...(p.batch === undefined ? {} : { batch: p.batch }) });
+  const published = await load.publish({ cmd: "saturate", urls: server.urls, users: p.clients, durationMs: p.durationMs, concurrency: p.concurrency, ...(p.batch === undefined ? {} : { batch: p.batch }) });
   // Events to a client whose connection failed cannot arrive; count only what could.
   const expected = Math.round(published.published * ((p.clients - failed) / p.clients));
   const totals = await load.settle(expected, stallMs);
@@ -250,7 +255,7 @@ export async function storm(load: Load, server: ServerUnderTest, p: Parameters["
     let published = 0;
     let lastOffset = 0;
     while (!stormDone) {
-      const slice = await load.publish({ cmd: "rate", url: server.url, channel: "storm", rate: p.rate, durationMs: 500, concurrency: 1 });
+      const slice = await load.publish({ cmd: "rate", urls: server.urls, channel: "storm", rate: p.rate, durationMs: 500, concurrency: 1 });
       published += slice.published;
       lastOffset = Math.max(lastOffset, slice.lastOffset);
     }

@@ -1,7 +1,8 @@
 /**
  * What every benchmarked server process shares: it tells the runner its port over IPC, and answers
  * `stats` requests with its own CPU time and memory, so each figure belongs to one process alone.
- * Memory is read after a full GC (children run with --expose-gc) so that garbage does not count.
+ * Memory is read after a full GC (children run with --expose-gc) so that garbage does not count;
+ * the CPU of that GC is not counted either.
  */
 
 import type { IncomingMessage } from "node:http";
@@ -12,24 +13,40 @@ export interface ServerStats {
   /** process.cpuUsage() in microseconds. */
   readonly cpuUser: number;
   readonly cpuSystem: number;
-  /** The Redis server's CPU (INFO cpu), where the server under test runs on one. */
+  /** The CPU of every Redis process (INFO cpu) less their idle rate, where the server under test runs on Redis. */
   readonly redisCpuMicros?: number;
+  /** That idle rate, in cores: Redis's CPU with nothing asked of it, sampled before any client. */
+  readonly redisIdleCores?: number;
 }
+
+/**
+ * CPU spent in the full GCs that `collect` forces. It is left out of the CPU reported: the GC taken
+ * for the memory figure at the end of a window would otherwise count as work of that window, once
+ * per process, which weighs on servers of several processes and on short windows.
+ */
+const statsGc = { user: 0, system: 0 };
 
 /** This process's own figures. */
 export function collect(): ServerStats {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc) {
+    const before = process.cpuUsage();
     gc();
     gc();
+    const spent = process.cpuUsage(before);
+    statsGc.user += spent.user;
+    statsGc.system += spent.system;
   }
   const memory = process.memoryUsage();
   const cpu = process.cpuUsage();
-  return { rss: memory.rss, heapUsed: memory.heapUsed, cpuUser: cpu.user, cpuSystem: cpu.system };
+  return { rss: memory.rss, heapUsed: memory.heapUsed, cpuUser: cpu.user - statsGc.user, cpuSystem: cpu.system - statsGc.system };
 }
 
-/** Announces the port and serves stats requests until the runner disconnects. */
-export function reportToRunner(port: number, close: () => Promise<void> | void, stats: () => ServerStats | Promise<ServerStats> = collect): void {
+/**
+ * Announces the port (or every node's port, for a server of several nodes; clients are spread over
+ * them) and serves stats requests until the runner disconnects.
+ */
+export function reportToRunner(port: number | readonly number[], close: () => Promise<void> | void, stats: () => ServerStats | Promise<ServerStats> = collect): void {
   if (!process.send) throw new Error("run this server through bench/run.ts (it needs an IPC channel)");
   process.on("message", (message: { id: number; request: { cmd: string } }) => {
     if (message.request.cmd === "stats") void Promise.resolve(stats()).then((result) => process.send!({ id: message.id, result }));
@@ -37,7 +54,8 @@ export function reportToRunner(port: number, close: () => Promise<void> | void, 
   });
   // The runner gone means the benchmark is over, whatever happened to it.
   process.on("disconnect", () => process.exit(0));
-  process.send({ ready: true, port });
+  const ports = typeof port === "number" ? [port] : port;
+  process.send({ ready: true, port: ports[0], ports });
 }
 
 /** Reads a small JSON request body (the peers' publish endpoints). */

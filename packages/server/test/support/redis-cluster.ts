@@ -2,8 +2,9 @@
  * Test support: a real Redis Cluster of the test's own, three masters (and optionally a replica
  * each) on free local ports, made with `redis-server --cluster-enabled yes` and joined by
  * `redis-cli --cluster create`. Every server writes its commands to an append-only file (fsync
- * always), so one killed and started again comes back with its slots and every event it
- * acknowledged.
+ * always) unless started with `persistence: "none"`, so one killed and started again comes back
+ * with its slots and every event it acknowledged. The benchmark (bench/servers/redis-nodes.ts)
+ * starts one too, without persistence.
  *
  * Without `redis-server` or `redis-cli` (Debian: redis-server, redis-tools) the tests that need it
  * are skipped loudly, except in CI (CI=true), where a missing binary is a failure.
@@ -39,11 +40,11 @@ export class RedisCluster {
    * Starts three masters (and `replicas` replicas of each), joins them into one cluster and waits
    * until every server says it is ok and every master has its replicas.
    */
-  static async start(options: { replicas?: number } = {}): Promise<RedisCluster> {
+  static async start(options: { replicas?: number; persistence?: "none" | "aof" } = {}): Promise<RedisCluster> {
     const replicas = options.replicas ?? 0;
     const servers: RedisServer[] = [];
     try {
-      for (let i = 0; i < 3 * (1 + replicas); i++) servers.push(await RedisServer.start({ cluster: true, persistence: "aof" }));
+      for (let i = 0; i < 3 * (1 + replicas); i++) servers.push(await RedisServer.start({ cluster: true, persistence: options.persistence ?? "aof" }));
       const cluster = new RedisCluster(servers, replicas);
       await run("redis-cli", ["--cluster", "create", ...servers.map((s) => `127.0.0.1:${s.port}`), "--cluster-replicas", String(replicas), "--cluster-yes"], { timeout: 30_000 });
       await cluster.settled();
