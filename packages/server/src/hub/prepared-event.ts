@@ -7,7 +7,8 @@
 import { encodeEvent, type EnvelopeName, type EventFrame } from "@herald/protocol";
 import type { StreamEvent } from "../engine/engine.js";
 import { eventFrame, eventTimestamp } from "./event-frame.js";
-import { encodeTextFrame } from "./websocket-frame.js";
+import { encodeBinaryFrame, encodeTextFrame } from "./websocket-frame.js";
+import { encodeMsgpack, eventMap } from "./msgpack-codec.js";
 import { traceIdOf } from "../shared/tracing.js";
 
 export class PreparedEvent {
@@ -16,6 +17,9 @@ export class PreparedEvent {
   private readonly texts: Partial<Record<EnvelopeName, string>> = {};
   private readonly buffers: Partial<Record<EnvelopeName, Buffer>> = {};
   private readonly webSocketFrames: Partial<Record<EnvelopeName, Buffer>> = {};
+  /** MessagePack payloads and binary WebSocket frames: only built when a MessagePack connection is subscribed. */
+  private msgpackPayloads: Partial<Record<EnvelopeName, Buffer>> | undefined;
+  private binaryWebSocketFrames: Partial<Record<EnvelopeName, Buffer>> | undefined;
 
   constructor(readonly event: StreamEvent) {}
 
@@ -44,6 +48,23 @@ export class PreparedEvent {
   /** The whole WebSocket text frame (header + payload), written as is to every WebSocket subscriber. */
   webSocketFrame(envelope: EnvelopeName): Buffer {
     return (this.webSocketFrames[envelope] ??= encodeTextFrame(this.bytes(envelope)));
+  }
+
+  /** The frame as one MessagePack map, for connections that asked for `format=msgpack`. */
+  msgpack(envelope: EnvelopeName): Buffer {
+    const payloads = (this.msgpackPayloads ??= {});
+    let payload = payloads[envelope];
+    if (payload === undefined) {
+      const { type, channel, offset, epoch, trace, data } = this.event;
+      payload = encodeMsgpack(eventMap({ type, channel, offset, epoch, timestamp: this.timestamp, traceId: traceIdOf(trace) }, data, envelope));
+      payloads[envelope] = payload;
+    }
+    return payload;
+  }
+
+  /** The whole binary WebSocket frame of `msgpack`, written as is to every MessagePack subscriber. */
+  binaryWebSocketFrame(envelope: EnvelopeName): Buffer {
+    return ((this.binaryWebSocketFrames ??= {})[envelope] ??= encodeBinaryFrame(this.msgpack(envelope)));
   }
 
   /** The frame as a plain object (herald envelope), for JSON bodies. */
