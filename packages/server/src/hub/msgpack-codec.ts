@@ -10,7 +10,9 @@
 import { Packr } from "msgpackr";
 import type { EnvelopeName, EventFields } from "@herald/protocol";
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, encodeUndefinedAsNil: true, useToJSON: true, int64AsType: "number" });
+// variableMapSize: a small map's header is one byte (fixmap) instead of three (map16), which
+// counts on the wire for every event of every subscriber.
+const packr = new Packr({ useRecords: false, variableMapSize: true, mapsAsObjects: true, encodeUndefinedAsNil: true, useToJSON: true, int64AsType: "number" });
 
 export function encodeMsgpack(value: unknown): Buffer {
   return packr.pack(value);
