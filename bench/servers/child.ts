@@ -14,6 +14,8 @@ export interface ServerStats {
   readonly cpuSystem: number;
   /** The Redis server's CPU (INFO cpu), where the server under test runs on one. */
   readonly redisCpuMicros?: number;
+  /** Bytes of WebSocket frames sent to clients (Herald's `herald_bytes_sent_total`), where the server counts them. */
+  readonly bytesSent?: number;
 }
 
 /** This process's own figures. */
@@ -26,6 +28,16 @@ export function collect(): ServerStats {
   const memory = process.memoryUsage();
   const cpu = process.cpuUsage();
   return { rss: memory.rss, heapUsed: memory.heapUsed, cpuUser: cpu.user, cpuSystem: cpu.system };
+}
+
+/** This process's own figures with the WebSocket bytes a Herald listening on `port` has sent (its /metrics). */
+export async function collectWithBytesSent(port: number): Promise<ServerStats> {
+  // CPU first: the scrape that follows then falls outside a window that this reading ends.
+  const own = collect();
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  // A counter not yet incremented is not listed: nothing sent.
+  const bytesSent = Number(/^herald_bytes_sent_total\{transport="websocket"[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? 0);
+  return { ...own, bytesSent };
 }
 
 /** Announces the port and serves stats requests until the runner disconnects. */
