@@ -203,6 +203,23 @@ describe("MessagePack: one event, JSON and MessagePack subscribers", () => {
   });
 });
 
+describe("MessagePack with permessage-deflate", () => {
+  it("events go through ws's compressing sender as binary MessagePack frames", async () => {
+    const hub = await startHerald({ websocket: { perMessageDeflate: { threshold: 64, concurrencyLimit: 10 } } });
+    try {
+      const client = await TestClient.open(`${hub.wsUrl}/ws`, { format: "msgpack", perMessageDeflate: true });
+      assert.match(client.socket.extensions, /permessage-deflate/);
+      await client.subscribe("user:zip");
+      const data = { text: "compress me ".repeat(20), n: 1 };
+      await hub.herald.publish("user:zip", "long", data);
+      assert.deepEqual((await client.next("long")).data, data);
+      await client.close();
+    } finally {
+      await hub.close();
+    }
+  });
+});
+
 describe("MessagePack on a route", () => {
   it("a route's envelope is kept: flat events as maps with the data's fields next to type", async () => {
     const hub = await startHerald({ routes: [{ path: "/ws/feed/{user}", subscribe: ["user:{user}"], envelope: "flat" }] });
