@@ -73,8 +73,7 @@ const RECOVERY_SLICE = 500;
 
 export class Hub {
   private readonly channels = new Map<string, ChannelState>();
-  readonly sessions = new Set<Session>();
-  /** The same sessions by id, for requests that name their connection (an SSE client's acknowledgements). */
+  /** Open sessions by id (ids are random UUIDs or Pusher socket ids), also for requests that name their connection. */
   private readonly sessionsById = new Map<string, Session>();
   /** Where each route-made subscription not yet adopted by its client started (see adopt). */
   private readonly automaticStarts = new WeakMap<Subscription, StreamPosition>();
@@ -152,8 +151,12 @@ export class Hub {
     for (const wake of waiters) wake();
   }
 
+  /** Every open session on this node. */
+  get sessions(): IterableIterator<Session> {
+    return this.sessionsById.values();
+  }
+
   addSession(session: Session): void {
-    this.sessions.add(session);
     this.sessionsById.set(session.id, session);
     this.online?.added(session);
   }
@@ -166,7 +169,6 @@ export class Hub {
   /** Drops every subscription of a closed session. */
   async removeSession(session: Session): Promise<void> {
     session.closed = true;
-    this.sessions.delete(session);
     if (this.sessionsById.get(session.id) === session) this.sessionsById.delete(session.id);
     this.online?.removed(session);
     const channels = [...session.subscriptions.keys()];
@@ -432,7 +434,7 @@ export class Hub {
       byTransport[session.transport] += 1;
       subscriptions += session.subscriptions.size;
     }
-    return { connections: this.sessions.size, subscriptions, channels: this.channels.size, users: this.users().size, byTransport };
+    return { connections: this.sessionsById.size, subscriptions, channels: this.channels.size, users: this.users().size, byTransport };
   }
 
   /** The distinct users connected to this node. */

@@ -7,6 +7,7 @@ import type { PreparedEvent } from "../hub/prepared-event.js";
 import { PushSession } from "../hub/push-session.js";
 import type { HubStats } from "../hub/stats.js";
 import type { AdmissionSlot } from "../limits/connection-limiter.js";
+import type { FrameAllowance } from "../limits/frame-rate.js";
 
 const OPEN = 1; // WebSocket.OPEN
 /** How long a closed connection may take to answer its close frame once the frame is sent. */
@@ -41,7 +42,7 @@ function endTurn(): void {
   sessionsWritten.length = 0;
 }
 
-export class WebSocketSession extends PushSession {
+export class WebSocketSession extends PushSession implements FrameAllowance {
   /** How this connection's frames are encoded, both ways. */
   readonly format: WireFormat = "json";
   /** Whether an event was written to the socket in this event-loop turn (see endTurn). */
@@ -63,6 +64,9 @@ export class WebSocketSession extends PushSession {
   admission: AdmissionSlot | undefined;
   /** On routes with `allowSubscribe: false` the route's channels are the only ones. */
   subscriptionsFixed = false;
+  /** The frame-rate limiter's state of this connection (limits/frame-rate.ts). */
+  framesFullAt = 0;
+  framesDropped = 0;
 
   constructor(
     id: string,

@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { WebSocketServer, type WebSocket, type RawData } from "ws";
+import { WebSocketServer, type RawData, type Server, type WebSocket } from "ws";
 import { CloseCodes, FORMAT_PARAM, FORMAT_SUBPROTOCOLS, requestedWireFormat, type ClientFrame, type ErrorCode, type WireFormat } from "@herald/protocol";
 import type { Logger } from "pino";
 import type { Hub } from "../hub/hub.js";
@@ -23,6 +23,7 @@ import type { SecurityContext } from "../auth/security-context.js";
 import type { AdmissionSlot } from "../limits/connection-limiter.js";
 import type { Admission, Arrival } from "./admission.js";
 import { refuseUpgrade } from "./refuse-upgrade.js";
+import { SessionSocket } from "./session-socket.js";
 import type { HeraldConfig } from "../config/schema.js";
 import { HeraldError } from "../shared/herald-error.js";
 
@@ -45,7 +46,7 @@ export interface WebSocketTransportOptions {
 }
 
 export class WebSocketTransport {
-  private readonly server: WebSocketServer;
+  private readonly server: Server<typeof SessionSocket>;
   private readonly sessions = new Set<WebSocketSession>();
   private readonly heartbeat: NodeJS.Timeout;
   private accepting = true;
@@ -62,6 +63,7 @@ export class WebSocketTransport {
       perMessageDeflate: deflate === false ? false : deflate === true ? { threshold: 1024, concurrencyLimit: 10 } : { threshold: deflate.threshold, concurrencyLimit: deflate.concurrencyLimit },
       clientTracking: false,
       handleProtocols: chooseSubprotocol,
+      WebSocket: SessionSocket,
     });
     this.heartbeat = setInterval(() => this.tick(), options.pingInterval);
     this.heartbeat.unref();
@@ -105,14 +107,19 @@ export class WebSocketTransport {
     // Until the upgrade completes the raw socket's close gives the slot back; after it, the session's.
     const release = (): void => slot.release();
     socket.once("close", release);
+    // The 101 answer and the `connected` frame leave in one write: a write is a syscall, the
+    // largest single cost of accepting a connection.
+    socket.cork();
     this.server.handleUpgrade(request, socket, head, (ws) => {
       socket.removeListener("close", release);
       const envelope = resolution?.ok ? resolution.envelope : "herald";
       const Session = format === "msgpack" ? MsgpackWebSocketSession : WebSocketSession;
       const session = new Session(randomUUID(), remote, envelope, ws, socket, this.options.sendQueueBytes, this.options.stats);
       session.admission = slot;
+      ws.session = session;
       this.accept(session, resolution, arrival);
     });
+    socket.uncork();
     return true;
   }
 
@@ -135,7 +142,6 @@ export class WebSocketTransport {
     this.sessions.add(session);
     hub.addSession(session);
 
-    this.bySocket.set(ws, session);
     ws.on("message", this.listeners.message);
     ws.on("pong", this.listeners.pong);
     ws.on("error", this.listeners.error);
@@ -182,11 +188,7 @@ export class WebSocketTransport {
     void routed.catch((error: unknown) => this.fail(session, error, undefined, true));
   }
 
-  /**
-   * One set of listeners for every connection, finding the session from the socket (`this` in a
-   * ws listener): closures made per connection would cost each idle connection a few hundred bytes.
-   */
-  private readonly bySocket = new WeakMap<WebSocket, WebSocketSession>();
+  /** One set of listeners for every connection, finding the session from the socket (`this` in a ws listener). */
   private readonly listeners = listenersFor(this);
 
   /** The socket closed: the session is over on this node. */
@@ -206,10 +208,6 @@ export class WebSocketTransport {
       this.options.security.hits.hit("frame_size");
     }
     this.options.logger.debug({ connectionId: session.id, err: error.message }, "websocket error");
-  }
-
-  sessionOf(ws: WebSocket): WebSocketSession | undefined {
-    return this.bySocket.get(ws);
   }
 
   private engage(session: WebSocketSession): void {
@@ -351,19 +349,19 @@ function chooseSubprotocol(offered: Set<string>, request: IncomingMessage): stri
 function listenersFor(transport: WebSocketTransport) {
   return {
     message(this: WebSocket, data: RawData, isBinary: boolean): void {
-      const session = transport.sessionOf(this);
+      const session = (this as SessionSocket).session;
       if (session) transport.onMessage(session, data, isBinary);
     },
     pong(this: WebSocket): void {
-      const session = transport.sessionOf(this);
+      const session = (this as SessionSocket).session;
       if (session) session.heard = true;
     },
     error(this: WebSocket, error: Error & { code?: string }): void {
-      const session = transport.sessionOf(this);
+      const session = (this as SessionSocket).session;
       if (session) transport.onSocketError(session, error);
     },
     close(this: WebSocket): void {
-      const session = transport.sessionOf(this);
+      const session = (this as SessionSocket).session;
       if (session) transport.onClosed(session);
     },
   };

@@ -78,6 +78,6 @@ describe("bad input on the Pusher endpoint", () => {
       if (left !== 0) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.equal(left, 0, "no channel of the closed connection is still listed");
-    assert.equal(running.herald.hub.sessions.size, 1, "only the bystander's session is left");
+    assert.equal([...running.herald.hub.sessions].length, 1, "only the bystander's session is left");
   });
 });
