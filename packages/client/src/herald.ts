@@ -293,17 +293,29 @@ export class Herald {
 
   /**
    * Subscribes to a channel (or joins the subscription this client already holds). Works before
-   * connect(): the subscription is sent once connected. Throws on an invalid channel name.
+   * connect(): the subscription is sent once connected. Throws on an invalid channel name. A
+   * pattern (`orders:*`) gets the events of every matching channel it may read, each with its
+   * real `channel` (the server checks the pattern itself: a refusal is the subscription's `error`).
    */
   subscribe<E extends EventMap = EventMap, S = unknown>(channel: string, options: SubscribeOptions<S> = {}): Subscription<E> {
-    const problem = channelProblem(channel);
+    const pattern = channel.includes("*");
+    const problem = pattern ? undefined : channelProblem(channel);
     if (problem) throw new HeraldError("invalid_channel", `${JSON.stringify(channel)}: ${problem}`);
     let shared = this.channels.get(channel);
     if (!shared) {
       shared = new ChannelState(channel);
       this.channels.set(channel, shared);
-      // A channel made for a state is subscribed from the state's position, once it is known.
-      shared.waiting = options.getState !== undefined;
+      // A channel made for a state is subscribed from the state's position, once it is known;
+      // a pattern once its code is loaded (counted as a loader until then, so no handle opens it first).
+      shared.waiting = options.getState !== undefined || pattern;
+      if (pattern) {
+        const state = shared;
+        state.loaders += 1;
+        void import("./pattern-state.js").then(({ followPattern }) => {
+          followPattern(state);
+          if (--state.loaders === 0) this.opened(state, undefined);
+        });
+      }
       if (!shared.waiting) this.channelAdded(shared);
     }
     shared.refs += 1;
@@ -451,7 +463,7 @@ export class Herald {
       token: this.token,
       channels: [...this.channels.values()].filter((shared) => !shared.waiting).map((shared) => {
         shared.sinceSent = shared.position;
-        return shared.position ? { channel: shared.channel, since: shared.position } : { channel: shared.channel };
+        return { channel: shared.channel, since: shared.position, positions: shared.positions };
       }),
       // Called through a function so that a browser's fetch never runs with a foreign `this`.
       fetch: (input, init) => (this.options.fetch ?? globalThis.fetch)(input, init),
@@ -560,7 +572,7 @@ export class Herald {
         return;
       default:
         if (typeof frame.channel === "string" && typeof frame.offset === "number") {
-          const shared = this.channels.get(frame.channel);
+          const shared = this.channels.get(frame.channel) ?? [...this.channels.values()].find((state) => state.matcher?.test(frame.channel as string));
           const event = frame as unknown as EventFrame;
           if (shared?.awaiting) return;
           if (shared?.event(event) && shared.receipts) this.receipts.handled(event.channel, { epoch: event.epoch, offset: event.offset });
@@ -745,6 +757,7 @@ export class Herald {
     if (shared.state.status !== "subscribing") shared.setState({ status: "subscribing" });
     const frame: ClientFrame = { type: "subscribe", id, channel: shared.channel };
     if (shared.position) frame.since = shared.position;
+    if (shared.positions) frame.positions = shared.positions;
     // The token rides on the subscribe too: the server may check it before it has handled `auth`.
     if (this.token) frame.token = this.token;
     transport.send(frame);

@@ -127,6 +127,9 @@ export class ChannelState implements ChannelView {
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** The server keeps receipts for this channel (its last `subscribed` said so): handled events are acknowledged. */
   receipts = false;
+  /** Set on a pattern's state (pattern-state.ts): which channels it takes, and each one's last delivered position. */
+  declare matcher: RegExp | undefined;
+  declare positions: Record<string, StreamPosition> | undefined;
   /** Sees every event delivered, in order, whatever its type: the sharing host forwards them to the tabs. */
   tap: ((frame: EventFrame) => void) | undefined;
   state: SubscriptionSnapshot = { status: "subscribing", recovered: false };

@@ -34,6 +34,17 @@ export interface SubscribedFrame {
    * channel retains no event (nothing published yet, or history expired or empty).
    */
   cache?: CacheResult;
+  /**
+   * Only in the answer to a pattern subscribe (whose `channel` is the pattern, `epoch` "" and
+   * `offset` 0): each channel listed in its `positions` that the connection may read, with where it
+   * stands and whether its missed events follow (as `recovered` of a single-channel subscribe).
+   */
+  channels?: Record<string, PatternChannelState>;
+}
+
+/** Where one channel of a pattern subscription stands (see SubscribedFrame.channels). */
+export interface PatternChannelState extends StreamPosition {
+  recovered: boolean;
 }
 
 /** Whether a cache namespace had a latest event to give a new subscriber (see SubscribedFrame.cache). */
@@ -110,6 +121,8 @@ export interface SubscribeFrame {
   id?: string | number;
   channel: string;
   since?: StreamPosition;
+  /** Only with a pattern `channel`: the position of each matched channel to recover from, as `since` does for one channel. */
+  positions?: Record<string, StreamPosition>;
   token?: string;
 }
 

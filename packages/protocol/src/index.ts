@@ -8,7 +8,7 @@ export {
   eventTypeProblem,
   namespaceOf,
 } from "./channel.js";
-export { channelMatches, anyChannelMatches } from "./channel-pattern.js";
+export { channelMatches, anyChannelMatches, isChannelPattern, patternProblem, patternPrefix } from "./channel-pattern.js";
 export { parseClientFrame, validateClientFrame, parseSince } from "./parse.js";
 export type { ParseResult } from "./parse.js";
 export { backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";

@@ -5,6 +5,7 @@
 
 import type { ErrorCode } from "./codes.js";
 import { channelProblem, eventTypeProblem } from "./channel.js";
+import { channelMatches, isChannelPattern, patternProblem } from "./channel-pattern.js";
 import type { ClientFrame, StreamPosition } from "./frames.js";
 
 export type ParseResult =
@@ -67,8 +68,10 @@ export function validateClientFrame(value: unknown): ParseResult {
       return { ok: true, frame: { type: "auth", token: value.token } };
     }
     case "subscribe": {
+      if (typeof value.channel === "string" && isChannelPattern(value.channel)) return parsePatternSubscribe(value, value.channel, id);
       const problem = channelProblem(value.channel);
       if (problem) return fail(typeof value.channel === "string" ? "invalid_channel" : "invalid_frame", problem, id);
+      if (value.positions !== undefined) return fail("invalid_frame", "subscribe.positions is only for a pattern channel (one with *); use since", id);
       const frame: ClientFrame = { type: "subscribe", channel: value.channel as string };
       if (id !== undefined) frame.id = id;
       if (value.since !== undefined && value.since !== null) {
@@ -83,7 +86,7 @@ export function validateClientFrame(value: unknown): ParseResult {
       return { ok: true, frame };
     }
     case "unsubscribe": {
-      const problem = channelProblem(value.channel);
+      const problem = typeof value.channel === "string" && isChannelPattern(value.channel) ? patternProblem(value.channel)?.message : channelProblem(value.channel);
       if (problem) return fail(typeof value.channel === "string" ? "invalid_channel" : "invalid_frame", problem, id);
       const frame: ClientFrame = { type: "unsubscribe", channel: value.channel as string };
       if (id !== undefined) frame.id = id;
@@ -109,4 +112,46 @@ export function validateClientFrame(value: unknown): ParseResult {
     default:
       return fail("unknown_type", `unknown frame type "${type.slice(0, 64)}"; expected subscribe, unsubscribe, publish, auth, ack, ping or pong`, id);
   }
+}
+
+/** The most channels one `positions` may list; the hub's own limit (maxPatternChannels) may be lower. */
+export const MAX_POSITIONS = 10_000;
+
+/** A subscribe whose channel is a pattern: `positions` (per channel) instead of `since`. */
+function parsePatternSubscribe(value: Json, pattern: string, id: string | number | undefined): ParseResult {
+  const problem = patternProblem(pattern);
+  if (problem) return fail(problem.code, problem.message, id);
+  if (value.since !== undefined && value.since !== null) {
+    return fail("invalid_since", "a pattern subscribe takes positions {\"<channel>\": {epoch, offset}, ...} instead of since", id);
+  }
+  const frame: ClientFrame = { type: "subscribe", channel: pattern };
+  if (id !== undefined) frame.id = id;
+  if (value.positions !== undefined && value.positions !== null) {
+    const positions = parsePositions(value.positions);
+    if (typeof positions === "string") return fail("invalid_since", positions, id);
+    const outside = Object.keys(positions).find((channel) => !channelMatches(pattern, channel));
+    if (outside !== undefined) return fail("invalid_since", `positions names ${outside}, which ${pattern} does not match`, id);
+    frame.positions = positions;
+  }
+  if (value.token !== undefined) {
+    if (typeof value.token !== "string") return fail("invalid_frame", "subscribe.token must be a string", id);
+    frame.token = value.token;
+  }
+  return { ok: true, frame };
+}
+
+/** Checks a pattern subscribe's `positions`: an object of channel names to `{epoch, offset}`. */
+export function parsePositions(positions: unknown): Record<string, StreamPosition> | string {
+  if (!isObject(positions)) return "positions must be an object {\"<channel>\": {epoch, offset}, ...}";
+  const entries = Object.entries(positions);
+  if (entries.length > MAX_POSITIONS) return `positions lists ${entries.length} channels; the limit is ${MAX_POSITIONS}`;
+  const parsed: Record<string, StreamPosition> = {};
+  for (const [channel, since] of entries) {
+    const problem = channelProblem(channel);
+    if (problem) return `positions: ${problem}`;
+    const position = parseSince(since);
+    if (typeof position === "string") return `positions["${channel}"]: ${position.replace(/^since/, "position")}`;
+    parsed[channel] = position;
+  }
+  return parsed;
 }

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { anyChannelMatches, channelMatches } from "@herald/protocol";
+import { anyChannelMatches, channelMatches, parseClientFrame, patternProblem } from "@herald/protocol";
 
 describe("channel patterns", () => {
   it("lets * stand for any run of characters, the empty run included", () => {
@@ -42,5 +42,30 @@ describe("channel patterns", () => {
     for (let i = 0; i < 10_050; i += 1) assert.equal(channelMatches(`n${i}:*`, `n${i}:x`), true);
     assert.equal(channelMatches("n10049:*", "n10049:y"), true);
     assert.equal(channelMatches("n10049:*", "n1004:y"), false);
+  });
+});
+
+describe("pattern subscriptions' patterns", () => {
+  it("takes a pattern that writes its namespace out before the first *", () => {
+    for (const pattern of ["orders:*", "user:42:*", "orders:eu-*:fills", "a:*:*"]) assert.equal(patternProblem(pattern), undefined, pattern);
+  });
+
+  it("refuses one that could span namespaces with pattern_too_broad, and bad characters with invalid_channel", () => {
+    for (const pattern of ["*", "ord*", "*:1", "*orders:1"]) assert.equal(patternProblem(pattern)?.code, "pattern_too_broad", pattern);
+    assert.equal(patternProblem("orders:a b*")?.code, "invalid_channel");
+    assert.equal(patternProblem(`orders:${"x".repeat(260)}*`)?.code, "invalid_channel");
+  });
+
+  it("parses positions per channel and refuses since, and positions the pattern does not match", () => {
+    const parsed = parseClientFrame(JSON.stringify({ type: "subscribe", id: 1, channel: "orders:*", positions: { "orders:1": { epoch: "e", offset: 3 } } }));
+    assert.deepEqual(parsed, { ok: true, frame: { type: "subscribe", id: 1, channel: "orders:*", positions: { "orders:1": { epoch: "e", offset: 3 } } } });
+    const since = parseClientFrame(JSON.stringify({ type: "subscribe", channel: "orders:*", since: { epoch: "e", offset: 3 } }));
+    assert.equal(since.ok ? "" : since.code, "invalid_since");
+    const outside = parseClientFrame(JSON.stringify({ type: "subscribe", channel: "orders:*", positions: { "bets:1": { epoch: "e", offset: 3 } } }));
+    assert.equal(outside.ok ? "" : outside.code, "invalid_since");
+    const bad = parseClientFrame(JSON.stringify({ type: "subscribe", channel: "orders:*", positions: { "orders:1": { epoch: "e", offset: -1 } } }));
+    assert.equal(bad.ok ? "" : bad.code, "invalid_since");
+    const named = parseClientFrame(JSON.stringify({ type: "subscribe", channel: "orders:1", positions: {} }));
+    assert.equal(named.ok ? "" : named.code, "invalid_frame");
   });
 });

@@ -109,6 +109,7 @@ export class Herald {
       stats,
       node: this.node,
       maxSubscriptionsPerConnection: this.config.maxSubscriptionsPerConnection,
+      maxPatternChannels: this.config.maxPatternChannels,
       ...(tracksOnlineUsers(this.config) ? { online: { graceMs: this.config.online.grace, sweepIntervalMs: sweepInterval(this.config.online.grace), logger: this.logger } } : {}),
     });
     this.actions = new ClusterActions(this.hub, this.engine);
@@ -328,8 +329,8 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
 
 function createEngine(config: HeraldConfig, node: string): Engine {
   if (config.engine.type === "memory") return new MemoryEngine({ idempotencyKeys: config.publish.idempotencyKeys });
-  const { redisUrl, redisCluster, redisShards, prefix, presenceTtl } = config.engine;
-  return new RedisEngine({ url: redisUrl, cluster: redisCluster, shards: redisShards, prefix, presenceTtlMs: presenceTtl, connectionName: `herald:${node}` });
+  const { redisUrl, redisCluster, redisShards, prefix, presenceTtl, patterns } = config.engine;
+  return new RedisEngine({ url: redisUrl, cluster: redisCluster, shards: redisShards, prefix, presenceTtlMs: presenceTtl, connectionName: `herald:${node}`, patterns });
 }
 
 /** Users online are counted only where someone listens: a channel for them, or a webhook asking for them. */

@@ -58,6 +58,7 @@ describe("configuration", () => {
     ["Redis shards without the redis engine", { env: { HERALD_REDIS_SHARDS: "redis://a:6379,redis://b:6379" } }, /engine\.redisShards \(from HERALD_REDIS_SHARDS\): is for the redis engine/],
     ["a shard that is not a Redis URL", { env: { HERALD_ENGINE: "redis", HERALD_REDIS_SHARDS: "redis://a:6379,http://b" } }, /engine\.redisShards\.1 \(from HERALD_REDIS_SHARDS\): must start with redis:\/\//],
     ["a cluster seed with a database", { env: { HERALD_ENGINE: "redis", HERALD_REDIS_CLUSTER: "redis://a:7000/2" } }, /a Redis Cluster has only database 0/],
+    ["patterns on a Redis Cluster", { file: "engine:\n  type: redis\n  redisCluster: [\"redis://a:7000\"]\n  patterns: true\n" }, /engine\.patterns.*not available with engine\.redisCluster/],
     ["a brace in the key prefix on a cluster", { env: { HERALD_ENGINE: "redis", HERALD_REDIS_CLUSTER: "redis://a:7000", HERALD_REDIS_PREFIX: "{app}:" } }, /engine\.prefix \(from HERALD_REDIS_PREFIX\): must not contain \{ or \}/],
   ] as const) {
     it(`stops with one line naming the problem: ${what}`, () => {

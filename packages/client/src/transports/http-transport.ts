@@ -56,7 +56,10 @@ export abstract class HttpTransport implements Transport {
       return;
     }
     const since: Cursor = {};
-    for (const { channel, since: position } of context.channels) if (position) since[channel] = position;
+    for (const { channel, since: position, positions } of context.channels) {
+      if (position) since[channel] = position;
+      Object.assign(since, positions);
+    }
     await this.run(context, since);
   }
 }

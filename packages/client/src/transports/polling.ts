@@ -64,8 +64,8 @@ export class PollingTransport extends HttpTransport {
   private answered(context: TransportContext, sent: Cursor, answer: UpdatesAnswer, first: boolean): Cursor {
     const now = decodeCursor(answer.cursor) ?? {};
     for (const { channel } of context.channels) {
-      const at = now[channel];
-      if (!at) continue;
+      // Every channel asked for is in the cursor; a pattern is not (its channels are): it stands at no position.
+      const at = now[channel] ?? { epoch: "", offset: 0 };
       const from = sent[channel];
       // The server answers a channel without a gap with its events after `from`, or with `from`
       // itself when nothing came; after a gap, with the current position and no events.

@@ -16,6 +16,8 @@ export type IncomingFrame = { type: string } & Record<string, unknown>;
 export interface ChannelRequest {
   channel: string;
   since?: StreamPosition;
+  /** A pattern's matched channels and their positions (the cursor carries them). */
+  positions?: Record<string, StreamPosition>;
 }
 
 export interface TransportCallbacks {

@@ -34,6 +34,11 @@ export const engineSchema = z
     prefix: z.string().default("herald:"),
     /** How long a node's presence entries and counted connections outlive it when it stops without a word (redis). Default 60s. */
     presenceTtl: duration("60s"),
+    /**
+     * Let clients subscribe to patterns (redis): channel events then go out with classic PUBLISH,
+     * which PSUBSCRIBE sees, instead of sharded SPUBLISH. Not on a Redis Cluster.
+     */
+    patterns: z.boolean().default(false),
   })
   .superRefine((engine, context) => {
     const set = LAYOUTS.filter((key) => engine[key] !== undefined);
@@ -51,6 +56,9 @@ export const engineSchema = z
     }
     if (engine.redisShards && new Set(engine.redisShards).size !== engine.redisShards.length) {
       context.addIssue({ code: "custom", path: ["redisShards"], message: "lists one Redis twice" });
+    }
+    if (engine.patterns && engine.redisCluster) {
+      context.addIssue({ code: "custom", path: ["patterns"], message: "pattern subscriptions need classic pub/sub, which a Redis Cluster sends to every node; not available with engine.redisCluster" });
     }
     if (engine.redisCluster && /[{}]/.test(engine.prefix)) {
       context.addIssue({ code: "custom", path: ["prefix"], message: "must not contain { or } on a Redis Cluster: a brace in it would become every key's hash tag and put every channel in one slot" });

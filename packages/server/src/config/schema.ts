@@ -94,6 +94,8 @@ export const configSchema = z.strictObject({
   sendQueueBytes: size("1MiB"),
   maxPayload: size("64KiB"),
   maxSubscriptionsPerConnection: z.number().int().min(1).default(256),
+  /** How many channels one pattern subscription (`orders:*`) may deliver; see docs/protocol.md#pattern-subscriptions. */
+  maxPatternChannels: z.number().int().min(1).max(10_000).default(1000),
   shutdownTimeout: duration("10s"),
   history: z
     .strictObject({

@@ -17,7 +17,7 @@
  * asking one first; one that does not answer within SURVEY_TIMEOUT_MS, or fails, counts as missing.
  */
 
-import type { Engine, PresenceEntry, SurveyResult } from "./engine.js";
+import type { Engine, PresenceEntry, StreamEvent, SurveyResult } from "./engine.js";
 import { CONTROL_METHOD, FORWARDED_METHODS, HOST_NOTICES, RELEASE_METHOD } from "./ipc-engine.js";
 import type { IpcPeer } from "../shared/ipc-peer.js";
 
@@ -49,9 +49,10 @@ export class EngineHost {
     await this.engine.start({
       onEvent: (event) => {
         const holders = this.holders.get(event.channel);
-        if (holders) for (const peer of holders) peer.notify(HOST_NOTICES.event, event);
+        if (holders) for (const peer of holders) this.queue(peer, event);
       },
       onGap: (channel) => {
+        this.flush();
         const holders = this.holders.get(channel);
         if (holders) for (const peer of holders) peer.notify(HOST_NOTICES.gap, channel);
       },
@@ -59,6 +60,34 @@ export class EngineHost {
         for (const peer of this.workers.keys()) peer.notify(HOST_NOTICES.availability, available);
       },
     });
+  }
+
+  /**
+   * A turn's events go to each worker in one message, so that a worker fans them out in one turn
+   * of its own and its sockets get them in one write each (websocket-session.ts coalesces a
+   * turn's events); sent one by one they reached the workers spread over turns, and each worker
+   * wrote every event to every socket on its own.
+   */
+  private readonly outgoing = new Map<IpcPeer, StreamEvent[]>();
+  private flushScheduled = false;
+
+  private queue(peer: IpcPeer, event: StreamEvent): void {
+    const events = this.outgoing.get(peer);
+    if (events) events.push(event);
+    else this.outgoing.set(peer, [event]);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [peer, events] of this.outgoing) {
+      if (events.length === 1) peer.notify(HOST_NOTICES.event, events[0]);
+      else peer.notify(HOST_NOTICES.events, events);
+    }
+    this.outgoing.clear();
   }
 
   async close(): Promise<void> {

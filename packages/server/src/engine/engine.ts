@@ -206,6 +206,16 @@ export interface Engine {
   /** Calls are counted per channel: delivery stops only when every subscribe has had its unsubscribe. */
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
+  /**
+   * Pattern subscriptions (hub/pattern-subscription.ts): from when it resolves until
+   * `unlistenPattern`, events of channels this node has not subscribed to whose name matches
+   * `pattern` (channel-pattern.ts) are passed to `handler.onEvent` too, each once, in offset order
+   * per channel, but without the guarantee of point 3 (a lost one is not reported): the hub
+   * subscribes to such a channel before it delivers it. Calls are counted per pattern. An engine
+   * that cannot (or is configured not to) leaves it out, or rejects with `patterns_unsupported`.
+   */
+  listenPattern?(pattern: string): Promise<void>;
+  unlistenPattern?(pattern: string): Promise<void>;
   history(channel: string, query: HistoryQuery, options: StreamOptions): Promise<HistoryResult>;
   /** The current position of a channel's stream (offset 0 when nothing was ever published). */
   position(channel: string, options: StreamOptions): Promise<StreamPosition>;

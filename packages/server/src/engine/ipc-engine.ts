@@ -44,7 +44,7 @@ export const FORWARDED_METHODS = ["publish", "recall", "subscribe", "unsubscribe
 export type ForwardedMethod = (typeof FORWARDED_METHODS)[number];
 
 /** Notices a host sends to its workers, and the call that lets go of a worker's holdings. */
-export const HOST_NOTICES = { event: "engine.event", gap: "engine.gap", availability: "engine.availability" } as const;
+export const HOST_NOTICES = { event: "engine.event", events: "engine.events", gap: "engine.gap", availability: "engine.availability" } as const;
 export const RELEASE_METHOD = "engine.release";
 /** What the host calls on each worker for a survey: the worker's own part of the request. */
 export const CONTROL_METHOD = "engine.control";
@@ -58,6 +58,9 @@ export class IpcEngine implements Engine {
     readonly name: string,
   ) {
     peer.handle(HOST_NOTICES.event, (event: StreamEvent) => this.handler?.onEvent(event));
+    peer.handle(HOST_NOTICES.events, (events: StreamEvent[]) => {
+      for (const event of events) this.handler?.onEvent(event);
+    });
     peer.handle(HOST_NOTICES.gap, (channel: string) => this.handler?.onGap?.(channel));
     peer.handle(HOST_NOTICES.availability, (available: boolean) => this.handler?.onAvailabilityChange?.(available && peer.connected));
     peer.handle(CONTROL_METHOD, (request: unknown) => {

@@ -9,7 +9,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import type { StreamPosition } from "@herald/protocol";
+import { channelMatches, type StreamPosition } from "@herald/protocol";
 import {
   viaJson,
   type Engine,
@@ -52,6 +52,8 @@ export class MemoryEngine implements Engine {
   private readonly streams = new Map<string, Stream>();
   /** Subscribe calls per channel; counted so a late unsubscribe cannot cancel a newer subscribe. */
   private readonly subscribed = new Map<string, number>();
+  /** listenPattern() calls per pattern, counted like subscribe(). */
+  private readonly patterns = new Map<string, number>();
   private readonly presenceByChannel = new Map<string, Map<string, PresenceEntry>>();
   private readonly ttlByChannel = new Map<string, number>();
   /** Idempotency records by channel and key, in insertion order (which is expiry order for one TTL). */
@@ -102,7 +104,7 @@ export class MemoryEngine implements Engine {
       trim(stream, options, now);
     }
     if (idempotency !== undefined) this.remember(channel, idempotency, event, now);
-    if (this.subscribed.has(channel)) this.handler?.onEvent(event);
+    if (this.subscribed.has(channel) || (this.patterns.size > 0 && this.matchesPattern(channel))) this.handler?.onEvent(event);
     return { ...event, replayed: false };
   }
 
@@ -135,6 +137,21 @@ export class MemoryEngine implements Engine {
     const count = (this.subscribed.get(channel) ?? 0) - 1;
     if (count > 0) this.subscribed.set(channel, count);
     else this.subscribed.delete(channel);
+  }
+
+  async listenPattern(pattern: string): Promise<void> {
+    this.patterns.set(pattern, (this.patterns.get(pattern) ?? 0) + 1);
+  }
+
+  async unlistenPattern(pattern: string): Promise<void> {
+    const count = (this.patterns.get(pattern) ?? 0) - 1;
+    if (count > 0) this.patterns.set(pattern, count);
+    else this.patterns.delete(pattern);
+  }
+
+  private matchesPattern(channel: string): boolean {
+    for (const pattern of this.patterns.keys()) if (channelMatches(pattern, channel)) return true;
+    return false;
   }
 
   async history(channel: string, query: HistoryQuery, options: StreamOptions): Promise<HistoryResult> {

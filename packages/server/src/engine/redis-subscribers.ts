@@ -14,6 +14,8 @@ import { unreachable } from "./redis-topology.js";
 
 export interface SubscriberEvents {
   message(topic: string, message: string): void;
+  /** A message of a topic that matched a glob given to `listenEverywhere` (classic pub/sub only). */
+  patternMessage(topic: string, message: string): void;
   /** The connection to a server is ready (again). */
   up(server: string): void;
   /** The connection to a server was lost or closed: nothing is listened to there any more. */
@@ -30,6 +32,8 @@ interface Connection {
 
 export class SubscriberConnections {
   private readonly connections = new Map<string, Connection>();
+  /** Globs every connection listens to (PSUBSCRIBE), also after it comes back. */
+  private readonly globs = new Set<string>();
 
   constructor(
     private readonly options: RedisOptions,
@@ -73,6 +77,20 @@ export class SubscriberConnections {
     await (this.sharded ? redis.sunsubscribe(topic) : redis.unsubscribe(topic)).catch(() => undefined);
   }
 
+  /**
+   * Listens to a glob on every server (a matching topic may live on any), now and whenever a
+   * connection comes back; resolves once every connection up now listens.
+   */
+  async listenEverywhere(glob: string): Promise<void> {
+    this.globs.add(glob);
+    await Promise.all([...this.connections.values()].filter(({ redis }) => redis.status === "ready").map(({ redis }) => redis.psubscribe(glob)));
+  }
+
+  async unlistenEverywhere(glob: string): Promise<void> {
+    this.globs.delete(glob);
+    await Promise.all([...this.connections.values()].filter(({ redis }) => redis.status === "ready").map(({ redis }) => redis.punsubscribe(glob).catch(() => undefined)));
+  }
+
   isUp(server: string): boolean {
     return this.connections.get(server)?.redis.status === "ready";
   }
@@ -107,7 +125,12 @@ export class SubscriberConnections {
     redis.on("error", (error: Error) => (connection.lastError = error.message));
     redis.on(this.sharded ? "smessage" : "message", (topic: string, message: string) => this.events.message(topic, message));
     redis.on("close", () => current() && this.events.down(server));
-    redis.on("ready", () => current() && this.events.up(server));
+    redis.on("pmessage", (_glob: string, topic: string, message: string) => this.events.patternMessage(topic, message));
+    redis.on("ready", () => {
+      if (!current()) return;
+      if (this.globs.size > 0) void redis.psubscribe(...this.globs).catch(() => undefined);
+      this.events.up(server);
+    });
     redis.on("moved", () => current() && this.events.moved(server));
     return connection;
   }

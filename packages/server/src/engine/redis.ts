@@ -115,6 +115,11 @@ export interface RedisEngineOptions {
   connectionName?: string;
   /** Force plain PUBLISH/SUBSCRIBE even where sharded pub/sub exists. Default false. */
   disableShardedPubSub?: boolean;
+  /**
+   * Deliver pattern subscriptions (listenPattern): implies plain PUBLISH/SUBSCRIBE, since PSUBSCRIBE
+   * does not see SPUBLISH; not on a Redis Cluster, where a plain PUBLISH goes to every node. Default false.
+   */
+  patterns?: boolean;
 }
 
 /** What the engine knows about one channel this node holds. */
@@ -201,13 +206,18 @@ export class RedisEngine implements Engine {
   private readonly ownReplyTopic: string;
   /** The server whose subscriber connection listens to the control topics; undefined while none does. */
   private controlServer: string | undefined;
+  private readonly patternsAllowed: boolean;
+  /** listenPattern() calls per pattern not yet matched by unlistenPattern(). */
+  private readonly patterns = new Map<string, number>();
 
   constructor(options: RedisEngineOptions = {}) {
     this.prefix = options.prefix ?? "herald:";
     this.positionTtlMs = options.positionTtlMs ?? 24 * 3600_000;
     this.presenceTtlMs = options.presenceTtlMs ?? 60_000;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 5_000;
-    this.allowSharded = !options.disableShardedPubSub;
+    this.allowSharded = !options.disableShardedPubSub && !options.patterns;
+    this.patternsAllowed = options.patterns === true;
+    if (options.patterns && options.cluster) throw new Error("the Redis engine cannot deliver pattern subscriptions on a Redis Cluster");
     this.connectionName = (options.connectionName ?? "herald").replace(/[^A-Za-z0-9_.:-]/g, "_");
     const layouts = [options.url, options.shards, options.cluster].filter((layout) => layout !== undefined);
     if (layouts.length > 1) throw new Error("the Redis engine takes one of url, shards and cluster");
@@ -227,6 +237,7 @@ export class RedisEngine implements Engine {
       this.sharded = this.allowSharded && supported.every(Boolean);
       this.subscribers = new SubscriberConnections(connectionOptions(this.commandTimeoutMs, `${this.connectionName}-subscriber`), this.sharded, (server) => this.topology.addressOf(server), {
         message: (topic, message) => this.receive(topic, message),
+        patternMessage: (topic, message) => this.receiveMatched(topic, message),
         up: () => this.recover(),
         down: (server) => this.lostSubscriber(server),
         moved: () => this.topology.refresh(),
@@ -363,6 +374,37 @@ export class RedisEngine implements Engine {
     if (held.refs > 0) return;
     this.forget(held);
     if (held.server !== undefined) await this.subscribers?.unlisten(held.server, held.topic);
+  }
+
+  /**
+   * PSUBSCRIBE to the pattern's topics (`<prefix>{orders:*}:events`) on every server: no key is
+   * scanned, Redis matches each PUBLISH against the node's globs.
+   */
+  async listenPattern(pattern: string): Promise<void> {
+    if (!this.patternsAllowed) {
+      throw new HeraldError("patterns_unsupported", "pattern subscriptions are off on this hub's Redis engine (engine.patterns); subscribe to channels by name");
+    }
+    const subscribers = this.subscribers;
+    if (!subscribers) throw unreachable("the engine is closed");
+    const refs = this.patterns.get(pattern) ?? 0;
+    this.patterns.set(pattern, refs + 1);
+    if (refs > 0) return;
+    try {
+      await this.run("subscribe", () => subscribers.listenEverywhere(this.patternGlob(pattern)));
+    } catch (error) {
+      await this.unlistenPattern(pattern);
+      throw error;
+    }
+  }
+
+  async unlistenPattern(pattern: string): Promise<void> {
+    const refs = (this.patterns.get(pattern) ?? 0) - 1;
+    if (refs > 0) {
+      this.patterns.set(pattern, refs);
+      return;
+    }
+    this.patterns.delete(pattern);
+    await this.subscribers?.unlistenEverywhere(this.patternGlob(pattern));
   }
 
   async history(channel: string, query: HistoryQuery, options: StreamOptions): Promise<HistoryResult> {
@@ -530,6 +572,11 @@ export class RedisEngine implements Engine {
     return `${this.prefix}{${channel}}:events`;
   }
 
+  /** The glob of a pattern's topics; the prefix's glob characters are escaped (a channel has none). */
+  private patternGlob(pattern: string): string {
+    return `${this.prefix.replace(/[\\?*[\]]/g, "\\$&")}{${pattern}}:events`;
+  }
+
   private replyTopic(instance: string): string {
     return `${this.prefix}{${CONTROL}}:${instance}`;
   }
@@ -570,6 +617,20 @@ export class RedisEngine implements Engine {
     const parsed = JSON.parse(message) as { epoch: string; offset: number; time: number; type: string; data: unknown; trace?: string };
     held.parked.push({ channel: held.channel, ...parsed });
     this.drain(held);
+  }
+
+  /**
+   * An event that reached a pattern glob. A channel this node holds gets it through its own topic
+   * (in order, gaps caught up), except while its first subscribe is under way: it reads its
+   * position only after it listens, so what came before is passed on here too (the hub drops
+   * the copies by offset).
+   */
+  private receiveMatched(topic: string, message: string): void {
+    const channel = topic.slice(this.prefix.length + 1, -"}:events".length);
+    const held = this.held.get(channel);
+    if (held && !held.starting) return;
+    const parsed = JSON.parse(message) as { epoch: string; offset: number; time: number; type: string; data: unknown; trace?: string };
+    this.handler?.onEvent({ channel, ...parsed });
   }
 
   /** Delivers parked messages in offset order; on a gap, starts a catch-up read and stops. */

@@ -54,7 +54,7 @@ export function registerServerApi(app: FastifyInstance, context: HttpContext): v
         if (!fields.includes(field)) throw new HeraldError("invalid_body", `unknown field ${JSON.stringify(field.slice(0, 40))}; this route takes ${shape}`);
       }
       const result = await run(body as Record<string, unknown>);
-      request.log.info({ serverApi: path, by, ...(result as Record<string, unknown>) }, "server API action");
+      request.log.info({ reqId: request.id, serverApi: path, by, ...(result as Record<string, unknown>) }, "server API action");
       return result;
     });
   }

@@ -24,7 +24,7 @@
  */
 
 import type { IncomingHttpHeaders } from "node:http";
-import { channelProblem, CloseCodes, eventTypeProblem, type StreamPosition, type SubscribedFrame } from "@herald/protocol";
+import { channelProblem, CloseCodes, eventTypeProblem, isChannelPattern, patternProblem, type PatternChannelState, type StreamPosition, type SubscribedFrame } from "@herald/protocol";
 import type { Authorizer } from "./authorizer.js";
 import { InFlight } from "./in-flight.js";
 import type { Engine, EventSender, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
@@ -37,6 +37,8 @@ import { PreparedEvent } from "./prepared-event.js";
 import type { Session, TransportName } from "./session.js";
 import type { HubStats } from "./stats.js";
 import { Subscription } from "./subscription.js";
+import { PatternIndex } from "./pattern-index.js";
+import { PatternSubscription } from "./pattern-subscription.js";
 import { HeraldError } from "../shared/herald-error.js";
 import { SpanKind, contextFromTraceparent, endSpan, startSpan, traceparentOf, type TraceContext } from "../shared/tracing.js";
 
@@ -50,6 +52,8 @@ interface ChannelState {
 export interface SubscribeRequest {
   readonly id?: string | number;
   readonly since?: StreamPosition;
+  /** A pattern subscribe's positions per matched channel (see subscribePattern). */
+  readonly positions?: Readonly<Record<string, StreamPosition>>;
   readonly token?: string;
   /** Set by a route whose validated parameters grant the channel (the deployment's choice): no authorizer check. */
   readonly granted?: boolean;
@@ -64,6 +68,8 @@ export interface HubOptions {
   readonly stats: HubStats;
   readonly node: string;
   readonly maxSubscriptionsPerConnection: number;
+  /** How many channels one pattern subscription may deliver (maxPatternChannels); default 1,000. */
+  readonly maxPatternChannels?: number;
   /** Track users online and offline (online-users.ts); off when absent. */
   readonly online?: OnlineUsersOptions;
 }
@@ -83,6 +89,10 @@ export class Hub {
   private readonly stats: HubStats;
   readonly node: string;
   private readonly maxSubscriptions: number;
+  private readonly maxPatternChannels: number;
+  private readonly patternIndex = new PatternIndex();
+  /** Each session's pattern subscriptions by pattern; they count toward its subscription limit. */
+  private readonly patternsOf = new Map<Session, Map<string, PatternSubscription>>();
   /** Publishes not yet answered; a graceful shutdown waits for them (see Herald.close). */
   readonly publishes = new InFlight();
   /** Observers of publishes, channel occupancy and presence (sinks, lazy bridges). */
@@ -101,12 +111,14 @@ export class Hub {
     this.stats = options.stats;
     this.node = options.node;
     this.maxSubscriptions = options.maxSubscriptionsPerConnection;
+    this.maxPatternChannels = options.maxPatternChannels ?? 1000;
     this.online = options.online && new OnlineUsers(this.engine, this.listeners, options.online);
     this.receipts = new Receipts(this.engine, this.namespaces, this.stats);
   }
 
   /** Called by the engine for every live event of a channel this node holds. */
   dispatch(event: StreamEvent): void {
+    if (this.patternIndex.size > 0) this.offerToPatterns(event);
     const state = this.channels.get(event.channel);
     if (!state) return;
     if (state.subscribers.size > 0) {
@@ -172,7 +184,8 @@ export class Hub {
     if (this.sessionsById.get(session.id) === session) this.sessionsById.delete(session.id);
     this.online?.removed(session);
     const channels = [...session.subscriptions.keys()];
-    await Promise.all(channels.map((channel) => this.detach(session, channel)));
+    const patterns = [...(this.patternsOf.get(session)?.keys() ?? [])];
+    await Promise.all([...channels.map((channel) => this.detach(session, channel)), ...patterns.map((pattern) => this.detachPattern(session, pattern))]);
   }
 
   channelOptions(channel: string): ChannelOptions {
@@ -208,6 +221,7 @@ export class Hub {
    * subscribing its channels one by one), and removeSession() only undoes what existed when it ran.
    */
   async subscribe(session: Session, channel: string, request: SubscribeRequest = {}): Promise<void> {
+    if (isChannelPattern(channel)) return this.subscribePattern(session, channel, request);
     const problem = channelProblem(channel);
     if (problem) throw new HeraldError("invalid_channel", problem);
     if (session.closed) return;
@@ -217,7 +231,7 @@ export class Hub {
       if (start === undefined || held.recovering) throw new HeraldError("already_subscribed", `already subscribed to ${channel}`);
       return this.adopt(session, held, start, request);
     }
-    if (session.subscriptions.size >= this.maxSubscriptions) {
+    if (this.subscriptionCount(session) >= this.maxSubscriptions) {
       throw new HeraldError("too_many_subscriptions", `a connection may hold ${this.maxSubscriptions} subscriptions; unsubscribe from one first`);
     }
     const subscription = new Subscription(session, channel);
@@ -331,6 +345,10 @@ export class Hub {
 
   /** Removes a subscription; throws `not_subscribed` when there is none. */
   async unsubscribe(session: Session, channel: string): Promise<void> {
+    if (isChannelPattern(channel)) {
+      if (!this.patternsOf.get(session)?.has(channel)) throw new HeraldError("not_subscribed", `not subscribed to ${channel}`);
+      return this.detachPattern(session, channel);
+    }
     if (!session.subscriptions.has(channel)) throw new HeraldError("not_subscribed", `not subscribed to ${channel}`);
     await this.detach(session, channel);
   }
@@ -395,13 +413,31 @@ export class Hub {
    * `ready` resolves once the engine delivers those channels here, so a caller can read history
    * after it and know that nothing published later is missed.
    */
-  watch(channels: readonly string[]): { ready: Promise<void>; next: (timeoutMs: number, signal?: AbortSignal) => Promise<void>; release: () => void } {
+  watch(
+    channels: readonly string[],
+    patterns: readonly string[] = [],
+  ): { ready: Promise<void>; next: (timeoutMs: number, signal?: AbortSignal) => Promise<void>; release: () => void; discovered: ReadonlySet<string> } {
     const states = channels.map((channel) => [channel, this.hold(channel)] as const);
     let woken = false;
     const wake = (): void => {
       woken = true;
     };
     for (const [, state] of states) state.waiters.add(wake);
+    // A pattern wakes the poll for an event of any matching channel it does not name yet.
+    const discovered = new Set<string>();
+    const patternWaiters = new Set<() => void>([wake]);
+    const known = new Set(channels);
+    const watchers = patterns.map(
+      (pattern) =>
+        new PatternSubscription(undefined, pattern, undefined, (channel) => {
+          if (known.has(channel)) return;
+          discovered.add(channel);
+          for (const waiter of [...patternWaiters]) waiter();
+        }),
+    );
+    for (const watcher of watchers) this.patternIndex.add(watcher);
+    const listening = patterns.length === 0 ? [] : this.engine.listenPattern ? patterns.map((pattern) => this.engine.listenPattern!(pattern)) : [Promise.reject(new HeraldError("patterns_unsupported", `this hub's engine (${this.engine.name}) cannot deliver pattern subscriptions; poll channels by name`))];
+    const settled = listening.map((listen) => listen.then(() => true, () => false));
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -410,6 +446,14 @@ export class Hub {
         state.waiters.delete(wake);
         this.letGo(channel, state);
       }
+      for (const watcher of watchers) this.patternIndex.delete(watcher);
+      patternWaiters.clear();
+      // Each listen that succeeded has its unlisten, whenever it settles.
+      settled.forEach((listen, index) => {
+        void listen.then((ok) => {
+          if (ok) void this.engine.unlistenPattern?.(patterns[index]!).catch(() => undefined);
+        });
+      });
     };
     const next = (timeoutMs: number, signal?: AbortSignal): Promise<void> =>
       new Promise<void>((resolve) => {
@@ -418,13 +462,15 @@ export class Hub {
           clearTimeout(timer);
           signal?.removeEventListener("abort", done);
           for (const [, state] of states) state.waiters.delete(done);
+          patternWaiters.delete(done);
           resolve();
         };
         const timer = setTimeout(done, timeoutMs);
         signal?.addEventListener("abort", done, { once: true });
         for (const [, state] of states) state.waiters.add(done);
+        if (!released) patternWaiters.add(done);
       });
-    return { ready: Promise.all(states.map(([, state]) => state.ready)).then(() => undefined), next, release };
+    return { ready: Promise.all([...states.map(([, state]) => state.ready), ...listening]).then(() => undefined), next, release, discovered };
   }
 
   counts(): { connections: number; subscriptions: number; channels: number; users: number; byTransport: Record<TransportName, number> } {
@@ -519,5 +565,187 @@ export class Hub {
       await this.engine.removePresence(channel, session.id).catch(() => undefined);
       this.listeners.emit("presence", { channel, connectionId: session.id, user: session.user, joined: false });
     }
+  }
+
+  // ---- pattern subscriptions ------------------------------------------------------------------
+
+  /**
+   * Subscribes a session to a pattern: `subscribed` names the pattern and, for each channel of
+   * `positions` the session may read, where it stands and whether it recovered; the missed events of
+   * those follow, then live events of every matching channel the session may read, each channel
+   * checked once, when its first event arrives (attachMatched).
+   */
+  private async subscribePattern(session: Session, pattern: string, request: SubscribeRequest): Promise<void> {
+    const problem = patternProblem(pattern);
+    if (problem) throw new HeraldError(problem.code, problem.message);
+    if (!this.engine.listenPattern) throw new HeraldError("patterns_unsupported", `this hub's engine (${this.engine.name}) cannot deliver pattern subscriptions; subscribe to channels by name`);
+    if (session.closed) return;
+    let patterns = this.patternsOf.get(session);
+    if (patterns?.has(pattern)) throw new HeraldError("already_subscribed", `already subscribed to ${pattern}`);
+    if (this.subscriptionCount(session) >= this.maxSubscriptions) {
+      throw new HeraldError("too_many_subscriptions", `a connection may hold ${this.maxSubscriptions} subscriptions; unsubscribe from one first`);
+    }
+    const listed = Object.entries(request.positions ?? {});
+    if (listed.length > this.maxPatternChannels) {
+      throw new HeraldError("pattern_channel_limit", `positions lists ${listed.length} channels; one pattern subscription spans at most ${this.maxPatternChannels} (maxPatternChannels)`);
+    }
+    const subscription = new PatternSubscription(session, pattern, request.token);
+    // Listed channels wait for their own recovery: events that arrive meanwhile are kept, not attached twice.
+    for (const [channel] of listed) subscription.channels.set(channel, { state: "checking", seen: [] });
+    if (!patterns) this.patternsOf.set(session, (patterns = new Map()));
+    patterns.set(pattern, subscription);
+    this.patternIndex.add(subscription);
+    const gone = (): boolean => !subscription.active || session.closed;
+    let listening = false;
+    try {
+      await this.engine.listenPattern(pattern);
+      listening = true;
+      if (gone()) return;
+      const attached = await Promise.all(listed.map(([channel, since]) => this.attachListed(subscription, channel, since)));
+      if (gone()) return;
+      const channels: Record<string, PatternChannelState> = {};
+      for (const result of attached) if (result) channels[result.subscription.channel] = result.state;
+      const subscribed: SubscribedFrame = { type: "subscribed", channel: pattern, epoch: "", offset: 0, recovered: listed.length > 0 && attached.every((result) => result?.state.recovered === true), channels };
+      session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
+      for (const result of attached) {
+        if (!result || gone()) continue;
+        await this.replay(result.subscription, result.events);
+        if (result.subscription.active) result.subscription.goLive();
+      }
+    } catch (error) {
+      if (!listening) {
+        this.patternIndex.delete(subscription);
+        if (patterns.get(pattern) === subscription) patterns.delete(pattern);
+        if (patterns.size === 0) this.patternsOf.delete(session);
+      } else if (patterns.get(pattern) === subscription) {
+        await this.detachPattern(session, pattern);
+      }
+      throw error;
+    } finally {
+      // The session may have closed while this ran; removeSession saw no pattern to undo then.
+      if (listening && gone() && patterns.get(pattern) === subscription) await this.detachPattern(session, pattern);
+    }
+  }
+
+  /**
+   * A channel listed in a pattern subscribe's positions: recovered from its position exactly as a
+   * single-channel subscribe with `since`; undefined when the session may not read it.
+   */
+  private async attachListed(pattern: PatternSubscription, channel: string, since: StreamPosition): Promise<{ subscription: Subscription; state: PatternChannelState; events: StreamEvent[] } | undefined> {
+    const seen = pattern.channels.get(channel);
+    const subscription = await this.attachChannel(pattern, channel);
+    if (!subscription) return undefined;
+    const history = await this.engine.history(channel, { since: since.offset }, this.namespaces.of(channel));
+    if (since.epoch === history.epoch && since.offset > history.offset) {
+      throw new HeraldError("invalid_since", `positions["${channel}"].offset ${since.offset} is ahead of ${channel}'s offset ${history.offset}`);
+    }
+    const recovered = since.epoch === history.epoch && history.complete;
+    const figures = this.stats.namespaces.of(channel);
+    if (recovered) figures.recovered += 1;
+    else figures.notRecovered += 1;
+    subscription.epoch = history.epoch;
+    subscription.lastOffset = recovered ? since.offset : history.offset;
+    const early = seen?.state === "checking" ? seen.seen.filter((event) => event.epoch === history.epoch) : [];
+    const events = recovered ? [...history.events, ...early] : early;
+    return { subscription, state: { epoch: history.epoch, offset: history.offset, recovered }, events };
+  }
+
+  /**
+   * Decides whether a pattern's session may read `channel` (the authorizer, with the subscribe's
+   * token, as for a subscribe by name), keeps the answer, and when it may, holds the channel and
+   * adds a Subscription for it, still recovering (live events park on it). Undefined when refused,
+   * whatever the reason, a backend that did not answer included: the channel is left out.
+   */
+  private async attachChannel(pattern: PatternSubscription, channel: string): Promise<Subscription | undefined> {
+    const session = pattern.session as Session;
+    try {
+      await this.authorizer.authorizeSubscribe(session, channel, pattern.token);
+    } catch {
+      if (pattern.active) pattern.channels.set(channel, { state: "refused" });
+      return undefined;
+    }
+    if (!pattern.active || session.closed) return undefined;
+    const subscription = new Subscription(session, channel);
+    const state = this.hold(channel);
+    state.subscribers.add(subscription);
+    pattern.channels.set(channel, { state: "attached", subscription });
+    await state.ready;
+    return subscription;
+  }
+
+  /** Starts delivering a matching channel the first time one of its events reaches a pattern. */
+  private offerToPatterns(event: StreamEvent): void {
+    for (const pattern of this.patternIndex.matching(event.channel)) {
+      if (pattern.notify) {
+        pattern.notify(event.channel);
+        continue;
+      }
+      const entry = pattern.channels.get(event.channel);
+      if (entry?.state === "checking") entry.seen.push(event);
+      if (entry !== undefined) continue;
+      if (pattern.channels.size >= this.maxPatternChannels) {
+        if (pattern.limitReported) continue;
+        pattern.limitReported = true;
+        const message = `${pattern.pattern} reached ${this.maxPatternChannels} channels (maxPatternChannels); events of further channels, such as ${event.channel}, are not delivered to it`;
+        // No `channel`: that would name a refused subscription, and this one goes on with the channels it has.
+        (pattern.session as Session).sendFrame({ type: "error", code: "pattern_channel_limit", message });
+        continue;
+      }
+      const seen = [event];
+      pattern.channels.set(event.channel, { state: "checking", seen });
+      void this.attachMatched(pattern, event.channel, seen).catch(() => this.releaseChannel(pattern, event.channel));
+    }
+  }
+
+  /**
+   * A channel that started matching: delivered from its first event that reached the pattern, live
+   * from then on. History fills what arrived while permission was being decided; where history keeps
+   * nothing, the events the pattern saw meanwhile stand in for it.
+   */
+  private async attachMatched(pattern: PatternSubscription, channel: string, seen: StreamEvent[]): Promise<void> {
+    const subscription = await this.attachChannel(pattern, channel);
+    if (!subscription) return;
+    const first = seen[0]!;
+    const history = await this.engine.history(channel, { since: first.offset - 1 }, this.namespaces.of(channel));
+    if (!subscription.active) return;
+    subscription.epoch = first.epoch;
+    subscription.lastOffset = first.offset - 1;
+    const complete = history.epoch === first.epoch && history.complete;
+    await this.replay(subscription, complete ? [...history.events, ...seen] : seen);
+    if (subscription.active) subscription.goLive();
+  }
+
+  /** Stops delivering one channel of a pattern (it failed to attach) and forgets it, so its next event tries again. */
+  private releaseChannel(pattern: PatternSubscription, channel: string): void {
+    const entry = pattern.channels.get(channel);
+    if (entry === undefined) return;
+    pattern.channels.delete(channel);
+    if (entry.state === "attached") this.dropSubscription(entry.subscription);
+  }
+
+  private async detachPattern(session: Session, pattern: string): Promise<void> {
+    const patterns = this.patternsOf.get(session);
+    const subscription = patterns?.get(pattern);
+    if (!patterns || !subscription) return;
+    subscription.active = false;
+    patterns.delete(pattern);
+    if (patterns.size === 0) this.patternsOf.delete(session);
+    this.patternIndex.delete(subscription);
+    for (const channel of subscription.attached()) this.dropSubscription(channel);
+    subscription.channels.clear();
+    await this.engine.unlistenPattern?.(pattern).catch(() => undefined);
+  }
+
+  private dropSubscription(subscription: Subscription): void {
+    subscription.active = false;
+    const state = this.channels.get(subscription.channel);
+    if (!state) return;
+    state.subscribers.delete(subscription);
+    this.letGo(subscription.channel, state);
+  }
+
+  /** A session's subscriptions by name and by pattern. */
+  private subscriptionCount(session: Session): number {
+    return session.subscriptions.size + (this.patternsOf.get(session)?.size ?? 0);
   }
 }

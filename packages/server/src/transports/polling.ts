@@ -21,10 +21,11 @@
 
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { encodeCursor, type CacheResult, type Cursor, type EventFrame } from "@herald/protocol";
+import { channelMatches, encodeCursor, isChannelPattern, type CacheResult, type Cursor, type EventFrame } from "@herald/protocol";
 import { parseDuration } from "../config/duration.js";
 import type { HttpContext } from "./http-context.js";
 import { PassiveSession } from "../hub/passive-session.js";
+import type { Session } from "../hub/session.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
 import { HeraldError } from "../shared/herald-error.js";
@@ -35,7 +36,8 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
 
   app.get("/api/updates", async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    const channels = channelsFromQuery(query.channel, config.maxSubscriptionsPerConnection);
+    const named = channelsFromQuery(query.channel, config.maxSubscriptionsPerConnection, true);
+    const patterns = named.filter(isChannelPattern);
     const cursor = cursorFromText(firstString(query.since), "since");
     const timeoutText = firstString(query.timeout);
     const timeout = timeoutText === undefined ? 0 : parseDuration(/^\d+$/.test(timeoutText) ? Number(timeoutText) : timeoutText);
@@ -57,15 +59,22 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     let body: string;
     try {
       const token = await context.admission.authenticate(session, arrival);
+      const channels = named.filter((channel) => !isChannelPattern(channel));
       for (const channel of channels) await hub.authorizeRead(session, channel, token);
+      // A pattern reads the channels of the cursor it matches, each only where the poll may read it.
+      const matched = Object.keys(cursor ?? {}).filter((channel) => !channels.includes(channel) && patterns.some((pattern) => channelMatches(pattern, channel)));
+      channels.push(...(await readable(session, matched, token)));
       if (request.raw.destroyed) aborted.abort();
       hub.addSession(session);
-      watch = hub.watch(channels);
+      watch = hub.watch(channels, patterns);
       await watch.ready;
       let answer = await read(channels, cursor, Math.min(limit, config.polling.maxEvents));
       if (answer.count === 0 && answer.recovered && timeout > 0 && context.accepting() && !aborted.signal.aborted) {
         await watch.next(Math.min(timeout, config.polling.maxTimeout), aborted.signal);
         endedByServer(session);
+        // Channels that started matching a pattern during the wait: their retained history is read.
+        const found = await readable(session, [...watch.discovered].slice(0, config.maxPatternChannels), token);
+        channels.push(...found);
         answer = await read(channels, answer.next, Math.min(limit, config.polling.maxEvents));
       }
       endedByServer(session);
@@ -89,6 +98,19 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     // Sent once the poll has left the counts, so a client that has its answer no longer sees itself in flight.
     return reply.type("application/json; charset=utf-8").send(body);
   });
+
+  /** The channels the poll may read, refused ones left out: a pattern never reveals a channel. */
+  async function readable(session: Session, channels: string[], token: string | undefined): Promise<string[]> {
+    const allowed = await Promise.all(
+      channels.map((channel) =>
+        hub.authorizeRead(session, channel, token).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    return channels.filter((_, index) => allowed[index]);
+  }
 
   /** A poll the server ended answers the error it was given (e.g. `disconnected`) instead of events. */
   function endedByServer(session: PassiveSession): void {

@@ -1,19 +1,31 @@
 /** Reading channel lists and cursors from the query strings of the HTTP transports. */
 
-import { channelProblem, decodeCursor, type Cursor } from "@herald/protocol";
+import { channelMatches, channelProblem, decodeCursor, isChannelPattern, patternProblem, type Cursor, type StreamPosition } from "@herald/protocol";
 import { HeraldError } from "../shared/herald-error.js";
 
-/** `?channel=a&channel=b` → ["a", "b"], validated, duplicates removed. */
-export function channelsFromQuery(value: unknown, max: number): string[] {
+/** `?channel=a&channel=b` → ["a", "b"], validated, duplicates removed; with `patterns`, `orders:*` is one too. */
+export function channelsFromQuery(value: unknown, max: number, patterns = false): string[] {
   const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
   if (list.length === 0) throw new HeraldError("invalid_param", "give at least one channel: ?channel=<name> (repeat it for more)");
   const channels = [...new Set(list.map(String))];
   if (channels.length > max) throw new HeraldError("too_many_subscriptions", `at most ${max} channels per request`);
   for (const channel of channels) {
+    if (patterns && isChannelPattern(channel)) {
+      const problem = patternProblem(channel);
+      if (problem) throw new HeraldError(problem.code, `${JSON.stringify(channel.slice(0, 80))}: ${problem.message}`);
+      continue;
+    }
     const problem = channelProblem(channel);
     if (problem) throw new HeraldError("invalid_channel", `${JSON.stringify(channel.slice(0, 80))}: ${problem}`);
   }
   return channels;
+}
+
+/** The positions of a cursor's channels that a pattern matches: what a pattern subscribe recovers from. */
+export function positionsMatching(cursor: Cursor | undefined, pattern: string): Record<string, StreamPosition> | undefined {
+  if (!cursor) return undefined;
+  const positions = Object.entries(cursor).filter(([channel]) => channelMatches(pattern, channel));
+  return positions.length > 0 ? Object.fromEntries(positions) : undefined;
 }
 
 export function cursorFromText(text: string | undefined, what: string): Cursor | undefined {

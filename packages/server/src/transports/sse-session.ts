@@ -33,7 +33,10 @@ export class SseSession extends PushSession {
   sendFrame(frame: ServerControlFrame): void {
     if (this.closed) return;
     // Without recovery the client starts at the current position, so that becomes its cursor.
-    if (frame.type === "subscribed" && !frame.recovered) this.positions[frame.channel] = { epoch: frame.epoch, offset: frame.offset };
+    if (frame.type === "subscribed" && frame.channels) {
+      // A pattern: its own name is no channel of the cursor, each of its listed channels is.
+      for (const [channel, state] of Object.entries(frame.channels)) if (!state.recovered) this.positions[channel] = { epoch: state.epoch, offset: state.offset };
+    } else if (frame.type === "subscribed" && !frame.recovered) this.positions[frame.channel] = { epoch: frame.epoch, offset: frame.offset };
     // A channel the server removed leaves the cursor: a reconnecting stream must not ask for it again.
     if (frame.type === "unsubscribed") delete this.positions[frame.channel];
     this.stats.bytesSent.sse += this.stream.record(frame.type, JSON.stringify(frame));

@@ -5,12 +5,13 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { isRetryable } from "@herald/protocol";
+import { isChannelPattern, isRetryable } from "@herald/protocol";
 import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "./http-context.js";
 import { SseSession } from "./sse-session.js";
 import { SseHeartbeat, SseStream } from "./sse-stream.js";
-import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
+import { channelsFromQuery, cursorFromText, firstString, positionsMatching } from "./query.js";
+import type { SubscribeRequest } from "../hub/hub.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 export function registerSse(app: FastifyInstance, context: HttpContext): { close(): void } {
@@ -19,7 +20,7 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
 
   app.get("/sse", async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    const channels = channelsFromQuery(query.channel, context.config.maxSubscriptionsPerConnection);
+    const channels = channelsFromQuery(query.channel, context.config.maxSubscriptionsPerConnection, true);
     const lastEventId = firstString(request.headers["last-event-id"]) ?? firstString(query.lastEventId);
     const cursor = cursorFromText(lastEventId, "Last-Event-ID");
     const arrival = context.admission.arrival(request.raw, query);
@@ -54,8 +55,11 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
     for (const channel of channels) {
       if (session.closed) return;
       const since = cursor?.[channel];
+      // A pattern resumes each of its channels the cursor holds (the cursor names real channels).
+      const positions = isChannelPattern(channel) ? positionsMatching(cursor, channel) : undefined;
+      const subscribe: SubscribeRequest = { ...(since ? { since } : {}), ...(positions ? { positions } : {}), ...(token ? { token } : {}) };
       try {
-        await context.hub.subscribe(session, channel, since ? { since, ...(token ? { token } : {}) } : token ? { token } : {});
+        await context.hub.subscribe(session, channel, subscribe);
       } catch (error) {
         const { code, message } = HeraldError.from(error);
         if (code === "internal_error") context.logger.error({ err: error, connectionId: session.id }, "sse subscribe failed");

@@ -1,0 +1,39 @@
+/**
+ * A pattern subscription (`herald.subscribe("orders:*")`): one server subscription whose events
+ * come from many channels, each with its own position. Handlers get every event with its real
+ * `channel`; a reconnect sends every channel's position as `positions`, and each recovers as a
+ * channel subscribed by name would (`recovery_failed` names the channel that could not).
+ *
+ * Loaded on demand, so that apps which never subscribe to a pattern do not ship it: it turns the
+ * channel state the client made at once into a pattern's.
+ */
+
+import type { EventFrame, SubscribedFrame } from "@herald/protocol";
+import { ChannelState } from "./subscription.js";
+
+export function followPattern(state: ChannelState): void {
+  const positions: NonNullable<ChannelState["positions"]> = {};
+  state.positions = positions;
+  // The syntax of channel-pattern.ts (`*` for any run, the rest literal; `.` and `+` are a
+  // channel's only RegExp characters), written out so that the core bundle does not carry it.
+  state.matcher = new RegExp(`^${state.channel.replace(/[.+]/g, "\\$&").replace(/\*/g, ".*")}$`, "s");
+  state.event = (frame: EventFrame): boolean => {
+    // The base class tracks one position: lend it the channel's own for the duplicate check.
+    state.position = positions[frame.channel];
+    const fresh = ChannelState.prototype.event.call(state, frame);
+    if (state.position) positions[frame.channel] = state.position;
+    state.position = undefined;
+    return fresh;
+  };
+  state.subscribed = (frame: SubscribedFrame): void => {
+    for (const [channel, { epoch, offset, recovered }] of Object.entries(frame.channels ?? {})) {
+      const since = positions[channel];
+      if (recovered) continue;
+      positions[channel] = { epoch, offset };
+      if (since) state.emitter.emit("recovery_failed", { channel, since, epoch, offset });
+    }
+    state.sinceSent = undefined;
+    ChannelState.prototype.subscribed.call(state, frame);
+    state.position = undefined;
+  };
+}
