@@ -1,7 +1,9 @@
 /**
  * `npm run bench [-- --quick] [-- --profile] [-- --only herald,bare-ws]`: runs every scenario
  * against Herald, a bare `ws` broadcast server and Socket.IO, one server after the other with the
- * same parameters, and the fan-out against Herald's Pusher endpoint (`herald-pusher`), then writes bench/results/<timestamp>.json, latest.md and latest.svg.
+ * same parameters, and the fan-out against Herald's Pusher endpoint (`herald-pusher`), with receipts
+ * on (`herald-receipts`) and to MessagePack subscribers (`herald-msgpack`), then writes
+ * bench/results/<timestamp>.json, latest.md and latest.svg.
  *
  * --quick uses small numbers (seconds, not minutes) and fails when a scenario did not run or lost
  * an event; it never judges a time. --profile writes a V8 CPU profile of the Herald process to
@@ -75,6 +77,8 @@ const SERVERS: Array<{ name: ServerName; kind: ServerKind; file: string; args?: 
   { name: "herald-receipts", kind: "herald", file: "servers/herald-receipts.ts", variant: true },
   // Delta compression off and on, wallet payloads only (runner/delta.ts).
   { name: "herald-delta", kind: "herald", file: "servers/herald-delta.ts", variant: true },
+  // MessagePack subscribers, fan-out only: bytes and CPU per delivery against JSON (`herald`).
+  { name: "herald-msgpack", kind: "herald-msgpack", file: "servers/herald-msgpack.ts", variant: true },
   { name: "bare-ws", kind: "bare-ws", file: "servers/bare-ws.ts" },
   { name: "socketio", kind: "socketio", file: "servers/socketio.ts" },
   { name: "herald-workers", kind: "herald", file: "servers/herald-workers.ts", variant: true },
@@ -84,6 +88,9 @@ const SERVERS: Array<{ name: ServerName; kind: ServerKind; file: string; args?: 
   { name: "herald-redis-3", kind: "herald", file: "servers/herald-redis.ts", args: ["3"], variant: true },
   { name: "herald-redis-cluster", kind: "herald", file: "servers/herald-redis.ts", args: ["3", "--cluster"], variant: true },
 ];
+
+/** Variants that run the fan-out alone. */
+const FANOUT_ONLY = new Set<ServerName>(["herald-pusher", "herald-receipts", "herald-msgpack"]);
 
 function fileLimit(): number {
   try {
@@ -151,7 +158,7 @@ try {
       await child.stop();
       continue;
     }
-    if (name === "herald-pusher" || name === "herald-receipts") {
+    if (FANOUT_ONLY.has(name)) {
       await step("fan-out", async () => {
         out.fanout = await fanout(load, server, params.fanout, params.stallMs, out.errors);
       });
@@ -225,7 +232,7 @@ if (quick) {
       }
       continue;
     }
-    if (kind === "herald-pusher" || kind === "herald-receipts") {
+    if (FANOUT_ONLY.has(kind)) {
       if (!r.fanout) problems.push(`${kind}: fan-out did not run`);
       else if (r.fanout.lost !== 0 || r.fanout.delivered === 0 || r.fanout.duplicates !== 0) problems.push(`${kind}: fan-out delivered ${r.fanout.delivered}, lost ${r.fanout.lost}, duplicates ${r.fanout.duplicates}`);
       continue;

@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 const packages = [
+  // The MessagePack codec is an entry of its own (@herald/client/msgpack), so the core never ships it.
+  { dir: "packages/client", entry: "src/msgpack.ts", name: "msgpack", external: [] },
   { dir: "packages/client", entry: "src/index.ts", name: "herald", external: [], chunks: true },
   { dir: "packages/react", entry: "src/index.ts", name: "herald-react", external: ["react", "react/jsx-runtime", "@herald/client"] },
 ];

@@ -2,7 +2,8 @@
 // Prints the size of the browser client as a user's bundler would ship it: the public entry
 // bundled with esbuild (code splitting on, as in an app), minified, then gzipped. The core is the
 // entry and what it imports statically (goal: under 8 KB); the tab-sharing and state-sync code are
-// chunks the client imports on demand, printed on their own, as is the SharedWorker script.
+// chunks the client imports on demand, printed on their own, as are the SharedWorker script and the
+// MessagePack codec (an entry of its own that the app imports and passes as `format`).
 import { build } from "esbuild";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
@@ -49,6 +50,21 @@ for (const path of core) {
   }
 }
 const worker = closure("out/share-worker.js");
+// Built on its own, so that the core's chunks are split exactly as for an app that never imports it.
+const codec = await build({
+  absWorkingDir: `${root}/packages/client`,
+  entryPoints: ["src/msgpack.ts"],
+  bundle: true,
+  minify: true,
+  format: "esm",
+  platform: "browser",
+  target: "es2020",
+  conditions: ["herald-source"],
+  write: false,
+  logLevel: "warning",
+});
+const codecCode = codec.outputFiles[0].contents;
+const msgpackSize = { min: codecCode.length, gzip: gzipSync(codecCode, { level: 9 }).length };
 const coreSize = sizes(core);
 const workerSize = sizes(worker);
 console.log(`@herald/client: ${kb(coreSize.min)} min, ${kb(coreSize.gzip)} min+gzip (goal < 8 KB)`);
@@ -56,5 +72,6 @@ for (const [name, chunks] of lazy) {
   const size = sizes(chunks);
   console.log(`  ${name}, loaded on demand: ${kb(size.min)} min, ${kb(size.gzip)} min+gzip`);
 }
+console.log(`  @herald/client/msgpack (format: msgpack), imported by the app: ${kb(msgpackSize.min)} min, ${kb(msgpackSize.gzip)} min+gzip`);
 console.log(`  share-worker script (whole client inside): ${kb(workerSize.min)} min, ${kb(workerSize.gzip)} min+gzip`);
 if (process.argv.includes("--check") && coreSize.gzip > 8 * 1024) process.exit(1);

@@ -9,6 +9,7 @@
 
 import WebSocket from "ws";
 import { io, type Socket } from "socket.io-client";
+import { Packr } from "msgpackr";
 import { PUSHER_BENCH_KEY, type ServerKind } from "./protocol.js";
 
 export interface Subscribed {
@@ -52,6 +53,7 @@ function isPusherTick(data: Buffer): boolean {
 export function openClient(kind: ServerKind, url: string, index: number, channel: string, hooks: ClientHooks, since?: { epoch: string; offset: number }, delta = false): BenchClient {
   if (kind === "socketio") return openSocketIo(url, index, channel, hooks);
   if (kind === "herald-pusher") return openPusher(url, index, channel, hooks);
+  if (kind === "herald-msgpack") return openMsgpack(url, index, channel, hooks, since);
   const path = kind === "herald" ? "/ws" : "/";
   const socket = new WebSocket(url.replace("http", "ws") + path, { localAddress: sourceAddress(index), perMessageDeflate: false });
   // Where the server keeps receipts, the newest event not yet acknowledged (parsed only when acknowledged).
@@ -82,6 +84,29 @@ export function openClient(kind: ServerKind, url: string, index: number, channel
       socket.send(JSON.stringify({ type: "ack", channel, offset }));
     },
   };
+}
+
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+
+/**
+ * Herald's protocol in MessagePack (`?format=msgpack`): every frame is decoded, events included,
+ * since a binary map cannot be recognised by its first bytes the way `{"type":"tick"` can; the
+ * decoded frame goes to `onEvent` as Socket.IO's payloads do.
+ */
+function openMsgpack(url: string, index: number, channel: string, hooks: ClientHooks, since?: { epoch: string; offset: number }): BenchClient {
+  const socket = new WebSocket(`${url.replace("http", "ws")}/ws?format=msgpack`, { localAddress: sourceAddress(index), perMessageDeflate: false });
+  socket.on("open", () => {
+    socket.send(packr.pack(since ? { type: "subscribe", channel, since } : { type: "subscribe", channel }));
+  });
+  socket.on("message", (data: Buffer) => {
+    const frame = packr.unpack(data) as { type?: string } & Subscribed & Record<string, unknown>;
+    if (frame.type === "tick") hooks.onEvent(frame);
+    else if (frame.type === "subscribed") hooks.onSubscribed(frame);
+    else if (frame.type === "error") hooks.onError(new Error(JSON.stringify(frame)));
+  });
+  socket.on("close", () => hooks.onClose());
+  socket.on("error", (error) => hooks.onError(error));
+  return { close: () => socket.terminate() };
 }
 
 /** A Pusher protocol 7 client, as pusher-js speaks it: subscribe after connection_established. */

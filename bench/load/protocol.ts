@@ -1,7 +1,10 @@
 /** Messages between the runner and its load processes (IPC), and the pieces both sides compute. */
 
-/** `herald-pusher`: Herald through its Pusher endpoint (pusher-js's protocol), fan-out only. */
-export type ServerKind = "herald" | "herald-pusher" | "bare-ws" | "socketio";
+/**
+ * `herald-pusher`: Herald through its Pusher endpoint (pusher-js's protocol), fan-out only.
+ * `herald-msgpack`: Herald's protocol in MessagePack (`?format=msgpack`), fan-out only.
+ */
+export type ServerKind = "herald" | "herald-pusher" | "herald-msgpack" | "bare-ws" | "socketio";
 
 /** The Pusher app of servers/herald-pusher.ts, and the Herald namespace of its public channels. */
 export const PUSHER_BENCH_KEY = "bench-key";

@@ -27,7 +27,7 @@ const REDIS_VARIANTS: Array<[RedisVariant, string]> = [
 /** The servers of the main table; the Pusher endpoint and the scale variants have tables of their own. */
 const KINDS = ["herald", "bare-ws", "socketio"] as const satisfies readonly ServerKind[];
 const VARIANTS: ServerName[] = ["herald", "herald-workers", "herald-redis"];
-const LABEL: Record<ServerKind, string> = { herald: "Herald", "herald-pusher": "Herald (Pusher)", "bare-ws": "bare ws", socketio: "Socket.IO" };
+const LABEL: Record<ServerKind, string> = { herald: "Herald", "herald-pusher": "Herald (Pusher)", "herald-msgpack": "Herald (MessagePack)", "bare-ws": "bare ws", socketio: "Socket.IO" };
 
 type Pick = (r: ServerResults) => number | undefined;
 
@@ -92,6 +92,7 @@ export function renderMarkdown(results: BenchResults): string {
   lines.push(...pusherFanout(results));
   lines.push(...receiptsFanout(results));
   lines.push(...deltaTable(results));
+  lines.push(...msgpackFanout(results));
   lines.push(...targets(results));
   lines.push(...scale(results));
   lines.push(...redisAtScale(results));
@@ -130,6 +131,23 @@ function deltaTable(results: BenchResults): string[] {
     row("delta off", d.off),
     row("delta on (`delta: \"fossil\"`)", d.on),
     `| on / off | ${(1 / bytes).toFixed(2)}× (${bytes.toFixed(1)}× fewer bytes; target ≥ 3×: ${bytes >= 3 ? "met" : "not met"}) | ${cpu.toFixed(2)}× (target ≤ 1.2×: ${cpu <= 1.2 ? "met" : "not met"}) | | | |`,
+    "",
+  ];
+}
+
+/** The fan-out to subscribers speaking MessagePack against the same fan-out in JSON: bytes and server CPU per delivery. */
+function msgpackFanout(results: BenchResults): string[] {
+  const json = results.servers.herald?.fanout;
+  const packed = results.servers["herald-msgpack"]?.fanout;
+  if (!packed) return [];
+  const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? "n/a" : `${(a / b).toFixed(2)}×`);
+  const bytes = (f: typeof json): string => (f?.bytesPerDelivery === undefined ? "n/a" : fmt(f.bytesPerDelivery, 1));
+  return [
+    "| Encoding, same fan-out | deliveries/s | bytes per delivery | server CPU per delivery (µs) | lost | duplicates | CPU (server / load) |",
+    "|---|--:|--:|--:|--:|--:|--:|",
+    ...(json ? [`| ${json.subscribers.toLocaleString("en-US")} JSON subscribers | ${fmt(json.deliveriesPerSecond)} | ${bytes(json)} | ${fmt(json.serverCpuPerDeliveryUs, 2)} | ${json.lost} | ${json.duplicates} | ${cpuNote(json.cpu)} |`] : []),
+    `| ${packed.subscribers.toLocaleString("en-US")} MessagePack subscribers | ${fmt(packed.deliveriesPerSecond)} | ${bytes(packed)} | ${fmt(packed.serverCpuPerDeliveryUs, 2)} | ${packed.lost} | ${packed.duplicates} | ${cpuNote(packed.cpu)} |`,
+    `| MessagePack / JSON | ${ratio(packed.deliveriesPerSecond, json?.deliveriesPerSecond)} | ${ratio(packed.bytesPerDelivery, json?.bytesPerDelivery)} | ${ratio(packed.serverCpuPerDeliveryUs, json?.serverCpuPerDeliveryUs)} | | | |`,
     "",
   ];
 }

@@ -45,6 +45,7 @@ interface ServerStats {
   cpuSystem: number;
   redisCpuMicros?: number;
   redisIdleCores?: number;
+  bytesSent?: number;
 }
 
 /** CPU of the server and of the load generator over one measured window. */
@@ -74,7 +75,7 @@ export interface IdleResult {
   /** Server CPU over that window ÷ connections opened: upgrade, auth, session, greeting and subscribe. */
   serverCpuPerAcceptUs: number;
 }
-export interface FanoutResult { subscribers: number; events: number; expected: number; delivered: number; lost: number; duplicates: number; deliveriesPerSecond: number; serverCpuPerDeliveryUs: number; cpu: CpuFigures }
+export interface FanoutResult { subscribers: number; events: number; expected: number; delivered: number; lost: number; duplicates: number; deliveriesPerSecond: number; serverCpuPerDeliveryUs: number; cpu: CpuFigures; /** WebSocket bytes the server sent per delivery, where it counts them. */ bytesPerDelivery?: number }
 export interface LatencyResult { subscribers: number; rate: number; expected: number; delivered: number; lost: number; p50Ms: number; p99Ms: number; p999Ms: number; cpu: CpuFigures }
 export interface ManyChannelsResult { clients: number; published: number; publishesPerSecond: number; delivered: number; lost: number; p50Ms: number; p99Ms: number; cpu: CpuFigures }
 export interface StormResultFigures { clients: number; recoveryMs: number; recovered: number; notRecovered: number; failed: number; published: number; lost: number; duplicates: number }
@@ -193,6 +194,7 @@ export async function fanout(load: Load, server: ServerUnderTest, p: Parameters[
     deliveriesPerSecond: (totals.received / wallMs) * 1e3,
     serverCpuPerDeliveryUs: (cpu.serverCpuMs * 1e3) / Math.max(1, totals.received),
     cpu,
+    ...(serverBefore.bytesSent === undefined || serverAfter.bytesSent === undefined ? {} : { bytesPerDelivery: (serverAfter.bytesSent - serverBefore.bytesSent) / Math.max(1, totals.received) }),
   };
 }
 

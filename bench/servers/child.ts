@@ -17,6 +17,8 @@ export interface ServerStats {
   readonly redisCpuMicros?: number;
   /** That idle rate, in cores: Redis's CPU with nothing asked of it, sampled before any client. */
   readonly redisIdleCores?: number;
+  /** Bytes of WebSocket frames sent to clients (Herald's `herald_bytes_sent_total`), where the server counts them. */
+  readonly bytesSent?: number;
 }
 
 /**
@@ -40,6 +42,16 @@ export function collect(): ServerStats {
   const memory = process.memoryUsage();
   const cpu = process.cpuUsage();
   return { rss: memory.rss, heapUsed: memory.heapUsed, cpuUser: cpu.user - statsGc.user, cpuSystem: cpu.system - statsGc.system };
+}
+
+/** This process's own figures with the WebSocket bytes a Herald listening on `port` has sent (its /metrics). */
+export async function collectWithBytesSent(port: number): Promise<ServerStats> {
+  // CPU first: the scrape that follows then falls outside a window that this reading ends.
+  const own = collect();
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  // A counter not yet incremented is not listed: nothing sent.
+  const bytesSent = Number(/^herald_bytes_sent_total\{transport="websocket"[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? 0);
+  return { ...own, bytesSent };
 }
 
 /**

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-test("npm run bench -- --quick runs every scenario on every server (with Herald's Pusher endpoint, receipts, deltas, workers, and Redis on 1, 2 and 3 nodes and on a Redis Cluster) and loses nothing", { timeout: 480_000 }, async () => {
+test("npm run bench -- --quick runs every scenario on every server (with Herald's Pusher endpoint, receipts, deltas, MessagePack, workers, and Redis on 1, 2 and 3 nodes and on a Redis Cluster) and loses nothing", { timeout: 540_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "herald-bench-"));
   try {
     const child = spawn(process.execPath, ["--conditions=herald-source", "--import", "tsx", "bench/run.ts", "--quick", "--results", dir], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
@@ -27,7 +27,7 @@ test("npm run bench -- --quick runs every scenario on every server (with Herald'
     const file = readdirSync(dir).find((name) => name.endsWith(".json"));
     assert.ok(file, "a results file is written");
     const results = JSON.parse(readFileSync(join(dir, file), "utf8")) as { servers: Record<string, Partial<Record<"fanout" | "latency" | "manyChannels", { delivered: number; lost: number }>> & { storm?: { lost: number } }> };
-    assert.deepEqual(Object.keys(results.servers).sort(), ["bare-ws", "herald", "herald-delta", "herald-pusher", "herald-receipts", "herald-redis", "herald-redis-2", "herald-redis-3", "herald-redis-cluster", "herald-workers", "socketio"]);
+    assert.deepEqual(Object.keys(results.servers).sort(), ["bare-ws", "herald", "herald-delta", "herald-msgpack", "herald-pusher", "herald-receipts", "herald-redis", "herald-redis-2", "herald-redis-3", "herald-redis-cluster", "herald-workers", "socketio"]);
     for (const [kind, figures] of Object.entries(results.servers)) {
       if (kind === "herald-delta") continue;
       assert.ok((figures.fanout?.delivered ?? 0) > 0, `${kind} delivered events`);
@@ -53,6 +53,9 @@ test("npm run bench -- --quick runs every scenario on every server (with Herald'
     assert.match(markdown, /\| 200 acknowledging subscribers \| [\d,]+ \|/, "the fan-out with receipts on is reported");
     assert.match(markdown, /\| delta on \(`delta: "fossil"`\) \| [\d,]+ \| [\d,.]+ \| 0 \| 0 \|/, "the delta scenario reports bytes and CPU per delivery with delta on");
     assert.match(markdown, /\| on \/ off \| [\d.]+× \([\d.]+× fewer bytes/, "and the ratio against delta off");
+    assert.match(markdown, /\| 200 JSON subscribers \| [\d,]+ \| [\d.,]+ \|/, "bytes per delivery are measured for JSON subscribers");
+    assert.match(markdown, /\| 200 MessagePack subscribers \| [\d,]+ \| [\d.,]+ \|/, "and for MessagePack subscribers");
+    assert.match(markdown, /\| MessagePack \/ JSON \| [\d.]+× \| 0\.\d+× \|/, "MessagePack sends fewer bytes per delivery");
     assert.match(readFileSync(join(dir, "latest.svg"), "utf8"), /^<svg /);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -53,6 +53,7 @@ import {
   type WebSocketConstructor,
 } from "./transports/transport.js";
 import { WebSocketTransport } from "./transports/websocket.js";
+import type { WireCodec } from "./wire-codec.js";
 
 export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting" | "failed";
 
@@ -142,6 +143,13 @@ export interface HeraldOptions {
   wsPath?: string;
   /** WebSocket implementation; default `globalThis.WebSocket`. In Node 20 pass the `ws` package. */
   WebSocket?: WebSocketConstructor;
+  /**
+   * How WebSocket frames are encoded. Default `"json"` (text frames). For MessagePack pass the
+   * codec from its own entry, `import { msgpack } from "@herald/client/msgpack"` and
+   * `format: msgpack`, so that clients without it never ship it. SSE and polling speak JSON
+   * whatever this says. A client with a codec keeps its own connection (no tab sharing).
+   */
+  format?: "json" | WireCodec;
   /** fetch implementation; default `globalThis.fetch`. */
   fetch?: typeof fetch;
   /**
@@ -393,7 +401,8 @@ export class Herald {
 
   private async open(): Promise<void> {
     const generation = ++this.generation;
-    if (this.options.share !== false && typeof document === "object" && (await this.joinShared(generation))) return;
+    // The shared connection runs in another tab or a worker, which has no codec of this client's.
+    if (this.options.share !== false && typeof this.options.format !== "object" && typeof document === "object" && (await this.joinShared(generation))) return;
     try {
       this.token = this.options.getToken ? await this.fetchToken() : this.options.token;
       if (this.options.delta !== false) this.decodeDelta ??= await import("./delta.js").then((module) => module.decodeDelta, () => undefined);
@@ -454,6 +463,9 @@ export class Herald {
         if (current()) this.lost(code, reason, opened, "transport_closed");
       },
     };
+    const Impl = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    // A binary `format` wraps the WebSocket implementation (see wire-codec.ts).
+    const format = this.options.format;
     const context: TransportContext = {
       httpUrl: this.httpUrl,
       wsUrl: this.wsUrl,
@@ -464,7 +476,7 @@ export class Herald {
       }),
       // Called through a function so that a browser's fetch never runs with a foreign `this`.
       fetch: (input, init) => (this.options.fetch ?? globalThis.fetch)(input, init),
-      WebSocket: this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket,
+      WebSocket: Impl && typeof format === "object" ? format.socket(Impl) : Impl,
       pollTimeout: this.options.pollTimeout ?? 25_000,
       delta: this.decodeDelta !== undefined,
     };

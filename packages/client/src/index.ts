@@ -31,4 +31,5 @@ export { HeraldError } from "./errors.js";
 export { backoffDelay } from "@herald/protocol";
 export type { BackoffOptions } from "@herald/protocol";
 export type { TransportName, WebSocketConstructor, WebSocketLike } from "./transports/transport.js";
+export type { WireCodec } from "./wire-codec.js";
 export type { CacheResult, EventFrame, PublishedFrame, StreamPosition } from "@herald/protocol";

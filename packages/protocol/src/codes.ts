@@ -15,6 +15,7 @@ export interface ErrorCodeInfo {
 
 export const ErrorCodes = {
   invalid_json: { status: 400, description: "The frame or body is not valid JSON." },
+  invalid_msgpack: { status: 400, description: "A binary frame on a MessagePack connection is not one valid MessagePack value (or holds extension types); send one map per frame." },
   invalid_frame: { status: 400, description: "A field is missing or has the wrong type; the message names it." },
   unknown_type: { status: 400, description: "The frame's `type` is not one the client may send." },
   invalid_channel: { status: 400, description: "The channel name is empty, too long or has characters outside the allowed set." },

@@ -19,3 +19,5 @@ export type * from "./frames.js";
 export const PROTOCOL_VERSION = 1;
 export { encodeEvent, ENVELOPES } from "./envelope.js";
 export type { EnvelopeName, EventFields } from "./envelope.js";
+export { FORMAT_PARAM, FORMAT_SUBPROTOCOLS, WIRE_FORMATS, requestedWireFormat } from "./wire-format.js";
+export type { WireFormat } from "./wire-format.js";

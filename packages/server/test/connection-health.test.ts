@@ -1,40 +1,43 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { TestClient, getJson, startHerald, type RunningHerald } from "./support/herald.js";
+import { FORMATS, TestClient, getJson, startHerald, type RunningHerald } from "./support/herald.js";
 import { RedisServer, redisServerSkip } from "./support/redis-server.js";
 
 describe("heartbeat, deadlines, backpressure and shutdown", () => {
-  it("pings every pingInterval, and a client that answers stays connected", async () => {
-    const hub = await startHerald({ pingInterval: 150 });
-    const client = await TestClient.open(`${hub.wsUrl}/ws`);
-    await client.subscribe("user:alive");
-    for (let i = 0; i < 3; i++) {
-      await client.next("ping");
-      client.send({ type: "pong" });
-    }
-    assert.equal(client.closeCode, undefined);
-    await client.close();
-    await hub.close();
-  });
+  // Heartbeat and deadlines are the same in both encodings.
+  for (const format of FORMATS) {
+    it(`pings every pingInterval, and a client that answers stays connected (${format})`, async () => {
+      const hub = await startHerald({ pingInterval: 150 });
+      const client = await TestClient.open(`${hub.wsUrl}/ws`, { format });
+      await client.subscribe("user:alive");
+      for (let i = 0; i < 3; i++) {
+        await client.next("ping");
+        client.send({ type: "pong" });
+      }
+      assert.equal(client.closeCode, undefined);
+      await client.close();
+      await hub.close();
+    });
 
-  it("closes a connection that answers no ping with 4000", async () => {
-    const hub = await startHerald({ pingInterval: 150 });
-    const client = await TestClient.open(`${hub.wsUrl}/ws`, { autoPong: false });
-    await client.subscribe("user:silent");
-    const closed = await client.closed;
-    assert.equal(closed.code, 4000);
-    assert.match(closed.reason, /no pong/);
-    await hub.close();
-  });
+    it(`closes a connection that answers no ping with 4000 (${format})`, async () => {
+      const hub = await startHerald({ pingInterval: 150 });
+      const client = await TestClient.open(`${hub.wsUrl}/ws`, { autoPong: false, format });
+      await client.subscribe("user:silent");
+      const closed = await client.closed;
+      assert.equal(closed.code, 4000);
+      assert.match(closed.reason, /no pong/);
+      await hub.close();
+    });
 
-  it("closes a connection that never subscribes or authenticates with 4001", async () => {
-    const hub = await startHerald({ idleTimeout: 150 });
-    const client = await TestClient.open(`${hub.wsUrl}/ws`);
-    const closed = await client.closed;
-    assert.equal(closed.code, 4001);
-    assert.match(closed.reason, /subscribe/);
-    await hub.close();
-  });
+    it(`closes a connection that never subscribes or authenticates with 4001 (${format})`, async () => {
+      const hub = await startHerald({ idleTimeout: 150 });
+      const client = await TestClient.open(`${hub.wsUrl}/ws`, { format });
+      const closed = await client.closed;
+      assert.equal(closed.code, 4001);
+      assert.match(closed.reason, /subscribe/);
+      await hub.close();
+    });
+  }
 
   it("closes a slow consumer with 4008 and counts it, while a fast one keeps receiving everything", async () => {
     await slowConsumerIsClosedWith4008(await startHerald({ sendQueueBytes: "64KiB" }));
@@ -75,17 +78,19 @@ describe("heartbeat, deadlines, backpressure and shutdown", () => {
     }
   });
 
-  it("on shutdown closes clients with 1001 and a reason, and refuses new publishes", async () => {
-    const hub = await startHerald();
-    const client = await TestClient.open(`${hub.wsUrl}/ws`);
-    await client.subscribe("user:bye");
-    const closing = hub.close();
-    const closed = await client.closed;
-    assert.equal(closed.code, 1001);
-    assert.match(closed.reason, /shutting down/);
-    await closing;
-    await assert.rejects(hub.herald.publish("user:bye", "late", {}), /shutting down/);
-  });
+  for (const format of FORMATS) {
+    it(`on shutdown closes clients with 1001 and a reason, and refuses new publishes (${format})`, async () => {
+      const hub = await startHerald();
+      const client = await TestClient.open(`${hub.wsUrl}/ws`, { format });
+      await client.subscribe("user:bye");
+      const closing = hub.close();
+      const closed = await client.closed;
+      assert.equal(closed.code, 1001);
+      assert.match(closed.reason, /shutting down/);
+      await closing;
+      await assert.rejects(hub.herald.publish("user:bye", "late", {}), /shutting down/);
+    });
+  }
 });
 
 /** A slow client (not reading) next to a fast one: the slow one sees 4008 with its reason once it reads again; the fast one gets everything. */

@@ -66,7 +66,9 @@ export interface WebSocketLike {
   onmessage: Handler<{ data: unknown }>;
   onclose: Handler<{ code: number; reason: string }>;
   onerror: Handler<unknown>;
-  send(data: string): void;
+  /** Set to "arraybuffer" by a binary encoding (`format`). */
+  binaryType?: string;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
 }
 

@@ -1,4 +1,7 @@
-/** WebSocket transport: protocol v1 frames both ways, as plain JSON text. */
+/**
+ * WebSocket transport: protocol v1 frames both ways, as plain JSON text. With a binary encoding
+ * (`format`), `context.WebSocket` is the codec's wrapper, which hands over frames already decoded.
+ */
 
 import type { ClientFrame } from "@herald/protocol";
 import { ABNORMAL_CLOSURE, type IncomingFrame, type Transport, type TransportCallbacks, type TransportContext, type WebSocketLike } from "./transport.js";
@@ -18,10 +21,10 @@ export class WebSocketTransport implements Transport {
       if (!this.done) callbacks.open();
     };
     this.socket.onmessage = (event) => {
-      if (this.done || typeof event.data !== "string") return;
-      let frame: unknown;
+      if (this.done) return;
+      let frame: unknown = event.data;
       try {
-        frame = JSON.parse(event.data);
+        if (typeof frame === "string") frame = JSON.parse(frame);
       } catch {
         return;
       }

@@ -7,7 +7,8 @@
 import { encodeEvent, type EnvelopeName, type EventFields, type EventFrame } from "@herald/protocol";
 import type { StreamEvent } from "../engine/engine.js";
 import { eventFrame, eventTimestamp } from "./event-frame.js";
-import { encodeTextFrame } from "./websocket-frame.js";
+import { encodeBinaryFrame, encodeTextFrame } from "./websocket-frame.js";
+import { encodeMsgpack, eventMap } from "./msgpack-codec.js";
 import { traceIdOf } from "../shared/tracing.js";
 import { EventDelta, type DeltaSource } from "./event-delta.js";
 
@@ -23,6 +24,9 @@ export class PreparedEvent {
   private readonly deltaWebSocketFrames: Partial<Record<EnvelopeName, Buffer | null>> = {};
   /** Subscribers sent the delta frame instead of the whole one (counted by the sessions), for the bytes figures. */
   deltasSent = 0;
+  /** MessagePack payloads and binary WebSocket frames: only built when a MessagePack connection is subscribed. */
+  private msgpackPayloads: Partial<Record<EnvelopeName, Buffer>> | undefined;
+  private binaryWebSocketFrames: Partial<Record<EnvelopeName, Buffer>> | undefined;
 
   constructor(readonly event: StreamEvent) {}
 
@@ -100,6 +104,23 @@ export class PreparedEvent {
   bytesSentTo(sent: number): number {
     const whole = (sent - this.deltasSent) * this.bytes("herald").length;
     return this.deltasSent === 0 ? whole : whole + this.deltasSent * Buffer.byteLength(this.deltaText("herald") ?? "");
+  }
+
+  /** The frame as one MessagePack map, for connections that asked for `format=msgpack`. */
+  msgpack(envelope: EnvelopeName): Buffer {
+    const payloads = (this.msgpackPayloads ??= {});
+    let payload = payloads[envelope];
+    if (payload === undefined) {
+      const { type, channel, offset, epoch, trace, data } = this.event;
+      payload = encodeMsgpack(eventMap({ type, channel, offset, epoch, timestamp: this.timestamp, traceId: traceIdOf(trace) }, data, envelope));
+      payloads[envelope] = payload;
+    }
+    return payload;
+  }
+
+  /** The whole binary WebSocket frame of `msgpack`, written as is to every MessagePack subscriber. */
+  binaryWebSocketFrame(envelope: EnvelopeName): Buffer {
+    return ((this.binaryWebSocketFrames ??= {})[envelope] ??= encodeBinaryFrame(this.msgpack(envelope)));
   }
 
   /** The frame as a plain object (herald envelope), for JSON bodies. */

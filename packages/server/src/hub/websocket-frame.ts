@@ -1,5 +1,6 @@
 /**
- * A whole server-to-client WebSocket text frame (header + payload) as one Buffer.
+ * A whole server-to-client WebSocket frame (header + payload) as one Buffer: text for JSON, binary
+ * for MessagePack.
  *
  * Why not ws.send: ws frames each message per socket (a fresh header buffer, then cork, two
  * writes, uncork). A fan-out sends the same event to thousands of sockets, so Herald builds the
@@ -11,13 +12,22 @@
  */
 
 const FIN_TEXT = 0x81; // FIN bit + opcode 0x1 (text), RFC 6455 §5.2
+const FIN_BINARY = 0x82; // FIN bit + opcode 0x2 (binary): MessagePack connections
 
 export function encodeTextFrame(payload: Buffer): Buffer {
+  return encodeFrame(FIN_TEXT, payload);
+}
+
+export function encodeBinaryFrame(payload: Buffer): Buffer {
+  return encodeFrame(FIN_BINARY, payload);
+}
+
+function encodeFrame(first: number, payload: Buffer): Buffer {
   const length = payload.length;
   // Payload length: 7 bits, or 126 + 16-bit length, or 127 + 64-bit length (RFC 6455 §5.2).
   const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(headerLength + length);
-  frame[0] = FIN_TEXT;
+  frame[0] = first;
   if (length < 126) {
     frame[1] = length;
   } else if (length < 65_536) {

@@ -1,8 +1,8 @@
 /** A client connection carried by a WebSocket (the `ws` package). */
 
 import type { Duplex } from "node:stream";
-import type { WebSocket } from "ws";
-import type { EnvelopeName, ServerControlFrame } from "@herald/protocol";
+import type { RawData, WebSocket } from "ws";
+import { parseClientFrame, type EnvelopeName, type ParseResult, type ServerControlFrame, type WireFormat } from "@herald/protocol";
 import type { PreparedEvent } from "../hub/prepared-event.js";
 import type { Subscription } from "../hub/subscription.js";
 import { PushSession } from "../hub/push-session.js";
@@ -17,6 +17,7 @@ const CLOSE_GRACE_MS = 2_000;
 const FLUSHED_MARK = Buffer.alloc(0);
 /** Where every connection's request chain starts: one settled promise for all, not one each. */
 export const NO_REQUESTS: Promise<void> = Promise.resolve();
+const HEARTBEATS = { ping: '{"type":"ping"}', pong: '{"type":"pong"}' } as const;
 
 /**
  * Write coalescing, only under load. Corking a socket at its first event of an event-loop turn and
@@ -43,6 +44,8 @@ function endTurn(): void {
 }
 
 export class WebSocketSession extends PushSession implements FrameAllowance {
+  /** How this connection's frames are encoded, both ways. */
+  readonly format: WireFormat = "json";
   /** Whether an event was written to the socket in this event-loop turn (see endTurn). */
   private writtenThisTurn = false;
   /** Whether the socket is corked until the end of this event-loop turn (see endTurn). */
@@ -98,7 +101,7 @@ export class WebSocketSession extends PushSession implements FrameAllowance {
       const deltaText = delta ? event.deltaText(this.envelope) : undefined;
       if (deltaText !== undefined) event.deltasSent += 1;
       const bytes = deltaText === undefined ? this.payloadOf(event) : Buffer.from(deltaText);
-      this.socket.send(bytes, { binary: false });
+      this.socket.send(bytes, { binary: this.format !== "json" });
       this.stats.bytesSent.websocket += bytes.length;
       this.stats.deliveredBy.websocket += 1;
       return;
@@ -159,6 +162,17 @@ export class WebSocketSession extends PushSession implements FrameAllowance {
     const text = JSON.stringify(frame);
     this.socket.send(text);
     this.stats.bytesSent.websocket += text.length;
+  }
+
+  /** A heartbeat frame, `{"type":"ping"}` or `{"type":"pong"}`, encoded once for every connection. */
+  sendHeartbeat(type: keyof typeof HEARTBEATS): void {
+    this.sendText(HEARTBEATS[type]);
+  }
+
+  /** Decodes and validates one frame the client sent. */
+  readFrame(data: RawData, isBinary: boolean): ParseResult {
+    if (isBinary) return { ok: false, code: "invalid_frame", message: "send text frames holding one JSON object; binary frames are read only on MessagePack connections (format=msgpack)" };
+    return parseClientFrame(data.toString());
   }
 
   sendText(text: string): void {

@@ -12,11 +12,12 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type Server, type WebSocket } from "ws";
-import { CloseCodes, parseClientFrame, type ClientFrame, type ErrorCode } from "@herald/protocol";
+import { CloseCodes, FORMAT_PARAM, FORMAT_SUBPROTOCOLS, requestedWireFormat, type ClientFrame, type ErrorCode, type WireFormat } from "@herald/protocol";
 import type { Logger } from "pino";
 import type { Hub } from "../hub/hub.js";
 import type { HubStats } from "../hub/stats.js";
 import { NO_REQUESTS, WebSocketSession } from "./websocket-session.js";
+import { MsgpackWebSocketSession } from "./msgpack-websocket-session.js";
 import type { RouteTable } from "./routes.js";
 import type { SecurityContext } from "../auth/security-context.js";
 import type { AdmissionSlot } from "../limits/connection-limiter.js";
@@ -44,9 +45,6 @@ export interface WebSocketTransportOptions {
   readonly path?: string;
 }
 
-const PING_FRAME = '{"type":"ping"}';
-const PONG_FRAME = '{"type":"pong"}';
-
 export class WebSocketTransport {
   private readonly server: Server<typeof SessionSocket>;
   private readonly sessions = new Set<WebSocketSession>();
@@ -64,6 +62,7 @@ export class WebSocketTransport {
       maxPayload: options.maxPayload,
       perMessageDeflate: deflate === false ? false : deflate === true ? { threshold: 1024, concurrencyLimit: 10 } : { threshold: deflate.threshold, concurrencyLimit: deflate.concurrencyLimit },
       clientTracking: false,
+      handleProtocols: chooseSubprotocol,
       WebSocket: SessionSocket,
     });
     this.heartbeat = setInterval(() => this.tick(), options.pingInterval);
@@ -89,6 +88,11 @@ export class WebSocketTransport {
       this.refuse(socket, new HeraldError("unsupported_http_version", `a WebSocket upgrade needs HTTP/1.1 or later; this request is HTTP/${request.httpVersion}`));
       return true;
     }
+    const format = requestedWireFormat(url.searchParams.get(FORMAT_PARAM), offeredSubprotocols(request));
+    if (typeof format !== "string") {
+      this.refuse(socket, new HeraldError("invalid_param", format.problem));
+      return true;
+    }
     const arrival = this.options.admission.arrival(request, url.searchParams);
     const remote = arrival.address;
     let slot: AdmissionSlot;
@@ -109,7 +113,8 @@ export class WebSocketTransport {
     this.server.handleUpgrade(request, socket, head, (ws) => {
       socket.removeListener("close", release);
       const envelope = resolution?.ok ? resolution.envelope : "herald";
-      const session = new WebSocketSession(randomUUID(), remote, envelope, ws, socket, this.options.sendQueueBytes, this.options.stats);
+      const Session = format === "msgpack" ? MsgpackWebSocketSession : WebSocketSession;
+      const session = new Session(randomUUID(), remote, envelope, ws, socket, this.options.sendQueueBytes, this.options.stats);
       session.admission = slot;
       ws.session = session;
       this.accept(session, resolution, arrival);
@@ -220,11 +225,7 @@ export class WebSocketTransport {
       if (verdict === "close") session.close(CloseCodes.policy_violation.code, "frame flood: too many frames per second");
       return;
     }
-    if (isBinary) {
-      this.sendError(session, "invalid_frame", "send text frames holding one JSON object; binary frames are not read");
-      return;
-    }
-    const parsed = parseClientFrame(data.toString());
+    const parsed = session.readFrame(data, isBinary);
     if (!parsed.ok) {
       this.sendError(session, parsed.code, parsed.message, parsed.id);
       return;
@@ -258,7 +259,7 @@ export class WebSocketTransport {
     }
     switch (frame.type) {
       case "ping":
-        session.sendText(PONG_FRAME);
+        session.sendHeartbeat("pong");
         return;
       case "pong":
         return;
@@ -317,7 +318,7 @@ export class WebSocketTransport {
         continue;
       }
       session.heard = false;
-      session.sendText(PING_FRAME);
+      session.sendHeartbeat("ping");
       try {
         session.socket.ping();
       } catch {
@@ -325,6 +326,24 @@ export class WebSocketTransport {
       }
     }
   }
+}
+
+function offeredSubprotocols(request: IncomingMessage): Set<string> {
+  const header = request.headers["sec-websocket-protocol"];
+  return new Set(header === undefined ? [] : header.split(",").map((protocol) => protocol.trim()).filter((protocol) => protocol !== ""));
+}
+
+/**
+ * Answers with the subprotocol of the format the connection speaks when the client offered it
+ * (handleUpgrade already refused a contradicting `format=`); otherwise, as ws does by default,
+ * with the client's first, which clients written for another server may expect back.
+ */
+function chooseSubprotocol(offered: Set<string>, request: IncomingMessage): string | false {
+  const url = new URL(request.url ?? "/", "http://localhost");
+  const format = requestedWireFormat(url.searchParams.get(FORMAT_PARAM), offered);
+  const own = typeof format === "string" ? FORMAT_SUBPROTOCOLS[format satisfies WireFormat] : undefined;
+  if (own !== undefined && offered.has(own)) return own;
+  return offered.values().next().value ?? false;
 }
 
 function listenersFor(transport: WebSocketTransport) {

@@ -2,6 +2,7 @@
 
 import { once } from "node:events";
 import WebSocket from "ws";
+import { decode as decodeMsgpack, encode as encodeMsgpack } from "@msgpack/msgpack";
 import { createHerald, type Herald, type HeraldConfigInput, type HeraldOptions } from "@herald/server";
 import { deadline } from "./deadline.js";
 
@@ -25,6 +26,19 @@ export async function startHerald(config: HeraldConfigInput = {}, options: Omit<
 
 export type Frame = Record<string, unknown> & { type?: string };
 
+/** How a TestClient encodes frames; decoded with @msgpack/msgpack, a library the server does not use. */
+export type TestFormat = "json" | "msgpack";
+
+/** Both encodings, for protocol tests that run once per encoding. */
+export const FORMATS: readonly TestFormat[] = ["json", "msgpack"];
+
+export interface TestClientOptions extends WebSocket.ClientOptions {
+  /** `msgpack` adds `format=msgpack` to the URL (unless the URL names a format) and sends MessagePack. */
+  format?: TestFormat;
+  /** Subprotocols to offer (ws's second argument). */
+  protocols?: string[];
+}
+
 /** A WebSocket client for tests: every frame is queued, and `next` waits for the one wanted. */
 export class TestClient {
   readonly frames: Frame[] = [];
@@ -34,9 +48,18 @@ export class TestClient {
   closeReason = "";
   private readonly closing: Promise<{ code: number; reason: string }>;
 
-  private constructor(readonly socket: WebSocket) {
-    socket.on("message", (data) => {
-      const frame = JSON.parse(data.toString()) as Frame;
+  /** Frames that came as text, and as binary. */
+  textFrames = 0;
+  binaryFrames = 0;
+
+  private constructor(
+    readonly socket: WebSocket,
+    readonly format: TestFormat,
+  ) {
+    socket.on("message", (data, isBinary) => {
+      const frame = (isBinary ? decodeMsgpack(data as Buffer) : JSON.parse(data.toString())) as Frame;
+      if (isBinary) this.binaryFrames += 1;
+      else this.textFrames += 1;
       this.frames.push(frame);
       this.flush();
     });
@@ -49,9 +72,12 @@ export class TestClient {
     });
   }
 
-  static async open(url: string, options?: WebSocket.ClientOptions): Promise<TestClient> {
-    const socket = new WebSocket(url, options);
-    const client = new TestClient(socket);
+  static async open(url: string, options: TestClientOptions = {}): Promise<TestClient> {
+    const { format = "json", protocols, ...wsOptions } = options;
+    const target = new URL(url);
+    if (format === "msgpack" && !target.searchParams.has("format") && protocols === undefined) target.searchParams.set("format", "msgpack");
+    const socket = new WebSocket(target.toString(), protocols, wsOptions);
+    const client = new TestClient(socket, format);
     await deadline(once(socket, "open"), `the WebSocket to ${url} to open`);
     return client;
   }
@@ -66,8 +92,11 @@ export class TestClient {
     return deadline(this.closing, () => `the WebSocket to close (last frames: ${JSON.stringify(this.frames.slice(-3))})`, timeoutMs);
   }
 
+  /** Sends a frame in the client's encoding; a string is sent as a text frame as it is. */
   send(frame: unknown): void {
-    this.socket.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+    if (typeof frame === "string") this.socket.send(frame);
+    else if (this.format === "msgpack") this.socket.send(encodeMsgpack(frame));
+    else this.socket.send(JSON.stringify(frame));
   }
 
   /** Waits for the next frame (after those already taken) that matches; fails after `timeoutMs`. */
@@ -108,7 +137,9 @@ export class TestClient {
     return this.next((frame) => (frame.type === "subscribed" || frame.type === "error") && (frame.channel === channel || frame.type === "error"));
   }
 
+  /** Closes; on a MessagePack connection, fails if any frame came as text (it would be JSON leaking through). */
   async close(): Promise<void> {
+    if (this.format === "msgpack" && this.textFrames > 0) throw new Error(`a MessagePack connection received ${this.textFrames} text frame(s): ${JSON.stringify(this.frames.slice(0, 3))}`);
     if (this.socket.readyState === WebSocket.CLOSED) return;
     this.socket.close();
     await this.closed;
