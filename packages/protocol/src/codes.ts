@@ -26,6 +26,8 @@ export const ErrorCodes = {
   invalid_body: { status: 400, description: "The HTTP body does not have the documented shape; the message says which field." },
   malformed_request: { status: 400, description: "The request is not valid HTTP (a bad header, line or encoding); Node refused it before any route." },
   unsupported_http_version: { status: 400, description: "A WebSocket upgrade must be an HTTP/1.1 (or later) request (RFC 6455); refused before the upgrade." },
+  invalid_tags: { status: 400, description: "A publish's `tags` is not an object of string values within the limits (32 tags, keys of 1-64 letters, digits and _ - . : / @ +, values of at most 256 characters); the message says which." },
+  invalid_filter: { status: 400, description: "A subscribe's `filter` is not a valid tag filter or passes its limits; the message says what was expected and at which position." },
   receipts_off: { status: 400, description: "The channel's namespace keeps no receipts; set `receipts: true` on it to acknowledge events and read `GET /api/receipts`." },
   already_subscribed: { status: 409, description: "The connection is already subscribed to this channel (the first `subscribe` for a channel its route subscribed it to is not refused: it takes the route's subscription over, see [configuration.md](configuration.md#routes))." },
   not_subscribed: { status: 409, description: "Unsubscribe from a channel this connection is not subscribed to." },

@@ -1,6 +1,7 @@
 /** Frame shapes of wire protocol v1. Every frame is one JSON object with a string `type`. */
 
 import type { ErrorCode } from "./codes.js";
+import type { EventTags } from "./tag-filter.js";
 
 /** A position in a channel's stream. `offset` grows by exactly 1 per event; `epoch` changes when history is lost. */
 export interface StreamPosition {
@@ -75,6 +76,8 @@ export interface EventFrame<T = unknown> {
    * event's trace. Absent otherwise, and never in the `flat` envelope.
    */
   traceId?: string;
+  /** The tags the event was published with, only when it had some (see tag-filter.ts). */
+  tags?: EventTags;
 }
 
 export interface PingFrame {
@@ -111,6 +114,8 @@ export interface SubscribeFrame {
   channel: string;
   since?: StreamPosition;
   token?: string;
+  /** Only events whose tags pass this filter are sent (grammar in tag-filter.ts). */
+  filter?: string;
 }
 
 export interface UnsubscribeFrame {
@@ -125,6 +130,7 @@ export interface PublishFrame {
   channel: string;
   event: string;
   data: unknown;
+  tags?: EventTags;
 }
 
 export interface AuthFrame {

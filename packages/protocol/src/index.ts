@@ -19,3 +19,5 @@ export type * from "./frames.js";
 export const PROTOCOL_VERSION = 1;
 export { encodeEvent, ENVELOPES } from "./envelope.js";
 export type { EnvelopeName, EventFields } from "./envelope.js";
+export { compileTagFilter, tagsProblem, MAX_FILTER_LENGTH } from "./tag-filter.js";
+export type { EventTags, TagFilter, TagFilterResult } from "./tag-filter.js";

@@ -6,6 +6,7 @@
 import type { ErrorCode } from "./codes.js";
 import { channelProblem, eventTypeProblem } from "./channel.js";
 import type { ClientFrame, StreamPosition } from "./frames.js";
+import { tagsProblem, type EventTags } from "./tag-filter.js";
 
 export type ParseResult =
   | { ok: true; frame: ClientFrame }
@@ -80,6 +81,11 @@ export function validateClientFrame(value: unknown): ParseResult {
         if (typeof value.token !== "string") return fail("invalid_frame", "subscribe.token must be a string", id);
         frame.token = value.token;
       }
+      // Compiled where the subscription is made (once), which answers a bad one with invalid_filter.
+      if (value.filter !== undefined && value.filter !== null) {
+        if (typeof value.filter !== "string") return fail("invalid_filter", "subscribe.filter must be a string such as \"symbol=BTC\"", id);
+        frame.filter = value.filter;
+      }
       return { ok: true, frame };
     }
     case "unsubscribe": {
@@ -97,6 +103,11 @@ export function validateClientFrame(value: unknown): ParseResult {
       if (!("data" in value)) return fail("invalid_frame", "publish.data is missing (use null for no data)", id);
       const frame: ClientFrame = { type: "publish", channel: value.channel as string, event: value.event as string, data: value.data };
       if (id !== undefined) frame.id = id;
+      if (value.tags !== undefined && value.tags !== null) {
+        const problem = tagsProblem(value.tags);
+        if (problem) return fail("invalid_tags", `publish.${problem}`, id);
+        frame.tags = value.tags as EventTags;
+      }
       return { ok: true, frame };
     }
     case "ack": {

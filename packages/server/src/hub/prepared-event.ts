@@ -28,9 +28,9 @@ export class PreparedEvent {
     let text = this.texts[envelope];
     if (text === undefined) {
       this.dataJson ??= JSON.stringify(this.event.data) ?? "null";
-      const { type, channel, offset, epoch, trace } = this.event;
+      const { type, channel, offset, epoch, trace, tags } = this.event;
       // Once per event and envelope, never per subscriber; `trace` is set only while tracing is on.
-      text = encodeEvent({ type, channel, offset, epoch, timestamp: this.timestamp, traceId: traceIdOf(trace) }, this.event.data, this.dataJson, envelope);
+      text = encodeEvent({ type, channel, offset, epoch, timestamp: this.timestamp, traceId: traceIdOf(trace), tags }, this.event.data, this.dataJson, envelope);
       this.texts[envelope] = text;
     }
     return text;

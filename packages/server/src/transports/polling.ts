@@ -21,12 +21,14 @@
 
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { encodeCursor, type CacheResult, type Cursor, type EventFrame } from "@herald/protocol";
+import { encodeCursor, type CacheResult, type Cursor, type EventFrame, type TagFilter } from "@herald/protocol";
 import { parseDuration } from "../config/duration.js";
 import type { HttpContext } from "./http-context.js";
 import { PassiveSession } from "../hub/passive-session.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
+import { filtersFromQuery } from "./query-filters.js";
+import { compiledFilter } from "../hub/tags.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 
@@ -36,6 +38,8 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
   app.get("/api/updates", async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const channels = channelsFromQuery(query.channel, config.maxSubscriptionsPerConnection);
+    // Compiled once per request; a filtered-out event moves the channel's cursor on all the same.
+    const filters = new Map([...filtersFromQuery(query, channels)].map(([channel, text]) => [channel, compiledFilter(text)]));
     const cursor = cursorFromText(firstString(query.since), "since");
     const timeoutText = firstString(query.timeout);
     const timeout = timeoutText === undefined ? 0 : parseDuration(/^\d+$/.test(timeoutText) ? Number(timeoutText) : timeoutText);
@@ -62,11 +66,13 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       hub.addSession(session);
       watch = hub.watch(channels);
       await watch.ready;
-      let answer = await read(channels, cursor, Math.min(limit, config.polling.maxEvents));
-      if (answer.count === 0 && answer.recovered && timeout > 0 && context.accepting() && !aborted.signal.aborted) {
-        await watch.next(Math.min(timeout, config.polling.maxTimeout), aborted.signal);
+      let answer = await read(channels, cursor, Math.min(limit, config.polling.maxEvents), filters);
+      // Waits again after events its filters all dropped, until the time is up.
+      const deadline = Date.now() + Math.min(timeout, config.polling.maxTimeout);
+      while (answer.count === 0 && answer.recovered && timeout > 0 && context.accepting() && !aborted.signal.aborted && Date.now() < deadline) {
+        await watch.next(deadline - Date.now(), aborted.signal);
         endedByServer(session);
-        answer = await read(channels, answer.next, Math.min(limit, config.polling.maxEvents));
+        answer = await read(channels, answer.next, Math.min(limit, config.polling.maxEvents), filters);
       }
       endedByServer(session);
       // Serialised here, once, so the bytes counted are the bytes sent.
@@ -95,7 +101,7 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     if (session.ended.aborted && session.lastError) throw new HeraldError(session.lastError.code, session.lastError.message);
   }
 
-  async function read(channels: string[], cursor: Cursor | undefined, limit: number) {
+  async function read(channels: string[], cursor: Cursor | undefined, limit: number, filters: ReadonlyMap<string, TagFilter>) {
     const updates: EventFrame[] = [];
     const next: Cursor = {};
     let recovered = true;
@@ -109,11 +115,14 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       const continuous = since === undefined || (since.epoch === history.epoch && history.complete && since.offset <= history.offset);
       if (!continuous) recovered = false;
       const events = since && !continuous ? [] : history.events;
-      for (const event of events) updates.push(new PreparedEvent(event).frame());
+      const filter = filters.get(channel);
+      for (const event of events) if (filter === undefined || filter(event.tags)) updates.push(new PreparedEvent(event).frame());
+      // The cursor passes events the filter dropped too: they were seen.
       const last = events[events.length - 1];
       // Without a position the answer holds the retained history: in a cache namespace, say
       // whether its newest event is the channel's latest, for a client that starts from it.
-      if (since === undefined && hub.channelOptions(channel).cache) (cache ??= {})[channel] = last && last.offset === history.offset ? "hit" : "miss";
+      const latestSent = last !== undefined && last.offset === history.offset && (filter === undefined || filter(last.tags));
+      if (since === undefined && hub.channelOptions(channel).cache) (cache ??= {})[channel] = latestSent ? "hit" : "miss";
       next[channel] = last ? { epoch: last.epoch, offset: last.offset } : { epoch: history.epoch, offset: since && continuous ? since.offset : history.offset };
     }
     return { updates, next, count: updates.length, recovered, cache };

@@ -11,6 +11,7 @@ import type { HttpContext } from "./http-context.js";
 import { SseSession } from "./sse-session.js";
 import { SseHeartbeat, SseStream } from "./sse-stream.js";
 import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
+import { filtersFromQuery } from "./query-filters.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 export function registerSse(app: FastifyInstance, context: HttpContext): { close(): void } {
@@ -20,6 +21,7 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
   app.get("/sse", async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const channels = channelsFromQuery(query.channel, context.config.maxSubscriptionsPerConnection);
+    const filters = filtersFromQuery(query, channels);
     const lastEventId = firstString(request.headers["last-event-id"]) ?? firstString(query.lastEventId);
     const cursor = cursorFromText(lastEventId, "Last-Event-ID");
     const arrival = context.admission.arrival(request.raw, query);
@@ -54,8 +56,9 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
     for (const channel of channels) {
       if (session.closed) return;
       const since = cursor?.[channel];
+      const filter = filters.get(channel);
       try {
-        await context.hub.subscribe(session, channel, since ? { since, ...(token ? { token } : {}) } : token ? { token } : {});
+        await context.hub.subscribe(session, channel, { ...(since ? { since } : {}), ...(token ? { token } : {}), ...(filter === undefined ? {} : { filter }) });
       } catch (error) {
         const { code, message } = HeraldError.from(error);
         if (code === "internal_error") context.logger.error({ err: error, connectionId: session.id }, "sse subscribe failed");
