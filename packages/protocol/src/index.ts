@@ -19,5 +19,5 @@ export type * from "./frames.js";
 export const PROTOCOL_VERSION = 1;
 export { encodeEvent, ENVELOPES } from "./envelope.js";
 export type { EnvelopeName, EventFields } from "./envelope.js";
-export { compileTagFilter, tagsProblem, MAX_FILTER_LENGTH } from "./tag-filter.js";
+// compileTagFilter and tagsProblem: from "@herald/protocol/tag-filter", so that bundles that do not use them leave them out.
 export type { EventTags, TagFilter, TagFilterResult } from "./tag-filter.js";

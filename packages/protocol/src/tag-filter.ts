@@ -57,9 +57,13 @@ export type TagFilterResult = { ok: true; matches: TagFilter } | { ok: false; me
 
 type Token = { kind: "word" | "quoted" | "=" | "(" | ")" | "," | "end"; text: string; at: number };
 
-class FilterSyntaxError extends Error {}
+// Not an Error subclass, and no Set at the top level: a module without top-level side effects is
+// left out of a client bundle that does not call it (the SDK loads it only where it is used).
+class FilterSyntaxError {
+  constructor(readonly message: string) {}
+}
 
-const KEYWORDS = new Set(["and", "or", "in"]);
+const isKeyword = (word: string): boolean => /^(and|or|in)$/i.test(word);
 const NAME = /[A-Za-z0-9_\-.:/@+]/;
 
 function describe(token: Token): string {
@@ -202,7 +206,7 @@ class Parser {
   /** A key or value: a bare name that is not a keyword, or a quoted string. */
   private name(token: Token, expected: string): string {
     if (token.kind === "quoted") return token.text;
-    if (token.kind === "word" && !KEYWORDS.has(token.text.toLowerCase())) return token.text;
+    if (token.kind === "word" && !isKeyword(token.text)) return token.text;
     return this.fail(token, expected);
   }
 }

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { compileTagFilter, parseClientFrame, tagsProblem } from "@herald/protocol";
+import { parseClientFrame } from "@herald/protocol";
+import { compileTagFilter, tagsProblem } from "@herald/protocol/tag-filter";
 
 function matches(filter: string, tags: Record<string, string> | undefined): boolean {
   const compiled = compileTagFilter(filter);

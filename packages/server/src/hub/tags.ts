@@ -3,7 +3,8 @@
  * filter is compiled here once, into the predicate every event of the channel is run through.
  */
 
-import { compileTagFilter, tagsProblem, type EventTags, type TagFilter } from "@herald/protocol";
+import type { EventTags, TagFilter } from "@herald/protocol";
+import { compileTagFilter, tagsProblem } from "@herald/protocol/tag-filter";
 import { HeraldError } from "../shared/herald-error.js";
 
 /** The tags of a publish, checked (`invalid_tags`); an empty object is the same as none. */
