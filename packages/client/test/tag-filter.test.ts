@@ -72,6 +72,21 @@ for (const transport of ["websocket", "sse", "polling"] as TransportName[]) {
         await waitFor(wanted);
         assert.deepEqual(received, [1, 4, 6, 9, 11]);
         assert.deepEqual(subscribed.map((context) => context.recovered), [false, true]);
+
+        // Away again while only events the filter drops are published: still no gap.
+        const again = waitForState(client, "reconnecting");
+        proxy.fail();
+        await again;
+        await publish({ symbol: "SOL", kind: "fill" }, false);
+        await publish({ symbol: "BTC", kind: "cancel" }, false);
+        proxy.restore();
+        const third = until(() => subscribed.length >= 3, "resubscribed again");
+        subscription.on("subscribed", third.poke);
+        await third.done;
+        await publish({ symbol: "ETH", kind: "fill" }, true);
+        await waitFor(wanted);
+        assert.deepEqual(received, [1, 4, 6, 9, 11, 14]);
+        assert.deepEqual(subscribed.map((context) => context.recovered), [false, true, true]);
       } finally {
         client.disconnect();
         await proxy.close();
