@@ -44,7 +44,6 @@ import { PollingTransport } from "./transports/polling.js";
 import { SseTransport } from "./transports/sse.js";
 import {
   ABNORMAL_CLOSURE,
-  type ChannelRequest,
   type IncomingFrame,
   type Transport,
   type TransportCallbacks,
@@ -456,10 +455,8 @@ export class Herald {
       token: this.token,
       channels: [...this.channels.values()].filter((shared) => !shared.waiting).map((shared) => {
         shared.sinceSent = shared.position;
-        const request: ChannelRequest = { channel: shared.channel };
-        if (shared.position) request.since = shared.position;
-        if (shared.filter !== undefined) request.filter = shared.filter;
-        return request;
+        // Undefined fields stay out of the URL.
+        return { channel: shared.channel, since: shared.position, filter: shared.filter };
       }),
       // Called through a function so that a browser's fetch never runs with a foreign `this`.
       fetch: (input, init) => (this.options.fetch ?? globalThis.fetch)(input, init),
@@ -753,7 +750,8 @@ export class Herald {
     if (shared.state.status !== "subscribing") shared.setState({ status: "subscribing" });
     const frame: ClientFrame = { type: "subscribe", id, channel: shared.channel };
     if (shared.position) frame.since = shared.position;
-    if (shared.filter !== undefined) frame.filter = shared.filter;
+    // Undefined, it stays out of the JSON frame.
+    frame.filter = shared.filter;
     // The token rides on the subscribe too: the server may check it before it has handled `auth`.
     if (this.token) frame.token = this.token;
     transport.send(frame);
