@@ -4,7 +4,8 @@
  * - `not_connected`: the request needs a live connection and there is none;
  * - `publish_needs_websocket`: client publish travels as a WebSocket frame; SSE and polling cannot carry it;
  * - `disconnected`: the connection closed before the answer came;
- * - `http_error`: an HTTP call failed without a Herald error body (network, proxy).
+ * - `http_error`: an HTTP call failed without a Herald error body (network, proxy);
+ * - `filter_conflict`: `subscribe(channel, { filter })` while the channel is held with another filter.
  */
 export class HeraldError extends Error {
   override readonly name = "HeraldError";

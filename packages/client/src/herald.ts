@@ -301,17 +301,32 @@ export class Herald {
 
   /**
    * Subscribes to a channel (or joins the subscription this client already holds). Works before
-   * connect(): the subscription is sent once connected. Throws on an invalid channel name. A
-   * pattern (`orders:*`) gets the events of every matching channel it may read, each with its
-   * real `channel` (the server checks the pattern itself: a refusal is the subscription's `error`).
+   * connect(): the subscription is sent once connected. Throws on an invalid channel name, and
+   * on a `filter` other than the one the channel's held handles have (`filter_conflict`: a
+   * connection holds one subscription, so one filter, per channel). A filter the server cannot
+   * parse fails the subscription with `invalid_filter` (its `error` event says where); to check
+   * one before subscribing, use `compileTagFilter` from @herald/protocol. A pattern (`orders:*`)
+   * gets the events of every matching channel it may read, each with its real `channel` (the
+   * server checks the pattern itself: a refusal is the subscription's `error`).
    */
   subscribe<E extends EventMap = EventMap, S = unknown>(channel: string, options: SubscribeOptions<S> = {}): Subscription<E> {
     const pattern = channel.includes("*");
     const problem = pattern ? undefined : channelProblem(channel);
     if (problem) throw new HeraldError("invalid_channel", `${JSON.stringify(channel)}: ${problem}`);
+    const filter = options.filter;
+    // A state loader fills gaps by offset from history, which a filter makes on purpose.
+    if (filter !== undefined && options.getState) throw new HeraldError("invalid_filter", "filter with getState");
     let shared = this.channels.get(channel);
+    if (shared && shared.filter !== filter) {
+      if (shared.refs > 0) throw new HeraldError("filter_conflict", `${channel} is held with another filter`);
+      // Its last handle went a moment ago (release pending): let it go now and start afresh.
+      clearTimeout(shared.releaseTimer);
+      this.drop(shared);
+      shared = undefined;
+    }
     if (!shared) {
       shared = new ChannelState(channel);
+      shared.filter = filter;
       this.channels.set(channel, shared);
       // A channel made for a state is subscribed from the state's position, once it is known;
       // a pattern once its code is loaded (counted as a loader until then, so no handle opens it first).
@@ -352,15 +367,16 @@ export class Herald {
   /**
    * Publishes from the client (the channel's namespace must allow it). Resolves with the
    * `published` frame, which holds the event's offset. Needs the WebSocket transport.
+   * `options.tags` (string → string) are what subscribers' filters match.
    */
-  publish(channel: string, type: string, data: unknown = null): Promise<PublishedFrame> {
+  publish(channel: string, type: string, data: unknown = null, options: { tags?: Record<string, string> } = {}): Promise<PublishedFrame> {
     const transport = this.transport;
     if (this.currentState !== "connected" || !transport) return Promise.reject(new HeraldError("not_connected", "publish needs a connection; wait for state connected"));
     if (!transport.duplex) return Promise.reject(new HeraldError("publish_needs_websocket", `client publish needs the WebSocket transport, not ${transport.name}; publish from your backend instead`));
     const id = this.nextId++;
     return new Promise<IncomingFrame>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      transport.send({ type: "publish", id, channel, event: type, data });
+      transport.send({ type: "publish", id, channel, event: type, data, ...options });
     }) as Promise<unknown> as Promise<PublishedFrame>;
   }
 
@@ -472,7 +488,8 @@ export class Herald {
       token: this.token,
       channels: [...this.channels.values()].filter((shared) => !shared.waiting).map((shared) => {
         shared.sinceSent = shared.position;
-        return { channel: shared.channel, since: shared.position, positions: shared.positions };
+        // Undefined fields stay out of the URL.
+        return { channel: shared.channel, since: shared.position, positions: shared.positions, filter: shared.filter };
       }),
       // Called through a function so that a browser's fetch never runs with a foreign `this`.
       fetch: (input, init) => (this.options.fetch ?? globalThis.fetch)(input, init),
@@ -776,6 +793,8 @@ export class Herald {
     if (shared.position) frame.since = shared.position;
     if (shared.positions) frame.positions = shared.positions;
     if (this.decodeDelta) frame.delta = "fossil";
+    // Undefined, it stays out of the JSON frame.
+    frame.filter = shared.filter;
     // The token rides on the subscribe too: the server may check it before it has handled `auth`.
     if (this.token) frame.token = this.token;
     transport.send(frame);
@@ -787,27 +806,30 @@ export class Herald {
     // Deferred, so a handle dropped and taken again at once (React StrictMode mounts effects
     // twice) keeps the server subscription instead of unsubscribing and subscribing again.
     clearTimeout(shared.releaseTimer);
-    shared.releaseTimer = setTimeout(() => {
-      if (shared.refs > 0 || this.channels.get(shared.channel) !== shared) return;
-      this.channels.delete(shared.channel);
-      clearTimeout(shared.retryTimer);
-      this.receipts.forget(shared.channel);
-      shared.removed();
-      const transport = this.transport;
-      if (this.currentState !== "connected" || !transport) return;
-      if (!transport.duplex) {
-        this.reopenStream();
-        return;
-      }
-      const id = this.nextId++;
-      const done = new Promise<void>((resolve) => {
-        this.pending.set(id, { resolve: () => resolve(), reject: () => resolve() });
-      }).finally(() => {
-        if (this.unsubscribing.get(shared.channel) === done) this.unsubscribing.delete(shared.channel);
-      });
-      this.unsubscribing.set(shared.channel, done);
-      transport.send({ type: "unsubscribe", id, channel: shared.channel });
-    }, 0);
+    shared.releaseTimer = setTimeout(() => this.drop(shared), 0);
+  }
+
+  /** Ends a channel's server subscription once no handle holds it. */
+  private drop(shared: ChannelState): void {
+    if (shared.refs > 0 || this.channels.get(shared.channel) !== shared) return;
+    this.channels.delete(shared.channel);
+    clearTimeout(shared.retryTimer);
+    this.receipts.forget(shared.channel);
+    shared.removed();
+    const transport = this.transport;
+    if (this.currentState !== "connected" || !transport) return;
+    if (!transport.duplex) {
+      this.reopenStream();
+      return;
+    }
+    const id = this.nextId++;
+    const done = new Promise<void>((resolve) => {
+      this.pending.set(id, { resolve: () => resolve(), reject: () => resolve() });
+    }).finally(() => {
+      if (this.unsubscribing.get(shared.channel) === done) this.unsubscribing.delete(shared.channel);
+    });
+    this.unsubscribing.set(shared.channel, done);
+    transport.send({ type: "unsubscribe", id, channel: shared.channel });
   }
 
   /**

@@ -113,6 +113,8 @@ export class ChannelState implements ChannelView {
   waiting = false;
   /** Handles of this channel given `getState`. */
   loaders = 0;
+  /** The tag filter the server applies (the same for every handle of the channel). */
+  filter: string | undefined;
   /** Last delivered position; sent as `since` on the next subscribe. */
   position: StreamPosition | undefined;
   /** The `since` of the subscribe in flight, to tell a failed recovery from a first subscribe. */
@@ -238,6 +240,12 @@ export interface SubscribeOptions<S = unknown> {
    * calls it again by itself when the channel's recovery fails. Default: none.
    */
   getState?: GetState<S>;
+  /**
+   * A tag filter: only events whose tags pass it are sent, e.g. `symbol in (BTC,ETH) and severity`
+   * (grammar in docs/protocol.md, "Tag filters"). Sent again with every resubscribe, so recovery
+   * brings exactly the matching events missed. Not with `getState`. Default: none (every event).
+   */
+  filter?: string;
 }
 
 /** A handle on a channel subscription. Listeners added through it go away with `unsubscribe()`. */

@@ -28,6 +28,8 @@ export const ErrorCodes = {
   malformed_request: { status: 400, description: "The request is not valid HTTP (a bad header, line or encoding); Node refused it before any route." },
   unsupported_http_version: { status: 400, description: "A WebSocket upgrade must be an HTTP/1.1 (or later) request (RFC 6455); refused before the upgrade." },
   unsupported_delta: { status: 400, description: "The subscribe asked for a delta format Herald does not know; the only one is `\"fossil\"` (or leave `delta` out for full events)." },
+  invalid_tags: { status: 400, description: "A publish's `tags` is not an object of string values within the limits (32 tags, keys of 1-64 letters, digits and _ - . : / @ +, values of at most 256 characters); the message says which." },
+  invalid_filter: { status: 400, description: "A subscribe's `filter` is not a valid tag filter or passes its limits; the message says what was expected and at which position." },
   receipts_off: { status: 400, description: "The channel's namespace keeps no receipts; set `receipts: true` on it to acknowledge events and read `GET /api/receipts`." },
   pattern_too_broad: { status: 400, description: "A pattern subscription must write its namespace out before any `*` (`orders:*`, not `*` or `ord*`)." },
   patterns_unsupported: { status: 400, description: "This hub's engine cannot deliver pattern subscriptions (the Redis engine with sharded pub/sub or on a Redis Cluster); subscribe to channels by name." },

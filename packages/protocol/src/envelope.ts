@@ -10,8 +10,11 @@
  *           acknowledges (receipts) and otherwise keeps its shape
  *
  * While the server traces, `herald` and `event` end with `"traceId":"<32 hex>"`; `flat` and
- * `flat-ack` never carry it, since there the data's own fields share the top level.
+ * `flat-ack` never carry it, since there the data's own fields share the top level. The same holds
+ * for `"tags":{…}` (before `traceId`), present only on events published with tags.
  */
+
+import type { EventTags } from "./tag-filter.js";
 
 export type EnvelopeName = "herald" | "event" | "flat" | "flat-ack";
 
@@ -26,6 +29,8 @@ export interface EventFields {
   readonly timestamp: string;
   /** The event's trace id, only while the server traces (EventFrame.traceId). */
   readonly traceId?: string | undefined;
+  /** The event's tags, only when it was published with some (EventFrame.tags). */
+  readonly tags?: EventTags | undefined;
 }
 
 /**
@@ -34,7 +39,9 @@ export interface EventFields {
  */
 export function encodeEvent(fields: EventFields, data: unknown, dataJson: string, envelope: EnvelopeName): string {
   // With tracing off traceId is absent: the frame is byte for byte what it was without tracing.
-  const tail = fields.traceId === undefined ? "}" : `,"traceId":${JSON.stringify(fields.traceId)}}`;
+  // Likewise an event published without tags has no `tags` key.
+  const tagged = fields.tags === undefined ? "" : `,"tags":${JSON.stringify(fields.tags)}`;
+  const tail = fields.traceId === undefined ? `${tagged}}` : `${tagged},"traceId":${JSON.stringify(fields.traceId)}}`;
   const meta = `,"channel":${JSON.stringify(fields.channel)},"data":${dataJson},"offset":${fields.offset},"epoch":${JSON.stringify(fields.epoch)},"timestamp":"${fields.timestamp}"${tail}`;
   switch (envelope) {
     case "herald":

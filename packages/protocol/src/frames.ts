@@ -1,6 +1,7 @@
 /** Frame shapes of wire protocol v1. Every frame is one JSON object with a string `type`. */
 
 import type { ErrorCode } from "./codes.js";
+import type { EventTags } from "./tag-filter.js";
 
 /** A position in a channel's stream. `offset` grows by exactly 1 per event; `epoch` changes when history is lost. */
 export interface StreamPosition {
@@ -101,6 +102,8 @@ export interface EventFrame<T = unknown> {
    * always the last event sent to this subscription.
    */
   delta?: true;
+  /** The tags the event was published with, only when it had some (see tag-filter.ts). */
+  tags?: EventTags;
 }
 
 export interface PingFrame {
@@ -141,6 +144,8 @@ export interface SubscribeFrame {
   token?: string;
   /** Asks for events as deltas where the namespace allows them; granted when `subscribed` repeats it. */
   delta?: DeltaFormat;
+  /** Only events whose tags pass this filter are sent (grammar in tag-filter.ts). */
+  filter?: string;
 }
 
 export interface UnsubscribeFrame {
@@ -155,6 +160,7 @@ export interface PublishFrame {
   channel: string;
   event: string;
   data: unknown;
+  tags?: EventTags;
 }
 
 export interface AuthFrame {

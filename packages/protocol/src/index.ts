@@ -21,3 +21,5 @@ export { encodeEvent, ENVELOPES } from "./envelope.js";
 export type { EnvelopeName, EventFields } from "./envelope.js";
 export { FORMAT_PARAM, FORMAT_SUBPROTOCOLS, WIRE_FORMATS, requestedWireFormat } from "./wire-format.js";
 export type { WireFormat } from "./wire-format.js";
+// compileTagFilter and tagsProblem: from "@herald/protocol/tag-filter", so that bundles that do not use them leave them out.
+export type { EventTags, TagFilter, TagFilterResult } from "./tag-filter.js";

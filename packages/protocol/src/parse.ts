@@ -6,7 +6,8 @@
 import type { ErrorCode } from "./codes.js";
 import { channelProblem, eventTypeProblem } from "./channel.js";
 import { channelMatches, isChannelPattern, patternProblem } from "./channel-pattern.js";
-import type { ClientFrame, StreamPosition } from "./frames.js";
+import type { ClientFrame, StreamPosition, SubscribeFrame } from "./frames.js";
+import { tagsProblem, type EventTags } from "./tag-filter.js";
 
 export type ParseResult =
   | { ok: true; frame: ClientFrame }
@@ -72,23 +73,14 @@ export function validateClientFrame(value: unknown): ParseResult {
       const problem = channelProblem(value.channel);
       if (problem) return fail(typeof value.channel === "string" ? "invalid_channel" : "invalid_frame", problem, id);
       if (value.positions !== undefined) return fail("invalid_frame", "subscribe.positions is only for a pattern channel (one with *); use since", id);
-      const frame: ClientFrame = { type: "subscribe", channel: value.channel as string };
+      const frame: SubscribeFrame = { type: "subscribe", channel: value.channel as string };
       if (id !== undefined) frame.id = id;
       if (value.since !== undefined && value.since !== null) {
         const since = parseSince(value.since);
         if (typeof since === "string") return fail("invalid_since", since, id);
         frame.since = since;
       }
-      if (value.token !== undefined) {
-        if (typeof value.token !== "string") return fail("invalid_frame", "subscribe.token must be a string", id);
-        frame.token = value.token;
-      }
-      if (value.delta !== undefined) {
-        const problem = deltaProblem(value.delta);
-        if (problem) return fail("unsupported_delta", `subscribe.delta: ${problem}`, id);
-        frame.delta = "fossil";
-      }
-      return { ok: true, frame };
+      return withSubscribeOptions(value, frame, id);
     }
     case "unsubscribe": {
       const problem = typeof value.channel === "string" && isChannelPattern(value.channel) ? patternProblem(value.channel)?.message : channelProblem(value.channel);
@@ -105,6 +97,11 @@ export function validateClientFrame(value: unknown): ParseResult {
       if (!("data" in value)) return fail("invalid_frame", "publish.data is missing (use null for no data)", id);
       const frame: ClientFrame = { type: "publish", channel: value.channel as string, event: value.event as string, data: value.data };
       if (id !== undefined) frame.id = id;
+      if (value.tags !== undefined && value.tags !== null) {
+        const problem = tagsProblem(value.tags);
+        if (problem) return fail("invalid_tags", `publish.${problem}`, id);
+        frame.tags = value.tags as EventTags;
+      }
       return { ok: true, frame };
     }
     case "ack": {
@@ -129,7 +126,7 @@ function parsePatternSubscribe(value: Json, pattern: string, id: string | number
   if (value.since !== undefined && value.since !== null) {
     return fail("invalid_since", "a pattern subscribe takes positions {\"<channel>\": {epoch, offset}, ...} instead of since", id);
   }
-  const frame: ClientFrame = { type: "subscribe", channel: pattern };
+  const frame: SubscribeFrame = { type: "subscribe", channel: pattern };
   if (id !== undefined) frame.id = id;
   if (value.positions !== undefined && value.positions !== null) {
     const positions = parsePositions(value.positions);
@@ -138,9 +135,24 @@ function parsePatternSubscribe(value: Json, pattern: string, id: string | number
     if (outside !== undefined) return fail("invalid_since", `positions names ${outside}, which ${pattern} does not match`, id);
     frame.positions = positions;
   }
+  return withSubscribeOptions(value, frame, id);
+}
+
+/** A subscribe's `token`, `delta` and `filter`, the same for a channel and a pattern. */
+function withSubscribeOptions(value: Json, frame: SubscribeFrame, id: string | number | undefined): ParseResult {
   if (value.token !== undefined) {
     if (typeof value.token !== "string") return fail("invalid_frame", "subscribe.token must be a string", id);
     frame.token = value.token;
+  }
+  if (value.delta !== undefined) {
+    const problem = deltaProblem(value.delta);
+    if (problem) return fail("unsupported_delta", `subscribe.delta: ${problem}`, id);
+    frame.delta = "fossil";
+  }
+  // Compiled where the subscription is made (once), which answers a bad one with invalid_filter.
+  if (value.filter !== undefined && value.filter !== null) {
+    if (typeof value.filter !== "string") return fail("invalid_filter", "subscribe.filter must be a string such as \"symbol=BTC\"", id);
+    frame.filter = value.filter;
   }
   return { ok: true, frame };
 }

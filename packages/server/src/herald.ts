@@ -220,11 +220,14 @@ export class Herald {
     await this.pusher?.start();
   }
 
-  /** Publishes one event in-process, exactly as POST /api/publish would. */
-  async publish(channel: string, type: string, data: unknown = null): Promise<PublishResult> {
+  /**
+   * Publishes one event in-process, exactly as POST /api/publish would; `options.tags` (string →
+   * string) are what subscribers' filters match (`invalid_tags` when they are not valid).
+   */
+  async publish(channel: string, type: string, data: unknown = null, options: { tags?: Record<string, string> } = {}): Promise<PublishResult> {
     if (!this.accepting) throw new HeraldError("shutting_down", "Herald is shutting down");
     // An embedding app that traces its requests (its own OpenTelemetry SDK) gets the event in its trace.
-    const event: StreamEvent = await this.hub.publish(channel, type, data, undefined, undefined, activeTraceContext());
+    const event: StreamEvent = await this.hub.publish(channel, type, data, undefined, undefined, activeTraceContext(), options.tags);
     return publishReceipt(event);
   }
 

@@ -15,7 +15,7 @@
  *   `connected` the tabs subscribe again from their positions, as after any reconnect.
  */
 
-import type { EventFrame, StreamPosition } from "@herald/protocol";
+import type { EventFrame, StreamPosition, TagFilter } from "@herald/protocol";
 import { Herald, type HeraldOptions } from "../herald.js";
 import type { ChannelState, Subscription, SubscriptionErrorContext } from "../subscription.js";
 import type { IncomingFrame } from "../transports/transport.js";
@@ -33,6 +33,11 @@ interface TabChannel {
   since?: StreamPosition | undefined;
   /** Live events held back while the gap before them is read from history. */
   held?: EventFrame[] | undefined;
+  /**
+   * The tab's tag filter. The shared connection holds the channel unfiltered (tabs may filter it
+   * differently) and each tab gets only what passes its own; positions stay the connection's.
+   */
+  filter?: TagFilter | undefined;
 }
 
 interface Tab {
@@ -115,12 +120,12 @@ export class ShareHost {
     const tab = this.tabs.get(message.tab);
     if (!tab) return;
     const frame = message.frame;
-    if (frame.type === "subscribe") this.subscribe(tab, frame.channel, frame.id, frame.since);
+    if (frame.type === "subscribe") this.subscribe(tab, frame.channel, frame.id, frame.since, frame.filter);
     else if (frame.type === "unsubscribe") {
       this.release(tab, frame.channel);
       this.send(tab, { type: "unsubscribed", id: frame.id, channel: frame.channel });
     } else if (frame.type === "publish") {
-      this.herald.publish(frame.channel, frame.event, frame.data).then(
+      this.herald.publish(frame.channel, frame.event, frame.data, frame.tags === undefined ? {} : { tags: frame.tags }).then(
         (published) => this.send(tab, { ...published, id: frame.id }),
         (error: { code?: string; message: string }) => this.send(tab, { type: "error", id: frame.id, code: error.code ?? "disconnected", message: error.message }),
       );
@@ -196,11 +201,32 @@ export class ShareHost {
     return shared;
   }
 
-  private subscribe(tab: Tab, name: string, id: string | number | undefined, since: StreamPosition | undefined): void {
+  private subscribe(tab: Tab, name: string, id: string | number | undefined, since: StreamPosition | undefined, filterText: string | undefined): void {
     const shared = this.hostChannel(name);
     const channel: TabChannel = { live: false, id, since };
     tab.channels.set(name, channel);
     shared.tabs.add(tab);
+    if (filterText === undefined) return this.settle(shared, tab, channel);
+    // The filter compiler loads on first use, so that the core every page loads goes without it.
+    // Meanwhile the tab's answer waits as for a gap (`held`); what arrives is in `recent` or history.
+    const compiling: EventFrame[] = (channel.held = []);
+    void import("@herald/protocol/tag-filter").then(({ compileTagFilter }) => {
+      if (tab.channels.get(name) !== channel || channel.held !== compiling) return;
+      channel.held = undefined;
+      const compiled = compileTagFilter(filterText);
+      if (compiled.ok) {
+        channel.filter = compiled.matches;
+        return this.settle(shared, tab, channel);
+      }
+      this.release(tab, name);
+      this.send(tab, { type: "error", id, channel: name, code: "invalid_filter", message: compiled.message });
+    });
+  }
+
+  /** Answers a tab's subscribe as the connection's channel stands: subscribed, refused, or still on its way. */
+  private settle(shared: HostChannel, tab: Tab, channel: TabChannel): void {
+    const { id } = channel;
+    const name = shared.name;
     const { status, error } = shared.state.state;
     if (status === "subscribed") this.answer(shared, tab, channel);
     else if (status === "failed" && error) this.send(tab, { type: "error", id, channel: name, code: error.code, message: error.message });
@@ -216,8 +242,8 @@ export class ShareHost {
       channel.id = channel.held = undefined;
       channel.live = true;
       this.send(tab, { type: "subscribed", id, channel: shared.name, epoch: at.epoch, offset: at.offset, recovered });
-      for (const frame of missed) this.send(tab, frame);
-      for (const frame of held) this.send(tab, frame);
+      for (const frame of missed) if (passes(channel, frame)) this.send(tab, frame);
+      for (const frame of held) if (passes(channel, frame)) this.send(tab, frame);
     };
     if (!since || since.epoch !== at.epoch) return reply(false, []);
     if (since.offset >= at.offset) return reply(true, []);
@@ -242,7 +268,7 @@ export class ShareHost {
     for (const tab of shared.tabs) {
       const channel = tab.channels.get(shared.name);
       if (channel?.held) channel.held.push(frame);
-      else if (channel?.live) this.send(tab, frame);
+      else if (channel?.live && passes(channel, frame)) this.send(tab, frame);
     }
   }
 
@@ -260,4 +286,8 @@ export class ShareHost {
     this.channels.delete(name);
     shared.handle.unsubscribe();
   }
+}
+
+function passes(channel: TabChannel, frame: EventFrame): boolean {
+  return channel.filter === undefined || channel.filter(frame.tags);
 }

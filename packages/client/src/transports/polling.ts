@@ -68,9 +68,11 @@ export class PollingTransport extends HttpTransport {
       const at = now[channel] ?? { epoch: "", offset: 0 };
       const from = sent[channel];
       // The server answers a channel without a gap with its events after `from`, or with `from`
-      // itself when nothing came; after a gap, with the current position and no events.
+      // itself when nothing came; after a gap, with the current position and no events. A
+      // filtered channel's cursor also passes events its filter dropped: with `recovered` (no
+      // channel of the answer had a gap) that is no gap either.
       const delivered = answer.updates.some((update) => update.channel === channel);
-      const continuous = from !== undefined && from.epoch === at.epoch && (delivered || from.offset === at.offset);
+      const continuous = from !== undefined && from.epoch === at.epoch && (answer.recovered || delivered || from.offset === at.offset);
       if (first || (!answer.recovered && !continuous)) {
         const subscribed: IncomingFrame = { type: "subscribed", channel, epoch: at.epoch, offset: at.offset, recovered: continuous };
         if (answer.receipts?.includes(channel)) subscribed.receipts = true;

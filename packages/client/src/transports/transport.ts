@@ -18,6 +18,8 @@ export interface ChannelRequest {
   since?: StreamPosition;
   /** A pattern's matched channels and their positions (the cursor carries them). */
   positions?: Record<string, StreamPosition>;
+  /** The subscription's tag filter, if any. */
+  filter?: string;
 }
 
 export interface TransportCallbacks {
@@ -77,10 +79,13 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 /** Close code used when a transport ended without a WebSocket close frame (network error, HTTP failure). */
 export const ABNORMAL_CLOSURE = 1006;
 
-/** Adds `?channel=a&channel=b` (and the token) to an HTTP URL. */
+/** Adds `?channel=a&channel=b` (with `filter[a]=…` for a filtered one, and the token) to an HTTP URL. */
 export function streamUrl(base: string, path: string, context: TransportContext, extra: Record<string, string>): string {
   const url = new URL(path, base);
-  for (const { channel } of context.channels) url.searchParams.append("channel", channel);
+  for (const { channel, filter } of context.channels) {
+    url.searchParams.append("channel", channel);
+    if (filter !== undefined) url.searchParams.set(`filter[${channel}]`, filter);
+  }
   if (context.token) url.searchParams.set("token", context.token);
   for (const [key, value] of Object.entries(extra)) url.searchParams.set(key, value);
   return url.toString();

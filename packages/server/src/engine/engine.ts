@@ -52,7 +52,7 @@
  *    died before `completeDue` is handed out again after the lease (never lost, possibly repeated).
  */
 
-import type { StreamPosition } from "@herald/protocol";
+import type { EventTags, StreamPosition } from "@herald/protocol";
 
 /** One event as stored in a stream. */
 export interface StreamEvent {
@@ -72,6 +72,8 @@ export interface StreamEvent {
    * names the trace id. Absent while tracing is off.
    */
   readonly trace?: string;
+  /** The tags the event was published with, when it had some: kept in history, sent with the event, matched by subscribers' filters. */
+  readonly tags?: EventTags;
 }
 
 /**
@@ -200,7 +202,7 @@ export interface Engine {
   readonly name: string;
   start(handler: EngineHandler): Promise<void>;
   close(): Promise<void>;
-  publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string): Promise<PublishedEvent>;
+  publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string, tags?: EventTags): Promise<PublishedEvent>;
   /** The record of an idempotency key used on this channel within its TTL, or undefined. */
   recall(channel: string, key: string): Promise<IdempotencyRecord | undefined>;
   /** Calls are counted per channel: delivery stops only when every subscribe has had its unsubscribe. */

@@ -16,7 +16,7 @@
  * CONTROL_METHOD and gathers the answers (see EngineHost).
  */
 
-import type { StreamPosition } from "@herald/protocol";
+import type { EventTags, StreamPosition } from "@herald/protocol";
 import {
   ENGINE_TIMEOUT,
   ENGINE_UNAVAILABLE,
@@ -80,8 +80,8 @@ export class IpcEngine implements Engine {
     if (this.peer.connected) await this.peer.call(RELEASE_METHOD).catch(() => undefined);
   }
 
-  publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string): Promise<PublishedEvent> {
-    return this.forward("publish", channel, type, data, options, idempotency, sender, trace) as Promise<PublishedEvent>;
+  publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string, tags?: EventTags): Promise<PublishedEvent> {
+    return this.forward("publish", channel, type, data, options, idempotency, sender, trace, tags) as Promise<PublishedEvent>;
   }
 
   recall(channel: string, key: string): Promise<IdempotencyRecord | undefined> {

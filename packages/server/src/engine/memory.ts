@@ -9,7 +9,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { channelMatches, type StreamPosition } from "@herald/protocol";
+import { channelMatches, type EventTags, type StreamPosition } from "@herald/protocol";
 import {
   viaJson,
   type Engine,
@@ -88,7 +88,7 @@ export class MemoryEngine implements Engine {
     this.handler = undefined;
   }
 
-  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string): Promise<PublishedEvent> {
+  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string, tags?: EventTags): Promise<PublishedEvent> {
     const now = Date.now();
     // Check and append run in one synchronous step, so two publishes with one key store once.
     const recorded = idempotency === undefined ? undefined : this.recallAt(channel, idempotency.key, now);
@@ -98,6 +98,7 @@ export class MemoryEngine implements Engine {
     let event: StreamEvent = sender === undefined ? { channel, type, data, epoch: stream.epoch, offset: stream.offset, time: now } : { channel, type, data, epoch: stream.epoch, offset: stream.offset, time: now, sender };
     // Kept in history too, so a poll, a recovery or the history API name the event's trace.
     if (trace !== undefined) event = { ...event, trace };
+    if (tags !== undefined) event = { ...event, tags };
     if (options.historySize > 0) {
       stream.events.push(event);
       this.ttlByChannel.set(channel, options.historyTtlMs);

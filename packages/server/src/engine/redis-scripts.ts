@@ -63,7 +63,8 @@ end
  * KEYS: meta, stream, and optionally the idempotency record. ARGV: type, data (JSON), historySize,
  * historyTtlMs, metaTtlMs, candidate epoch, pub/sub channel, publish command (SPUBLISH or
  * PUBLISH), idempotency record TTL in ms, sender (JSON, or '' for none), traceparent ('' for none;
- * sent with the live message and kept in the stream entry as field 'tp').
+ * sent with the live message and kept in the stream entry as field 'tp'), tags (JSON, or '' for
+ * none; kept as field 'tg').
  * Returns {epoch, offset, time, replayed (0/1)}. With a record key that already exists nothing is
  * stored and the recorded {epoch, offset, time} come back with replayed 1; else the record is
  * written with the event, in the same atomic step.
@@ -84,14 +85,15 @@ local offset = redis.call('HINCRBY', meta, 'offset', 1)
 local last_time = tonumber(redis.call('HGET', meta, 'time')) or 0
 if now < last_time then now = last_time end
 redis.call('HSET', meta, 'time', now, 'size', size, 'ttl', ttl)
-local sender, trace = ARGV[10], ARGV[11]
+local sender, trace, tags = ARGV[10], ARGV[11], ARGV[12]
 if size > 0 then
-  if sender == '' and trace == '' then
+  if sender == '' and trace == '' and tags == '' then
     redis.call('XADD', stream, 'MAXLEN', size, offset .. '-0', 't', event_type, 'd', data, 'ms', now)
   else
     local extra = {}
     if sender ~= '' then extra[#extra + 1] = 's'; extra[#extra + 1] = sender end
     if trace ~= '' then extra[#extra + 1] = 'tp'; extra[#extra + 1] = trace end
+    if tags ~= '' then extra[#extra + 1] = 'tg'; extra[#extra + 1] = tags end
     redis.call('XADD', stream, 'MAXLEN', size, offset .. '-0', 't', event_type, 'd', data, 'ms', now, unpack(extra))
   end
   trim_expired(now - ttl)
@@ -105,6 +107,7 @@ local message = '{"epoch":' .. cjson.encode(epoch) .. ',"offset":' .. offset .. 
   ',"type":' .. cjson.encode(event_type) .. ',"data":' .. data
 if sender ~= '' then message = message .. ',"sender":' .. sender end
 if trace ~= '' then message = message .. ',"trace":' .. cjson.encode(trace) end
+if tags ~= '' then message = message .. ',"tags":' .. tags end
 message = message .. '}'
 redis.call(ARGV[8], ARGV[7], message)
 if idem then redis.call('SET', idem, epoch .. ' ' .. offset .. ' ' .. now, 'PX', tonumber(ARGV[9])) end
@@ -115,7 +118,7 @@ return {epoch, offset, now, 0}
  * KEYS: meta, stream. ARGV: since ('' for none), limit ('' for none), historySize ('' to use the
  * stored one), historyTtlMs (same), metaTtlMs, candidate epoch.
  * Returns {epoch, offset, complete (0/1), flat events: offset, type, data, time, sender ('' for
- * none), traceparent ('' for none), offset, ...}.
+ * none), traceparent ('' for none), tags (JSON, '' for none), offset, ...}.
  * The position is read in the same atomic step as the events, so it is never older than them.
  */
 const HISTORY = `${PRELUDE}
@@ -157,13 +160,14 @@ end
 local flat = {}
 for _, entry in ipairs(entries) do
   local fields = entry[2]
-  local t, d, ms, sender, trace
+  local t, d, ms, sender, trace, tags
   for i = 1, #fields, 2 do
     if fields[i] == 't' then t = fields[i + 1]
     elseif fields[i] == 'd' then d = fields[i + 1]
     elseif fields[i] == 'ms' then ms = fields[i + 1]
     elseif fields[i] == 's' then sender = fields[i + 1]
-    elseif fields[i] == 'tp' then trace = fields[i + 1] end
+    elseif fields[i] == 'tp' then trace = fields[i + 1]
+    elseif fields[i] == 'tg' then tags = fields[i + 1] end
   end
   flat[#flat + 1] = string.match(entry[1], '^(%d+)')
   flat[#flat + 1] = t
@@ -171,6 +175,7 @@ for _, entry in ipairs(entries) do
   flat[#flat + 1] = ms
   flat[#flat + 1] = sender or ''
   flat[#flat + 1] = trace or ''
+  flat[#flat + 1] = tags or ''
 end
 return {epoch, offset, complete, flat}
 `;

@@ -64,7 +64,7 @@
  */
 
 import { createHash, randomBytes } from "node:crypto";
-import type { StreamPosition } from "@herald/protocol";
+import type { EventTags, StreamPosition } from "@herald/protocol";
 import {
   ENGINE_TIMEOUT,
   ENGINE_UNAVAILABLE,
@@ -277,7 +277,7 @@ export class RedisEngine implements Engine {
     await Promise.all([this.topology.close(), subscribers?.close()]);
   }
 
-  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string): Promise<PublishedEvent> {
+  async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string, tags?: EventTags): Promise<PublishedEvent> {
     const keys = idempotency === undefined ? this.streamKeys(channel) : [...this.streamKeys(channel), this.idempotencyKey(channel, idempotency.key)];
     // Either connection to the channel's server dropping is the first sign the server may be gone:
     // refused now, the event surely was not stored (503); sent into a dead connection, its
@@ -300,6 +300,7 @@ export class RedisEngine implements Engine {
           idempotency?.ttlMs ?? 0,
           sender === undefined ? "" : JSON.stringify(sender),
           trace ?? "",
+          tags === undefined ? "" : JSON.stringify(tags),
         ]),
       )) as [string, number, number, number];
     } catch (error) {
@@ -309,8 +310,8 @@ export class RedisEngine implements Engine {
       throw error;
     }
     const event = { channel, type, data: data ?? null, epoch: reply[0], offset: Number(reply[1]), time: Number(reply[2]), replayed: reply[3] === 1 };
-    if (sender === undefined && trace === undefined) return event;
-    return { ...event, ...(sender === undefined ? {} : { sender }), ...(trace === undefined ? {} : { trace }) };
+    if (sender === undefined && trace === undefined && tags === undefined) return event;
+    return { ...event, ...(sender === undefined ? {} : { sender }), ...(trace === undefined ? {} : { trace }), ...(tags === undefined ? {} : { tags }) };
   }
 
   async recall(channel: string, key: string): Promise<IdempotencyRecord | undefined> {
@@ -596,10 +597,11 @@ export class RedisEngine implements Engine {
     )) as [string, number, number, string[]];
     const [epoch, offset, complete, flat] = reply;
     const events: StreamEvent[] = [];
-    for (let i = 0; i < flat.length; i += 6) {
+    for (let i = 0; i < flat.length; i += 7) {
       let event: StreamEvent = { channel, epoch, offset: Number(flat[i]), type: flat[i + 1]!, data: JSON.parse(flat[i + 2]!), time: Number(flat[i + 3]) };
       if (flat[i + 4]) event = { ...event, sender: JSON.parse(flat[i + 4]!) as EventSender };
       if (flat[i + 5]) event = { ...event, trace: flat[i + 5]! };
+      if (flat[i + 6]) event = { ...event, tags: JSON.parse(flat[i + 6]!) as EventTags };
       events.push(event);
     }
     return { epoch, offset: Number(offset), complete: complete === 1, events };
@@ -614,7 +616,7 @@ export class RedisEngine implements Engine {
       if (topic === this.controlTopic || topic === this.ownReplyTopic) this.receiveControl(topic, message);
       return;
     }
-    const parsed = JSON.parse(message) as { epoch: string; offset: number; time: number; type: string; data: unknown; trace?: string };
+    const parsed = JSON.parse(message) as { epoch: string; offset: number; time: number; type: string; data: unknown; trace?: string; tags?: EventTags };
     held.parked.push({ channel: held.channel, ...parsed });
     this.drain(held);
   }

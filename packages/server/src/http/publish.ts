@@ -4,6 +4,7 @@
  *   {"channel":"user:42","type":"balance_update","data":{…}}
  *   {"channels":["user:1","user:2"],"type":"notice","data":{…}}
  *   {"events":[{"channel":"bets","type":"bet_resolved","data":{…}}, …]}
+ *   any event may carry "tags":{"symbol":"BTC"} (string → string), matched by subscribers' filters
  *
  * Answers `{"published":[{"channel","type","epoch","offset","timestamp"}, …]}` in request order.
  * Every event of a batch is validated before any is published, so a bad batch publishes nothing.
@@ -16,9 +17,10 @@
  */
 
 import type { FastifyInstance } from "fastify";
-import { channelProblem, eventTypeProblem } from "@herald/protocol";
+import { channelProblem, eventTypeProblem, type EventTags } from "@herald/protocol";
 import { type IdempotencyKey, type PublishedEvent } from "../engine/engine.js";
 import { publishReceipt } from "../hub/event-frame.js";
+import { checkedTags } from "../hub/tags.js";
 import type { HttpContext } from "../transports/http-context.js";
 import { backendCredential } from "../auth/backend-credential.js";
 import { requireJson } from "../transports/json-body.js";
@@ -29,6 +31,7 @@ interface PublishItem {
   channel: string;
   type: string;
   data: unknown;
+  tags: EventTags | undefined;
 }
 
 export function registerPublish(app: FastifyInstance, context: HttpContext): void {
@@ -77,7 +80,7 @@ export function registerPublish(app: FastifyInstance, context: HttpContext): voi
     for (const [index, item] of items.entries()) {
       let event: PublishedEvent;
       try {
-        event = await context.hub.publish(item.channel, item.type, item.data, eventKey(index), undefined, trace);
+        event = await context.hub.publish(item.channel, item.type, item.data, eventKey(index), undefined, trace, item.tags);
       } catch (error) {
         endSpan(span, error);
         throw outcomeError(error, index, idempotencyKey);
@@ -131,6 +134,7 @@ function readEvent(entry: unknown, where: string): PublishItem[] {
   const { channel, channels, type, data } = entry as Record<string, unknown>;
   const typeProblem = eventTypeProblem(type);
   if (typeProblem) throw new HeraldError(typeProblem.code, `${where}.type: ${typeProblem.message}`);
+  const tags = checkedTags((entry as Record<string, unknown>).tags, where);
   if (!("data" in (entry as object))) throw new HeraldError("invalid_body", `${where}.data is missing (use null for no data)`);
   let targets: unknown[];
   if (channels !== undefined) {
@@ -145,6 +149,6 @@ function readEvent(entry: unknown, where: string): PublishItem[] {
     const problem = channelProblem(target);
     const field = channels === undefined ? `${where}.channel` : `${where}.channels[${index}]`;
     if (problem) throw new HeraldError(typeof target === "string" ? "invalid_channel" : "invalid_body", `${field}: ${problem}`);
-    return { channel: target as string, type: type as string, data };
+    return { channel: target as string, type: type as string, data, tags };
   });
 }

@@ -2,8 +2,8 @@
  * How a stored event is described to clients, built in one place so that every way out writes
  * the same JSON (key order included):
  *
- *   event frame   {type, channel, data, offset, epoch, timestamp, traceId?}   WebSocket, SSE, polling, history, admin feed
- *                 (traceId only while tracing is on, from the event's traceparent)
+ *   event frame   {type, channel, data, offset, epoch, timestamp, tags?, traceId?}   WebSocket, SSE, polling, history, admin feed
+ *                 (tags only on events published with tags; traceId only while tracing is on, from the event's traceparent)
  *   receipt       {channel, type, epoch, offset, timestamp}         POST /api/publish, herald.publish()
  *
  * The frame is the herald envelope's object form; PreparedEvent encodes the same fields as text
@@ -43,9 +43,11 @@ export function eventTimestamp(event: Pick<StreamEvent, "time">): string {
 
 /** `timestamp` may be passed when the caller already formatted it. */
 export function eventFrame(event: StreamEvent, timestamp: string = eventTimestamp(event)): EventFrame {
-  const { type, channel, data, offset, epoch, trace } = event;
-  // `trace` is set only while tracing is on; off, the frame has no traceId key at all.
-  return trace === undefined ? { type, channel, data, offset, epoch, timestamp } : { type, channel, data, offset, epoch, timestamp, traceId: traceIdOf(trace)! };
+  const { type, channel, data, offset, epoch, trace, tags } = event;
+  // `trace` is set only while tracing is on; off, the frame has no traceId key at all. Same for tags.
+  const frame: EventFrame = tags === undefined ? { type, channel, data, offset, epoch, timestamp } : { type, channel, data, offset, epoch, timestamp, tags };
+  if (trace !== undefined) frame.traceId = traceIdOf(trace)!;
+  return frame;
 }
 
 export function publishReceipt(event: Omit<StreamEvent, "data">): PublishResult {

@@ -24,7 +24,7 @@
  */
 
 import type { IncomingHttpHeaders } from "node:http";
-import { channelProblem, CloseCodes, eventTypeProblem, isChannelPattern, patternProblem, type DeltaFormat, type PatternChannelState, type StreamPosition, type SubscribedFrame } from "@herald/protocol";
+import { channelProblem, CloseCodes, eventTypeProblem, isChannelPattern, patternProblem, type DeltaFormat, type EventTags, type PatternChannelState, type StreamPosition, type SubscribedFrame } from "@herald/protocol";
 import type { Authorizer } from "./authorizer.js";
 import { InFlight } from "./in-flight.js";
 import type { Engine, EventSender, HistoryQuery, HistoryResult, IdempotencyKey, PresenceEntry, PublishedEvent, StreamEvent } from "../engine/engine.js";
@@ -40,6 +40,7 @@ import type { HubStats } from "./stats.js";
 import { Subscription } from "./subscription.js";
 import { PatternIndex } from "./pattern-index.js";
 import { PatternSubscription } from "./pattern-subscription.js";
+import { checkedTags, compiledFilter } from "./tags.js";
 import { HeraldError } from "../shared/herald-error.js";
 import { SpanKind, contextFromTraceparent, endSpan, startSpan, traceparentOf, type TraceContext } from "../shared/tracing.js";
 
@@ -65,6 +66,8 @@ export interface SubscribeRequest {
   readonly automatic?: boolean;
   /** Events as deltas, where the namespace has `delta: true` and the transport can carry them. */
   readonly delta?: DeltaFormat;
+  /** A tag filter (grammar in @herald/protocol's tag-filter.ts): only the events it passes are sent. */
+  readonly filter?: string;
 }
 
 export interface HubOptions {
@@ -231,17 +234,21 @@ export class Hub {
     if (isChannelPattern(channel)) return this.subscribePattern(session, channel, request);
     const problem = channelProblem(channel);
     if (problem) throw new HeraldError("invalid_channel", problem);
+    // Compiled once, before anything is held: a bad filter refuses the subscribe and leaves nothing behind.
+    const filter = request.filter === undefined ? undefined : compiledFilter(request.filter);
     if (session.closed) return;
     const held = session.subscriptions.get(channel);
     if (held) {
       const start = this.automaticStarts.get(held);
       if (start === undefined || held.recovering) throw new HeraldError("already_subscribed", `already subscribed to ${channel}`);
+      held.filter = filter;
       return this.adopt(session, held, start, request);
     }
     if (this.subscriptionCount(session) >= this.maxSubscriptions) {
       throw new HeraldError("too_many_subscriptions", `a connection may hold ${this.maxSubscriptions} subscriptions; unsubscribe from one first`);
     }
     const subscription = new Subscription(session, channel);
+    subscription.filter = filter;
     // Reserve the name before any await, so two quick subscribes to one channel cannot both pass.
     session.subscriptions.set(channel, subscription);
     // Each await below may outlast the connection: after it, a subscription whose session closed
@@ -277,7 +284,9 @@ export class Hub {
         if (recovered) figures.recovered += 1;
         else figures.notRecovered += 1;
       }
-      const latest = cached ? history.events.find((event) => event.offset === history.offset) : undefined;
+      const newest = cached ? history.events.find((event) => event.offset === history.offset) : undefined;
+      // A filtered subscriber starts from the latest event only when the filter passes it.
+      const latest = newest && (filter === undefined || filter(newest.tags)) ? newest : undefined;
       const subscribed: SubscribedFrame = { type: "subscribed", channel, epoch: history.epoch, offset: history.offset, recovered };
       if (options.receipts) subscribed.receipts = true;
       if (cached) subscribed.cache = latest ? "hit" : "miss";
@@ -377,16 +386,17 @@ export class Hub {
    * but the publish hooks run again (idempotently) to finish what a failed first answer left undone.
    * A `sender` connection does not receive the event (see EventSender).
    */
-  async publish(channel: string, type: string, data: unknown, idempotency?: IdempotencyKey, sender?: EventSender, trace?: TraceContext): Promise<PublishedEvent> {
+  async publish(channel: string, type: string, data: unknown, idempotency?: IdempotencyKey, sender?: EventSender, trace?: TraceContext, tags?: EventTags): Promise<PublishedEvent> {
     const problem = channelProblem(channel);
     if (problem) throw new HeraldError("invalid_channel", problem);
     const typeProblem = eventTypeProblem(type);
     if (typeProblem) throw new HeraldError(typeProblem.code, typeProblem.message);
+    const checked = checkedTags(tags);
     // While tracing is on, the append is a span of the publisher's trace, and its context travels with the event.
     const span = startSpan("herald.engine.append", trace, { "herald.channel": channel, "herald.event.type": type, "herald.engine": this.engine.name }, SpanKind.PRODUCER);
     let event: PublishedEvent;
     try {
-      event = await this.publishes.track(this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency, sender, traceparentOf(span)));
+      event = await this.publishes.track(this.engine.publish(channel, type, data === undefined ? null : data, this.namespaces.of(channel), idempotency, sender, traceparentOf(span), checked));
     } catch (error) {
       endSpan(span, error);
       throw error;
@@ -405,13 +415,13 @@ export class Hub {
   }
 
   /** Publishes on behalf of a client connection, where its namespace allows it. */
-  async publishFromClient(session: Session, channel: string, type: string, data: unknown): Promise<PublishedEvent> {
+  async publishFromClient(session: Session, channel: string, type: string, data: unknown, tags?: EventTags): Promise<PublishedEvent> {
     const options = this.namespaces.of(channel);
     if (!options.clientPublish) {
       throw new HeraldError("publish_forbidden", `clients may not publish to namespace "${options.namespace}"; publish through POST /api/publish`);
     }
     await this.authorizer.authorizePublish(session, channel);
-    return this.publish(channel, type, data);
+    return this.publish(channel, type, data, undefined, undefined, undefined, tags);
   }
 
   async history(channel: string, query: HistoryQuery): Promise<HistoryResult> {
@@ -473,14 +483,23 @@ export class Hub {
         });
       });
     };
+    // Each call waits for what came after the previous one: a caller may wait again (and read again).
+    const rearm = (): void => {
+      woken = false;
+      if (!released) for (const [, state] of states) state.waiters.add(wake);
+    };
     const next = (timeoutMs: number, signal?: AbortSignal): Promise<void> =>
       new Promise<void>((resolve) => {
-        if (woken || released || signal?.aborted) return resolve();
+        if (woken || released || signal?.aborted) {
+          rearm();
+          return resolve();
+        }
         const done = (): void => {
           clearTimeout(timer);
           signal?.removeEventListener("abort", done);
           for (const [, state] of states) state.waiters.delete(done);
           patternWaiters.delete(done);
+          rearm();
           resolve();
         };
         const timer = setTimeout(done, timeoutMs);
@@ -525,7 +544,7 @@ export class Hub {
       const event = events[i]!;
       if (event.offset <= subscription.lastOffset) continue;
       subscription.lastOffset = event.offset;
-      if (event.sender?.connectionId === session.id) continue;
+      if (!subscription.wants(event)) continue;
       const prepared = new PreparedEvent(event);
       session.deliver(prepared, subscription);
       this.stats.eventsDelivered += 1;
@@ -607,7 +626,9 @@ export class Hub {
     if (listed.length > this.maxPatternChannels) {
       throw new HeraldError("pattern_channel_limit", `positions lists ${listed.length} channels; one pattern subscription spans at most ${this.maxPatternChannels} (maxPatternChannels)`);
     }
-    const subscription = new PatternSubscription(session, pattern, request.token);
+    // Compiled once, before anything is held: a bad filter refuses the subscribe.
+    const filter = request.filter === undefined ? undefined : compiledFilter(request.filter);
+    const subscription = new PatternSubscription(session, pattern, request.token, undefined, filter);
     // Listed channels wait for their own recovery: events that arrive meanwhile are kept, not attached twice.
     for (const [channel] of listed) subscription.channels.set(channel, { state: "checking", seen: [] });
     if (!patterns) this.patternsOf.set(session, (patterns = new Map()));
@@ -684,6 +705,7 @@ export class Hub {
     }
     if (!pattern.active || session.closed) return undefined;
     const subscription = new Subscription(session, channel);
+    subscription.filter = pattern.filter;
     const state = this.hold(channel);
     state.subscribers.add(subscription);
     pattern.channels.set(channel, { state: "attached", subscription });

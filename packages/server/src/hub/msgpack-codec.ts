@@ -66,13 +66,20 @@ function nonJson(value: unknown, depth: number): string | undefined {
  * An event as an envelope's map, with the fields in the order of its JSON text (encodeEvent in
  * @herald/protocol): herald and event add `traceId` while tracing, flat and flat-ack never do.
  */
+/** The JSON frame's optional tail, in its order: `tags` (events published with tags), then `traceId` (while tracing). */
+function withOptional(frame: Record<string, unknown>, tags: EventFields["tags"], traceId: string | undefined): Record<string, unknown> {
+  if (tags !== undefined) frame.tags = tags;
+  if (traceId !== undefined) frame.traceId = traceId;
+  return frame;
+}
+
 export function eventMap(fields: EventFields, data: unknown, envelope: EnvelopeName): Record<string, unknown> {
-  const { type, channel, offset, epoch, timestamp, traceId } = fields;
+  const { type, channel, offset, epoch, timestamp, traceId, tags } = fields;
   switch (envelope) {
     case "herald":
-      return traceId === undefined ? { type, channel, data, offset, epoch, timestamp } : { type, channel, data, offset, epoch, timestamp, traceId };
+      return withOptional({ type, channel, data, offset, epoch, timestamp }, tags, traceId);
     case "event":
-      return traceId === undefined ? { event: type, channel, data, offset, epoch, timestamp } : { event: type, channel, data, offset, epoch, timestamp, traceId };
+      return withOptional({ event: type, channel, data, offset, epoch, timestamp }, tags, traceId);
     case "flat":
     case "flat-ack": {
       const position = envelope === "flat-ack" ? { channel, offset } : undefined;

@@ -6,6 +6,7 @@
  * of a single-channel subscription.
  */
 
+import type { TagFilter } from "@herald/protocol";
 import type { StreamEvent } from "../engine/engine.js";
 import type { Subscriber, Subscription } from "./subscription.js";
 
@@ -33,6 +34,8 @@ export class PatternSubscription {
      * matching event's channel, and its poll reads the channel by cursor.
      */
     readonly notify?: (channel: string) => void,
+    /** The subscribe's tag filter, given to each channel's Subscription. */
+    readonly filter?: TagFilter,
   ) {}
 
   /** The channels delivered to the session. */

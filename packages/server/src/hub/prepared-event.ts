@@ -86,8 +86,8 @@ export class PreparedEvent {
   }
 
   private fields(): EventFields {
-    const { type, channel, offset, epoch, trace } = this.event;
-    return { type, channel, offset, epoch, timestamp: this.timestamp, traceId: traceIdOf(trace) };
+    const { type, channel, offset, epoch, trace, tags } = this.event;
+    return { type, channel, offset, epoch, timestamp: this.timestamp, traceId: traceIdOf(trace), tags };
   }
 
   /** The frame as UTF-8 bytes, so that sending to many WebSockets does not re-encode the string each time. */

@@ -5,8 +5,13 @@
  * While the subscription is recovering (history being read and sent), live events are parked in
  * `pending`; when recovery ends they are replayed through `offer`, which drops every event at or
  * below `lastOffset`, so an event both in history and in the live stream is sent once.
+ *
+ * An event the subscription does not send (its own connection's, or one its tag filter drops)
+ * still moves `lastOffset` on: the subscription has seen it, so neither recovery nor the parked
+ * replay counts it as missing.
  */
 
+import type { TagFilter } from "@herald/protocol";
 import type { StreamEvent } from "../engine/engine.js";
 import { PreparedEvent } from "./prepared-event.js";
 
@@ -32,6 +37,8 @@ export class Subscription {
   /** The last event actually sent to the client, which a delta must start from. */
   private sentEpoch = "";
   private sentOffset = -1;
+  /** Only events whose tags pass it are sent; none: every event. */
+  filter: TagFilter | undefined;
 
   constructor(
     readonly session: Subscriber,
@@ -51,8 +58,7 @@ export class Subscription {
     if (event.epoch === this.epoch && event.offset <= this.lastOffset) return false;
     this.epoch = event.epoch;
     this.lastOffset = event.offset;
-    // An event never goes back to the connection it came from (EventSender).
-    if (event.sender?.connectionId === this.session.id) return false;
+    if (!this.wants(event)) return false;
     this.session.deliver(prepared, this);
     return true;
   }
@@ -68,6 +74,13 @@ export class Subscription {
     this.sentEpoch = event.epoch;
     this.sentOffset = event.offset;
     return follows;
+  }
+
+  /** Whether an event in order is sent to the session (else it is only counted as seen). */
+  wants(event: StreamEvent): boolean {
+    // An event never goes back to the connection it came from (EventSender).
+    if (event.sender?.connectionId === this.session.id) return false;
+    return this.filter === undefined || this.filter(event.tags);
   }
 
   /** Ends recovery: replays parked live events in order and switches to live delivery. */

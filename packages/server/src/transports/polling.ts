@@ -21,13 +21,15 @@
 
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { channelMatches, encodeCursor, isChannelPattern, type CacheResult, type Cursor, type EventFrame } from "@herald/protocol";
+import { channelMatches, encodeCursor, isChannelPattern, type CacheResult, type Cursor, type EventFrame, type TagFilter } from "@herald/protocol";
 import { parseDuration } from "../config/duration.js";
 import type { HttpContext } from "./http-context.js";
 import { PassiveSession } from "../hub/passive-session.js";
 import type { Session } from "../hub/session.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
 import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
+import { filtersFromQuery } from "./query-filters.js";
+import { compiledFilter } from "../hub/tags.js";
 import { HeraldError } from "../shared/herald-error.js";
 
 
@@ -38,6 +40,17 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     const query = request.query as Record<string, unknown>;
     const named = channelsFromQuery(query.channel, config.maxSubscriptionsPerConnection, true);
     const patterns = named.filter(isChannelPattern);
+    // Compiled once per request; a filtered-out event moves the channel's cursor on all the same.
+    // A pattern's filter applies to each channel it matches (filtersFor).
+    const filters = new Map([...filtersFromQuery(query, named)].map(([name, text]) => [name, compiledFilter(text)]));
+    const filtersFor = (channels: readonly string[]): ReadonlyMap<string, TagFilter> => {
+      for (const channel of channels) {
+        if (filters.has(channel)) continue;
+        const pattern = patterns.find((candidate) => filters.has(candidate) && channelMatches(candidate, channel));
+        if (pattern !== undefined) filters.set(channel, filters.get(pattern)!);
+      }
+      return filters;
+    };
     const cursor = cursorFromText(firstString(query.since), "since");
     const timeoutText = firstString(query.timeout);
     const timeout = timeoutText === undefined ? 0 : parseDuration(/^\d+$/.test(timeoutText) ? Number(timeoutText) : timeoutText);
@@ -68,14 +81,16 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       hub.addSession(session);
       watch = hub.watch(channels, patterns);
       await watch.ready;
-      let answer = await read(channels, cursor, Math.min(limit, config.polling.maxEvents));
-      if (answer.count === 0 && answer.recovered && timeout > 0 && context.accepting() && !aborted.signal.aborted) {
-        await watch.next(Math.min(timeout, config.polling.maxTimeout), aborted.signal);
+      let answer = await read(channels, cursor, Math.min(limit, config.polling.maxEvents), filtersFor(channels));
+      // Waits again after events its filters all dropped, until the time is up.
+      const deadline = Date.now() + Math.min(timeout, config.polling.maxTimeout);
+      while (answer.count === 0 && answer.recovered && timeout > 0 && context.accepting() && !aborted.signal.aborted && Date.now() < deadline) {
+        await watch.next(deadline - Date.now(), aborted.signal);
         endedByServer(session);
         // Channels that started matching a pattern during the wait: their retained history is read.
         const found = await readable(session, [...watch.discovered].slice(0, config.maxPatternChannels), token);
         channels.push(...found);
-        answer = await read(channels, answer.next, Math.min(limit, config.polling.maxEvents));
+        answer = await read(channels, answer.next, Math.min(limit, config.polling.maxEvents), filtersFor(channels));
       }
       endedByServer(session);
       // Serialised here, once, so the bytes counted are the bytes sent.
@@ -117,7 +132,7 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     if (session.ended.aborted && session.lastError) throw new HeraldError(session.lastError.code, session.lastError.message);
   }
 
-  async function read(channels: string[], cursor: Cursor | undefined, limit: number) {
+  async function read(channels: string[], cursor: Cursor | undefined, limit: number, filters: ReadonlyMap<string, TagFilter>) {
     const updates: EventFrame[] = [];
     const next: Cursor = {};
     let recovered = true;
@@ -131,11 +146,14 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       const continuous = since === undefined || (since.epoch === history.epoch && history.complete && since.offset <= history.offset);
       if (!continuous) recovered = false;
       const events = since && !continuous ? [] : history.events;
-      for (const event of events) updates.push(new PreparedEvent(event).frame());
+      const filter = filters.get(channel);
+      for (const event of events) if (filter === undefined || filter(event.tags)) updates.push(new PreparedEvent(event).frame());
+      // The cursor passes events the filter dropped too: they were seen.
       const last = events[events.length - 1];
       // Without a position the answer holds the retained history: in a cache namespace, say
       // whether its newest event is the channel's latest, for a client that starts from it.
-      if (since === undefined && hub.channelOptions(channel).cache) (cache ??= {})[channel] = last && last.offset === history.offset ? "hit" : "miss";
+      const latestSent = last !== undefined && last.offset === history.offset && (filter === undefined || filter(last.tags));
+      if (since === undefined && hub.channelOptions(channel).cache) (cache ??= {})[channel] = latestSent ? "hit" : "miss";
       next[channel] = last ? { epoch: last.epoch, offset: last.offset } : { epoch: history.epoch, offset: since && continuous ? since.offset : history.offset };
     }
     return { updates, next, count: updates.length, recovered, cache };

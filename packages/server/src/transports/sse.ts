@@ -11,6 +11,7 @@ import type { HttpContext } from "./http-context.js";
 import { SseSession } from "./sse-session.js";
 import { SseHeartbeat, SseStream } from "./sse-stream.js";
 import { channelsFromQuery, cursorFromText, firstString, positionsMatching } from "./query.js";
+import { filtersFromQuery } from "./query-filters.js";
 import type { SubscribeRequest } from "../hub/hub.js";
 import { HeraldError } from "../shared/herald-error.js";
 
@@ -24,6 +25,7 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
     const deltaAsked = query.delta !== undefined;
     const problem = deltaAsked ? deltaProblem(query.delta) : undefined;
     if (problem) throw new HeraldError("unsupported_delta", `delta: ${problem}`);
+    const filters = filtersFromQuery(query, channels);
     const lastEventId = firstString(request.headers["last-event-id"]) ?? firstString(query.lastEventId);
     const cursor = cursorFromText(lastEventId, "Last-Event-ID");
     const arrival = context.admission.arrival(request.raw, query);
@@ -60,7 +62,8 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
       const since = cursor?.[channel];
       // A pattern resumes each of its channels the cursor holds (the cursor names real channels).
       const positions = isChannelPattern(channel) ? positionsMatching(cursor, channel) : undefined;
-      const subscribe: SubscribeRequest = { ...(since ? { since } : {}), ...(positions ? { positions } : {}), ...(token ? { token } : {}), ...(deltaAsked ? { delta: "fossil" as const } : {}) };
+      const filter = filters.get(channel);
+      const subscribe: SubscribeRequest = { ...(since ? { since } : {}), ...(positions ? { positions } : {}), ...(token ? { token } : {}), ...(deltaAsked ? { delta: "fossil" as const } : {}), ...(filter === undefined ? {} : { filter }) };
       try {
         await context.hub.subscribe(session, channel, subscribe);
       } catch (error) {

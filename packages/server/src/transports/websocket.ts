@@ -285,7 +285,7 @@ export class WebSocketTransport {
         await hub.receipts.acknowledge(session, frame.channel, frame.offset);
         return;
       case "publish": {
-        const event = await hub.publishFromClient(session, frame.channel, frame.event, frame.data);
+        const event = await hub.publishFromClient(session, frame.channel, frame.event, frame.data, frame.tags);
         const published = { type: "published" as const, channel: frame.channel, epoch: event.epoch, offset: event.offset };
         session.sendFrame(frame.id === undefined ? published : { ...published, id: frame.id });
         return;

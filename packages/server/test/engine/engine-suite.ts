@@ -343,6 +343,26 @@ export function runEngineSuite(name: string, options: EngineSuiteOptions): void 
       assert.deepEqual(history.events.map((e) => e.data), [{ typing: true }, null]);
     });
 
+    it("keeps an event's tags live, through history and through recovery after a gap; events without tags have none", async () => {
+      const node = await start();
+      const ch = channel("tags");
+      await node.engine.subscribe(ch);
+      const btc = { symbol: "BTC", "user:id": "7", note: 'quoted "x" and ü' };
+      const sent = await node.engine.publish(ch, "fill", { qty: 1 }, KEEP, undefined, undefined, undefined, btc);
+      assert.deepEqual(sent.tags, btc);
+      await node.engine.publish(ch, "plain", null, KEEP);
+      await node.engine.publish(ch, "fill", { qty: 2 }, KEEP, undefined, { connectionId: "c1" }, undefined, { symbol: "ETH" });
+      const live = await node.waitFor(ch, 3);
+      assert.deepEqual(live.map((e) => e.tags), [btc, undefined, { symbol: "ETH" }]);
+      assert.equal("tags" in live[1]!, false);
+      // What a subscriber coming back with `since` reads: the events after its position, tags and all.
+      const recovered = await node.engine.history(ch, { since: 1 }, KEEP);
+      assert.equal(recovered.complete, true);
+      assert.deepEqual(recovered.events.map((e) => [e.offset, e.tags, e.sender?.connectionId]), [[2, undefined, undefined], [3, { symbol: "ETH" }, "c1"]]);
+      const newest = await node.engine.history(ch, { limit: 1 }, KEEP);
+      assert.deepEqual(newest.events.map((e) => e.tags), [{ symbol: "ETH" }]);
+    });
+
     it("joins and leaves presence atomically: of two joins at once exactly one sees the other, and info is kept", async () => {
       const [a, b] = options.shared ? [await start(), await start()] : [await start(), undefined];
       const other = b ?? a;
