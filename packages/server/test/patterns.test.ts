@@ -59,6 +59,32 @@ for (const { name, skip, engine } of engines) {
     });
     const publish = (channel: string, data: unknown, type = "order") => publisher.herald.publish(channel, type, data);
 
+    it("a pattern with a tag filter gets only the matching events of every channel it matches", async () => {
+      const client = await TestClient.open(`${hub.wsUrl}/ws`);
+      const subscribed = await client.subscribe("orders:tagged-*", { filter: "symbol=BTC" });
+      assert.equal(subscribed.type, "subscribed");
+      await publisher.herald.publish("orders:tagged-1", "order", { n: 1 }, { tags: { symbol: "ETH" } });
+      await publisher.herald.publish("orders:tagged-1", "order", { n: 2 }, { tags: { symbol: "BTC" } });
+      await publisher.herald.publish("orders:tagged-2", "order", { n: 3 }, { tags: { symbol: "ETH" } });
+      await publisher.herald.publish("orders:tagged-2", "order", { n: 4 }, { tags: { symbol: "BTC" } });
+      await publisher.herald.publish("orders:tagged-1", "order", { n: 5 }, { tags: { symbol: "BTC" } });
+      const events = await client.take(3, isEvent);
+      // Order holds per channel (a channel's first event waits for its permission, so channels may interleave).
+      const perChannel = (channel: string): number[] => events.filter((event) => event.channel === channel).map((event) => (event.data as { n: number }).n);
+      assert.deepEqual([perChannel("orders:tagged-1"), perChannel("orders:tagged-2")], [[2, 5], [4]]);
+      assert.deepEqual(events.map((event) => event.tags), [{ symbol: "BTC" }, { symbol: "BTC" }, { symbol: "BTC" }]);
+      assert.equal(client.frames.some((frame) => isEvent(frame) && (frame.data as { n: number }).n % 2 === 1 && (frame.data as { n: number }).n !== 5), false);
+      await client.close();
+    });
+
+    it("a pattern subscribe with a filter that does not parse is refused with invalid_filter", async () => {
+      const client = await TestClient.open(`${hub.wsUrl}/ws`);
+      const refused = await client.subscribe("orders:*", { id: "f", filter: "symbol in (BTC" });
+      assert.equal(refused.type, "error");
+      assert.equal(refused.code, "invalid_filter");
+      await client.close();
+    });
+
     it("user 42 subscribing to user:* gets user:42's events only, each with its real channel", async () => {
       const client = await TestClient.open(`${hub.wsUrl}/ws?token=${await hs256({ sub: "42" }, { expiresIn: "1h" })}`);
       const subscribed = await client.subscribe("user:*", { id: "p" });
