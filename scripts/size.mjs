@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Prints the size of the browser client as a user's bundler would ship it: the public entry
 // bundled with esbuild (code splitting on, as in an app), minified, then gzipped. The core is the
-// entry and what it imports statically (goal: under 8 KB); the tab-sharing and state-sync code are
+// entry and what it imports statically (goal: under 9 KB, see docs/decisions.md); the tab-sharing and state-sync code are
 // chunks the client imports on demand, printed on their own, as are the SharedWorker script and the
 // MessagePack codec (an entry of its own that the app imports and passes as `format`).
 import { build } from "esbuild";
@@ -67,11 +67,11 @@ const codecCode = codec.outputFiles[0].contents;
 const msgpackSize = { min: codecCode.length, gzip: gzipSync(codecCode, { level: 9 }).length };
 const coreSize = sizes(core);
 const workerSize = sizes(worker);
-console.log(`@herald/client: ${kb(coreSize.min)} min, ${kb(coreSize.gzip)} min+gzip (goal < 8 KB)`);
+console.log(`@herald/client: ${kb(coreSize.min)} min, ${kb(coreSize.gzip)} min+gzip (goal < 9 KB)`);
 for (const [name, chunks] of lazy) {
   const size = sizes(chunks);
   console.log(`  ${name}, loaded on demand: ${kb(size.min)} min, ${kb(size.gzip)} min+gzip`);
 }
 console.log(`  @herald/client/msgpack (format: msgpack), imported by the app: ${kb(msgpackSize.min)} min, ${kb(msgpackSize.gzip)} min+gzip`);
 console.log(`  share-worker script (whole client inside): ${kb(workerSize.min)} min, ${kb(workerSize.gzip)} min+gzip`);
-if (process.argv.includes("--check") && coreSize.gzip > 8 * 1024) process.exit(1);
+if (process.argv.includes("--check") && coreSize.gzip > 9 * 1024) process.exit(1);
