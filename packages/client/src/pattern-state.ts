@@ -9,6 +9,7 @@
  */
 
 import type { EventFrame, SubscribedFrame } from "@herald/protocol";
+import type { DeltaDecoder } from "./delta.js";
 import { ChannelState } from "./subscription.js";
 
 export function followPattern(state: ChannelState): void {
@@ -17,13 +18,21 @@ export function followPattern(state: ChannelState): void {
   // The syntax of channel-pattern.ts (`*` for any run, the rest literal; `.` and `+` are a
   // channel's only RegExp characters), written out so that the core bundle does not carry it.
   state.matcher = new RegExp(`^${state.channel.replace(/[.+]/g, "\\$&").replace(/\*/g, ".*")}$`, "s");
-  state.event = (frame: EventFrame): boolean => {
-    // The base class tracks one position: lend it the channel's own for the duplicate check.
+  // Deltas apply to the previous event of the same channel: each channel keeps its own base.
+  let bases: Record<string, Uint8Array | undefined> = {};
+  state.event = (frame: EventFrame, decode?: DeltaDecoder): boolean => {
+    // The base class tracks one position and one delta base: lend it the channel's own.
     state.position = positions[frame.channel];
-    const fresh = ChannelState.prototype.event.call(state, frame);
-    if (state.position) positions[frame.channel] = state.position;
-    state.position = undefined;
-    return fresh;
+    state.deltaBase = bases[frame.channel];
+    try {
+      const fresh = ChannelState.prototype.event.call(state, frame, decode);
+      if (state.position) positions[frame.channel] = state.position;
+      bases[frame.channel] = state.deltaBase;
+      return fresh;
+    } finally {
+      state.position = undefined;
+      state.deltaBase = undefined;
+    }
   };
   state.subscribed = (frame: SubscribedFrame): void => {
     for (const [channel, { epoch, offset, recovered }] of Object.entries(frame.channels ?? {})) {
@@ -33,6 +42,8 @@ export function followPattern(state: ChannelState): void {
       if (since) state.emitter.emit("recovery_failed", { channel, since, epoch, offset });
     }
     state.sinceSent = undefined;
+    // After every `subscribed` the server sends each channel whole before any delta.
+    bases = {};
     ChannelState.prototype.subscribed.call(state, frame);
     state.position = undefined;
   };

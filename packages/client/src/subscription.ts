@@ -138,7 +138,7 @@ export class ChannelState implements ChannelView {
    * `subscribed` said `delta`): the next delta applies to it. Reset by every `subscribed`, after
    * which the server sends a full event first.
    */
-  private deltaBase: Uint8Array | undefined;
+  deltaBase: Uint8Array | undefined;
   private deltas = false;
   /** Sees every event delivered, in order, whatever its type: the sharing host forwards them to the tabs. */
   tap: ((frame: EventFrame) => void) | undefined;

@@ -234,6 +234,39 @@ describe("delta compression through @herald/client", () => {
     });
   }
 
+  it("websocket: a pattern subscription hands whole data of interleaved channels, each rebuilt from its own channel's deltas", async () => {
+    const frames: string[] = [];
+    const client = new Herald({ url: hub.url, transports: ["websocket"], WebSocket: recordingWebSocket(frames) });
+    try {
+      const subscription = client.subscribe("wallet:pattern-*");
+      const ready = until(() => subscription.state.status === "subscribed", "subscribed");
+      subscription.watch(ready.poke);
+      client.connect();
+      await ready.done;
+      const received: Array<[string, unknown]> = [];
+      const all = until(() => received.length >= 30, "30 events");
+      subscription.onEvent((frame) => {
+        received.push([frame.channel, frame.data]);
+        all.poke();
+      });
+      const wallets = [new Wallet(prng(11)), new Wallet(prng(12)), new Wallet(prng(13))];
+      const expected: Array<[string, unknown]> = [];
+      for (let i = 0; i < 30; i++) {
+        const wallet = wallets[i % 3]!;
+        wallet.mutate();
+        const channel = `wallet:pattern-${i % 3}`;
+        expected.push([channel, JSON.parse(JSON.stringify(wallet.state))]);
+        await hub.herald.publish(channel, "balance_update", expected.at(-1)![1]);
+      }
+      await all.done;
+      const byChannel = (list: Array<[string, unknown]>, channel: string): unknown[] => list.filter(([name]) => name === channel).map(([, data]) => data);
+      for (let i = 0; i < 3; i++) assert.deepEqual(byChannel(received, `wallet:pattern-${i}`), byChannel(expected, `wallet:pattern-${i}`));
+      assert.ok(frames.filter((text) => text.includes('"delta":true')).length >= 20, "the channels' events after their first came as deltas");
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it("asks for no deltas with delta: false", async () => {
     const frames: string[] = [];
     const client = new Herald({ url: hub.url, transports: ["websocket"], WebSocket: recordingWebSocket(frames), delta: false });

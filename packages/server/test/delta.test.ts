@@ -48,6 +48,38 @@ describe("delta compression (WebSocket, herald envelope)", () => {
     }
   });
 
+  it("a pattern subscription gets deltas per matched channel, each against that channel's previous event", async () => {
+    const client = await TestClient.open(`${hub.wsUrl}/ws`);
+    try {
+      const subscribed = await client.subscribe("wallet:p-*", { id: 2, delta: "fossil" });
+      assert.equal(subscribed.type, "subscribed");
+      assert.equal(subscribed.delta, "fossil");
+      const a = [balance(1), balance(2), balance(3), balance(4)];
+      const b = [balance(10), balance(20), balance(30), balance(40)];
+      // Interleaved: each delta must start from its own channel's previous event, not the pattern's.
+      for (let i = 0; i < 4; i++) {
+        await hub.herald.publish("wallet:p-a", "balance_update", a[i]);
+        await hub.herald.publish("wallet:p-b", "balance_update", b[i]);
+      }
+      const events = await client.take(8, isEvent);
+      const rebuilt = new Map<string, string[]>();
+      for (const frame of events) {
+        const list = rebuilt.get(frame.channel as string) ?? [];
+        list.push(frame.delta === true ? applied(list[list.length - 1]!, frame) : JSON.stringify(frame.data));
+        rebuilt.set(frame.channel as string, list);
+      }
+      assert.deepEqual(rebuilt.get("wallet:p-a"), a.map((data) => JSON.stringify(data)));
+      assert.deepEqual(rebuilt.get("wallet:p-b"), b.map((data) => JSON.stringify(data)));
+      // A channel's first event attaches it (the node starts holding it then): its first two events
+      // come whole, every later one as a delta.
+      for (const channel of ["wallet:p-a", "wallet:p-b"]) {
+        assert.deepEqual(events.filter((frame) => frame.channel === channel).map((frame) => frame.delta === true), [false, false, true, true], channel);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
   it("sends the full event when the delta is not smaller than the data", async () => {
     const client = await TestClient.open(`${hub.wsUrl}/ws`);
     try {

@@ -628,7 +628,9 @@ export class Hub {
     }
     // Compiled once, before anything is held: a bad filter refuses the subscribe.
     const filter = request.filter === undefined ? undefined : compiledFilter(request.filter);
-    const subscription = new PatternSubscription(session, pattern, request.token, undefined, filter);
+    // A pattern names its namespace (patternProblem), so the namespace's delta option holds for every channel it matches.
+    const delta = request.delta === "fossil" && this.namespaces.of(pattern).delta && session.takesDeltas;
+    const subscription = new PatternSubscription(session, pattern, request.token, undefined, filter, delta);
     // Listed channels wait for their own recovery: events that arrive meanwhile are kept, not attached twice.
     for (const [channel] of listed) subscription.channels.set(channel, { state: "checking", seen: [] });
     if (!patterns) this.patternsOf.set(session, (patterns = new Map()));
@@ -645,6 +647,7 @@ export class Hub {
       const channels: Record<string, PatternChannelState> = {};
       for (const result of attached) if (result) channels[result.subscription.channel] = result.state;
       const subscribed: SubscribedFrame = { type: "subscribed", channel: pattern, epoch: "", offset: 0, recovered: listed.length > 0 && attached.every((result) => result?.state.recovered === true), channels };
+      if (delta) subscribed.delta = "fossil";
       session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
       for (const result of attached) {
         if (!result || gone()) continue;
@@ -706,6 +709,7 @@ export class Hub {
     if (!pattern.active || session.closed) return undefined;
     const subscription = new Subscription(session, channel);
     subscription.filter = pattern.filter;
+    subscription.delta = pattern.delta;
     const state = this.hold(channel);
     state.subscribers.add(subscription);
     pattern.channels.set(channel, { state: "attached", subscription });

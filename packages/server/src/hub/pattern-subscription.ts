@@ -36,6 +36,8 @@ export class PatternSubscription {
     readonly notify?: (channel: string) => void,
     /** The subscribe's tag filter, given to each channel's Subscription. */
     readonly filter?: TagFilter,
+    /** Granted deltas (asked, the namespace sends them, the transport carries them): each channel's Subscription gets them. */
+    readonly delta = false,
   ) {}
 
   /** The channels delivered to the session. */
