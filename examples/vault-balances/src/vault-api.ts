@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import type { Herald } from "@herald/server";
 import { VaultError, Vaults, type VaultEvent } from "./vault.js";
+import { OperatorFeed } from "./operator-feed.js";
 
 // The same rule as the route's `pubkey` parameter in herald.yaml (base58, 32 to 44 characters).
 const owner = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{32,44}$/, "owner must be a base58 Solana public key");
@@ -23,6 +24,7 @@ const bodies = {
 
 export function registerVaultApi(app: FastifyInstance, herald: Herald, vaults = new Vaults()): void {
   const publisher = new OrderedPublisher(herald);
+  const feed = new OperatorFeed(vaults);
 
   app.get<{ Params: { owner: string } }>("/vault/balance/:owner", async (request, reply) => {
     const parsed = owner.safeParse(request.params.owner);
@@ -42,6 +44,9 @@ export function registerVaultApi(app: FastifyInstance, herald: Herald, vaults = 
         throw error;
       }
       await publisher.publish(`vault:${parsed.data.owner}`, events);
+      // The desks' view, on a channel of its own: what the seed's devices receive does not change.
+      const snapshot = feed.snapshot(parsed.data.owner, events);
+      await publisher.publish(snapshot.channel, [{ type: "vault_snapshot", data: snapshot.data }], snapshot.tags);
       return vaults.balance(parsed.data.owner);
     });
 
@@ -67,10 +72,10 @@ class OrderedPublisher {
 
   constructor(private readonly herald: Herald) {}
 
-  publish(channel: string, events: VaultEvent[]): Promise<void> {
+  publish(channel: string, events: Array<{ type: string; data: unknown }>, tags?: Record<string, string>): Promise<void> {
     const previous = this.tails.get(channel) ?? Promise.resolve();
     const done = previous.then(async () => {
-      for (const event of events) await this.herald.publish(channel, event.type, event.data);
+      for (const event of events) await this.herald.publish(channel, event.type, event.data, tags === undefined ? {} : { tags });
     });
     const tail = done.catch(() => undefined);
     this.tails.set(channel, tail);

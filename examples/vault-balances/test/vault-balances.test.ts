@@ -15,10 +15,12 @@ import { buildPage } from "../../shared/build-page.js";
 import { browserTestSkip, launchChromium, untilSubscriptions, waitForText, type Chromium } from "../../shared/browser-test.js";
 import { runReadmeSteps } from "../../shared/readme-steps.js";
 import { startVaultExample, type VaultExample } from "../src/app.js";
+import { deskOf } from "../src/operator-feed.js";
 
 const skip = browserTestSkip("vault-balances");
 
 const owner = "HjxQC5jmM8JQrKmVLz29fvaVU428BQ3NzM7a3uQECt9m";
+const BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
 describe("example: vault balances", { skip }, () => {
   let pageDir = "";
@@ -83,6 +85,41 @@ describe("example: vault balances", { skip }, () => {
     } finally {
       await sdkTab.close();
       await seedTab.close();
+    }
+  });
+
+  it("the operator page follows every vault of its desk with one pattern, a tag filter and deltas; the other desk's vaults never reach it", async () => {
+    // Two vaults, one per desk (keys that differ in their last character).
+    const keys = [...BASE58].map((last) => owner.slice(0, -1) + last);
+    const north = keys.find((key) => deskOf(key) === "north")!;
+    const south = keys.find((key) => deskOf(key) === "south")!;
+    const operator = await chromium.browser.newPage();
+    const frames: string[] = [];
+    operator.on("websocket", (socket) => socket.on("framereceived", (frame) => frames.push(String(frame.payload))));
+    const post = async (operation: string, body: Record<string, unknown>): Promise<void> => {
+      const response = await fetch(`${example.url}/vault/${operation}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      assert.equal(response.status, 200, await response.text());
+    };
+    try {
+      await operator.goto(`${example.url}/?view=operator&desk=north`);
+      await waitForText(operator, "operator-status", "live");
+      await post("deposit", { owner: south, amount: 77_000_000 });
+      await post("deposit", { owner: north, amount: 100_000_000 });
+      await post("deposit", { owner: north, amount: 50_000_000 });
+      await post("lock", { owner: north, amount: 30_000_000, positionId: "pos_1" });
+      await post("deposit", { owner: north, amount: 20_000_000 });
+      await post("deposit", { owner: south, amount: 1_000_000 });
+      await waitForText(operator, `vault-${north}`, `${north.slice(0, 8)}…: 170.00 USDT total, 30.00 USDT locked in 1 position; last: deposit 20.00 USDT`);
+      // Published after the south vault's last change: once the north row shows it, nothing of the south vault is still coming.
+      await post("withdraw", { owner: north, amount: 10_000_000 });
+      await waitForText(operator, `vault-${north}`, `${north.slice(0, 8)}…: 160.00 USDT total, 30.00 USDT locked in 1 position; last: withdraw 10.00 USDT`);
+      assert.equal(await operator.evaluate((id) => document.getElementById(id) === null, `vault-${south}`), true, "the south desk's vault is not on the page");
+      const snapshots = frames.filter((text) => text.includes('"vault_snapshot"'));
+      assert.equal(snapshots.some((text) => text.includes(south)), false, "no frame of the south vault reached the page");
+      assert.equal(snapshots.length, 5, "one frame per change of the north vault");
+      assert.ok(snapshots.filter((text) => text.includes('"delta":true')).length >= 2, `snapshots after the channel's first came as deltas: ${snapshots.join("\n")}`);
+    } finally {
+      await operator.close();
     }
   });
 

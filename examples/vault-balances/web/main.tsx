@@ -1,6 +1,7 @@
 /**
  * The vault page. `?owner=<pubkey>` picks the vault; `?client=seed` shows the seed's own bare
  * WebSocket component instead of the one on Herald's SDK, so both can be compared side by side.
+ * `?view=operator&desk=north` is the operations desk's view of every vault it looks after.
  */
 
 import { StrictMode } from "react";
@@ -8,6 +9,7 @@ import { createRoot } from "react-dom/client";
 import { Herald } from "@herald/client";
 import { HeraldProvider } from "@herald/react";
 import { Operations } from "./Operations.js";
+import { OperatorView } from "./OperatorView.js";
 import { SeedVaultDashboard } from "./SeedVaultDashboard.js";
 import { VaultDashboard } from "./VaultDashboard.js";
 
@@ -15,17 +17,29 @@ const params = new URLSearchParams(location.search);
 const owner = params.get("owner") ?? "HjxQC5jmM8JQrKmVLz29fvaVU428BQ3NzM7a3uQECt9m";
 const herald = new Herald({ url: location.origin });
 
-createRoot(document.getElementById("root")!).render(
-  <StrictMode>
-    <h1>Collateral vault</h1>
-    <p className="owner">{owner}</p>
-    <Operations owner={owner} />
-    {params.get("client") === "seed" ? (
-      <SeedVaultDashboard userAddress={owner} />
-    ) : (
-      <HeraldProvider client={herald}>
-        <VaultDashboard owner={owner} />
-      </HeraldProvider>
-    )}
-  </StrictMode>,
-);
+const root = createRoot(document.getElementById("root")!);
+if (params.get("view") === "operator") {
+  // The operations desks' page: every vault of one desk, live (OperatorView.tsx).
+  const desk = params.get("desk") ?? "north";
+  root.render(
+    <StrictMode>
+      <h1>Collateral vaults: desk {desk}</h1>
+      <OperatorView herald={herald} desk={desk} />
+    </StrictMode>,
+  );
+} else {
+  root.render(
+    <StrictMode>
+      <h1>Collateral vault</h1>
+      <p className="owner">{owner}</p>
+      <Operations owner={owner} />
+      {params.get("client") === "seed" ? (
+        <SeedVaultDashboard userAddress={owner} />
+      ) : (
+        <HeraldProvider client={herald}>
+          <VaultDashboard owner={owner} />
+        </HeraldProvider>
+      )}
+    </StrictMode>,
+  );
+}
