@@ -95,6 +95,8 @@ describe("example: vault balances", { skip }, () => {
     const south = keys.find((key) => deskOf(key) === "south")!;
     const operator = await chromium.browser.newPage();
     const frames: string[] = [];
+    const errors: string[] = [];
+    operator.on("pageerror", (error) => errors.push(error.message));
     operator.on("websocket", (socket) => socket.on("framereceived", (frame) => frames.push(String(frame.payload))));
     const post = async (operation: string, body: Record<string, unknown>): Promise<void> => {
       const response = await fetch(`${example.url}/vault/${operation}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -117,6 +119,7 @@ describe("example: vault balances", { skip }, () => {
       const snapshots = frames.filter((text) => text.includes('"vault_snapshot"'));
       assert.equal(snapshots.some((text) => text.includes(south)), false, "no frame of the south vault reached the page");
       assert.equal(snapshots.length, 5, "one frame per change of the north vault");
+      assert.deepEqual(errors, [], "the page raised no error");
       assert.ok(snapshots.filter((text) => text.includes('"delta":true')).length >= 2, `snapshots after the channel's first came as deltas: ${snapshots.join("\n")}`);
     } finally {
       await operator.close();

@@ -15,10 +15,13 @@ import { VaultDashboard } from "./VaultDashboard.js";
 
 const params = new URLSearchParams(location.search);
 const owner = params.get("owner") ?? "HjxQC5jmM8JQrKmVLz29fvaVU428BQ3NzM7a3uQECt9m";
-const herald = new Herald({ url: location.origin });
+const operatorView = params.get("view") === "operator";
+// The operator view holds its own connection: tabs that share one get the union of their
+// subscriptions and filter on the client, and a desk's page should receive its desk's vaults only.
+const herald = new Herald({ url: location.origin, ...(operatorView ? { share: false } : {}) });
 
 const root = createRoot(document.getElementById("root")!);
-if (params.get("view") === "operator") {
+if (operatorView) {
   // The operations desks' page: every vault of one desk, live (OperatorView.tsx).
   const desk = params.get("desk") ?? "north";
   root.render(

@@ -236,8 +236,10 @@ export class ShareHost {
   private answer(shared: HostChannel, tab: Tab, channel: TabChannel): void {
     if (channel.id === undefined || channel.held) return;
     const id = channel.id;
-    const at = shared.state.position!;
-    const since = channel.since;
+    // A pattern has no position of its own (each matched channel has one): a tab's pattern starts
+    // live from the host's subscription, without recovery through the host.
+    const at = shared.state.position ?? { epoch: "", offset: 0 };
+    const since = shared.state.matcher ? undefined : channel.since;
     const reply = (recovered: boolean, missed: EventFrame[], held: EventFrame[] = []): void => {
       channel.id = channel.held = undefined;
       channel.live = true;
