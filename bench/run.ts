@@ -20,7 +20,7 @@ import { Child } from "./runner/child-process.js";
 import { Load } from "./runner/load.js";
 import { renderMarkdown, renderSvg, type BenchResults, type ServerName } from "./runner/report.js";
 import { fanout, idle, latency, manyChannels, storm, type Parameters, type ServerResults, type ServerUnderTest } from "./runner/scenarios.js";
-import { deltas } from "./runner/delta.js";
+import { deltaRun, sumRounds, type DeltaRun } from "./runner/delta.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -47,7 +47,7 @@ const FULL: Parameters = {
   manyChannelsBatch: { clients: 10_000, durationMs: 10_000, concurrency: 4, batch: 50 },
   // One channel for all: 1 event/s keeps the fan-out below saturation while 10,000 clients reconnect.
   storm: { clients: 10_000, rate: 1, beforeMs: 2_000 },
-  delta: { channels: 1_000, events: 20_000, concurrency: 8 },
+  delta: { channels: 1_000, events: 20_000, concurrency: 8, rounds: 3 },
   stallMs: 5_000,
 };
 
@@ -60,7 +60,7 @@ const QUICK: Parameters = {
   manyChannels: { clients: 200, durationMs: 1_500, concurrency: 8 },
   manyChannelsBatch: { clients: 200, durationMs: 1_500, concurrency: 4, batch: 10 },
   storm: { clients: 200, rate: 20, beforeMs: 500 },
-  delta: { channels: 50, events: 500, concurrency: 4 },
+  delta: { channels: 50, events: 500, concurrency: 4, rounds: 1 },
   stallMs: 3_000,
 };
 
@@ -124,13 +124,52 @@ const results: BenchResults = {
 log("building @herald/protocol and @herald/server (tsc -b)");
 execSync("npx tsc -b packages/protocol packages/server", { cwd: join(benchRoot, ".."), stdio: "inherit" });
 
+/** Runs one scenario of a server, logs its time, and keeps its failure in the server's errors instead of ending the run. */
+function stepFor(name: ServerName, out: ServerResults): (scenario: string, run: () => Promise<void>) => Promise<void> {
+  return async (scenario, run) => {
+    const t = Date.now();
+    try {
+      await run();
+      log(`${name} ${scenario}: ${((Date.now() - t) / 1e3).toFixed(1)}s`);
+    } catch (error) {
+      out.errors.push(`${scenario}: ${(error as Error).message}`);
+      log(`${name} ${scenario} failed: ${(error as Error).message}`);
+      await load.closeClients().catch(() => undefined);
+    }
+  };
+}
+
 const load = await Load.start(params.workers);
 try {
   for (const { name, kind, file, args: serverArgs, variant } of SERVERS) {
     if (only && !only.includes(name)) continue;
-    const execArgv = profile && name === "herald" ? ["--cpu-prof", `--cpu-prof-dir=${join(benchRoot, "results", "profiles")}`] : [];
+    const execArgv = profile && (name === "herald" || name === "herald-delta") ? ["--cpu-prof", `--cpu-prof-dir=${join(benchRoot, "results", "profiles")}`] : [];
     const out: ServerResults = { idle: [], errors: [] };
     results.servers[name] = out;
+    if (name === "herald-delta") {
+      const step = stepFor(name, out);
+      // Each half of each round on a fresh process (runner/delta.ts).
+      const halves: { off: DeltaRun[]; on: DeltaRun[] } = { off: [], on: [] };
+      for (let round = 1; round <= params.delta.rounds; round++) {
+        for (const side of ["off", "on"] as const) {
+          const fresh = await Child.start(name, file, execArgv, serverArgs).catch((error: Error) => {
+            out.errors.push(`start: ${error.message}`);
+          });
+          if (!fresh) continue;
+          const server: ServerUnderTest = { kind, urls: (fresh.ready.ports as number[]).map((port) => `http://127.0.0.1:${port}`), child: fresh.child };
+          await step(`delta ${side}, round ${round}`, async () => {
+            halves[side].push(await deltaRun(load, server, params.delta, params.stallMs, out.errors, side === "on"));
+          });
+          await load.closeClients();
+          await fresh.child.stop();
+        }
+      }
+      if (halves.off.length > 0 && halves.off.length === halves.on.length) {
+        const roundCpuRatios = halves.on.map((on, i) => on.serverCpuPerDeliveryUs / halves.off[i]!.serverCpuPerDeliveryUs);
+        out.delta = { off: sumRounds(halves.off), on: sumRounds(halves.on), roundCpuRatios };
+      }
+      continue;
+    }
     // A server that cannot start (a Redis Cluster without redis-cli, say) is a problem of the run, not its end.
     const started = await Child.start(name, file, execArgv, serverArgs).catch((error: Error) => {
       out.errors.push(`start: ${error.message}`);
@@ -139,25 +178,7 @@ try {
     if (!started) continue;
     const { child, ready } = started;
     const server: ServerUnderTest = { kind, urls: (ready.ports as number[]).map((port) => `http://127.0.0.1:${port}`), child };
-    const step = async (scenario: string, run: () => Promise<void>): Promise<void> => {
-      const t = Date.now();
-      try {
-        await run();
-        log(`${name} ${scenario}: ${((Date.now() - t) / 1e3).toFixed(1)}s`);
-      } catch (error) {
-        out.errors.push(`${scenario}: ${(error as Error).message}`);
-        log(`${name} ${scenario} failed: ${(error as Error).message}`);
-        await load.closeClients().catch(() => undefined);
-      }
-    };
-    if (name === "herald-delta") {
-      await step("delta off and on", async () => {
-        out.delta = await deltas(load, server, params.delta, params.stallMs, out.errors);
-      });
-      await load.closeClients();
-      await child.stop();
-      continue;
-    }
+    const step = stepFor(name, out);
     if (FANOUT_ONLY.has(name)) {
       await step("fan-out", async () => {
         out.fanout = await fanout(load, server, params.fanout, params.stallMs, out.errors);
@@ -225,7 +246,7 @@ if (quick) {
     if (kind === "herald-delta") {
       if (!r.delta) problems.push(`${kind}: delta scenario did not run`);
       else {
-        for (const [side, run] of Object.entries(r.delta)) {
+        for (const [side, run] of [["off", r.delta.off], ["on", r.delta.on]] as const) {
           if (run.lost !== 0 || run.delivered === 0 || run.duplicates !== 0) problems.push(`${kind}: delta ${side} delivered ${run.delivered}, lost ${run.lost}, duplicates ${run.duplicates}`);
         }
         if (!(r.delta.on.bytesPerDelivery < r.delta.off.bytesPerDelivery)) problems.push(`${kind}: delta on sent ${r.delta.on.bytesPerDelivery.toFixed(0)} B per delivery, not fewer than off (${r.delta.off.bytesPerDelivery.toFixed(0)} B)`);

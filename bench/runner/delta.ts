@@ -1,9 +1,9 @@
 /**
  * (i) Delta compression: realistic wallet payloads (about 1.5 KB of balance and positions, a few
  * fields changed per event; load/wallet.ts), one subscriber per channel, published in turn over
- * the channels. Run twice on the same Herald with the same events: on channels of a namespace
- * without deltas (`plain:`), and on a `delta: true` namespace (`wallet:`) whose subscribers ask
- * for `delta: "fossil"`. Reports WebSocket payload bytes and server CPU per delivery. With one
+ * the channels. Run twice with the same events, each time on a fresh Herald: on channels of a
+ * namespace without deltas (`plain:`), and on a `delta: true` namespace (`wallet:`) whose
+ * subscribers ask for `delta: "fossil"`. Reports WebSocket payload bytes and server CPU per delivery. With one
  * subscriber per channel every delta is computed for one delivery: the least favourable case for
  * CPU (a channel with more subscribers shares each delta among them).
  */
@@ -15,6 +15,8 @@ export interface DeltaParameters {
   channels: number;
   events: number;
   concurrency: number;
+  /** Off and on alternate this many times, each on a fresh process; the figures sum the rounds. */
+  rounds: number;
 }
 
 export interface DeltaRun {
@@ -32,15 +34,44 @@ export interface DeltaRun {
 export interface DeltaResult {
   off: DeltaRun;
   on: DeltaRun;
+  /** Each round's on / off server CPU per delivery: how far the machine's noise moves the ratio. */
+  roundCpuRatios: number[];
 }
 
-export async function deltas(load: Load, server: ServerUnderTest, p: DeltaParameters, stallMs: number, errors: string[]): Promise<DeltaResult> {
-  const off = await run(load, server, p, stallMs, errors, "plain:{i}", false);
-  const on = await run(load, server, p, stallMs, errors, "wallet:{i}", true);
-  return { off, on };
+/** Sums rounds of one half: events, deliveries, bytes and CPU add up; per-delivery figures are recomputed. */
+export function sumRounds(runs: DeltaRun[]): DeltaRun {
+  const sum = (pick: (run: DeltaRun) => number): number => runs.reduce((total, run) => total + pick(run), 0);
+  const delivered = sum((run) => run.delivered);
+  const wallMs = sum((run) => run.cpu.wallMs);
+  const serverCpuMs = sum((run) => run.cpu.serverCpuMs);
+  const loadCpuMs = sum((run) => run.cpu.loadCpuMs);
+  return {
+    channels: runs[0]!.channels,
+    events: sum((run) => run.events),
+    delivered,
+    lost: sum((run) => run.lost),
+    duplicates: sum((run) => run.duplicates),
+    bytesPerDelivery: sum((run) => run.bytesPerDelivery * run.delivered) / Math.max(1, delivered),
+    serverCpuPerDeliveryUs: (serverCpuMs * 1e3) / Math.max(1, delivered),
+    cpu: {
+      wallMs,
+      serverCpuMs,
+      loadCpuMs,
+      serverCores: serverCpuMs / wallMs,
+      loadCores: loadCpuMs / wallMs,
+      busiestWorkerCores: Math.max(...runs.map((run) => run.cpu.busiestWorkerCores)),
+      loadBound: runs.some((run) => run.cpu.loadBound),
+    },
+  };
 }
 
-async function run(load: Load, server: ServerUnderTest, p: DeltaParameters, stallMs: number, errors: string[], channel: string, delta: boolean): Promise<DeltaRun> {
+/**
+ * One half of the scenario: deltas off (`plain:` channels) or on (`wallet:` channels, subscribers
+ * asking for `delta: "fossil"`). Each half runs on a Herald process of its own (run.ts), so the
+ * history the first half leaves in memory does not weigh on the second half's garbage collection.
+ */
+export async function deltaRun(load: Load, server: ServerUnderTest, p: DeltaParameters, stallMs: number, errors: string[], delta: boolean): Promise<DeltaRun> {
+  const channel = delta ? "wallet:{i}" : "plain:{i}";
   const connected = await load.connect(server.kind, server.urls, p.channels, channel, "offsets", false, 0, delta);
   if (connected.failed > 0) errors.push(`delta ${delta ? "on" : "off"}: ${connected.failed} of ${p.channels} connections failed (${connected.firstError})`);
   // One full event per channel first: the measured events then each follow their channel's previous one.

@@ -1,6 +1,6 @@
 /**
  * Applies a Fossil delta (format: https://fossil-scm.org/home/doc/tip/www/delta_format.wiki),
- * as the server's `fossil-delta` package makes them. Only the applying half lives in the client,
+ * as the server makes them (any Fossil encoder's are the same format). Only the applying half lives in the client,
  * written here because it is a few hundred bytes where the package (both halves) is several KB.
  *
  * `delta` is the frame's `data` string, one character per delta byte (docs/protocol.md, "Delta

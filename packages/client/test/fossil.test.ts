@@ -3,20 +3,9 @@ import assert from "node:assert/strict";
 import { createDelta } from "fossil-delta";
 import { applyDelta } from "../src/fossil.js";
 import { prng } from "../../server/test/support/prng.js";
+import { edited } from "../../server/test/support/edited-bytes.js";
 
 const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("latin1");
-
-/** A target made from pieces of the source and new bytes, as an edited document is. */
-function edited(source: Uint8Array, random: () => number): Uint8Array {
-  const out: number[] = [];
-  while (out.length < source.length * 1.2 && random() < 0.97) {
-    if (source.length > 0 && random() < 0.7) {
-      const start = Math.floor(random() * source.length);
-      out.push(...source.subarray(start, start + Math.floor(random() * 64)));
-    } else for (let n = Math.floor(random() * 8); n > 0; n--) out.push(Math.floor(random() * 256));
-  }
-  return Uint8Array.from(out);
-}
 
 describe("the client's Fossil delta decoder", () => {
   it("rebuilds every target from the fossil-delta package's deltas, byte for byte", () => {

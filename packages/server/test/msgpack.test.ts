@@ -196,6 +196,10 @@ describe("MessagePack: one event, JSON and MessagePack subscribers", () => {
       const [a, b] = [await json.next("balance_update"), await packed.next("balance_update")];
       assert.deepEqual(b, a);
       assert.ok(packedBytes < jsonBytes, `${packedBytes} < ${jsonBytes}`);
+      // The namespace's bytes figure counts each frame as its subscriber received it.
+      const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+      const line = metrics.split("\n").find((text) => text.startsWith('herald_namespace_bytes_sent_total{namespace="user"'));
+      assert.equal(Number(line?.slice(line.lastIndexOf(" ") + 1)), jsonBytes + packedBytes);
       await Promise.all([json.close(), packed.close()]);
     } finally {
       await hub.close();

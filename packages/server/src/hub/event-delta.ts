@@ -10,7 +10,7 @@
  * nothing for the ASCII that JSON data mostly is.
  */
 
-import { createDelta } from "fossil-delta";
+import { fossilDeltaLatin1 } from "./fossil-encoder.js";
 
 /** An event's data JSON as UTF-8 bytes, at its position: what the channel's next event is a delta from. */
 export interface DeltaSource {
@@ -31,8 +31,7 @@ export class EventDelta {
   /** The delta as the `data` JSON of a delta frame, computed once, or undefined when it would not save bytes. */
   dataJson(): string | undefined {
     if (this.json === undefined) {
-      const bytes = createDelta(this.previous, this.current);
-      const json = JSON.stringify(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1"));
+      const json = JSON.stringify(fossilDeltaLatin1(this.previous, this.current));
       this.json = Buffer.byteLength(json) < this.current.length ? json : null;
     }
     return this.json ?? undefined;

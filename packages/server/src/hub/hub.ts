@@ -141,11 +141,11 @@ export class Hub {
       if (sent > 0) {
         const figures = this.stats.namespaces.of(event.channel);
         figures.delivered += sent;
-        figures.bytesSent += prepared.bytesSentTo(sent);
+        figures.bytesSent += prepared.bytesWritten;
         figures.observeLatency(Math.max(0, Date.now() - event.time) / 1000);
       }
       if (span) {
-        span.setAttributes({ "herald.subscribers": sent, "herald.bytes": prepared.bytesSentTo(sent) });
+        span.setAttributes({ "herald.subscribers": sent, "herald.bytes": prepared.bytesWritten });
         endSpan(span);
       }
     }
@@ -550,7 +550,7 @@ export class Hub {
       this.stats.eventsDelivered += 1;
       const figures = this.stats.namespaces.of(event.channel);
       figures.delivered += 1;
-      figures.bytesSent += prepared.bytes("herald").length;
+      figures.bytesSent += prepared.bytesWritten;
       if (i % RECOVERY_SLICE === RECOVERY_SLICE - 1 || session.congested) await session.drained();
     }
   }

@@ -22,8 +22,12 @@ export class PreparedEvent {
   private delta: EventDelta | undefined;
   private readonly deltaTexts: Partial<Record<EnvelopeName, string | null>> = {};
   private readonly deltaWebSocketFrames: Partial<Record<EnvelopeName, Buffer | null>> = {};
-  /** Subscribers sent the delta frame instead of the whole one (counted by the sessions), for the bytes figures. */
-  deltasSent = 0;
+  /**
+   * Payload bytes of the frames the sessions wrote for this event, each in its own encoding,
+   * envelope and delta-or-whole form: added by the sessions as they write, read by the hub for
+   * the namespace's bytes figure, so no frame is encoded just to be measured.
+   */
+  bytesWritten = 0;
   /** MessagePack payloads and binary WebSocket frames: only built when a MessagePack connection is subscribed. */
   private msgpackPayloads: Partial<Record<EnvelopeName, Buffer>> | undefined;
   private binaryWebSocketFrames: Partial<Record<EnvelopeName, Buffer>> | undefined;
@@ -98,12 +102,6 @@ export class PreparedEvent {
   /** The whole WebSocket text frame (header + payload), written as is to every WebSocket subscriber. */
   webSocketFrame(envelope: EnvelopeName): Buffer {
     return (this.webSocketFrames[envelope] ??= encodeTextFrame(this.bytes(envelope)));
-  }
-
-  /** Bytes of the herald-envelope frames sent to `sent` subscribers, deltas counted at their own size. */
-  bytesSentTo(sent: number): number {
-    const whole = (sent - this.deltasSent) * this.bytes("herald").length;
-    return this.deltasSent === 0 ? whole : whole + this.deltasSent * Buffer.byteLength(this.deltaText("herald") ?? "");
   }
 
   /** The frame as one MessagePack map, for connections that asked for `format=msgpack`. */

@@ -41,3 +41,9 @@ function encodeFrame(first: number, payload: Buffer): Buffer {
   payload.copy(frame, headerLength);
   return frame;
 }
+
+/** The payload length of a frame built here: what the receiving client counts as the message's size. */
+export function framePayloadLength(frame: Buffer): number {
+  const marker = frame[1]! & 0x7f;
+  return frame.length - (marker < 126 ? 2 : marker === 126 ? 4 : 10);
+}

@@ -97,7 +97,7 @@ export class Metrics {
     };
     perNamespace("herald_namespace_events_published_total", "Events accepted for publishing on this node, by namespace.", (f) => f.published);
     perNamespace("herald_namespace_events_delivered_total", "Event frames sent to subscribers by this node, by namespace.", (f) => f.delivered);
-    perNamespace("herald_namespace_bytes_sent_total", "Bytes of the event frames sent by this node (Herald envelope), by namespace.", (f) => f.bytesSent);
+    perNamespace("herald_namespace_bytes_sent_total", "Bytes of the event frames this node sent, as each subscriber received them (its envelope and encoding, deltas at their own size), by namespace.", (f) => f.bytesSent);
     perNamespace("herald_namespace_slow_consumer_disconnects_total", "Connections closed as slow consumers while receiving an event of the namespace.", (f) => f.slowConsumerDisconnects);
     const recoveries = new Map<string, number>();
     new Counter({

@@ -32,8 +32,8 @@ export class SseSession extends PushSession {
     const { channel, epoch, offset, type } = event.event;
     this.positions[channel] = { epoch, offset };
     const deltaText = subscription?.sendsDelta(event.event) ? event.deltaText("herald") : undefined;
-    if (deltaText !== undefined) event.deltasSent += 1;
     const text = deltaText ?? event.text("herald");
+    event.bytesWritten += Buffer.byteLength(text);
     this.stats.bytesSent.sse += this.stream.record(type, text, encodeCursor(this.positions));
     this.stats.deliveredBy.sse += 1;
   }

@@ -4,6 +4,7 @@ import type { Duplex } from "node:stream";
 import type { RawData, WebSocket } from "ws";
 import { parseClientFrame, type EnvelopeName, type ParseResult, type ServerControlFrame, type WireFormat } from "@herald/protocol";
 import type { PreparedEvent } from "../hub/prepared-event.js";
+import { framePayloadLength } from "../hub/websocket-frame.js";
 import type { Subscription } from "../hub/subscription.js";
 import { PushSession } from "../hub/push-session.js";
 import type { HubStats } from "../hub/stats.js";
@@ -99,8 +100,8 @@ export class WebSocketSession extends PushSession implements FrameAllowance {
       // With permessage-deflate ws may hold frames back while it compresses; writing around its
       // queue could reorder them, so such connections go through ws.send (and get compression).
       const deltaText = delta ? event.deltaText(this.envelope) : undefined;
-      if (deltaText !== undefined) event.deltasSent += 1;
       const bytes = deltaText === undefined ? this.payloadOf(event) : Buffer.from(deltaText);
+      event.bytesWritten += bytes.length;
       this.socket.send(bytes, { binary: this.format !== "json" });
       this.stats.bytesSent.websocket += bytes.length;
       this.stats.deliveredBy.websocket += 1;
@@ -125,8 +126,8 @@ export class WebSocketSession extends PushSession implements FrameAllowance {
       }
     }
     const deltaFrame = delta ? event.deltaWebSocketFrame(this.envelope) : undefined;
-    if (deltaFrame) event.deltasSent += 1;
     const frame = deltaFrame ?? this.frameOf(event);
+    event.bytesWritten += framePayloadLength(frame);
     raw.write(frame);
     if (this.corked) this.corkedBytes += frame.length;
     this.stats.bytesSent.websocket += frame.length;
