@@ -20,6 +20,8 @@ export const pgTableSchema = z.strictObject({
   type: z.string().min(1),
   /** Columns carried in the event (default: the whole row). */
   columns: z.array(z.string().min(1)).optional(),
+  /** Columns whose values tag each event (tag name = column name; a NULL leaves its tag out), for subscribers' tag filters. */
+  tags: z.array(z.string().min(1)).max(16).optional(),
   /** Operations captured. Default: all three. */
   on: z.array(operation).min(1).default(["insert", "update", "delete"]),
 });
@@ -50,6 +52,8 @@ const bridgeMapSchema = z.strictObject({
   type: z.string().min(1),
   /** Path of the part of the message published as data (default: the whole message). */
   data: z.string().optional(),
+  /** Tags of each event, templates over the message like `channel` (`{o.s}`); a tag whose field is missing is left out. */
+  tags: z.record(z.string(), z.string()).optional(),
 });
 
 export const bridgeSchema = z.strictObject({

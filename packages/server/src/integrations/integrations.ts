@@ -61,7 +61,7 @@ export class Integrations {
     this.onlineChannel = config.online.channel;
     const pgConfig = config.sources.postgres;
     this.postgres = pgConfig.url
-      ? new PostgresSource({ ...pgConfig, url: pgConfig.url }, (channel, type, data, trace) => hub.publish(channel, type, data, undefined, undefined, trace), logger.child({ source: "postgres" }))
+      ? new PostgresSource({ ...pgConfig, url: pgConfig.url }, (channel, type, data, trace, tags) => hub.publish(channel, type, data, undefined, undefined, trace, tags), logger.child({ source: "postgres" }))
       : undefined;
     this.deliveries = new DeliveryStore({
       kind: deliveryStoreKind(config),
@@ -91,7 +91,7 @@ export class Integrations {
       this.email = new EmailSink({ ...emailConfig, smtp: { ...emailConfig.smtp, host } }, this.deliveries, logger.child({ sink: "email" }), this.unseen);
     }
     this.bridges = config.bridges.map(
-      (bridge) => new Bridge(bridge, (channel, type, data, trace) => hub.publish(channel, type, data, undefined, undefined, trace), logger.child({ source: "bridge", bridge: bridge.name })),
+      (bridge) => new Bridge(bridge, (channel, type, data, trace, tags) => hub.publish(channel, type, data, undefined, undefined, trace, tags), logger.child({ source: "bridge", bridge: bridge.name })),
     );
     if (config.sinks.webhooks.endpoints.length > 0) this.webhooks = new WebhookSink(config.sinks.webhooks, node, this.deliveries, logger.child({ sink: "webhook" }), this.unseen);
   }

@@ -17,6 +17,7 @@ export interface MappedEvent {
   readonly channel: string;
   readonly type: string;
   readonly data: unknown;
+  readonly tags?: Record<string, string>;
 }
 
 type MapRule = BridgeConfig["map"][number];
@@ -44,9 +45,20 @@ export function mapMessage(rules: readonly MapRule[], message: UpstreamMessage):
       throw new HeraldError("invalid_body", `message lacks ${[...channel.missing, ...type.missing].join(", ")} needed by the map`);
     }
     const data = rule.data === undefined ? (message.kind === "text" ? context : (context as { data: unknown }).data) : pick(context, rule.data);
-    out.push({ channel: channel.text, type: type.text, data: data === undefined ? null : data });
+    const mapped: MappedEvent = { channel: channel.text, type: type.text, data: data === undefined ? null : data };
+    out.push(rule.tags === undefined ? mapped : { ...mapped, tags: renderTags(rule.tags, context) });
   }
   return out;
+}
+
+/** A rule's tag templates over the message; a tag whose field the message lacks is left out rather than failing the event. */
+function renderTags(templates: Record<string, string>, context: unknown): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const [name, template] of Object.entries(templates)) {
+    const value = render(template, context);
+    if (value.missing.length === 0) tags[name] = value.text;
+  }
+  return tags;
 }
 
 function matches(match: MapRule["match"], context: unknown, event: string | undefined): boolean {

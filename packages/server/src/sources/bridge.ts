@@ -191,7 +191,7 @@ export class Bridge {
       this.publishing = this.publishing.then(() => {
         // While tracing is on, each bridged event starts a trace of its own: the upstream sent no context.
         const span = startSpan("herald.source.bridge", undefined, { "herald.bridge": this.config.name, "herald.channel": event.channel }, SpanKind.CONSUMER);
-        return this.publish(event.channel, event.type, event.data, contextOf(span)).then(
+        return this.publish(event.channel, event.type, event.data, contextOf(span), event.tags).then(
           () => {
             endSpan(span);
             this.published += 1;

@@ -1,7 +1,7 @@
 /**
  * `herald pg …`: install, remove and inspect the Postgres capture triggers from the command line.
  *
- *   herald pg install --table cas_deposits --channel 'user:{polygon_address}' --type cas_deposit_update [--columns a,b] [--on insert,update]
+ *   herald pg install --table cas_deposits --channel 'user:{polygon_address}' --type cas_deposit_update [--columns a,b] [--tags a,b] [--on insert,update]
  *   herald pg uninstall --table cas_deposits [--type cas_deposit_update]
  *   herald pg status
  *
@@ -15,7 +15,7 @@ import { loadConfig } from "../config/load.js";
 import { pgTableSchema } from "../config/integrations-schema.js";
 import { installTrigger, listTriggers, outboxBacklog, uninstallTriggers } from "./postgres-install.js";
 
-export const PG_USAGE = `Usage: herald pg install --table T --channel TEMPLATE --type TYPE [--columns a,b] [--on insert,update,delete]
+export const PG_USAGE = `Usage: herald pg install --table T --channel TEMPLATE --type TYPE [--columns a,b] [--tags a,b] [--on insert,update,delete]
        herald pg uninstall --table T [--type TYPE]
        herald pg status
 
@@ -24,6 +24,7 @@ Captures a table's changes into Herald's outbox with a trigger; Herald publishes
   --channel   channel template; {column} takes the row's value, e.g. 'user:{polygon_address}'
   --type      event type of each change, e.g. cas_deposit_update
   --columns   columns carried in the event (default: every column)
+  --tags      columns whose values tag each event, for subscribers' tag filters (e.g. symbol,side)
   --on        operations captured (default: insert,update,delete)
   --url       postgres:// URL (default: HERALD_DATABASE_URL, DATABASE_URL, or sources.postgres.url in --config)
   --config    a JSON or YAML config file`;
@@ -41,6 +42,7 @@ export async function runPgCommand(argv: string[], out: Write, err: Write): Prom
         channel: { type: "string" },
         type: { type: "string" },
         columns: { type: "string" },
+        tags: { type: "string" },
         on: { type: "string" },
         url: { type: "string" },
         config: { type: "string", short: "c" },
@@ -84,6 +86,7 @@ export async function runPgCommand(argv: string[], out: Write, err: Write): Prom
         channel: values.channel,
         type: values.type,
         columns: values.columns?.split(",").map((c) => c.trim()).filter(Boolean),
+        tags: values.tags?.split(",").map((c) => c.trim()).filter(Boolean),
         on: values.on?.split(",").map((o) => o.trim().toLowerCase()).filter(Boolean),
       });
       if (!install.success) {
@@ -110,7 +113,7 @@ export async function runPgCommand(argv: string[], out: Write, err: Write): Prom
       out(`outbox ${outbox}: ${backlog ? `${backlog.pending} pending${backlog.oldestPending ? ` (oldest ${backlog.oldestPending})` : ""}, ${backlog.failed} refused` : "not created yet"}\n`);
       if (triggers.length === 0) out("no triggers installed\n");
       for (const t of triggers) {
-        out(`${t.table}  ${t.trigger}  ${t.on.join(",")} → ${t.channel} (${t.type})${t.columns ? ` columns ${t.columns.join(",")}` : ""}${t.enabled ? "" : " [disabled]"}\n`);
+        out(`${t.table}  ${t.trigger}  ${t.on.join(",")} → ${t.channel} (${t.type})${t.columns ? ` columns ${t.columns.join(",")}` : ""}${t.tags ? ` tags ${t.tags.join(",")}` : ""}${t.enabled ? "" : " [disabled]"}\n`);
       }
       return 0;
     }

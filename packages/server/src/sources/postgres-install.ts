@@ -6,7 +6,7 @@
  *    expanded channel, the event type and a jsonb payload `{op, table, schema, row, old?}`;
  *    `published_at` is set once Herald has published the row, `error` when it could not be;
  *  - one plpgsql function `herald_capture()` shared by every trigger; its trigger arguments carry
- *    the channel template, the event type, the kept columns and the outbox name;
+ *    the channel template, the event type, the kept columns, the outbox name and the tag columns;
  *  - per table, an AFTER ROW trigger `herald_<type>` calling it for the chosen operations.
  *
  * The trigger writes the change and sends `NOTIFY <outbox>` with an empty payload: NOTIFY is only a
@@ -61,6 +61,8 @@ CREATE TABLE IF NOT EXISTS ${table} (
 );
 -- Outboxes made before the column existed get it: an app may write a row's trace context there.
 ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS traceparent text;
+-- The event's tags (string values), from the trigger's tag columns or written by the app.
+ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS tags jsonb;
 CREATE INDEX IF NOT EXISTS ${quoteIdent(`${outbox}_pending`)} ON ${table} (id) WHERE published_at IS NULL;
 CREATE INDEX IF NOT EXISTS ${quoteIdent(`${outbox}_published`)} ON ${table} (published_at) WHERE published_at IS NOT NULL;
 
@@ -70,6 +72,9 @@ DECLARE
   event_type text := TG_ARGV[1];
   kept text[] := CASE WHEN TG_ARGV[2] = '' THEN NULL ELSE string_to_array(TG_ARGV[2], ',') END;
   outbox text := TG_ARGV[3];
+  -- Absent from triggers installed before tags existed: an argument past tg_nargs reads as NULL.
+  tag_columns text[] := CASE WHEN COALESCE(TG_ARGV[4], '') = '' THEN NULL ELSE string_to_array(TG_ARGV[4], ',') END;
+  tags jsonb;
   new_row jsonb;
   old_row jsonb;
   full_row jsonb;
@@ -99,7 +104,13 @@ BEGIN
   IF TG_OP = 'UPDATE' THEN
     payload := payload || jsonb_build_object('old', old_row);
   END IF;
-  EXECUTE format('INSERT INTO %I (channel, type, payload) VALUES ($1, $2, $3)', outbox) USING channel, event_type, payload;
+  IF tag_columns IS NULL THEN
+    -- Without tags the row names no tags column, so an outbox made before it existed keeps working.
+    EXECUTE format('INSERT INTO %I (channel, type, payload) VALUES ($1, $2, $3)', outbox) USING channel, event_type, payload;
+  ELSE
+    tags := (SELECT jsonb_object_agg(name, full_row ->> name) FROM unnest(tag_columns) AS name WHERE full_row ->> name IS NOT NULL);
+    EXECUTE format('INSERT INTO %I (channel, type, payload, tags) VALUES ($1, $2, $3, $4)', outbox) USING channel, event_type, payload, tags;
+  END IF;
   PERFORM pg_notify(outbox, '');
   RETURN NULL;
 END
@@ -114,10 +125,10 @@ export async function installOutbox(client: Queryable, outbox: string): Promise<
 /** Creates the outbox (if missing) and creates or replaces the table's trigger for `install.type`. */
 export async function installTrigger(client: Queryable, outbox: string, install: PgTableConfig): Promise<void> {
   const operations = [...new Set(install.on)].map((op) => op.toUpperCase()).join(" OR ");
-  const args = [install.channel, install.type, (install.columns ?? []).join(","), outbox].map(literal).join(", ");
+  const args = [install.channel, install.type, (install.columns ?? []).join(","), outbox, (install.tags ?? []).join(",")].map(literal).join(", ");
   await underInstallLock(client, async () => {
     await client.query(outboxDdl(outbox));
-    if (install.columns) await checkColumns(client, install);
+    if (install.columns || install.tags) await checkColumns(client, install);
     await client.query(
       `CREATE OR REPLACE TRIGGER ${quoteIdent(triggerName(install.type))} AFTER ${operations} ON ${quoteTable(install.table)} ` +
         `FOR EACH ROW EXECUTE FUNCTION herald_capture(${args})`,
@@ -144,7 +155,7 @@ async function checkColumns(client: Queryable, install: PgTableConfig): Promise<
     [quoteTable(install.table)],
   );
   const present = new Set(result.rows.map((row) => row.attname));
-  const unknown = (install.columns ?? []).filter((column) => !present.has(column));
+  const unknown = [...(install.columns ?? []), ...(install.tags ?? [])].filter((column) => !present.has(column));
   if (unknown.length > 0) throw new Error(`table ${install.table} has no column ${unknown.map((c) => `"${c}"`).join(", ")}`);
 }
 
@@ -163,6 +174,7 @@ export interface InstalledTrigger {
   readonly type: string;
   readonly columns: string[] | undefined;
   readonly outbox: string;
+  readonly tags: string[] | undefined;
   readonly on: string[];
   readonly enabled: boolean;
 }
@@ -188,6 +200,7 @@ export async function listTriggers(client: Queryable, table?: string): Promise<I
       type: args[1] ?? "",
       columns: args[2] ? args[2].split(",") : undefined,
       outbox: args[3] ?? "",
+      tags: args[4] ? args[4].split(",") : undefined,
       on,
       enabled: row.enabled !== "D",
     };

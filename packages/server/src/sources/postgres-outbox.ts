@@ -34,6 +34,7 @@
  */
 
 import pg from "pg";
+import type { EventTags } from "@herald/protocol";
 import type { Logger } from "pino";
 import { backoffDelay, type BackoffOptions } from "@herald/protocol";
 import type { PostgresSourceConfig } from "../config/integrations-schema.js";
@@ -42,7 +43,7 @@ import { HeraldError } from "../shared/herald-error.js";
 import { SpanKind, contextFromTraceparent, contextOf, endSpan, startSpan, type TraceContext } from "../shared/tracing.js";
 
 /** How a source hands an event to the hub; `trace`: the span the event is brought in under, while tracing is on. */
-export type PublishFn = (channel: string, type: string, data: unknown, trace?: TraceContext) => Promise<unknown>;
+export type PublishFn = (channel: string, type: string, data: unknown, trace?: TraceContext, tags?: EventTags) => Promise<unknown>;
 
 export type PostgresSourceState = "stopped" | "connecting" | "listening" | "reconnecting";
 
@@ -63,6 +64,8 @@ interface OutboxRow {
   payload: Record<string, unknown>;
   /** Written by an app that inserts rows itself from a traced request; null from the capture triggers. */
   traceparent: string | null;
+  /** From the trigger's tag columns, or written by the app; the hub checks them (a bad one marks the row with invalid_tags). */
+  tags: EventTags | null;
 }
 
 const PRUNE_EVERY_MS = 60_000;
@@ -270,7 +273,7 @@ export class PostgresSource {
       this.drains += 1;
       const table = quoteIdent(this.outbox);
       const { rows } = await client.query<OutboxRow>(
-        `SELECT id, channel, type, payload, traceparent FROM ${table} WHERE published_at IS NULL ORDER BY id LIMIT $1`,
+        `SELECT id, channel, type, payload, traceparent, tags FROM ${table} WHERE published_at IS NULL ORDER BY id LIMIT $1`,
         [this.config.batchSize],
       );
       const done: string[] = [];
@@ -281,7 +284,7 @@ export class PostgresSource {
         // While tracing is on: a span per row, in the trace of the request that wrote it when the row names one.
         const span = startSpan("herald.source.postgres", contextFromTraceparent(row.traceparent ?? undefined), { "herald.outbox": this.outbox, "herald.outbox.id": row.id, "herald.channel": row.channel }, SpanKind.CONSUMER);
         try {
-          await this.publish(row.channel, row.type, { ...row.payload, outboxId: Number(row.id) }, contextOf(span));
+          await this.publish(row.channel, row.type, { ...row.payload, outboxId: Number(row.id) }, contextOf(span), row.tags ?? undefined);
           endSpan(span);
           done.push(row.id);
         } catch (error) {

@@ -111,6 +111,38 @@ describe("upstream bridges", () => {
     }
   });
 
+  it("websocket: a rule's tag templates tag each event, so a subscriber's filter picks them; a missing field leaves its tag out", async () => {
+    const feed = await startWsFeed();
+    const hub = await startHerald({
+      bridges: [
+        {
+          name: "trades",
+          url: `ws://127.0.0.1:${feed.port}/stream`,
+          map: [{ match: { e: "TRADE" }, channel: "trades:{venue}", type: "trade", data: "t", tags: { symbol: "{t.s}", side: "{t.side}" } }],
+          channels: ["trades:*"],
+          linger: 0,
+        },
+      ],
+    });
+    const buys = await TestClient.open(`${hub.wsUrl}/ws`);
+    try {
+      const connected = when(feed, "connection");
+      assert.equal((await buys.subscribe("trades:x", { filter: "symbol=BTC and side=buy" })).type, "subscribed");
+      const [upstream] = (await connected) as [ServerSocket];
+      for (const t of [{ s: "BTC", side: "sell", n: 1 }, { s: "ETH", side: "buy", n: 2 }, { s: "BTC", n: 3 }, { s: "BTC", side: "buy", n: 4 }]) {
+        upstream.send(JSON.stringify({ e: "TRADE", venue: "x", t }));
+      }
+      const [event] = await buys.take(1, "trade");
+      assert.deepEqual([event!.tags, (event!.data as { n: number }).n], [{ symbol: "BTC", side: "buy" }, 4]);
+      const history = await hub.herald.hub.history("trades:x", {});
+      assert.deepEqual(history.events.map((e) => e.tags), [{ symbol: "BTC", side: "sell" }, { symbol: "ETH", side: "buy" }, { symbol: "BTC" }, { symbol: "BTC", side: "buy" }]);
+    } finally {
+      await buys.close();
+      await hub.close();
+      await feed.close();
+    }
+  });
+
   it("socket.io: lazy connect and disconnect seen by the upstream, events mapped by name, resumes after a restart", async () => {
     const startIo = async (port = 0) => {
       const http: HttpServer = createServer();

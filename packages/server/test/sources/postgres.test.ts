@@ -4,6 +4,7 @@ import type pg from "pg";
 import { TestClient, getJson, postJson, startHerald, type Frame, type RunningHerald } from "../support/herald.js";
 import { DATABASE_URL, connect, postgresMissing, uniqueName } from "../support/postgres.js";
 import { runPgCommand } from "../../src/sources/postgres-cli.js";
+import { waitUntil } from "../support/deadline.js";
 
 const skip = await postgresMissing();
 
@@ -163,6 +164,36 @@ describe("Postgres source", { skip }, () => {
     }
   });
 
+  it("tags each event with the trigger's tag columns, so a subscriber's filter picks rows; an app's own outbox rows carry tags too", async () => {
+    const { table, outbox, config } = await freshTable("id int PRIMARY KEY, owner text NOT NULL, symbol text, status text");
+    config.sources.postgres.tables[0] = { ...config.sources.postgres.tables[0]!, columns: ["id", "status"], tags: ["symbol", "status"] } as never;
+    const hub = await startHerald(config);
+    const btc = await TestClient.open(`${hub.wsUrl}/ws`);
+    try {
+      assert.equal((await btc.subscribe("user:alice", { filter: "symbol=BTC" })).type, "subscribed");
+      await db.query(`INSERT INTO ${table} VALUES (1, 'alice', 'ETH', 'open'), (2, 'alice', 'BTC', 'open'), (3, 'alice', NULL, 'open')`);
+      await db.query(`UPDATE ${table} SET status = 'filled' WHERE id = 2`);
+      // Written by the app itself, as an outbox may be: its tags are published as they are, and bad ones refused.
+      await db.query(`INSERT INTO ${outbox} (channel, type, payload, tags) VALUES ('user:alice', 'note', '{"n":1}', '{"symbol":5}'), ('user:alice', 'note', '{"n":2}', '{"symbol":"BTC"}')`);
+      const events = await btc.take(3, (frame) => frame.type === "deposit_update" || frame.type === "note");
+      assert.deepEqual(
+        events.map((event) => [event.type, event.tags]),
+        [["deposit_update", { symbol: "BTC", status: "open" }], ["deposit_update", { symbol: "BTC", status: "filled" }], ["note", { symbol: "BTC" }]],
+      );
+      assert.deepEqual(events[1]!.data && (events[1]!.data as any).row, { id: 2, status: "filled" }, "a tag column need not be a carried column");
+      // The batch's transaction marks the refused row when it commits, after the events went out.
+      const refusal = async (): Promise<string | null> => (await db.query(`SELECT error FROM ${outbox} WHERE payload->>'n' = '1'`)).rows[0].error;
+      await waitUntil("the row with bad tags to be marked", async () => (await refusal()) !== null);
+      assert.match((await refusal())!, /^invalid_tags: tags\.symbol must be a string/);
+      // The ETH and untagged rows were published too: their positions went by (the BTC subscriber only never saw them).
+      const history = await hub.herald.hub.history("user:alice", {});
+      assert.deepEqual(history.events.map((event) => event.tags?.symbol ?? null), ["ETH", "BTC", null, "BTC", "BTC"]);
+    } finally {
+      await btc.close();
+      await hub.close();
+    }
+  });
+
   it("herald pg install, status and uninstall manage the triggers", async () => {
     const table = uniqueName("herald_t");
     tables.push(table);
@@ -175,6 +206,11 @@ describe("Postgres source", { skip }, () => {
     const line = out.join("").split("\n").find((l) => l.startsWith(table));
     assert.ok(line, out.join(""));
     assert.match(line, /herald_cas_deposit_update\s+insert,update → user:\{polygon_address\} \(cas_deposit_update\)/);
+    assert.equal(await run("install", "--table", table, "--channel", "user:{polygon_address}", "--type", "tagged_update", "--tags", "polygon_address"), 0, err.join(""));
+    assert.equal(await run("status"), 0);
+    assert.ok(out.join("").split("\n").some((l) => l.startsWith(table) && /herald_tagged_update .* tags polygon_address$/.test(l)), out.join(""));
+    assert.equal(await run("install", "--table", table, "--channel", "x", "--type", "t", "--tags", "nope"), 1);
+    assert.match(err.join(""), /has no column "nope"/);
     assert.equal(await run("install", "--table", table, "--channel", "x", "--type", "t", "--columns", "nope"), 1);
     assert.match(err.join(""), /has no column "nope"/);
     assert.equal(await run("uninstall", "--table", table), 0);
