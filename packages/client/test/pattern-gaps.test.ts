@@ -53,6 +53,14 @@ async function follower(proxy: FlakyProxy, user: string, run: string) {
   return { client, received, wire, wait, of };
 }
 
+/**
+ * What is published while the client is away: a known channel's next event, and the first events of
+ * a new channel, of the client's own personal channel and of another user's.
+ */
+async function publishWhileAway(publish: (channel: string, n: number) => Promise<unknown>, run: string): Promise<void> {
+  for (const [channel, n] of [[`orders:a-${run}`, 2], [`orders:b-${run}`, 1], [`user:43-${run}`, 1], [`user:42-${run}`, 1], [`orders:b-${run}`, 2]] as const) await publish(channel, n);
+}
+
 describe("pattern subscription over the SDK: a channel that starts matching while the client is away", () => {
   it("memory engine, a network drop: the new channels come after the reconnect, from their first event", async () => {
     const hub = await startHerald({ auth: { jwt: { secret: SECRET } }, namespaces: NAMESPACES });
@@ -71,11 +79,7 @@ describe("pattern subscription over the SDK: a channel that starts matching whil
       const reconnecting = waitForState(client, "reconnecting");
       proxy.fail();
       await reconnecting;
-      await publish(`orders:a-${run}`, 2);
-      await publish(`orders:b-${run}`, 1);
-      await publish(`user:43-${run}`, 1);
-      await publish(`user:42-${run}`, 1);
-      await publish(`orders:b-${run}`, 2);
+      await publishWhileAway(publish, run);
       proxy.restore();
       await wait(5, "the missed events");
       await publish(`orders:b-${run}`, 3);
@@ -127,11 +131,7 @@ describe("pattern subscription over the SDK: a channel that starts matching whil
       const reconnecting = waitForState(client, "reconnecting");
       await stopped.kill("SIGTERM");
       await reconnecting;
-      await publish(`orders:a-${run}`, 2);
-      await publish(`orders:b-${run}`, 1);
-      await publish(`user:43-${run}`, 1);
-      await publish(`user:42-${run}`, 1);
-      await publish(`orders:b-${run}`, 2);
+      await publishWhileAway(publish, run);
       proxy.target = other.url;
       proxy.down = false;
       await wait(5, "the missed events");

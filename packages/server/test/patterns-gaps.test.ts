@@ -16,8 +16,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { RedisEngine } from "../src/engine/redis.js";
 import { startHerald, TestClient, type Frame, type RunningHerald } from "./support/herald.js";
-import { deleteKeys, REDIS_URL, redisSkip, uniquePrefix } from "./support/redis.js";
-import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
+import { deleteKeys, REDIS_URL, redisBehindProxy, redisSkip, uniquePrefix } from "./support/redis.js";
 import { waitUntil } from "./support/deadline.js";
 import { SECRET, hs256 } from "./security/attack-support.js";
 
@@ -40,14 +39,10 @@ describe("pattern subscriptions: a node cut off from Redis", { skip: await redis
   });
 
   it("delivers the channels first published while it was cut off, from their first event, once it is back", async () => {
-    const target = new URL(REDIS_URL);
-    const proxy: TcpProxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
+    const { proxy, url: viaProxy } = await redisBehindProxy();
     opened.push(proxy);
-    const viaProxy = new URL(REDIS_URL);
-    viaProxy.hostname = "127.0.0.1";
-    viaProxy.port = String(proxy.port);
     const config = { auth: { jwt: { secret: SECRET } }, namespaces: NAMESPACES };
-    const cutEngine = new RedisEngine({ url: viaProxy.toString(), prefix, patterns: true, connectionName: `gap-cut-${tag()}` });
+    const cutEngine = new RedisEngine({ url: viaProxy, prefix, patterns: true, connectionName: `gap-cut-${tag()}` });
     const cutNode: RunningHerald = await startHerald(config, { engine: cutEngine });
     opened.push(cutNode);
     const otherNode: RunningHerald = await startHerald(config, { engine: new RedisEngine({ url: REDIS_URL, prefix, patterns: true }) });
@@ -66,13 +61,7 @@ describe("pattern subscriptions: a node cut off from Redis", { skip: await redis
     proxy.cut();
     await waitUntil("the cut node to see Redis gone", () => !cutEngine.status().available);
     // Never published before: the cut node holds neither, so only the pattern could have found them.
-    await publish(fresh, 1);
-    await publish(theirs, 1);
-    await publish(mine, 1);
-    await publish(fresh, 2);
-    await publish(held, 2);
-    await publish(theirs, 2);
-    await publish(mine, 2);
+    for (const [channel, n] of [[fresh, 1], [theirs, 1], [mine, 1], [fresh, 2], [held, 2], [theirs, 2], [mine, 2]] as const) await publish(channel, n);
     proxy.restore();
 
     await arrived(client, 6);
@@ -127,12 +116,7 @@ for (const { name, skip, engine } of engines) {
       const got = await away.next(isEvent);
       await away.close();
 
-      await publish(known, 2);
-      await publish(fresh, 1);
-      await publish(theirs, 1);
-      await publish(mine, 1);
-      await publish(fresh, 2);
-      await publish(theirs, 2);
+      for (const [channel, n] of [[known, 2], [fresh, 1], [theirs, 1], [mine, 1], [fresh, 2], [theirs, 2]] as const) await publish(channel, n);
 
       const back = await TestClient.open(`${second.wsUrl}/ws?token=${token}`);
       const resumed = await back.subscribe(`orders:*-${run}`, { positions: { [known]: { epoch: got.epoch, offset: got.offset } }, after: orders.time });

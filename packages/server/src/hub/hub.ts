@@ -726,9 +726,11 @@ export class Hub {
    */
   private async attachFound(pattern: PatternSubscription, after: number): Promise<{ attached: Array<AttachedChannel | undefined>; complete: boolean }> {
     const options = this.namespaces.of(pattern.pattern);
-    const published = await this.engine.channelsPublishedSince!(pattern.pattern, after);
+    // An engine without the index cannot say which channels it missed: the client is told so.
+    const published = this.engine.channelsPublishedSince ? await this.engine.channelsPublishedSince(pattern.pattern, after) : undefined;
     // From here on, a channel's first live event comes after the index was read: live delivery covers it.
     pattern.after = undefined;
+    if (published === undefined) return { attached: [], complete: false };
     let fresh = published.filter((channel) => !pattern.channels.has(channel));
     const room = Math.max(0, this.maxPatternChannels - pattern.channels.size);
     if (fresh.length > room) {
