@@ -23,6 +23,13 @@
  * through `onGap` (the hub makes those clients recover with `since`, where they learn
  * `recovered: false`) instead of skipping them silently.
  *
+ * Patterns (engine.patterns): PSUBSCRIBE on the patterns' topics, and an index of the channels
+ * published lately per namespace (`<prefix>{<namespace>}:recent`, kept by the publish script) for
+ * channelsPublishedSince. A pattern glob misses what is published while the subscriber connection
+ * to its server is down, and a channel this node does not hold has no catch-up: once the
+ * connection is back, the channels of that server that the index lists since the loss are replayed
+ * from history, their live matched messages parked until then (replayPatternGap).
+ *
  * Honesty: commands are never queued while Redis is away and never re-sent after a lost
  * connection (a re-sent publish could store an event twice); they fail at once. A publish that
  * never left this node (the channel's server not connected) rejects with engine_unavailable:
