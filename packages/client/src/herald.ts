@@ -792,6 +792,7 @@ export class Herald {
     const frame: ClientFrame = { type: "subscribe", id, channel: shared.channel };
     if (shared.position) frame.since = shared.position;
     if (shared.positions) frame.positions = shared.positions;
+    frame.after = shared.after;
     if (this.decodeDelta) frame.delta = "fossil";
     // Undefined, it stays out of the JSON frame.
     frame.filter = shared.filter;

@@ -2,7 +2,10 @@
  * A pattern subscription (`herald.subscribe("orders:*")`): one server subscription whose events
  * come from many channels, each with its own position. Handlers get every event with its real
  * `channel`; a reconnect sends every channel's position as `positions`, and each recovers as a
- * channel subscribed by name would (`recovery_failed` names the channel that could not).
+ * channel subscribed by name would (`recovery_failed` names the channel that could not). It also
+ * sends the `time` of the last `subscribed` as `after`: the server then delivers the channels that
+ * started matching while the client was away, from then on (their `recovery_failed`, when history
+ * no longer held all of it, has `since` `{epoch: "", offset: 0}`: the client had nothing of them).
  *
  * Loaded on demand, so that apps which never subscribe to a pattern do not ship it: it turns the
  * channel state the client made at once into a pattern's.
@@ -39,8 +42,10 @@ export function followPattern(state: ChannelState): void {
       const since = positions[channel];
       if (recovered) continue;
       positions[channel] = { epoch, offset };
-      if (since) state.emitter.emit("recovery_failed", { channel, since, epoch, offset });
+      state.emitter.emit("recovery_failed", { channel, since: since ?? { epoch: "", offset: 0 }, epoch, offset });
     }
+    // Every channel published since this time is delivered on this subscription, or found through `after` on the next.
+    if (frame.time) state.after = frame.time;
     state.sinceSent = undefined;
     // After every `subscribed` the server sends each channel whole before any delta.
     bases = {};

@@ -133,6 +133,8 @@ export class ChannelState implements ChannelView {
   /** Set on a pattern's state (pattern-state.ts): which channels it takes, and each one's last delivered position. */
   declare matcher: RegExp | undefined;
   declare positions: Record<string, StreamPosition> | undefined;
+  /** Set on a pattern's state: the `time` of its last `subscribed`, sent back as `after` so that channels that started matching meanwhile are not missed. */
+  declare after: string | undefined;
   /**
    * The UTF-8 of the last event's data JSON while the server sends this channel deltas (its last
    * `subscribed` said `delta`): the next delta applies to it. Reset by every `subscribed`, after

@@ -21,7 +21,7 @@ export const ErrorCodes = {
   invalid_channel: { status: 400, description: "The channel name is empty, too long or has characters outside the allowed set." },
   invalid_event_type: { status: 400, description: "The event type is empty, too long or has characters outside the allowed set." },
   reserved_event_type: { status: 400, description: "The event type equals a control frame type (connected, subscribed, ping, ...)." },
-  invalid_since: { status: 400, description: "`since` is malformed or names an offset the stream has not reached yet." },
+  invalid_since: { status: 400, description: "`since` (or a pattern subscribe's `positions` or `after`) is malformed or names an offset the stream has not reached yet." },
   invalid_cursor: { status: 400, description: "The polling cursor or Last-Event-ID cannot be decoded." },
   invalid_param: { status: 400, description: "A URL or query parameter does not match the pattern its route requires." },
   invalid_body: { status: 400, description: "The HTTP body does not have the documented shape; the message says which field." },

@@ -42,6 +42,12 @@ export interface SubscribedFrame {
    */
   channels?: Record<string, PatternChannelState>;
   /**
+   * Only in the answer to a pattern subscribe: the server's time (ISO-8601) when the subscription
+   * started. Sent back as `after` on the next subscribe of the pattern, it has the channels that
+   * started matching while the client was away recovered from then on.
+   */
+  time?: string;
+  /**
    * Present when the subscribe asked for deltas and the channel's namespace sends them: events of
    * this subscription may then come as deltas (EventFrame.delta). Absent: every event is full.
    */
@@ -141,6 +147,11 @@ export interface SubscribeFrame {
   since?: StreamPosition;
   /** Only with a pattern `channel`: the position of each matched channel to recover from, as `since` does for one channel. */
   positions?: Record<string, StreamPosition>;
+  /**
+   * Only with a pattern `channel`: the `time` of the pattern's last `subscribed` (ISO-8601). The
+   * channels not in `positions` that were published to since then are delivered from then on.
+   */
+  after?: string;
   token?: string;
   /** Asks for events as deltas where the namespace allows them; granted when `subscribed` repeats it. */
   delta?: DeltaFormat;

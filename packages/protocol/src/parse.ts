@@ -73,6 +73,7 @@ export function validateClientFrame(value: unknown): ParseResult {
       const problem = channelProblem(value.channel);
       if (problem) return fail(typeof value.channel === "string" ? "invalid_channel" : "invalid_frame", problem, id);
       if (value.positions !== undefined) return fail("invalid_frame", "subscribe.positions is only for a pattern channel (one with *); use since", id);
+      if (value.after !== undefined) return fail("invalid_frame", "subscribe.after is only for a pattern channel (one with *); use since", id);
       const frame: SubscribeFrame = { type: "subscribe", channel: value.channel as string };
       if (id !== undefined) frame.id = id;
       if (value.since !== undefined && value.since !== null) {
@@ -135,7 +136,19 @@ function parsePatternSubscribe(value: Json, pattern: string, id: string | number
     if (outside !== undefined) return fail("invalid_since", `positions names ${outside}, which ${pattern} does not match`, id);
     frame.positions = positions;
   }
+  if (value.after !== undefined && value.after !== null) {
+    if (!isIsoTime(value.after)) return fail("invalid_since", `after must be an ISO-8601 time such as "2026-12-04T17:40:00.120Z" (the \`time\` of the pattern's last subscribed)`, id);
+    frame.after = value.after;
+  }
   return withSubscribeOptions(value, frame, id);
+}
+
+// What Date.prototype.toISOString writes, with any precision and offset: a time that names one instant.
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Whether `value` is an ISO-8601 date and time that Date can read. */
+function isIsoTime(value: unknown): value is string {
+  return typeof value === "string" && ISO_TIME.test(value) && !Number.isNaN(Date.parse(value));
 }
 
 /** A subscribe's `token`, `delta` and `filter`, the same for a channel and a pattern. */

@@ -68,4 +68,16 @@ describe("pattern subscriptions' patterns", () => {
     const named = parseClientFrame(JSON.stringify({ type: "subscribe", channel: "orders:1", positions: {} }));
     assert.equal(named.ok ? "" : named.code, "invalid_frame");
   });
+
+  it("parses a pattern subscribe's after, an ISO-8601 time, and refuses anything else, and after on a channel by name", () => {
+    for (const after of ["2026-12-04T17:39:58.004Z", "2026-12-04T17:39:58Z", "2026-12-04T18:39:58.004123+01:00"]) {
+      assert.deepEqual(parseClientFrame(JSON.stringify({ type: "subscribe", channel: "orders:*", after })), { ok: true, frame: { type: "subscribe", channel: "orders:*", after } });
+    }
+    for (const after of ["2026-12-04", "2026-12-04 17:39:58Z", "2026-02-30T25:00:00Z", 1764870000000, {}, ""]) {
+      const parsed = parseClientFrame(JSON.stringify({ type: "subscribe", id: 4, channel: "orders:*", after }));
+      assert.deepEqual(parsed.ok ? "" : [parsed.code, parsed.id], ["invalid_since", 4], JSON.stringify(after));
+    }
+    const named = parseClientFrame(JSON.stringify({ type: "subscribe", channel: "orders:1", after: "2026-12-04T17:39:58.004Z" }));
+    assert.equal(named.ok ? "" : named.code, "invalid_frame");
+  });
 });

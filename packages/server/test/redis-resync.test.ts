@@ -10,8 +10,7 @@ import { randomBytes } from "node:crypto";
 import { CloseCodes } from "@herald/protocol";
 import { RedisEngine } from "../src/engine/redis.js";
 import { TestClient, startHerald, type RunningHerald } from "./support/herald.js";
-import { REDIS_URL, deleteKeys, redisSkip, uniquePrefix } from "./support/redis.js";
-import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
+import { REDIS_URL, deleteKeys, redisBehindProxy, redisSkip, uniquePrefix } from "./support/redis.js";
 
 describe("resync after events were lost on their way to a node", { skip: await redisSkip() }, () => {
   const prefix = uniquePrefix("resync");
@@ -22,14 +21,10 @@ describe("resync after events were lost on their way to a node", { skip: await r
   });
 
   it("closes the subscribers with resync, and they resume with recovered: false", async () => {
-    const target = new URL(REDIS_URL);
-    const proxy: TcpProxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
+    const { proxy, url } = await redisBehindProxy();
     opened.push(proxy);
-    const url = new URL(REDIS_URL);
-    url.hostname = "127.0.0.1";
-    url.port = String(proxy.port);
     const config = { namespaces: { feed: { history: { size: 2 } } } };
-    const cutNode: RunningHerald = await startHerald(config, { engine: new RedisEngine({ url: url.toString(), prefix }) });
+    const cutNode: RunningHerald = await startHerald(config, { engine: new RedisEngine({ url, prefix }) });
     opened.push(cutNode);
     const otherNode: RunningHerald = await startHerald(config, { engine: new RedisEngine({ url: REDIS_URL, prefix }) });
     opened.push(otherNode);

@@ -218,6 +218,14 @@ export interface Engine {
    */
   listenPattern?(pattern: string): Promise<void>;
   unlistenPattern?(pattern: string): Promise<void>;
+  /**
+   * The channels matching `pattern` that got an event at or after `time` (ms since the Unix epoch,
+   * compared with the events' `time`), as far as the engine remembers: an engine that delivers
+   * patterns keeps an index of the channels published to per namespace for the namespace's
+   * history TTL, so a time older than that may miss channels. How the hub finds the channels that
+   * started matching while a client was away (a pattern subscribe with `after`). With listenPattern.
+   */
+  channelsPublishedSince?(pattern: string, time: number): Promise<string[]>;
   history(channel: string, query: HistoryQuery, options: StreamOptions): Promise<HistoryResult>;
   /** The current position of a channel's stream (offset 0 when nothing was ever published). */
   position(channel: string, options: StreamOptions): Promise<StreamPosition>;

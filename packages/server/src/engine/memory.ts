@@ -28,6 +28,7 @@ import {
   type StreamOptions,
   type SurveyResult,
 } from "./engine.js";
+import { RecentChannels } from "./recent-channels.js";
 
 interface Stream {
   epoch: string;
@@ -54,6 +55,8 @@ export class MemoryEngine implements Engine {
   private readonly subscribed = new Map<string, number>();
   /** listenPattern() calls per pattern, counted like subscribe(). */
   private readonly patterns = new Map<string, number>();
+  /** The channels published to within their history TTL, for channelsPublishedSince. */
+  private readonly recent = new RecentChannels();
   private readonly presenceByChannel = new Map<string, Map<string, PresenceEntry>>();
   private readonly ttlByChannel = new Map<string, number>();
   /** Idempotency records by channel and key, in insertion order (which is expiry order for one TTL). */
@@ -103,6 +106,8 @@ export class MemoryEngine implements Engine {
       stream.events.push(event);
       this.ttlByChannel.set(channel, options.historyTtlMs);
       trim(stream, options, now);
+      // Indexed only where history keeps events: that is all a client coming back could be given.
+      this.recent.published(channel, now, options.historyTtlMs);
     }
     if (idempotency !== undefined) this.remember(channel, idempotency, event, now);
     if (this.subscribed.has(channel) || (this.patterns.size > 0 && this.matchesPattern(channel))) this.handler?.onEvent(event);
@@ -148,6 +153,10 @@ export class MemoryEngine implements Engine {
     const count = (this.patterns.get(pattern) ?? 0) - 1;
     if (count > 0) this.patterns.set(pattern, count);
     else this.patterns.delete(pattern);
+  }
+
+  async channelsPublishedSince(pattern: string, time: number): Promise<string[]> {
+    return this.recent.since(pattern, time, Date.now());
   }
 
   private matchesPattern(channel: string): boolean {

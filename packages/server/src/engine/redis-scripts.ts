@@ -60,17 +60,25 @@ end
 `;
 
 /**
- * KEYS: meta, stream, and optionally the idempotency record. ARGV: type, data (JSON), historySize,
- * historyTtlMs, metaTtlMs, candidate epoch, pub/sub channel, publish command (SPUBLISH or
- * PUBLISH), idempotency record TTL in ms, sender (JSON, or '' for none), traceparent ('' for none;
- * sent with the live message and kept in the stream entry as field 'tp'), tags (JSON, or '' for
- * none; kept as field 'tg').
+ * KEYS: meta, stream, optionally the namespace's index of recent channels, and optionally the
+ * idempotency record. ARGV: type, data (JSON), historySize, historyTtlMs, metaTtlMs, candidate
+ * epoch, pub/sub channel, publish command (SPUBLISH or PUBLISH), idempotency record TTL in ms,
+ * sender (JSON, or '' for none), traceparent ('' for none; sent with the live message and kept in
+ * the stream entry as field 'tp'), tags (JSON, or '' for none; kept as field 'tg'), the channel
+ * when KEYS[3] is the index ('' when it is not).
  * Returns {epoch, offset, time, replayed (0/1)}. With a record key that already exists nothing is
  * stored and the recorded {epoch, offset, time} come back with replayed 1; else the record is
  * written with the event, in the same atomic step.
+ *
+ * The index (`<prefix>{<namespace>}:recent`, a sorted set of channels scored by the time of their
+ * last event) is kept only where pattern subscriptions are on, and only for events history keeps:
+ * entries older than the history TTL are trimmed on every publish, so it holds the channels
+ * published within that time, and the key expires with its newest entry.
  */
 const PUBLISH = `${PRELUDE}
-local idem = KEYS[3]
+local indexed = ARGV[13] ~= ''
+local recent = indexed and KEYS[3] or nil
+local idem = KEYS[indexed and 4 or 3]
 if idem then
   local recorded = redis.call('GET', idem)
   if recorded then
@@ -99,6 +107,11 @@ if size > 0 then
   trim_expired(now - ttl)
   -- Every retained event expires with the newest one at the latest, so the key may too.
   redis.call('PEXPIRE', stream, ttl)
+  if recent and ttl > 0 then
+    redis.call('ZADD', recent, now, ARGV[13])
+    redis.call('ZREMRANGEBYSCORE', recent, '-inf', '(' .. (now - ttl))
+    redis.call('PEXPIRE', recent, ttl)
+  end
 else
   redis.call('DEL', stream)
 end

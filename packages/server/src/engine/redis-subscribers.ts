@@ -128,8 +128,12 @@ export class SubscriberConnections {
     redis.on("pmessage", (_glob: string, topic: string, message: string) => this.events.patternMessage(topic, message));
     redis.on("ready", () => {
       if (!current()) return;
-      if (this.globs.size > 0) void redis.psubscribe(...this.globs).catch(() => undefined);
-      this.events.up(server);
+      if (this.globs.size === 0) return this.events.up(server);
+      // Up once the globs are listened to again: what the engine reads to catch up must not miss a later event.
+      void redis
+        .psubscribe(...this.globs)
+        .catch(() => undefined)
+        .then(() => current() && this.events.up(server));
     });
     redis.on("moved", () => current() && this.events.moved(server));
     return connection;

@@ -23,6 +23,13 @@
  * through `onGap` (the hub makes those clients recover with `since`, where they learn
  * `recovered: false`) instead of skipping them silently.
  *
+ * Patterns (engine.patterns): PSUBSCRIBE on the patterns' topics, and an index of the channels
+ * published lately per namespace (`<prefix>{<namespace>}:recent`, kept by the publish script) for
+ * channelsPublishedSince. A pattern glob misses what is published while the subscriber connection
+ * to its server is down, and a channel this node does not hold has no catch-up: once the
+ * connection is back, the channels of that server that the index lists since the loss are replayed
+ * from history, their live matched messages parked until then (replayPatternGap).
+ *
  * Honesty: commands are never queued while Redis is away and never re-sent after a lost
  * connection (a re-sent publish could store an event twice); they fail at once. A publish that
  * never left this node (the channel's server not connected) rejects with engine_unavailable:
@@ -64,7 +71,7 @@
  */
 
 import { createHash, randomBytes } from "node:crypto";
-import type { EventTags, StreamPosition } from "@herald/protocol";
+import { channelMatches, namespaceOf, patternPrefix, type EventTags, type StreamPosition } from "@herald/protocol";
 import {
   ENGINE_TIMEOUT,
   ENGINE_UNAVAILABLE,
@@ -147,6 +154,19 @@ interface Held {
   catchUps: Promise<void>;
 }
 
+/**
+ * What pattern globs may have missed on one server while this node's subscriber connection to it
+ * was down (see replayPatternGap).
+ */
+interface PatternGap {
+  /** From when (ms, this node's clock, less GAP_MARGIN_MS): the connection was lost then. */
+  readonly since: number;
+  /** Matched messages of the server's channels that arrived after it came back, parked per channel until the replay. */
+  readonly parked: Map<string, StreamEvent[]>;
+  /** Times the connection was lost again since; a replay that saw one change covers too little and starts over. */
+  losses: number;
+}
+
 /** A survey this node sent, waiting for the other nodes' answers. */
 interface PendingSurvey {
   readonly answers: unknown[];
@@ -166,6 +186,11 @@ const CONTROL = "#control";
 const USERS = "#users";
 /** The hash tag of a due queue's keys. */
 const dueTag = (queue: string): string => `#due:${queue}`;
+/**
+ * How far before a lost subscriber connection a pattern gap replay reaches back: the loss is seen
+ * after it happened, and the events' times are Redis' clock, this node's may differ a little.
+ */
+const GAP_MARGIN_MS = 5_000;
 /** Most connections reaped and users claimed by one claimOffline call; the next call takes the rest. */
 const CLAIM_LIMIT = 500;
 /** The shape of an instance name in a control message, so a reply topic is never made from anything else. */
@@ -209,6 +234,10 @@ export class RedisEngine implements Engine {
   private readonly patternsAllowed: boolean;
   /** listenPattern() calls per pattern not yet matched by unlistenPattern(). */
   private readonly patterns = new Map<string, number>();
+  /** When each pattern began to be listened to (this node's clock): a gap replay gives it nothing older. */
+  private readonly patternsSince = new Map<string, number>();
+  /** Servers whose subscriber connection was lost while patterns are on, until replayPatternGap covered what they missed. */
+  private readonly patternGaps = new Map<string, PatternGap>();
 
   constructor(options: RedisEngineOptions = {}) {
     this.prefix = options.prefix ?? "herald:";
@@ -278,7 +307,11 @@ export class RedisEngine implements Engine {
   }
 
   async publish(channel: string, type: string, data: unknown, options: StreamOptions, idempotency?: IdempotencyKey, sender?: EventSender, trace?: string, tags?: EventTags): Promise<PublishedEvent> {
-    const keys = idempotency === undefined ? this.streamKeys(channel) : [...this.streamKeys(channel), this.idempotencyKey(channel, idempotency.key)];
+    // Where patterns are on, the namespace's index of recent channels (channelsPublishedSince) is kept by the same script.
+    const indexed = this.patternsAllowed && namespaceOf(channel) !== "";
+    const keys: string[] = this.streamKeys(channel);
+    if (indexed) keys.push(this.recentKey(namespaceOf(channel)));
+    if (idempotency !== undefined) keys.push(this.idempotencyKey(channel, idempotency.key));
     // Either connection to the channel's server dropping is the first sign the server may be gone:
     // refused now, the event surely was not stored (503); sent into a dead connection, its
     // outcome would be unknown (504).
@@ -301,6 +334,7 @@ export class RedisEngine implements Engine {
           sender === undefined ? "" : JSON.stringify(sender),
           trace ?? "",
           tags === undefined ? "" : JSON.stringify(tags),
+          indexed ? channel : "",
         ]),
       )) as [string, number, number, number];
     } catch (error) {
@@ -390,6 +424,7 @@ export class RedisEngine implements Engine {
     const refs = this.patterns.get(pattern) ?? 0;
     this.patterns.set(pattern, refs + 1);
     if (refs > 0) return;
+    this.patternsSince.set(pattern, Date.now());
     try {
       await this.run("subscribe", () => subscribers.listenEverywhere(this.patternGlob(pattern)));
     } catch (error) {
@@ -405,7 +440,19 @@ export class RedisEngine implements Engine {
       return;
     }
     this.patterns.delete(pattern);
+    this.patternsSince.delete(pattern);
     await this.subscribers?.unlistenEverywhere(this.patternGlob(pattern));
+  }
+
+  /** Asks every server's index of the pattern's namespace (each holds the channels that live there). */
+  async channelsPublishedSince(pattern: string, time: number): Promise<string[]> {
+    return this.publishedSince(pattern, time, this.topology.everyServer());
+  }
+
+  private async publishedSince(pattern: string, time: number, servers: RedisCommands[]): Promise<string[]> {
+    const key = this.recentKey(namespaceOf(patternPrefix(pattern)));
+    const lists = await this.run("index", () => Promise.all(servers.map((commands) => commands.zrangebyscore(key, time, "+inf"))));
+    return [...new Set(lists.flat())].filter((channel) => channelMatches(pattern, channel));
   }
 
   async history(channel: string, query: HistoryQuery, options: StreamOptions): Promise<HistoryResult> {
@@ -569,6 +616,11 @@ export class RedisEngine implements Engine {
     return [`${base}:connections`, `${base}:expiry`, `${base}:counts`, `${base}:online`, `${base}:deadlines`];
   }
 
+  /** The index of a namespace's recent channels; one per server, each holding that server's channels. */
+  private recentKey(namespace: string): string {
+    return `${this.prefix}{${namespace}}:recent`;
+  }
+
   private topic(channel: string): string {
     return `${this.prefix}{${channel}}:events`;
   }
@@ -632,7 +684,54 @@ export class RedisEngine implements Engine {
     const held = this.held.get(channel);
     if (held && !held.starting) return;
     const parsed = JSON.parse(message) as { epoch: string; offset: number; time: number; type: string; data: unknown; trace?: string };
-    this.handler?.onEvent({ channel, ...parsed });
+    const event: StreamEvent = { channel, ...parsed };
+    // Its server's connection just came back: the events it missed go first (replayPatternGap).
+    const gap = this.patternGaps.size > 0 ? this.patternGaps.get(this.topology.serverOf(channel)) : undefined;
+    if (gap) {
+      const parked = gap.parked.get(channel);
+      if (parked) parked.push(event);
+      else gap.parked.set(channel, [event]);
+      return;
+    }
+    this.handler?.onEvent(event);
+  }
+
+  /**
+   * After the subscriber connection to a server came back, the channels of that server that got
+   * events while it was down and that this node does not hold (so no catch-up covers them: a
+   * channel publishing for the first time, say) would be missed by the pattern subscriptions: pub/sub
+   * does not keep what it could not deliver. Their events since the loss (for a pattern listened to
+   * since, since then) are read from history, found through the namespaces' indexes of recent
+   * channels, and passed on in offset order; matched messages that arrived meanwhile were parked and
+   * follow, the ones already replayed left out. The hub treats them as a channel that starts
+   * matching. Events that left history during the outage cannot be replayed.
+   */
+  private async replayPatternGap(server: string, gap: PatternGap): Promise<void> {
+    const losses = gap.losses;
+    const ready = this.topology.everyServer().filter((commands) => (commands as { status?: string }).status === "ready");
+    const starts = new Map<string, number>();
+    for (const pattern of this.patterns.keys()) {
+      const since = Math.max(gap.since, (this.patternsSince.get(pattern) ?? 0) - GAP_MARGIN_MS);
+      for (const channel of await this.publishedSince(pattern, since, ready)) {
+        if (this.topology.serverOf(channel) !== server || this.held.has(channel)) continue;
+        starts.set(channel, Math.min(starts.get(channel) ?? since, since));
+      }
+    }
+    const replays = await Promise.all([...starts].map(async ([channel, since]) => (await this.readHistory(channel, {}, undefined)).events.filter((event) => event.time >= since)));
+    // Lost again meanwhile: what it missed since is not covered yet, and the next recovery starts over.
+    if (gap.losses !== losses || !this.subscribers?.isUp(server) || this.patternGaps.get(server) !== gap) return;
+    this.patternGaps.delete(server);
+    const replayed = new Map<string, StreamEvent>();
+    for (const events of replays) {
+      for (const event of events) {
+        replayed.set(event.channel, event);
+        this.handler?.onEvent(event);
+      }
+    }
+    for (const [channel, parked] of gap.parked) {
+      const last = replayed.get(channel);
+      for (const event of parked) if (!last || event.epoch !== last.epoch || event.offset > last.offset) this.handler?.onEvent(event);
+    }
   }
 
   /** Delivers parked messages in offset order; on a gap, starts a catch-up read and stops. */
@@ -782,6 +881,12 @@ export class RedisEngine implements Engine {
 
   private lostSubscriber(server: string): void {
     if (this.controlServer === server) this.controlServer = undefined;
+    // Pattern globs miss what is published there from now on, for channels no catch-up covers.
+    if (this.patternsAllowed && this.started) {
+      const gap = this.patternGaps.get(server);
+      if (gap) gap.losses += 1;
+      else this.patternGaps.set(server, { since: Date.now() - GAP_MARGIN_MS, parked: new Map(), losses: 0 });
+    }
     // Messages sent while the connection is down are lost: the server's channels must catch up
     // later, and their topics must be listened to again on the new connection.
     for (const held of this.held.values()) {
@@ -847,6 +952,9 @@ export class RedisEngine implements Engine {
     const results = await Promise.allSettled(behind.map((h) => this.restore(h)));
     const failed = behind.filter((_, i) => results[i]!.status === "rejected");
     if (failed.length > 0) this.scheduleRecovery();
+    for (const [server, gap] of [...this.patternGaps]) {
+      if (subscribers.isUp(server)) await this.replayPatternGap(server, gap).catch(() => this.scheduleRecovery());
+    }
     const blocked = failed.some((h) => subscribers.isUp(this.topology.serverOf(h.channel)));
     if (this.topology.reachable && subscribers.anyUp && !blocked) this.setAvailable(true);
     else this.checkAvailable();

@@ -59,6 +59,8 @@ export interface SubscribeRequest {
   readonly since?: StreamPosition;
   /** A pattern subscribe's positions per matched channel (see subscribePattern). */
   readonly positions?: Readonly<Record<string, StreamPosition>>;
+  /** A pattern subscribe's `after` (ISO-8601, checked by the protocol's parser): see attachFound. */
+  readonly after?: string;
   readonly token?: string;
   /** Set by a route whose validated parameters grant the channel (the deployment's choice): no authorizer check. */
   readonly granted?: boolean;
@@ -81,6 +83,13 @@ export interface HubOptions {
   readonly maxPatternChannels?: number;
   /** Track users online and offline (online-users.ts); off when absent. */
   readonly online?: OnlineUsersOptions;
+}
+
+/** A channel a pattern subscribe attached before its answer: where it stands, and the events that follow the answer. */
+interface AttachedChannel {
+  readonly subscription: Subscription;
+  readonly state: PatternChannelState;
+  readonly events: StreamEvent[];
 }
 
 // History is sent in slices so that a long recovery yields to the event loop and to the socket.
@@ -610,7 +619,10 @@ export class Hub {
    * Subscribes a session to a pattern: `subscribed` names the pattern and, for each channel of
    * `positions` the session may read, where it stands and whether it recovered; the missed events of
    * those follow, then live events of every matching channel the session may read, each channel
-   * checked once, when its first event arrives (attachMatched).
+   * checked once, when its first event arrives (attachMatched). With `after` (the `time` of the
+   * client's previous `subscribed`), the channels published since then and not listed are found and
+   * delivered from then on too (attachFound), so a channel that started matching while the client
+   * was away is not missed.
    */
   private async subscribePattern(session: Session, pattern: string, request: SubscribeRequest): Promise<void> {
     const problem = patternProblem(pattern);
@@ -622,6 +634,10 @@ export class Hub {
     if (this.subscriptionCount(session) >= this.maxSubscriptions) {
       throw new HeraldError("too_many_subscriptions", `a connection may hold ${this.maxSubscriptions} subscriptions; unsubscribe from one first`);
     }
+    // Taken before the pattern is listened to: what is published from then on reaches it live or through `after` next time.
+    const startedAt = Date.now();
+    const after = request.after === undefined ? undefined : Date.parse(request.after);
+    if (after !== undefined && !Number.isFinite(after)) throw new HeraldError("invalid_since", `after must be an ISO-8601 time such as "2026-12-04T17:40:00.120Z"`);
     const listed = Object.entries(request.positions ?? {});
     if (listed.length > this.maxPatternChannels) {
       throw new HeraldError("pattern_channel_limit", `positions lists ${listed.length} channels; one pattern subscription spans at most ${this.maxPatternChannels} (maxPatternChannels)`);
@@ -633,6 +649,7 @@ export class Hub {
     const subscription = new PatternSubscription(session, pattern, request.token, undefined, filter, delta);
     // Listed channels wait for their own recovery: events that arrive meanwhile are kept, not attached twice.
     for (const [channel] of listed) subscription.channels.set(channel, { state: "checking", seen: [] });
+    subscription.after = after;
     if (!patterns) this.patternsOf.set(session, (patterns = new Map()));
     patterns.set(pattern, subscription);
     this.patternIndex.add(subscription);
@@ -644,12 +661,19 @@ export class Hub {
       if (gone()) return;
       const attached = await Promise.all(listed.map(([channel, since]) => this.attachListed(subscription, channel, since)));
       if (gone()) return;
+      const found = after === undefined ? undefined : await this.attachFound(subscription, after);
+      if (gone()) return;
       const channels: Record<string, PatternChannelState> = {};
-      for (const result of attached) if (result) channels[result.subscription.channel] = result.state;
-      const subscribed: SubscribedFrame = { type: "subscribed", channel: pattern, epoch: "", offset: 0, recovered: listed.length > 0 && attached.every((result) => result?.state.recovered === true), channels };
+      for (const result of [...attached, ...(found?.attached ?? [])]) if (result) channels[result.subscription.channel] = result.state;
+      const recovered =
+        (listed.length > 0 || found !== undefined) &&
+        attached.every((result) => result?.state.recovered === true) &&
+        // A found channel the session may not read is left out, also of this answer.
+        (found === undefined || (found.complete && found.attached.every((result) => result === undefined || result.state.recovered)));
+      const subscribed: SubscribedFrame = { type: "subscribed", channel: pattern, epoch: "", offset: 0, recovered, channels, time: new Date(startedAt).toISOString() };
       if (delta) subscribed.delta = "fossil";
       session.sendFrame(request.id === undefined ? subscribed : { ...subscribed, id: request.id });
-      for (const result of attached) {
+      for (const result of [...attached, ...(found?.attached ?? [])]) {
         if (!result || gone()) continue;
         await this.replay(result.subscription, result.events);
         if (result.subscription.active) result.subscription.goLive();
@@ -673,7 +697,7 @@ export class Hub {
    * A channel listed in a pattern subscribe's positions: recovered from its position exactly as a
    * single-channel subscribe with `since`; undefined when the session may not read it.
    */
-  private async attachListed(pattern: PatternSubscription, channel: string, since: StreamPosition): Promise<{ subscription: Subscription; state: PatternChannelState; events: StreamEvent[] } | undefined> {
+  private async attachListed(pattern: PatternSubscription, channel: string, since: StreamPosition): Promise<AttachedChannel | undefined> {
     const seen = pattern.channels.get(channel);
     const subscription = await this.attachChannel(pattern, channel);
     if (!subscription) return undefined;
@@ -690,6 +714,65 @@ export class Hub {
     const early = seen?.state === "checking" ? seen.seen.filter((event) => event.epoch === history.epoch) : [];
     const events = recovered ? [...history.events, ...early] : early;
     return { subscription, state: { epoch: history.epoch, offset: history.offset, recovered }, events };
+  }
+
+  /**
+   * The channels that started matching while the client was away: those the engine's index says
+   * were published to at or after `after` and that the subscribe did not list. Each the session may
+   * read (asked as for a live match, a refused one left out without a trace) is delivered from its
+   * first event at or after `after`, as a channel that starts matching is. `complete` is false when
+   * `after` is older than the index and history keep (the namespace's history TTL): channels or
+   * events may be missing then, and the client is told so with `recovered: false`.
+   */
+  private async attachFound(pattern: PatternSubscription, after: number): Promise<{ attached: Array<AttachedChannel | undefined>; complete: boolean }> {
+    const options = this.namespaces.of(pattern.pattern);
+    // An engine without the index cannot say which channels it missed: the client is told so.
+    const published = this.engine.channelsPublishedSince ? await this.engine.channelsPublishedSince(pattern.pattern, after) : undefined;
+    // From here on, a channel's first live event comes after the index was read: live delivery covers it.
+    pattern.after = undefined;
+    if (published === undefined) return { attached: [], complete: false };
+    let fresh = published.filter((channel) => !pattern.channels.has(channel));
+    const room = Math.max(0, this.maxPatternChannels - pattern.channels.size);
+    if (fresh.length > room) {
+      fresh = fresh.slice(0, room);
+      this.reportChannelLimit(pattern, published.find((channel) => !fresh.includes(channel) && !pattern.channels.has(channel))!);
+    }
+    for (const channel of fresh) pattern.channels.set(channel, { state: "checking", seen: [] });
+    const attached = await Promise.all(
+      fresh.map(async (channel): Promise<AttachedChannel | undefined> => {
+        const entry = pattern.channels.get(channel);
+        const seen = entry?.state === "checking" ? entry.seen : [];
+        const subscription = await this.attachChannel(pattern, channel);
+        if (!subscription) return undefined;
+        const found = await this.eventsAfter(channel, after, seen[0]);
+        subscription.epoch = found.epoch;
+        subscription.lastOffset = found.lastOffset;
+        const figures = this.stats.namespaces.of(channel);
+        if (found.complete) figures.recovered += 1;
+        else figures.notRecovered += 1;
+        return { subscription, state: { epoch: found.epoch, offset: found.lastOffset, recovered: found.complete }, events: [...found.events, ...seen.filter((event) => event.epoch === found.epoch)] };
+      }),
+    );
+    const complete = options.historySize > 0 && after >= Date.now() - options.historyTtlMs;
+    return { attached, complete };
+  }
+
+  /**
+   * A channel's retained events at or after `after` (ms), in the epoch of `first` (its first event
+   * seen live, if any); `lastOffset` is the offset just before the first of them, where its
+   * delivery starts. `complete` when history surely holds every event since `after`: it keeps an
+   * older one, or the stream's first, or fewer than it may keep, and `after` is within its TTL.
+   */
+  private async eventsAfter(channel: string, after: number, first: StreamEvent | undefined): Promise<{ epoch: string; lastOffset: number; events: StreamEvent[]; complete: boolean }> {
+    const options = this.namespaces.of(channel);
+    const history = await this.engine.history(channel, {}, options);
+    const epoch = first?.epoch ?? history.epoch;
+    const events = history.epoch === epoch ? history.events.filter((event) => event.time >= after) : [];
+    const start = events[0]?.offset ?? first?.offset ?? history.offset + 1;
+    const oldest = history.events[0];
+    const whole = oldest === undefined || oldest.time < after || oldest.offset === 1 || history.events.length < options.historySize;
+    const complete = history.epoch === epoch && options.historySize > 0 && after >= Date.now() - options.historyTtlMs && whole;
+    return { epoch, lastOffset: start - 1, events, complete };
   }
 
   /**
@@ -728,17 +811,22 @@ export class Hub {
       if (entry?.state === "checking") entry.seen.push(event);
       if (entry !== undefined) continue;
       if (pattern.channels.size >= this.maxPatternChannels) {
-        if (pattern.limitReported) continue;
-        pattern.limitReported = true;
-        const message = `${pattern.pattern} reached ${this.maxPatternChannels} channels (maxPatternChannels); events of further channels, such as ${event.channel}, are not delivered to it`;
-        // No `channel`: that would name a refused subscription, and this one goes on with the channels it has.
-        (pattern.session as Session).sendFrame({ type: "error", code: "pattern_channel_limit", message });
+        this.reportChannelLimit(pattern, event.channel);
         continue;
       }
       const seen = [event];
       pattern.channels.set(event.channel, { state: "checking", seen });
-      void this.attachMatched(pattern, event.channel, seen).catch(() => this.releaseChannel(pattern, event.channel));
+      void this.attachMatched(pattern, event.channel, seen, pattern.after).catch(() => this.releaseChannel(pattern, event.channel));
     }
+  }
+
+  /** Tells the session once that its pattern delivers no more channels, `channel` being one left out. */
+  private reportChannelLimit(pattern: PatternSubscription, channel: string): void {
+    if (pattern.limitReported) return;
+    pattern.limitReported = true;
+    const message = `${pattern.pattern} reached ${this.maxPatternChannels} channels (maxPatternChannels); events of further channels, such as ${channel}, are not delivered to it`;
+    // No `channel`: that would name a refused subscription, and this one goes on with the channels it has.
+    (pattern.session as Session).sendFrame({ type: "error", code: "pattern_channel_limit", message });
   }
 
   /**
@@ -746,10 +834,20 @@ export class Hub {
    * from then on. History fills what arrived while permission was being decided; where history keeps
    * nothing, the events the pattern saw meanwhile stand in for it.
    */
-  private async attachMatched(pattern: PatternSubscription, channel: string, seen: StreamEvent[]): Promise<void> {
+  private async attachMatched(pattern: PatternSubscription, channel: string, seen: StreamEvent[], after: number | undefined): Promise<void> {
     const subscription = await this.attachChannel(pattern, channel);
     if (!subscription) return;
     const first = seen[0]!;
+    if (after !== undefined) {
+      // It started matching while a subscribe with `after` looked for the channels published since then.
+      const found = await this.eventsAfter(channel, after, first);
+      if (!subscription.active) return;
+      subscription.epoch = found.epoch;
+      subscription.lastOffset = found.lastOffset;
+      await this.replay(subscription, [...found.events, ...seen.filter((event) => event.epoch === found.epoch)]);
+      if (subscription.active) subscription.goLive();
+      return;
+    }
     const history = await this.engine.history(channel, { since: first.offset - 1 }, this.namespaces.of(channel));
     if (!subscription.active) return;
     subscription.epoch = first.epoch;

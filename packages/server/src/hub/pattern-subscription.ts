@@ -23,6 +23,11 @@ export class PatternSubscription {
   active = true;
   /** Set once the client was told that the pattern reached its channel limit. */
   limitReported = false;
+  /**
+   * While a subscribe with `after` (ms) looks for the channels published since then: a channel that
+   * starts matching meanwhile is delivered from its events at or after that time (Hub.eventsAfter).
+   */
+  after: number | undefined;
 
   constructor(
     readonly session: Subscriber | undefined,

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { MemoryEngine } from "../../src/engine/memory.js";
 import { runEngineSuite } from "./engine-suite.js";
 
-runEngineSuite("memory", { create: () => new MemoryEngine(), shared: false });
+runEngineSuite("memory", { create: () => new MemoryEngine(), shared: false, patterns: true });
 
 describe("memory engine: idempotency records are bounded (publish.idempotencyKeys)", () => {
   const KEEP = { historySize: 100, historyTtlMs: 60_000 };

@@ -14,8 +14,10 @@ runEngineSuite("redis", {
 });
 
 // Channel and control topics use plain PUBLISH/SUBSCRIBE where Redis has no sharded pub/sub (before 7).
-runEngineSuite("redis, classic pub/sub", {
-  create: () => new RedisEngine({ url: REDIS_URL, prefix: classicPrefix, disableShardedPubSub: true }),
+// Patterns imply classic pub/sub: this run checks both, the index of recent channels included.
+runEngineSuite("redis, classic pub/sub with patterns", {
+  create: () => new RedisEngine({ url: REDIS_URL, prefix: classicPrefix, disableShardedPubSub: true, patterns: true }),
+  patterns: true,
   shared: true,
   skip,
   cleanup: () => deleteKeys(classicPrefix),

@@ -61,6 +61,26 @@ describe("redis engine on two shards", { skip }, () => {
     assert.deepEqual(engine.status().details?.shards, shards.map((shard) => shard.url));
   });
 
+  it("keeps an index of recent channels on each shard, and lists a pattern's channels from both", async () => {
+    const engine = new RedisEngine({ shards: shards.map((shard) => shard.url), prefix, commandTimeoutMs: 2_000, patterns: true });
+    engines.push(engine);
+    await engine.start({ onEvent: () => undefined });
+    const channels = names(8);
+    assert.equal(new Set(channels.map((channel) => shardIndex(channel, 2))).size, 2, "the channels spread over both shards");
+    const first = await Promise.all(channels.map((channel) => engine.publish(channel, "t", 1, KEEP)));
+    assert.deepEqual((await engine.channelsPublishedSince("spread:*", Math.min(...first.map((event) => event.time)))).sort(), [...channels].sort());
+    // Each shard's index holds its own channels only.
+    for (const [index, shard] of shards.entries()) {
+      const redis = new Redis(shard.url);
+      try {
+        const kept = await redis.zrange(`${prefix}{spread}:recent`, "0", "-1");
+        assert.deepEqual(kept.filter((channel) => channels.includes(channel)).sort(), channels.filter((channel) => shardIndex(channel, 2) === index).sort());
+      } finally {
+        redis.disconnect();
+      }
+    }
+  });
+
   it("refuses only a dead shard's channels until it is back, and loses nothing it accepted", { timeout: 60_000 }, async () => {
     const received: StreamEvent[] = [];
     const [subscriber, publisher] = [await start(received), await start()];

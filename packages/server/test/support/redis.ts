@@ -2,6 +2,7 @@
 
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
+import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -44,4 +45,14 @@ export async function deleteKeys(prefix: string): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+/** A TCP proxy in front of the test Redis and the Redis URL through it: its cut() cuts one node off while Redis serves the others. */
+export async function redisBehindProxy(): Promise<{ proxy: TcpProxy; url: string }> {
+  const target = new URL(REDIS_URL);
+  const proxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
+  const url = new URL(REDIS_URL);
+  url.hostname = "127.0.0.1";
+  url.port = String(proxy.port);
+  return { proxy, url: url.toString() };
 }
