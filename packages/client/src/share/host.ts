@@ -14,8 +14,8 @@
  * - When the connection drops, every tab is told (state) and every channel stops being live; on
  *   `connected` the tabs subscribe again from their positions, as after any reconnect.
  * - A pattern is held once, unfiltered, like a channel. A tab's pattern gets every event of a
- *   matching channel, also while the connection holds that channel by name for another tab (the
- *   client hands such events to the channel's own subscription). A tab subscribes to a pattern
+ *   matching channel, also while the connection holds that channel by name for another tab, or
+ *   is subscribing to it (the client hands such events to the channel's own subscription). A tab subscribes to a pattern
  *   again with its channels' `positions`, answered channel by channel (pattern-catch-up.ts).
  */
 
@@ -334,7 +334,8 @@ export class ShareHost {
       this.forward(pattern, frame);
     }
     const named = this.channels.get(frame.channel);
-    if (named) this.forward(named, frame);
+    // While its subscribe is on its way the channel's own events are yet to come (the answer brings them).
+    if (named && !named.state.awaiting) this.forward(named, frame);
   }
 
   private forward(shared: HostChannel, frame: EventFrame): void {
