@@ -79,15 +79,24 @@ const WANTS: Record<PatternTab, (channel: string, desk: string) => boolean> = {
   filtered: (_channel, desk) => desk === "north",
 };
 
-/** Publishes tagged events and keeps what each tab still listening must list, as `channel@offset`. */
+/** Publishes tagged events and keeps what each tab listening must list, as `channel@offset`. */
 class PatternLog {
   readonly expected: Record<PatternTab, string[]> = { named: [], pattern: [], filtered: [] };
-  readonly listening = new Set<PatternTab>(["named", "pattern", "filtered"]);
+  readonly listening = new Set<PatternTab>();
 
   constructor(
     public hub: RunningHerald,
-    private readonly tabs: Record<PatternTab, Page>,
-  ) {}
+    private readonly tabs: Partial<Record<PatternTab, Page>>,
+  ) {
+    for (const tab of Object.keys(tabs) as PatternTab[]) this.listening.add(tab);
+  }
+
+  /** A tab starts listening, having listed `listed` so far. */
+  listen(tab: PatternTab, page: Page, listed: string[]): void {
+    this.tabs[tab] = page;
+    this.expected[tab] = listed;
+    this.listening.add(tab);
+  }
 
   async publish(channel: string, desk: string): Promise<void> {
     const { offset } = await this.hub.herald.publish(channel, "tick", { desk }, { tags: { desk } });
@@ -96,7 +105,7 @@ class PatternLog {
 
   /** Waits until every tab still listening lists exactly its events. */
   async settled(ordered = true): Promise<void> {
-    for (const tab of this.listening) await untilEvents(this.tabs[tab], this.expected[tab], ordered);
+    for (const tab of this.listening) await untilEvents(this.tabs[tab]!, this.expected[tab], ordered);
   }
 }
 
@@ -211,10 +220,10 @@ describe("browser: one connection per browser profile and origin", { skip }, () 
 
   /**
    * The tabs of the pattern tests, sharing one connection: `first` (the page's default channel; it
-   * leads in leader mode), then `named` on orders:1, `pattern` on orders:* (with user:marker by
-   * name beside it) and `filtered` on orders:* with the tag filter desk=north.
+   * leads in leader mode), `pattern` on orders:* (with user:marker by name beside it), `filtered`
+   * on orders:* with the tag filter desk=north, and, once `openNamed` is called, `named` on orders:1.
    */
-  async function patternTabs(mode: PatternMode, proxy: FlakyProxy, errors: string[]): Promise<{ first: Page; tabs: Record<PatternTab, Page>; pages: Page[] }> {
+  async function patternTabs(mode: PatternMode, proxy: FlakyProxy, errors: string[]): Promise<{ first: Page; tabs: Record<Exclude<PatternTab, "named">, Page>; openNamed: () => Promise<Page>; pages: Page[] }> {
     const base = `${proxy.url}/?transports=websocket${mode === "SharedWorker" ? "&worker=1" : ""}`;
     const pages: Page[] = [];
     const opened = async (query: string): Promise<Page> => {
@@ -224,12 +233,11 @@ describe("browser: one connection per browser profile and origin", { skip }, () 
     };
     const first = await opened("");
     const tabs = {
-      named: await opened("&channel=orders:1"),
       pattern: await opened(`&channel=${encodeURIComponent("orders:*")}&extra=user:marker`),
       filtered: await opened(`&channel=${encodeURIComponent("orders:*")}&filter=${encodeURIComponent("desk=north")}`),
     };
     await waitForText(tabs.pattern, "extra", "subscribed");
-    return { first, tabs, pages };
+    return { first, tabs, openNamed: () => opened("&channel=orders:1"), pages };
   }
 
   for (const mode of ["leader tab", "SharedWorker"] as const) {
@@ -243,11 +251,33 @@ describe("browser: one connection per browser profile and origin", { skip }, () 
         await hub.herald.publish("orders:1", "tick", {}, { tags: { desk: "north" } });
         await hub.herald.publish("orders:2", "tick", {}, { tags: { desk: "south" } });
         const opened = await patternTabs(mode, proxy, errors);
-        const { first, tabs } = opened;
+        const { first } = opened;
         pages = opened.pages;
+        const log = new PatternLog(hub, opened.tabs);
+
+        // The tab on orders:1 subscribes while its events flow: the pattern tabs lose none of them
+        // meanwhile, and the new tab gets every one from some offset on.
+        let flowing = true;
+        const flow = (async () => {
+          while (flowing) {
+            await log.publish("orders:1", "north");
+            // A steady trickle, not a flood.
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        })();
+        const named = await opened.openNamed();
+        await log.publish("orders:1", "north");
+        flowing = false;
+        await flow;
+        await log.settled();
+        const last = log.expected.pattern.at(-1)!;
+        await named.waitForFunction((last) => document.getElementById("events")!.textContent!.endsWith(last), last, { timeout: WAIT_MS });
+        const got = ((await named.locator("#events").textContent()) ?? "").split(",");
+        assert.deepEqual(got, log.expected.pattern.slice(-got.length), "the tab on orders:1 got every event of it from its first on");
+        log.listen("named", named, got);
+        const tabs = { ...opened.tabs, named };
         // One connection; the status counts the channels held by name (a pattern's, once they match).
         await untilStatus(hub, { connections: 1, subscriptions: 3 });
-        const log = new PatternLog(hub, tabs);
         // orders:3 is new on the first round: a channel that starts matching after the subscribe.
         const round = async (): Promise<void> => {
           await log.publish("orders:1", "north");
@@ -317,8 +347,8 @@ describe("browser: one connection per browser profile and origin", { skip }, () 
       let pages: Page[] = [];
       try {
         const opened = await patternTabs(mode, proxy, errors);
-        const { tabs } = opened;
         pages = opened.pages;
+        const tabs = { ...opened.tabs, named: await opened.openNamed() };
         const log = new PatternLog(hub, tabs);
         await log.publish("orders:1", "north");
         await log.publish("orders:2", "south");
