@@ -83,11 +83,13 @@ const WANTS: Record<PatternTab, (channel: string, desk: string) => boolean> = {
 class PatternLog {
   readonly expected: Record<PatternTab, string[]> = { named: [], pattern: [], filtered: [] };
   readonly listening = new Set<PatternTab>();
+  private readonly tabs: Partial<Record<PatternTab, Page>>;
 
   constructor(
     public hub: RunningHerald,
-    private readonly tabs: Partial<Record<PatternTab, Page>>,
+    tabs: Partial<Record<PatternTab, Page>>,
   ) {
+    this.tabs = { ...tabs };
     for (const tab of Object.keys(tabs) as PatternTab[]) this.listening.add(tab);
   }
 
