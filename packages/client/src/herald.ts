@@ -601,7 +601,8 @@ export class Herald {
         if (typeof frame.channel === "string" && typeof frame.offset === "number") {
           const shared = this.channels.get(frame.channel) ?? [...this.channels.values()].find((state) => state.matcher?.test(frame.channel as string));
           const event = frame as unknown as EventFrame;
-          if (shared?.awaiting) return;
+          // Not delivered (see ChannelState.awaiting), though maybe a pattern's: a sharing host's tap forwards it to the pattern's tabs.
+          if (shared?.awaiting) return shared.tap?.(event);
           let handled: boolean | undefined;
           try {
             handled = shared?.event(event, this.decodeDelta);

@@ -142,7 +142,10 @@ export class ChannelState implements ChannelView {
    */
   deltaBase: Uint8Array | undefined;
   private deltas = false;
-  /** Sees every event delivered, in order, whatever its type: the sharing host forwards them to the tabs. */
+  /**
+   * Sees every event delivered, in order, whatever its type, and those a subscribe in flight
+   * (`awaiting`) keeps from being delivered: the sharing host forwards them to the tabs.
+   */
   tap: ((frame: EventFrame) => void) | undefined;
   state: SubscriptionSnapshot = { status: "subscribing", recovered: false };
   readonly emitter = new Emitter<ChannelEvents>();

@@ -11,10 +11,10 @@ import WebSocket from "ws";
 import { SignJWT } from "jose";
 import { getJson, startHerald } from "../../server/test/support/herald.js";
 import { waitUntil } from "../../server/test/support/deadline.js";
-import { Herald, type SubscribedContext, type SubscriptionErrorContext } from "../src/index.js";
+import { Herald, type SubscriptionErrorContext } from "../src/index.js";
 import { msgpack } from "../src/msgpack.js";
 import { FlakyProxy } from "./support/proxy.js";
-import { until, waitForState } from "./support/wait.js";
+import { connectSubscribed, dropAndResubscribe, until } from "./support/wait.js";
 
 const SECRET = "client-msgpack-secret-0123456789";
 const API_KEY = "client-msgpack-api-key-0123";
@@ -99,7 +99,6 @@ describe("@herald/client over MessagePack", () => {
     const client = new Herald({ url: proxy.url, transports: ["websocket"], WebSocket: Impl, format: msgpack, reconnect: { minDelay: 50, maxDelay: 200 } });
     try {
       const offsets: number[] = [];
-      const subscribed: SubscribedContext[] = [];
       const subscription = client.subscribe<{ tick: { n: number } }>("user:gus");
       const total = 30;
       const all = until(() => offsets.length >= total, `${total} events`);
@@ -108,31 +107,17 @@ describe("@herald/client over MessagePack", () => {
         offsets.push(frame.offset);
         all.poke();
       });
-      const first = until(() => subscribed.length > 0, "subscribed");
-      subscription.on("subscribed", (context) => {
-        subscribed.push(context);
-        first.poke();
-      });
-      client.connect();
-      await first.done;
+      const subscribed = await connectSubscribed(client, subscription);
       let n = 0;
       const publish = (count: number) => Promise.all(Array.from({ length: count }, () => hub.herald.publish("user:gus", "tick", { n: ++n })));
       await publish(10);
       for (let cut = 0; cut < 2; cut++) {
-        const reconnecting = waitForState(client, "reconnecting");
-        proxy.fail();
-        await reconnecting;
-        await publish(5);
-        proxy.restore();
-        const resubscribed = subscribed.length + 1;
-        const back = until(() => subscribed.length >= resubscribed, "resubscribed");
-        subscription.on("subscribed", back.poke);
-        await back.done;
+        await dropAndResubscribe(client, proxy, subscribed, () => publish(5));
         await publish(5);
       }
       await all.done;
       assert.deepEqual(offsets, Array.from({ length: total }, (_, i) => i + 1));
-      assert.deepEqual(subscribed.map((context) => context.recovered), [false, true, true]);
+      assert.deepEqual(subscribed.contexts.map((context) => context.recovered), [false, true, true]);
       assert.equal(wire.urls.length, 3);
       assert.equal(wire.textIn + wire.textOut, 0);
     } finally {

@@ -4,9 +4,9 @@ import WebSocket from "ws";
 import { createHerald } from "@herald/server";
 import { startHerald, type RunningHerald } from "../../server/test/support/herald.js";
 import { deadline } from "../../server/test/support/deadline.js";
-import { Herald, type RecoveryFailedContext, type SubscribedContext, type TransportName } from "../src/index.js";
+import { Herald, type RecoveryFailedContext, type TransportName } from "../src/index.js";
 import { FlakyProxy } from "./support/proxy.js";
-import { until, waitForState } from "./support/wait.js";
+import { connectSubscribed, dropAndResubscribe, until, waitForState } from "./support/wait.js";
 
 type Ticks = { tick: { n: number } };
 
@@ -18,7 +18,6 @@ for (const transport of ["websocket", "sse", "polling"] as TransportName[]) {
       const client = new Herald({ url: proxy.url, transports: [transport], WebSocket, reconnect: { minDelay: 50, maxDelay: 200 }, pollTimeout: 2_000 });
       try {
         const offsets: number[] = [];
-        const subscribed: SubscribedContext[] = [];
         const subscription = client.subscribe<Ticks>("user:alice");
         const total = 45;
         const all = until(() => offsets.length >= total, `${total} events`);
@@ -27,36 +26,22 @@ for (const transport of ["websocket", "sse", "polling"] as TransportName[]) {
           offsets.push(frame.offset);
           all.poke();
         });
-        const first = until(() => subscribed.length > 0, "subscribed");
-        subscription.on("subscribed", (context) => {
-          subscribed.push(context);
-          first.poke();
-        });
         if (process.env.HERALD_DEBUG) client.on("state", (c) => console.log(transport, c.newState, c.reason, c.message ?? ""));
-        client.connect();
-        await first.done;
+        const subscribed = await connectSubscribed(client, subscription);
 
         let n = 0;
         const publish = (count: number) => Promise.all(Array.from({ length: count }, () => hub.herald.publish("user:alice", "tick", { n: ++n })));
         await publish(15);
         for (let cut = 0; cut < 2; cut++) {
-          const reconnecting = waitForState(client, "reconnecting");
-          proxy.fail();
-          const change = await reconnecting;
-          assert.equal(change.transport, transport);
           // Published while the client is away: only recovery can bring these.
-          await publish(10);
-          proxy.restore();
-          const resubscribed = subscribed.length + 1;
-          const back = until(() => subscribed.length >= resubscribed, "resubscribed");
-          subscription.on("subscribed", back.poke);
-          await back.done;
+          const change = await dropAndResubscribe(client, proxy, subscribed, () => publish(10));
+          assert.equal(change.transport, transport);
           await publish(5);
         }
         await all.done;
         assert.deepEqual(offsets, Array.from({ length: total }, (_, i) => i + 1));
-        assert.equal(subscribed.length, 3);
-        assert.deepEqual(subscribed.map((context) => context.recovered), [false, true, true]);
+        assert.equal(subscribed.contexts.length, 3);
+        assert.deepEqual(subscribed.contexts.map((context) => context.recovered), [false, true, true]);
       } finally {
         client.disconnect();
         await proxy.close();

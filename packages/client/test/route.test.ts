@@ -10,9 +10,9 @@ import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { loadConfig } from "@herald/server";
 import { startHerald } from "../../server/test/support/herald.js";
-import { Herald, type SubscribedContext } from "../src/index.js";
+import { Herald } from "../src/index.js";
 import { FlakyProxy } from "./support/proxy.js";
-import { until, waitForState } from "./support/wait.js";
+import { connectSubscribed, dropAndResubscribe, until } from "./support/wait.js";
 
 const bridgeConfig = loadConfig({ file: fileURLToPath(new URL("../../../examples/bridge-status/herald.yaml", import.meta.url)), env: {} });
 const ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7";
@@ -29,7 +29,6 @@ describe("the SDK on a route's URL", () => {
       // Events before the page loads are not the page's: it starts where its connection did.
       await publish(3);
       const offsets: number[] = [];
-      const subscribed: SubscribedContext[] = [];
       const subscription = client.subscribe<{ cas_deposit_update: { n: number } }>(CHANNEL);
       const total = 3 + 30;
       const all = until(() => offsets.length >= total - 3, `${total - 3} events`);
@@ -38,30 +37,17 @@ describe("the SDK on a route's URL", () => {
         offsets.push(frame.offset);
         all.poke();
       });
-      const first = until(() => subscribed.length > 0, "subscribed");
-      subscription.on("subscribed", (context) => {
-        subscribed.push(context);
-        first.poke();
-      });
-      client.connect();
-      await first.done;
+      const subscribed = await connectSubscribed(client, subscription);
       await publish(10);
       for (let cut = 0; cut < 2; cut++) {
-        const reconnecting = waitForState(client, "reconnecting");
-        proxy.fail();
-        await reconnecting;
         // Published while the page is away: the route alone would start after them.
-        await publish(5);
-        proxy.restore();
-        const back = until(() => subscribed.length >= cut + 2, "subscribed again");
-        subscription.on("subscribed", back.poke);
-        await back.done;
+        await dropAndResubscribe(client, proxy, subscribed, () => publish(5));
         // Published while the route's subscription and the SDK's meet.
         await publish(5);
       }
       await all.done;
       assert.deepEqual(offsets, Array.from({ length: total - 3 }, (_, i) => i + 4));
-      assert.deepEqual(subscribed.map((context) => context.recovered), [false, true, true]);
+      assert.deepEqual(subscribed.contexts.map((context) => context.recovered), [false, true, true]);
       assert.equal(subscription.state.status, "subscribed");
     } finally {
       client.disconnect();

@@ -8,9 +8,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { startHerald } from "../../server/test/support/herald.js";
-import { Herald, HeraldError, type SubscribedContext, type SubscriptionErrorContext, type TransportName } from "../src/index.js";
+import { Herald, HeraldError, type SubscriptionErrorContext, type TransportName } from "../src/index.js";
 import { FlakyProxy } from "./support/proxy.js";
-import { until, waitForState } from "./support/wait.js";
+import { connectSubscribed, dropAndResubscribe, until } from "./support/wait.js";
 
 type Orders = { order: { n: number } };
 
@@ -22,7 +22,6 @@ for (const transport of ["websocket", "sse", "polling"] as TransportName[]) {
       const client = new Herald({ url: proxy.url, transports: [transport], WebSocket, reconnect: { minDelay: 50, maxDelay: 200 }, pollTimeout: 2_000 });
       try {
         const received: number[] = [];
-        const subscribed: SubscribedContext[] = [];
         const subscription = client.subscribe<Orders>("orders:desk", { filter: "symbol in (BTC, ETH) and kind=fill" });
         let wanted = 0;
         let arrived: { poke: () => void } = { poke: () => {} };
@@ -36,13 +35,7 @@ for (const transport of ["websocket", "sse", "polling"] as TransportName[]) {
           arrived = all;
           await all.done;
         };
-        const first = until(() => subscribed.length > 0, "subscribed");
-        subscription.on("subscribed", (context) => {
-          subscribed.push(context);
-          first.poke();
-        });
-        client.connect();
-        await first.done;
+        const subscribed = await connectSubscribed(client, subscription);
 
         let n = 0;
         const publish = async (tags: Record<string, string>, matches: boolean): Promise<void> => {
@@ -59,34 +52,22 @@ for (const transport of ["websocket", "sse", "polling"] as TransportName[]) {
         await batch();
         await waitFor(wanted);
 
-        const reconnecting = waitForState(client, "reconnecting");
-        proxy.fail();
-        await reconnecting;
         // Published while the client is away, ending with ones the filter drops.
-        await batch();
-        proxy.restore();
-        const back = until(() => subscribed.length >= 2, "resubscribed");
-        subscription.on("subscribed", back.poke);
-        await back.done;
+        await dropAndResubscribe(client, proxy, subscribed, batch);
         await publish({ symbol: "BTC", kind: "fill" }, true);
         await waitFor(wanted);
         assert.deepEqual(received, [1, 4, 6, 9, 11]);
-        assert.deepEqual(subscribed.map((context) => context.recovered), [false, true]);
+        assert.deepEqual(subscribed.contexts.map((context) => context.recovered), [false, true]);
 
         // Away again while only events the filter drops are published: still no gap.
-        const again = waitForState(client, "reconnecting");
-        proxy.fail();
-        await again;
-        await publish({ symbol: "SOL", kind: "fill" }, false);
-        await publish({ symbol: "BTC", kind: "cancel" }, false);
-        proxy.restore();
-        const third = until(() => subscribed.length >= 3, "resubscribed again");
-        subscription.on("subscribed", third.poke);
-        await third.done;
+        await dropAndResubscribe(client, proxy, subscribed, async () => {
+          await publish({ symbol: "SOL", kind: "fill" }, false);
+          await publish({ symbol: "BTC", kind: "cancel" }, false);
+        });
         await publish({ symbol: "ETH", kind: "fill" }, true);
         await waitFor(wanted);
         assert.deepEqual(received, [1, 4, 6, 9, 11, 14]);
-        assert.deepEqual(subscribed.map((context) => context.recovered), [false, true, true]);
+        assert.deepEqual(subscribed.contexts.map((context) => context.recovered), [false, true, true]);
       } finally {
         client.disconnect();
         await proxy.close();

@@ -13,11 +13,15 @@
  *   held back meanwhile. The tab drops what it already has, so nothing is applied twice.
  * - When the connection drops, every tab is told (state) and every channel stops being live; on
  *   `connected` the tabs subscribe again from their positions, as after any reconnect.
+ * - A pattern is held once, unfiltered, like a channel. A tab's pattern gets every event of a
+ *   matching channel, also while the connection holds that channel by name for another tab, or
+ *   is subscribing to it (the client hands such events to the channel's own subscription). A tab subscribes to a pattern
+ *   again with its channels' `positions`, answered channel by channel (pattern-catch-up.ts).
  */
 
 import type { EventFrame, StreamPosition, TagFilter } from "@herald/protocol";
 import { Herald, type HeraldOptions } from "../herald.js";
-import type { ChannelState, Subscription, SubscriptionErrorContext } from "../subscription.js";
+import type { ChannelState, RecoveryFailedContext, Subscription, SubscriptionErrorContext } from "../subscription.js";
 import type { IncomingFrame } from "../transports/transport.js";
 import type { HostMessage, TabMessage } from "./messages.js";
 
@@ -31,6 +35,8 @@ interface TabChannel {
   /** The subscribe waiting for its answer, and where the tab stands. */
   id?: string | number | undefined;
   since?: StreamPosition | undefined;
+  /** A pattern's: the position of each channel the tab had events of. */
+  positions?: Record<string, StreamPosition> | undefined;
   /** Live events held back while the gap before them is read from history. */
   held?: EventFrame[] | undefined;
   /**
@@ -55,6 +61,8 @@ interface HostChannel {
   tabs: Set<Tab>;
   /** The last events delivered, so that a tab a little behind catches up without an HTTP request. */
   recent: EventFrame[];
+  /** A pattern's: the last event forwarded of each matching channel. */
+  seen?: Map<string, StreamPosition>;
 }
 
 const RECENT_EVENTS = 256;
@@ -63,9 +71,13 @@ export class ShareHost {
   readonly herald: Herald;
   private readonly tabs = new Map<string, Tab>();
   private readonly channels = new Map<string, HostChannel>();
+  /** The patterns among `channels`: an event goes to the tabs of its channel and of every pattern it matches. */
+  private readonly patterns = new Set<HostChannel>();
   private readonly pages = new Set<string>();
   private readonly tokenAsks = new Map<number, { tab: string; resolve(token: string): void; reject(error: Error): void }>();
   private nextAsk = 1;
+  /** Channels the connection could not recover, counted: a pattern's answer computed before one is asked again. */
+  private losses = 0;
 
   /** `watchPage(page, gone)` calls `gone` once the page (all its tabs) has gone away. */
   constructor(
@@ -120,7 +132,7 @@ export class ShareHost {
     const tab = this.tabs.get(message.tab);
     if (!tab) return;
     const frame = message.frame;
-    if (frame.type === "subscribe") this.subscribe(tab, frame.channel, frame.id, frame.since, frame.filter);
+    if (frame.type === "subscribe") this.subscribe(tab, frame.channel, frame.id, frame.since ?? frame.positions, frame.filter);
     else if (frame.type === "unsubscribe") {
       this.release(tab, frame.channel);
       this.send(tab, { type: "unsubscribed", id: frame.id, channel: frame.channel });
@@ -180,7 +192,11 @@ export class ShareHost {
     const handle = this.herald.subscribe(name);
     const shared: HostChannel = { name, handle, state: this.herald.channel(name) as unknown as ChannelState, tabs: new Set(), recent: [] };
     this.channels.set(name, shared);
-    shared.state.tap = (frame) => this.event(shared, frame);
+    if (name.includes("*")) {
+      shared.seen = new Map();
+      this.patterns.add(shared);
+    }
+    shared.state.tap = (frame) => this.event(frame);
     handle.on("subscribed", (context) => {
       for (const tab of shared.tabs) {
         const channel = tab.channels.get(name)!;
@@ -190,9 +206,10 @@ export class ShareHost {
       }
     });
     handle.on("error", (error) => this.refused(shared, error));
+    handle.on("recovery_failed", (failed) => this.lost(failed));
     handle.on("unsubscribed", (context) => {
       if (context.code === undefined) return;
-      this.channels.delete(name);
+      this.forget(shared);
       for (const tab of shared.tabs) {
         tab.channels.delete(name);
         this.send(tab, { type: "unsubscribed", ...context });
@@ -201,9 +218,12 @@ export class ShareHost {
     return shared;
   }
 
-  private subscribe(tab: Tab, name: string, id: string | number | undefined, since: StreamPosition | undefined, filterText: string | undefined): void {
+  /** `from`: a channel's `since`, or a pattern's `positions`. */
+  private subscribe(tab: Tab, name: string, id: string | number | undefined, from: StreamPosition | Record<string, StreamPosition> | undefined, filterText: string | undefined): void {
     const shared = this.hostChannel(name);
-    const channel: TabChannel = { live: false, id, since };
+    const channel: TabChannel = { live: false, id };
+    if (shared.seen) channel.positions = from as Record<string, StreamPosition> | undefined;
+    else channel.since = from as StreamPosition | undefined;
     tab.channels.set(name, channel);
     shared.tabs.add(tab);
     if (filterText === undefined) return this.settle(shared, tab, channel);
@@ -235,11 +255,10 @@ export class ShareHost {
   /** Answers a tab's subscribe once the connection holds the channel, bringing the tab up to date from its `since`. */
   private answer(shared: HostChannel, tab: Tab, channel: TabChannel): void {
     if (channel.id === undefined || channel.held) return;
+    if (shared.seen) return this.answerPattern(shared, tab, channel);
     const id = channel.id;
-    // A pattern has no position of its own (each matched channel has one): a tab's pattern starts
-    // live from the host's subscription, without recovery through the host.
     const at = shared.state.position ?? { epoch: "", offset: 0 };
-    const since = shared.state.matcher ? undefined : channel.since;
+    const since = channel.since;
     const reply = (recovered: boolean, missed: EventFrame[], held: EventFrame[] = []): void => {
       channel.id = channel.held = undefined;
       channel.live = true;
@@ -264,7 +283,62 @@ export class ShareHost {
     });
   }
 
-  private event(shared: HostChannel, frame: EventFrame): void {
+  /**
+   * Answers a tab's pattern with where each channel of its `positions` stands (a pattern has no
+   * position of its own: `epoch` "" and `offset` 0, as from the server), then what it missed.
+   */
+  private answerPattern(shared: HostChannel, tab: Tab, channel: TabChannel, held: EventFrame[] = []): void {
+    const id = channel.id;
+    const losses = this.losses;
+    channel.held = held;
+    // Loaded on the first pattern, so that tabs which never subscribe to one do not load it.
+    const answered = import("./pattern-catch-up.js").then(({ catchUp }) => catchUp(channel.positions ?? {}, shared.seen!, shared.recent, (name, since) => this.herald.history(name, { since })));
+    void answered.then(({ channels, missed }) => {
+      // Released, paused or asked again meanwhile: that answer is no longer wanted.
+      if (tab.channels.get(shared.name) !== channel || channel.held !== held) return;
+      // The connection lost a channel meanwhile, which this answer may count as recovered: again, keeping what came.
+      if (losses !== this.losses) return this.answerPattern(shared, tab, channel, held);
+      channel.id = channel.held = undefined;
+      channel.live = true;
+      const states = Object.values(channels);
+      const recovered = states.length > 0 && states.every((state) => state.recovered);
+      this.send(tab, { type: "subscribed", id, channel: shared.name, epoch: "", offset: 0, recovered, channels });
+      for (const frame of [...missed, ...held]) if (passes(channel, frame)) this.send(tab, frame);
+    });
+  }
+
+  /**
+   * The connection could not recover a channel (its own subscription or a pattern's). A pattern's
+   * tabs must not be told they have what it lost: an answer still to come reads it from history,
+   * and a tab already live hears it as from the server (`subscribed` naming that channel).
+   */
+  private lost({ channel: name, epoch, offset }: RecoveryFailedContext): void {
+    this.losses += 1;
+    for (const pattern of this.patterns) {
+      pattern.seen!.delete(name);
+      if (!pattern.state.matcher?.test(name)) continue;
+      for (const tab of pattern.tabs) {
+        const channel = tab.channels.get(pattern.name);
+        if (channel?.live) this.send(tab, { type: "subscribed", channel: pattern.name, epoch: "", offset: 0, recovered: false, channels: { [name]: { epoch, offset, recovered: false } } });
+      }
+    }
+  }
+
+  /** An event the connection delivered: to the tabs of its channel and of the patterns it matches. */
+  private event(frame: EventFrame): void {
+    for (const pattern of this.patterns) {
+      const head = pattern.seen!.get(frame.channel);
+      // Forwarded already (it came again through another of the connection's subscriptions).
+      if (!pattern.state.matcher?.test(frame.channel) || (head?.epoch === frame.epoch && head.offset >= frame.offset)) continue;
+      pattern.seen!.set(frame.channel, { epoch: frame.epoch, offset: frame.offset });
+      this.forward(pattern, frame);
+    }
+    const named = this.channels.get(frame.channel);
+    // While its subscribe is on its way the channel's own events are yet to come (the answer brings them).
+    if (named && !named.state.awaiting) this.forward(named, frame);
+  }
+
+  private forward(shared: HostChannel, frame: EventFrame): void {
     shared.recent.push(frame);
     if (shared.recent.length > RECENT_EVENTS) shared.recent.shift();
     for (const tab of shared.tabs) {
@@ -285,8 +359,13 @@ export class ShareHost {
     tab.channels.delete(name);
     const shared = this.channels.get(name);
     if (!shared?.tabs.delete(tab) || shared.tabs.size > 0) return;
-    this.channels.delete(name);
+    this.forget(shared);
     shared.handle.unsubscribe();
+  }
+
+  private forget(shared: HostChannel): void {
+    this.channels.delete(shared.name);
+    this.patterns.delete(shared);
   }
 }
 

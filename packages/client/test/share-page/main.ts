@@ -2,10 +2,12 @@
  * The page the sharing tests open in several tabs: one client, as an app would create it, that
  * lists every `tick` offset it receives on `?channel=` (so the test sees any event lost or doubled).
  * `?share=off` turns sharing off; `?transports=` lists the transports; `?worker=1` gives the SharedWorker script; `?token=` is what getToken returns; `?extra=<channel>`
- * subscribes to one more channel, which only this tab needs.
+ * subscribes to one more channel, which only this tab needs. `?channel=` may be a pattern
+ * (`orders:*`), with a tag filter in `?filter=`; every event of it is listed as `channel@offset`
+ * (`#events`), and those of the extra channel too (`#extra-events`).
  */
 
-import { Herald, type TransportName } from "@herald/client";
+import { Herald, type Subscription, type TransportName } from "@herald/client";
 
 const params = new URLSearchParams(location.search);
 const channel = params.get("channel") ?? "user:share";
@@ -35,17 +37,33 @@ herald.on("state", ({ newState, transport }) => {
   show("state", newState);
   show("transport", transport);
 });
-const subscription = herald.subscribe(channel);
+const filter = params.get("filter");
+const subscription = herald.subscribe(channel, filter === null ? {} : { filter });
 subscription.watch(() => show("subscription", subscription.state.status));
 subscription.on("tick", (_data, frame) => {
   offsets.push(frame.offset);
   show("offsets", offsets.join(","));
   show("count", String(offsets.length));
 });
+/** Lists every event of a subscription as `channel@offset`, in the order they came. */
+const list = (of: Subscription, id: string) => {
+  const events: string[] = [];
+  of.onEvent((frame) => {
+    events.push(`${frame.channel}@${frame.offset}`);
+    show(id, events.join(","));
+  });
+};
+list(subscription, "events");
 let recoveryFailures = 0;
 subscription.on("recovery_failed", () => show("recovery-failed", String(++recoveryFailures)));
 const extra = params.get("extra");
-if (extra) herald.subscribe(extra).watch(() => show("extra", herald.channel(extra)?.state.status ?? ""));
+if (extra) {
+  const other = herald.subscribe(extra);
+  other.watch(() => show("extra", other.state.status));
+  list(other, "extra-events");
+}
 herald.connect();
 // For the test to publish from this tab.
 (globalThis as { herald?: Herald }).herald = herald;
+// For the test to unsubscribe this tab's subscription.
+(globalThis as { subscription?: Subscription }).subscription = subscription;
