@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { applyDelta, createDelta } from "fossil-delta";
-import { fossilDeltaLatin1 } from "../src/hub/fossil-encoder.js";
+import { fossilDeltaLatin1, fossilDeltaOfTexts } from "../src/hub/fossil-encoder.js";
 import { prng } from "./support/prng.js";
 import { edited } from "./support/edited-bytes.js";
 
@@ -40,6 +40,23 @@ describe("the server's Fossil delta encoder", () => {
     }
     assert.ok(ours <= theirs * 1.05, `${ours} bytes of deltas against the package's ${theirs}`);
     assert.ok(ours * 5 < previous.length * 500, "a delta is a fraction of the document");
+  });
+
+  it("from texts: the delta is over their UTF-8 bytes, multi-byte characters and texts larger than its buffers included", () => {
+    const texts = [
+      JSON.stringify({ note: "Überweisung — 送金 ✓ 🙂", n: 1 }),
+      JSON.stringify({ note: "Überweisung — 送金 ✗ 🙃", n: 2 }),
+      JSON.stringify({ note: "naïve ½".repeat(2_000), n: 3 }),
+      JSON.stringify({ note: "naïve ¾".repeat(2_001), n: 4 }),
+      "",
+      "{}",
+    ];
+    for (let i = 1; i < texts.length; i++) {
+      const [source, target] = [Buffer.from(texts[i - 1]!), Buffer.from(texts[i]!)];
+      const delta = Buffer.from(fossilDeltaOfTexts(texts[i - 1]!, texts[i]!), "latin1");
+      assert.equal(Buffer.from(applyDelta(source, delta)).toString("utf8"), texts[i], `text ${i}`);
+      assert.deepEqual(delta, Buffer.from(fossilDeltaLatin1(source, target), "latin1"), "the same delta as from the bytes");
+    }
   });
 
   it("handles the edges: empty source or target, identical texts, a large repetitive document", () => {

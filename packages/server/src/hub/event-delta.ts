@@ -10,13 +10,17 @@
  * nothing for the ASCII that JSON data mostly is.
  */
 
-import { fossilDeltaLatin1 } from "./fossil-encoder.js";
+import { fossilDeltaOfTexts } from "./fossil-encoder.js";
 
-/** An event's data JSON as UTF-8 bytes, at its position: what the channel's next event is a delta from. */
+/**
+ * An event's data JSON text, at its position: what the channel's next event is a delta from. Kept
+ * as the string the fan-out made anyway, not as bytes: a buffer per event held until the channel's
+ * next one is garbage the collector has to move to its old space first.
+ */
 export interface DeltaSource {
   readonly epoch: string;
   readonly offset: number;
-  readonly data: Buffer;
+  readonly data: string;
 }
 
 export class EventDelta {
@@ -24,15 +28,15 @@ export class EventDelta {
   private json: string | null | undefined;
 
   constructor(
-    private readonly previous: Buffer,
-    private readonly current: Buffer,
+    private readonly previous: string,
+    private readonly current: string,
   ) {}
 
   /** The delta as the `data` JSON of a delta frame, computed once, or undefined when it would not save bytes. */
   dataJson(): string | undefined {
     if (this.json === undefined) {
-      const json = JSON.stringify(fossilDeltaLatin1(this.previous, this.current));
-      this.json = Buffer.byteLength(json) < this.current.length ? json : null;
+      const json = JSON.stringify(fossilDeltaOfTexts(this.previous, this.current));
+      this.json = Buffer.byteLength(json) < Buffer.byteLength(this.current) ? json : null;
     }
     return this.json ?? undefined;
   }

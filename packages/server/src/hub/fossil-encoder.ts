@@ -19,6 +19,17 @@ const CANDIDATES = 64;
 const DIGITS = Buffer.from("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~", "latin1");
 
 /**
+ * The delta from the UTF-8 bytes of one text to the next's, one character per delta byte. The
+ * texts are written into buffers kept from one delta to the next, so the caller holds strings
+ * and no bytes are allocated per event.
+ */
+export function fossilDeltaOfTexts(source: string, target: string): string {
+  const sourceLength = sourceText.put(source);
+  const targetLength = targetText.put(target);
+  return fossilDeltaLatin1(sourceText.bytes.subarray(0, sourceLength), targetText.bytes.subarray(0, targetLength));
+}
+
+/**
  * The delta turning `source` into `target`, one character per delta byte (U+0000 to U+00FF), as
  * the delta frame carries it (event-delta.ts).
  */
@@ -200,6 +211,20 @@ function checksum(target: Uint8Array): number {
   return sum >>> 0;
 }
 
+/** A text's UTF-8 bytes in a buffer reused for every text, grown as needed. */
+class TextBytes {
+  bytes = Buffer.allocUnsafeSlow(8192);
+
+  /** Writes `text`; answers its length in bytes. */
+  put(text: string): number {
+    // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4).
+    if (text.length * 3 > this.bytes.length) this.bytes = Buffer.allocUnsafeSlow(text.length * 3);
+    return this.bytes.write(text, 0, "utf8");
+  }
+}
+
 // Kept from one delta to the next (after the classes: a class is not hoisted).
 const sourceIndex = new SourceIndex();
 const writer = new DeltaWriter();
+const sourceText = new TextBytes();
+const targetText = new TextBytes();

@@ -55,7 +55,7 @@ export class PreparedEvent {
    */
   follow(previous: DeltaSource | undefined): DeltaSource {
     const { epoch, offset } = this.event;
-    const data = Buffer.from(this.json());
+    const data = this.json();
     if (previous && previous.epoch === epoch && previous.offset === offset - 1) this.delta = new EventDelta(previous.data, data);
     return { epoch, offset, data };
   }
