@@ -489,7 +489,7 @@ export class Herald {
       channels: [...this.channels.values()].filter((shared) => !shared.waiting).map((shared) => {
         shared.sinceSent = shared.position;
         // Undefined fields stay out of the URL.
-        return { channel: shared.channel, since: shared.position, positions: shared.positions, filter: shared.filter };
+        return { channel: shared.channel, since: shared.position, positions: shared.positions, after: shared.after, filter: shared.filter };
       }),
       // Called through a function so that a browser's fetch never runs with a foreign `this`.
       fetch: (input, init) => (this.options.fetch ?? globalThis.fetch)(input, init),

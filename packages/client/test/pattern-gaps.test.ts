@@ -27,7 +27,7 @@ const redisSkipped = await redisSkip();
 const NAMESPACES = { user: { personal: true }, orders: { subscribe: "public" as const } };
 
 /** An SDK client of user `user` through `proxy`, following `orders:*-<run>` and `user:*`: what its handlers got, and every frame on its wire. */
-async function follower(proxy: FlakyProxy, user: string, run: string) {
+async function follower(proxy: FlakyProxy, user: string, run: string, transport: "websocket" | "sse" | "polling" = "websocket") {
   const wire: string[] = [];
   class RecordingWebSocket extends WebSocket {
     constructor(url: string, protocols?: string | string[]) {
@@ -35,22 +35,26 @@ async function follower(proxy: FlakyProxy, user: string, run: string) {
       this.on("message", (data) => wire.push(String(data)));
     }
   }
-  const client = new Herald({ url: proxy.url, token: await hs256({ sub: user }, { expiresIn: "1h" }), transports: ["websocket"], WebSocket: RecordingWebSocket, reconnect: { minDelay: 50, maxDelay: 200 } });
+  // Over SSE and polling the server-side tests watch the wire; here, what the handlers get.
+  const client = new Herald({ url: proxy.url, token: await hs256({ sub: user }, { expiresIn: "1h" }), transports: [transport], WebSocket: RecordingWebSocket, reconnect: { minDelay: 50, maxDelay: 200 }, pollTimeout: 1_000 });
   const received: Array<[string, number]> = [];
   let poke = (): void => {};
-  for (const pattern of [`orders:*-${run}`, "user:*"]) {
-    client.subscribe<{ order: unknown; note: unknown }>(pattern).onEvent((frame) => {
+  const subscriptions = [`orders:*-${run}`, "user:*"].map((pattern) => {
+    const subscription = client.subscribe<{ order: unknown; note: unknown }>(pattern);
+    subscription.onEvent((frame) => {
       received.push([frame.channel, frame.offset]);
       poke();
     });
-  }
+    return subscription;
+  });
+  const subscribed = () => waitUntil("both patterns subscribed", () => subscriptions.every((subscription) => subscription.state.status === "subscribed"));
   const wait = async (count: number, what: string): Promise<void> => {
     const waiter = until(() => received.length >= count, what);
     poke = waiter.poke;
     await waiter.done;
   };
   const of = (channel: string): number[] => received.filter(([name]) => name === channel).map(([, offset]) => offset);
-  return { client, received, wire, wait, of };
+  return { client, received, wire, wait, of, subscribed };
 }
 
 /**
@@ -62,39 +66,41 @@ async function publishWhileAway(publish: (channel: string, n: number) => Promise
 }
 
 describe("pattern subscription over the SDK: a channel that starts matching while the client is away", () => {
-  it("memory engine, a network drop: the new channels come after the reconnect, from their first event", async () => {
-    const hub = await startHerald({ auth: { jwt: { secret: SECRET } }, namespaces: NAMESPACES });
-    const proxy = await FlakyProxy.start(hub.url);
-    const run = randomBytes(4).toString("hex");
-    const { client, received, wire, wait, of } = await follower(proxy, `42-${run}`, run);
-    const publish = (channel: string, n: number) => hub.herald.publish(channel, channel.startsWith("user:") ? "note" : "order", { n });
-    try {
-      client.connect();
-      await waitForState(client, "connected");
-      // Both pattern subscribes answered before the first event is published (the SDK sends them at once).
-      await waitUntil("both subscribed", () => wire.filter((text) => text.includes('"subscribed"')).length === 2);
-      await publish(`orders:a-${run}`, 1);
-      await wait(1, "orders:a's first event");
+  for (const transport of ["websocket", "sse", "polling"] as const) {
+    it(`memory engine, ${transport}, a network drop: the new channels come after the reconnect, from their first event`, async () => {
+      const hub = await startHerald({ auth: { jwt: { secret: SECRET } }, namespaces: NAMESPACES });
+      const proxy = await FlakyProxy.start(hub.url);
+      const run = randomBytes(4).toString("hex");
+      const { client, received, wire, wait, of, subscribed } = await follower(proxy, `42-${run}`, run, transport);
+      const publish = (channel: string, n: number) => hub.herald.publish(channel, channel.startsWith("user:") ? "note" : "order", { n });
+      try {
+        client.connect();
+        await subscribed();
+        await publish(`orders:a-${run}`, 1);
+        await wait(1, "orders:a's first event");
 
-      const reconnecting = waitForState(client, "reconnecting");
-      proxy.fail();
-      await reconnecting;
-      await publishWhileAway(publish, run);
-      proxy.restore();
-      await wait(5, "the missed events");
-      await publish(`orders:b-${run}`, 3);
-      await wait(6, "a live event");
-      assert.deepEqual(of(`orders:a-${run}`), [1, 2]);
-      assert.deepEqual(of(`orders:b-${run}`), [1, 2, 3]);
-      assert.deepEqual(of(`user:42-${run}`), [1]);
-      assert.equal(received.length, 6);
-      assert.equal(wire.some((text) => text.includes(`user:43-${run}`)), false);
-    } finally {
-      client.disconnect();
-      await proxy.close();
-      await hub.close();
-    }
-  });
+        const reconnecting = waitForState(client, "reconnecting");
+        proxy.fail();
+        await reconnecting;
+        await publishWhileAway(publish, run);
+        proxy.restore();
+        await wait(5, "the missed events");
+        await publish(`orders:b-${run}`, 3);
+        await wait(6, "a live event");
+        assert.deepEqual(of(`orders:a-${run}`), [1, 2]);
+        assert.deepEqual(of(`orders:b-${run}`), [1, 2, 3]);
+        assert.deepEqual(of(`user:42-${run}`), [1]);
+        assert.equal(received.length, 6);
+        assert.equal(received.some(([channel]) => channel === `user:43-${run}`), false);
+        // Over WebSocket the test sees the wire too: not a byte of the other user's channel.
+        assert.equal(wire.some((text) => text.includes(`user:43-${run}`)), false);
+      } finally {
+        client.disconnect();
+        await proxy.close();
+        await hub.close();
+      }
+    });
+  }
 
   describe("two nodes on Redis, the client's node stopped with SIGTERM", { skip: redisSkipped }, () => {
     const prefix = uniquePrefix("pattern-sdk");

@@ -229,6 +229,45 @@ for (const { name, skip, engine } of engines) {
       second.close();
     });
 
+    it("SSE: a stream that drops before any event resumes from its subscribed record, and gets the channels that started matching meanwhile (its own, never another user's)", async () => {
+      const token = await hs256({ sub: "52" }, { expiresIn: "1h" });
+      const first = await SseReader.open(`${hub.url}/sse?channel=user:*&token=${token}`);
+      const [subscribed] = await first.waitFor("subscribed");
+      assert.ok(subscribed!.id, "the subscribed record carries the cursor");
+      first.close();
+      await publish("user:53", { secret: true }, "note");
+      await publish("user:52", { n: 1 }, "note");
+      await publish("user:52", { n: 2 }, "note");
+      const second = await SseReader.open(`${hub.url}/sse?channel=user:*&token=${token}`, { "last-event-id": subscribed!.id! });
+      const [again] = await second.waitFor("subscribed");
+      assert.equal(again!.data.recovered, true);
+      assert.deepEqual(Object.keys(again!.data.channels as object), ["user:52"]);
+      const missed = await second.waitFor("note", 2);
+      assert.deepEqual(missed.map((record) => [record.data.channel, (record.data.data as { n: number }).n]), [["user:52", 1], ["user:52", 2]]);
+      // Live after that, and nothing of user:53 on the way.
+      await publish("user:52", { n: 3 }, "note");
+      await second.waitFor("note", 3);
+      assert.equal([...first.records, ...second.records].some((record) => record.data?.channel === "user:53"), false);
+      second.close();
+    });
+
+    it("polling: a channel that starts matching between two polls is in the next answer, from its first event (its own, never another user's)", async () => {
+      const token = await hs256({ sub: "62" }, { expiresIn: "1h" });
+      const poll = (since?: string) => getJson(`${hub.url}/api/updates?channel=user:*&token=${token}${since ? `&since=${since}` : ""}`);
+      const first = await poll();
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      // Not waiting: the next poll has not been sent yet when these are published.
+      await publish("user:63", { secret: true }, "note");
+      await publish("user:62", { n: 1 }, "note");
+      await publish("user:62", { n: 2 }, "note");
+      const second = await poll(first.body.cursor);
+      assert.deepEqual(second.body.updates.map((event: Frame) => [event.channel, (event.data as { n: number }).n]), [["user:62", 1], ["user:62", 2]]);
+      assert.equal(second.body.recovered, true);
+      await publish("user:62", { n: 3 }, "note");
+      const third = await poll(second.body.cursor);
+      assert.deepEqual(third.body.updates.map((event: Frame) => (event.data as { n: number }).n), [3], "each event once");
+    });
+
     it("polling: a long-poll on a pattern wakes for a new permitted channel, and the cursor resumes it", async () => {
       const token = await hs256({ sub: "77" }, { expiresIn: "1h" });
       const poll = (since?: string) => getJson(`${hub.url}/api/updates?channel=user:*&timeout=5s&token=${token}${since ? `&since=${since}` : ""}`);

@@ -56,9 +56,11 @@ export abstract class HttpTransport implements Transport {
       return;
     }
     const since: Cursor = {};
-    for (const { channel, since: position, positions } of context.channels) {
+    for (const { channel, since: position, positions, after } of context.channels) {
       if (position) since[channel] = position;
       Object.assign(since, positions);
+      // The server's cursors hold a pattern's time under its own name, as epoch "" and the time in ms.
+      if (after !== undefined) since[channel] = { epoch: "", offset: Date.parse(after) };
     }
     await this.run(context, since);
   }

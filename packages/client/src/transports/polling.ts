@@ -17,7 +17,7 @@
  * other transports, so the core acknowledges its handled events (a POST /api/ack with the epoch).
  */
 
-import { decodeCursor, encodeCursor, type CacheResult, type Cursor } from "@herald/protocol";
+import { channelMatches, decodeCursor, encodeCursor, type CacheResult, type Cursor } from "@herald/protocol";
 import { ABNORMAL_CLOSURE, streamUrl, type IncomingFrame, type TransportContext } from "./transport.js";
 import { HttpTransport } from "./http-transport.js";
 
@@ -64,8 +64,9 @@ export class PollingTransport extends HttpTransport {
   private answered(context: TransportContext, sent: Cursor, answer: UpdatesAnswer, first: boolean): Cursor {
     const now = decodeCursor(answer.cursor) ?? {};
     for (const { channel } of context.channels) {
-      // Every channel asked for is in the cursor; a pattern is not (its channels are): it stands at no position.
-      const at = now[channel] ?? { epoch: "", offset: 0 };
+      // Every channel asked for is in the cursor; a pattern stands at no position (its channels do;
+      // under its own name the cursor holds its time, for the server).
+      const at = (!channel.includes("*") && now[channel]) || { epoch: "", offset: 0 };
       const from = sent[channel];
       // The server answers a channel without a gap with its events after `from`, or with `from`
       // itself when nothing came; after a gap, with the current position and no events. A
@@ -76,6 +77,9 @@ export class PollingTransport extends HttpTransport {
       if (first || (!answer.recovered && !continuous)) {
         const subscribed: IncomingFrame = { type: "subscribed", channel, epoch: at.epoch, offset: at.offset, recovered: continuous };
         if (answer.receipts?.includes(channel)) subscribed.receipts = true;
+        // A pattern's time, kept by its state and sent back after a reconnect, as over WebSocket.
+        const time = channel.includes("*") ? now[channel] : undefined;
+        if (time?.epoch === "") subscribed.time = new Date(time.offset).toISOString();
         const cache = from === undefined ? answer.cache?.[channel] : undefined;
         if (cache) subscribed.cache = cache;
         this.callbacks.frame(subscribed);
@@ -83,9 +87,12 @@ export class PollingTransport extends HttpTransport {
     }
     // A first answer's events of a channel without a position are its history before the
     // subscription, except the latest one of a cache namespace, which the subscriber starts with.
+    // A channel that started matching a pattern since the pattern's time (sent under its name) is
+    // delivered from its first event since then: those are missed events, not older history.
+    const found = (channel: string): boolean => context.channels.some(({ channel: name }) => name.includes("*") && sent[name]?.epoch === "" && channelMatches(name, channel));
     const kept = (update: IncomingFrame): boolean => {
       const channel = update.channel as string;
-      return sent[channel] !== undefined || (answer.cache?.[channel] === "hit" && update.offset === now[channel]?.offset);
+      return sent[channel] !== undefined || (answer.cache?.[channel] === "hit" && update.offset === now[channel]?.offset) || found(channel);
     };
     this.deliver(first ? answer.updates.filter(kept) : answer.updates);
     return { ...sent, ...now };

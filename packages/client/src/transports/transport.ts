@@ -18,6 +18,8 @@ export interface ChannelRequest {
   since?: StreamPosition;
   /** A pattern's matched channels and their positions (the cursor carries them). */
   positions?: Record<string, StreamPosition>;
+  /** A pattern's `time` from its last `subscribed`: the cursor carries it, so the channels that started matching since are found. */
+  after?: string;
   /** The subscription's tag filter, if any. */
   filter?: string;
 }

@@ -758,6 +758,18 @@ export class Hub {
   }
 
   /**
+   * For a poll whose cursor holds a pattern's time: the channels matching `pattern` that got events
+   * at or after `after` (ms), at most `limit` of them, each with the position just before its first
+   * such event, where the poll reads it from. Permission is the caller's to ask, per channel.
+   */
+  async channelsStartedSince(pattern: string, after: number, limit: number): Promise<Record<string, StreamPosition>> {
+    if (!this.engine.channelsPublishedSince) return {};
+    const channels = (await this.engine.channelsPublishedSince(pattern, after)).slice(0, limit);
+    const found = await Promise.all(channels.map((channel) => this.eventsAfter(channel, after, undefined)));
+    return Object.fromEntries(channels.map((channel, index) => [channel, { epoch: found[index]!.epoch, offset: found[index]!.lastOffset }]));
+  }
+
+  /**
    * A channel's retained events at or after `after` (ms), in the epoch of `first` (its first event
    * seen live, if any); `lastOffset` is the offset just before the first of them, where its
    * delivery starts. `complete` when history surely holds every event since `after`: it keeps an

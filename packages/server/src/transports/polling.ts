@@ -27,7 +27,7 @@ import type { HttpContext } from "./http-context.js";
 import { PassiveSession } from "../hub/passive-session.js";
 import type { Session } from "../hub/session.js";
 import { PreparedEvent } from "../hub/prepared-event.js";
-import { channelsFromQuery, cursorFromText, firstString } from "./query.js";
+import { channelsFromQuery, cursorFromText, firstString, patternEntry } from "./query.js";
 import { filtersFromQuery } from "./query-filters.js";
 import { compiledFilter } from "../hub/tags.js";
 import { HeraldError } from "../shared/herald-error.js";
@@ -72,16 +72,32 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
     let body: string;
     try {
       const token = await context.admission.authenticate(session, arrival);
+      // Taken before the poll watches: a channel that starts matching from then on is either found
+      // by this poll or, by the next one, through the time the answer's cursor holds.
+      const startedAt = Date.now();
       const channels = named.filter((channel) => !isChannelPattern(channel));
       for (const channel of channels) await hub.authorizeRead(session, channel, token);
-      // A pattern reads the channels of the cursor it matches, each only where the poll may read it.
-      const matched = Object.keys(cursor ?? {}).filter((channel) => !channels.includes(channel) && patterns.some((pattern) => channelMatches(pattern, channel)));
+      // A pattern reads the channels of the cursor it matches, and the channels that started
+      // matching since the cursor's time for it (between two polls, say), each only where the poll
+      // may read it.
+      const since: Cursor = { ...cursor };
+      const matched = Object.keys(since).filter((channel) => !isChannelPattern(channel) && !channels.includes(channel) && patterns.some((pattern) => channelMatches(pattern, channel)));
+      for (const pattern of patterns) {
+        const entry = cursor?.[pattern];
+        if (entry?.epoch !== "") continue;
+        const started = await hub.channelsStartedSince(pattern, entry.offset, config.maxPatternChannels);
+        for (const [channel, position] of Object.entries(started)) {
+          if (channel in since || channels.includes(channel)) continue;
+          since[channel] = position;
+          matched.push(channel);
+        }
+      }
       channels.push(...(await readable(session, matched, token)));
       if (request.raw.destroyed) aborted.abort();
       hub.addSession(session);
       watch = hub.watch(channels, patterns);
       await watch.ready;
-      let answer = await read(channels, cursor, Math.min(limit, config.polling.maxEvents), filtersFor(channels));
+      let answer = await read(channels, since, Math.min(limit, config.polling.maxEvents), filtersFor(channels));
       // Waits again after events its filters all dropped, until the time is up.
       const deadline = Date.now() + Math.min(timeout, config.polling.maxTimeout);
       while (answer.count === 0 && answer.recovered && timeout > 0 && context.accepting() && !aborted.signal.aborted && Date.now() < deadline) {
@@ -94,7 +110,9 @@ export function registerPolling(app: FastifyInstance, context: HttpContext): voi
       }
       endedByServer(session);
       // Serialised here, once, so the bytes counted are the bytes sent.
-      const fields: Record<string, unknown> = { updates: answer.updates, cursor: encodeCursor(answer.next), count: answer.count, recovered: answer.recovered };
+      const next: Cursor = { ...answer.next };
+      for (const pattern of patterns) next[pattern] = patternEntry(startedAt);
+      const fields: Record<string, unknown> = { updates: answer.updates, cursor: encodeCursor(next), count: answer.count, recovered: answer.recovered };
       if (answer.cache) fields.cache = answer.cache;
       // A poll's acknowledgement counts only as a user's (POST /api/ack), so only a poll with a
       // user is told where to acknowledge; on every answer, as a gap's new `subscribed` needs it too.

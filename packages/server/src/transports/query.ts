@@ -24,8 +24,24 @@ export function channelsFromQuery(value: unknown, max: number, patterns = false)
 /** The positions of a cursor's channels that a pattern matches: what a pattern subscribe recovers from. */
 export function positionsMatching(cursor: Cursor | undefined, pattern: string): Record<string, StreamPosition> | undefined {
   if (!cursor) return undefined;
-  const positions = Object.entries(cursor).filter(([channel]) => channelMatches(pattern, channel));
+  const positions = Object.entries(cursor).filter(([channel]) => !isChannelPattern(channel) && channelMatches(pattern, channel));
   return positions.length > 0 ? Object.fromEntries(positions) : undefined;
+}
+
+/**
+ * A cursor also holds, under each pattern's own name, the time (ms) from which the channels that
+ * start matching it are looked for when it comes back: the `after` of a WebSocket subscribe
+ * (docs/protocol.md, "Pattern subscriptions"), as the SSE and polling cursors carry it. It is
+ * written as a position of epoch "" whose offset is that time, so the cursor keeps one shape.
+ */
+export function patternEntry(time: number): StreamPosition {
+  return { epoch: "", offset: Math.max(0, Math.floor(time)) };
+}
+
+/** The time a cursor holds for `pattern`, as `after` takes it (ISO-8601); undefined when it holds none. */
+export function patternAfter(cursor: Cursor | undefined, pattern: string): string | undefined {
+  const entry = cursor?.[pattern];
+  return entry !== undefined && entry.epoch === "" ? new Date(entry.offset).toISOString() : undefined;
 }
 
 export function cursorFromText(text: string | undefined, what: string): Cursor | undefined {

@@ -6,6 +6,7 @@ import type { Subscription } from "../hub/subscription.js";
 import { PushSession } from "../hub/push-session.js";
 import type { HubStats } from "../hub/stats.js";
 import type { SseStream } from "./sse-stream.js";
+import { patternEntry } from "./query.js";
 
 export class SseSession extends PushSession {
   /** Last position sent per channel; every event's `id:` is this whole map as a cursor. */
@@ -42,12 +43,17 @@ export class SseSession extends PushSession {
     if (this.closed) return;
     // Without recovery the client starts at the current position, so that becomes its cursor.
     if (frame.type === "subscribed" && frame.channels) {
-      // A pattern: its own name is no channel of the cursor, each of its listed channels is.
+      // A pattern: each of its listed channels is a channel of the cursor, and its own name holds
+      // its time, from which a reconnecting stream looks for the channels that started matching.
       for (const [channel, state] of Object.entries(frame.channels)) if (!state.recovered) this.positions[channel] = { epoch: state.epoch, offset: state.offset };
+      if (frame.time !== undefined) this.positions[frame.channel] = patternEntry(Date.parse(frame.time));
     } else if (frame.type === "subscribed" && !frame.recovered) this.positions[frame.channel] = { epoch: frame.epoch, offset: frame.offset };
     // A channel the server removed leaves the cursor: a reconnecting stream must not ask for it again.
     if (frame.type === "unsubscribed") delete this.positions[frame.channel];
-    this.stats.bytesSent.sse += this.stream.record(frame.type, JSON.stringify(frame));
+    // `subscribed` carries the cursor too: a stream that drops before its first event resumes from
+    // where it started instead of from the position current when it comes back.
+    const id = frame.type === "subscribed" ? encodeCursor(this.positions) : undefined;
+    this.stats.bytesSent.sse += this.stream.record(frame.type, JSON.stringify(frame), id);
   }
 
   ping(): void {

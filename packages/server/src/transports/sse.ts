@@ -10,7 +10,7 @@ import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "./http-context.js";
 import { SseSession } from "./sse-session.js";
 import { SseHeartbeat, SseStream } from "./sse-stream.js";
-import { channelsFromQuery, cursorFromText, firstString, positionsMatching } from "./query.js";
+import { channelsFromQuery, cursorFromText, firstString, patternAfter, positionsMatching } from "./query.js";
 import { filtersFromQuery } from "./query-filters.js";
 import type { SubscribeRequest } from "../hub/hub.js";
 import { HeraldError } from "../shared/herald-error.js";
@@ -59,11 +59,14 @@ export function registerSse(app: FastifyInstance, context: HttpContext): { close
     // The hub undoes a subscribe whose session closed meanwhile; stopping here saves the work.
     for (const channel of channels) {
       if (session.closed) return;
-      const since = cursor?.[channel];
-      // A pattern resumes each of its channels the cursor holds (the cursor names real channels).
-      const positions = isChannelPattern(channel) ? positionsMatching(cursor, channel) : undefined;
+      const pattern = isChannelPattern(channel);
+      const since = pattern ? undefined : cursor?.[channel];
+      // A pattern resumes each of its channels the cursor holds, and looks for the channels that
+      // started matching since the time the cursor holds under its own name.
+      const positions = pattern ? positionsMatching(cursor, channel) : undefined;
+      const after = pattern ? patternAfter(cursor, channel) : undefined;
       const filter = filters.get(channel);
-      const subscribe: SubscribeRequest = { ...(since ? { since } : {}), ...(positions ? { positions } : {}), ...(token ? { token } : {}), ...(deltaAsked ? { delta: "fossil" as const } : {}), ...(filter === undefined ? {} : { filter }) };
+      const subscribe: SubscribeRequest = { ...(since ? { since } : {}), ...(positions ? { positions } : {}), ...(after ? { after } : {}), ...(token ? { token } : {}), ...(deltaAsked ? { delta: "fossil" as const } : {}), ...(filter === undefined ? {} : { filter }) };
       try {
         await context.hub.subscribe(session, channel, subscribe);
       } catch (error) {
