@@ -54,6 +54,20 @@ describe("Server-Sent Events at /sse", () => {
     assert.equal(response.status, 400);
     assert.equal(response.body.error.code, "invalid_cursor");
   });
+
+  it("refuses a cursor whose pattern time no server wrote (beyond a Date's range, or with an epoch), on SSE and polling, with 400 invalid_cursor", async () => {
+    const forged = (entry: [string, number]) => Buffer.from(JSON.stringify({ "orders:*": entry })).toString("base64url");
+    for (const cursor of [forged(["", Number.MAX_SAFE_INTEGER]), forged(["Xq3d", 4])]) {
+      for (const response of [await getJson(`${hub.url}/sse?channel=orders:*`, { "last-event-id": cursor }), await getJson(`${hub.url}/api/updates?channel=orders:*&since=${cursor}`)]) {
+        assert.equal(response.status, 400, JSON.stringify(response.body));
+        assert.equal(response.body.error.code, "invalid_cursor");
+      }
+    }
+    // The process is unharmed: the same stream with no cursor opens.
+    const fresh = await SseReader.open(`${hub.url}/sse?channel=orders:*`);
+    await fresh.waitFor("subscribed");
+    fresh.close();
+  });
 });
 
 describe("polling at /api/updates", () => {

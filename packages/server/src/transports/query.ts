@@ -34,6 +34,9 @@ export function positionsMatching(cursor: Cursor | undefined, pattern: string): 
  * (docs/protocol.md, "Pattern subscriptions"), as the SSE and polling cursors carry it. It is
  * written as a position of epoch "" whose offset is that time, so the cursor keeps one shape.
  */
+/** The latest time a Date holds (ECMAScript's time range), in ms. */
+const MAX_TIME_MS = 8.64e15;
+
 export function patternEntry(time: number): StreamPosition {
   return { epoch: "", offset: Math.max(0, Math.floor(time)) };
 }
@@ -47,7 +50,9 @@ export function patternAfter(cursor: Cursor | undefined, pattern: string): strin
 export function cursorFromText(text: string | undefined, what: string): Cursor | undefined {
   if (text === undefined || text === "") return undefined;
   const cursor = decodeCursor(text);
-  if (!cursor) throw new HeraldError("invalid_cursor", `${what} is not a cursor this server issued; drop it to start from the current position`);
+  // A pattern's entry holds a time (patternEntry): one no Date can hold is no cursor this server issued either.
+  const badTime = cursor && Object.entries(cursor).some(([name, entry]) => isChannelPattern(name) && (entry.epoch !== "" || entry.offset > MAX_TIME_MS));
+  if (!cursor || badTime) throw new HeraldError("invalid_cursor", `${what} is not a cursor this server issued; drop it to start from the current position`);
   return cursor;
 }
 
